@@ -1,0 +1,1 @@
+"""Renderer families; each module registers itself with RENDERERS under its file name."""
