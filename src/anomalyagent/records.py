@@ -248,3 +248,5 @@ class Sample(_Record):
     spec: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     mask_fraction: float = 0.0
+    attempts: int = 1  # episodes run (a failed episode is retried with a derived seed)
+    mg_iou: float | None = None  # MG mask vs the renderer's exact alpha > 0.5, when known

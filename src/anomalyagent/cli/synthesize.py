@@ -1,0 +1,81 @@
+"""``anomalyagent synthesize``: defect images with masks from a folder of normal images."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from ..data import DataError
+from ..pipeline import default_workers, synthesize
+from ..report import summarize
+from ..writer import OutputWriter
+from ..records import Sample
+
+log = logging.getLogger(__name__)
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="run seed; the same seed gives identical files (default 0)")
+    p.add_argument("--workers", type=int, default=1, help=f"worker processes (default 1; this machine: up to {default_workers()})")
+    p.add_argument("--retries", type=int, default=2, help="agent only: new episodes for a task whose episode did not pass QE (default 2)")
+    p.add_argument("--max-turns", type=int, default=10, help="agent only: turn budget per episode (default 10, as in the paper)")
+    p.add_argument("--policy", default="rule", help="agent only: policy backend (default: rule)")
+    p.add_argument("--critic", default="measured", help="agent only: QE backend (default: measured)")
+    p.add_argument("--editor", default="procedural", help="agent only: IG backend (default: procedural)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "synthesize",
+        help="make defect images with masks from normal images",
+        description="Make N defect images with pixel masks from a folder of normal images (MVTec AD layout "
+        "<category>/train/good, or a plain folder). Output: OUT/<category>/test/<defect>/NNN.png, "
+        "OUT/<category>/ground_truth/<defect>/NNN_mask.png, manifest.jsonl, trajectories/, report.html. "
+        "Re-running the same command resumes an interrupted run.",
+    )
+    p.add_argument("--data", required=True, help="folder of normal images, an MVTec category folder, or an MVTec root")
+    p.add_argument("--defects", required=True, help="comma-separated defect types, e.g. crack,hole,scratch")
+    p.add_argument("--n", type=int, default=100, help="samples per category, spread over the defects (default 100)")
+    p.add_argument("--out", required=True, help="output folder (created; resumable)")
+    p.add_argument("--category", default=None, help="category name (default: the folder's name); selects one in an MVTec root")
+    p.add_argument("--method", default="agent", help="agent (default) or a baseline: perlin, cutpaste, nsa")
+    add_common(p)
+    return p
+
+
+def method_kwargs(args: argparse.Namespace) -> dict:
+    if args.method != "agent":
+        return {}
+    return {"policy": args.policy, "critic": args.critic, "editor": args.editor, "retries": args.retries, "max_turns": args.max_turns}
+
+
+def print_summary(out, summary) -> None:
+    samples = [Sample.from_dict(r) for r in OutputWriter(out).read_manifest()]
+    stats = summarize(samples)
+    print(f"wrote {summary.written} samples ({summary.skipped_done} already done) to {out} in {summary.seconds:.1f} s")
+    if stats.get("samples"):
+        iou = stats["median_mg_iou"]
+        print(f"pass rate {stats['pass_rate']:.0%}, mean score {stats['mean_score']:.2f}, mean turns {stats['mean_turns']:.1f}, "
+              f"median {stats['median_seconds'] * 1000:.0f} ms/sample" + (f", median MG IoU vs alpha {iou:.3f}" if iou is not None else ""))
+    if summary.bad_images:
+        print(f"skipped {len(summary.bad_images)} unreadable image(s):", file=sys.stderr)
+        for message in summary.bad_images:
+            print(f"  {message}", file=sys.stderr)
+    if summary.failed:
+        print(f"{len(summary.failed)} task(s) failed; see the log above", file=sys.stderr)
+    print(f"report: {out}/report.html")
+
+
+def run(args: argparse.Namespace) -> int:
+    defects = [d.strip() for d in args.defects.split(",") if d.strip()]
+    try:
+        summary = synthesize(args.data, args.out, defects, args.n, method=args.method, seed=args.seed,
+                             workers=args.workers, category=args.category, progress=not args.no_progress,
+                             method_kwargs=method_kwargs(args))
+    except (DataError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_summary(args.out, summary)
+    return 0

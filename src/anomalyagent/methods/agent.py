@@ -1,0 +1,69 @@
+"""The agent as a synthesis method: closed-loop episodes, retried with new seeds on failure."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from ..agent import POLICIES, run_episode
+from ..change import change_mask
+from ..knowledge import KnowledgeBase
+from ..records import Task
+from ..tools import default_toolbox
+from .base import METHODS, MethodResult, NormalPool
+
+
+def attempt_seed(seed: int, attempt: int) -> int:
+    """Seed of the ``attempt``-th episode for a task (attempt 0 uses the task seed)."""
+    return seed if attempt == 0 else int(np.random.SeedSequence([seed, attempt]).generate_state(1)[0] >> 1)
+
+
+@METHODS.register("agent")
+class AgentMethod:
+    """Runs ``run_episode`` with the named policy and tools; up to ``1 + retries`` episodes.
+
+    A sample is "passed" when an episode ended with a passing QE and an MG mask. When no
+    episode passes, the best-scored attempt is kept, its mask computed by the same change
+    detection as MG, and the sample is marked not passed in the manifest.
+    """
+
+    name = "agent"
+
+    def __init__(self, policy: str = "rule", editor: str = "procedural", critic: str = "measured",
+                 max_turns: int = 10, retries: int = 2, learned: bool = False) -> None:
+        self.kb = KnowledgeBase.default()
+        self.tools = default_toolbox(editor=editor, critic=critic, learned=learned, kb=self.kb)
+        self.policy_name, self.max_turns, self.retries = policy, max_turns, retries
+
+    def synthesize(self, image: np.ndarray, task: Task, rng: np.random.Generator, pool: NormalPool) -> MethodResult:
+        best = None
+        timings: dict[str, float] = {}
+        for attempt in range(1 + self.retries):
+            start = time.perf_counter()
+            episode_task = dataclasses.replace(task, seed=attempt_seed(task.seed, attempt))
+            # Policies used as methods take (max_turns, kb); scripted replays are for tests.
+            policy = POLICIES.create(self.policy_name, max_turns=self.max_turns, kb=self.kb)
+            episode = run_episode(episode_task, image, policy, self.tools, self.max_turns, kb=self.kb)
+            timings["episodes"] = timings.get("episodes", 0.0) + time.perf_counter() - start
+            for key, value in episode.state.timings.items():
+                timings[key] = timings.get(key, 0.0) + value
+            state, traj = episode.state, episode.trajectory
+            if traj.passed:
+                return MethodResult(state.edited, state.mask, True, traj.score, traj, state.spec, timings,
+                                    {"attempts": attempt + 1, **self._iou(state.mask, state.alpha)})
+            if state.best and (best is None or state.best["score"] > best[0]["score"]):
+                best = (state.best, traj)
+        if best is None:  # no edit at all (the policy never reached IG): return the input, empty mask
+            return MethodResult(image.copy(), np.zeros(image.shape[:2], bool), False, 0.0, traj, None, timings, {"attempts": 1 + self.retries})
+        chosen, traj = best
+        spec = chosen["spec"]
+        mask = change_mask(image, chosen["edited"], hint=spec.center if spec else None)
+        return MethodResult(chosen["edited"], mask, False, float(chosen["score"]), traj, spec, timings,
+                            {"attempts": 1 + self.retries, **self._iou(mask, chosen["alpha"])})
+
+    @staticmethod
+    def _iou(mask: np.ndarray, alpha: np.ndarray | None) -> dict[str, float]:
+        from ..change import iou
+
+        return {} if alpha is None else {"mg_iou": iou(mask, alpha > 0.5)}

@@ -1,0 +1,143 @@
+"""Planning a defect: knowledge-base priors -> DefectSpec -> localized edit instruction.
+
+The PG tool samples a spec from the knowledge entry's priors and places it where such a
+defect occurs on this image (on the object for object categories; anywhere on textures;
+near the object's boundary for edge/rim defects). ``refine`` applies a critic's advice
+to a spec, the way the policy does after a failed QE.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .knowledge.entry import KnowledgeEntry
+from .records import DefectSpec
+
+EDGE_LOCATIONS = ("edge", "rim", "corner", "lead")
+
+
+def _uniform(rng: np.random.Generator, bounds: Any, default: float) -> float:
+    if bounds is None:
+        return default
+    if isinstance(bounds, (int, float)):
+        return float(bounds)
+    lo, hi = float(bounds[0]), float(bounds[1])
+    return lo if hi <= lo else float(rng.uniform(lo, hi))
+
+
+def placement_region(fg: np.ndarray, location: str, size: float) -> np.ndarray:
+    """(H, W) bool: where a defect centre may go.
+
+    ``size`` is the defect's extent as a fraction of min(H, W). Surface defects keep
+    their centre at least a third of their size inside the object; edge/rim defects sit
+    in a band along the object's boundary (the image border for textures).
+    """
+    h, w = fg.shape
+    side = min(h, w)
+    dist = cv2.distanceTransform(np.pad(fg, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    if location in EDGE_LOCATIONS:
+        band = (dist > 0.01 * side) & (dist < max(0.06 * side, 0.35 * size * side))
+        if band.sum() > 0.002 * h * w:
+            return band
+    inner = dist > max(1.0, size * side / 3.0)
+    if inner.sum() > 0.002 * h * w:
+        return inner
+    return fg if fg.any() else np.ones_like(fg)
+
+
+def sample_center(region: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
+    """A uniformly drawn point of ``region`` as (x, y) fractions."""
+    ys, xs = np.nonzero(region)
+    i = int(rng.integers(len(ys)))
+    h, w = region.shape
+    return (round(float(xs[i]) / max(w - 1, 1), 4), round(float(ys[i]) / max(h - 1, 1), 4))
+
+
+def sample_spec(entry: KnowledgeEntry, image: np.ndarray, fg: np.ndarray, rng: np.random.Generator) -> DefectSpec:
+    """A DefectSpec drawn from ``entry``'s priors and placed on ``fg`` ((H, W) bool)."""
+    priors = entry.priors or {}
+    lo, hi = entry.size
+    size = float(math.exp(rng.uniform(math.log(lo), math.log(max(hi, lo)))))  # log-uniform
+    angle_prior = priors.get("angle", "any")
+    angle = float(rng.uniform(0, 180)) if angle_prior in (None, "any") else _uniform(rng, angle_prior, 0.0)
+    spec = DefectSpec(
+        family=entry.family,
+        defect_type=entry.defect,
+        category=entry.category,
+        center=sample_center(placement_region(fg, entry.location, size), rng),
+        size=round(size, 4),
+        angle=round(angle, 1),
+        aspect=round(max(1.0, _uniform(rng, priors.get("aspect"), 1.0)), 3),
+        intensity=round(min(1.0, max(0.05, _uniform(rng, priors.get("intensity"), 0.6))), 3),
+        color=str(priors.get("color", entry.color)),
+        texture=str(priors.get("texture", "keep")),
+        blend=str(priors.get("blend", "feather")),
+        params={k: (_uniform(rng, v, 0.0) if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v) else v)
+                for k, v in dict(priors.get("params", {})).items()},
+    )
+    return spec.replace(instruction=instruction(spec, entry))
+
+
+def _where(center: tuple[float, float]) -> str:
+    x, y = center
+    vertical = "upper" if y < 0.4 else "lower" if y > 0.6 else "middle"
+    horizontal = "left" if x < 0.4 else "right" if x > 0.6 else "centre"
+    return "centre" if (vertical, horizontal) == ("middle", "centre") else f"{vertical} {horizontal}"
+
+
+def _strength(intensity: float) -> str:
+    return "faint" if intensity < 0.3 else "clearly visible" if intensity < 0.7 else "strong"
+
+
+def instruction(spec: DefectSpec, entry: KnowledgeEntry | None = None) -> str:
+    """The localized edit instruction for ``spec``: where, how big, what it looks like."""
+    name = spec.defect_type.replace("_", " ") or spec.family
+    target = spec.category.replace("_", " ") or "the surface"
+    shape = f"elongated (length/width {spec.aspect:.0f}) and oriented at {spec.angle:.0f} degrees" if spec.aspect >= 2.5 else "compact"
+    looks = f" It looks like: {entry.shape.rstrip('.')}; edges {entry.edges.rstrip('.')}." if entry else ""
+    return (
+        f"Add a {_strength(spec.intensity)} {name} to the {target}, centred at "
+        f"({spec.center[0]:.0%}, {spec.center[1]:.0%}) of the image ({_where(spec.center)}), about "
+        f"{spec.size:.0%} of the shorter image side across, {shape}, {spec.color} than the surrounding "
+        f"surface, with {spec.blend} edges.{looks}"
+    )
+
+
+# How one piece of advice changes a spec: (parameter, direction) -> update.
+_SIZE_STEP = 1.5
+_INTENSITY_STEP = 0.2
+
+
+def refine(
+    spec: DefectSpec,
+    advice: list[dict[str, Any]],
+    entry: KnowledgeEntry | None,
+    fg: np.ndarray,
+    rng: np.random.Generator,
+) -> DefectSpec:
+    """Apply a critic's advice (``{"parameter", "direction", ...}`` items) to ``spec``."""
+    out = spec
+    for item in advice:
+        parameter, direction = item.get("parameter", ""), item.get("direction", "")
+        if parameter == "location":
+            location = entry.location if entry else "surface"
+            out = out.replace(center=sample_center(placement_region(fg, location, out.size), rng))
+        elif parameter == "size":
+            factor = _SIZE_STEP if direction == "increase" else 1.0 / _SIZE_STEP
+            out = out.replace(size=round(min(0.9, max(0.01, out.size * factor)), 4))
+        elif parameter == "intensity":
+            step = _INTENSITY_STEP if direction == "increase" else -_INTENSITY_STEP
+            out = out.replace(intensity=round(min(1.0, max(0.1, out.intensity + step)), 3))
+        elif parameter == "aspect":
+            factor = 1.5 if direction == "increase" else 1 / 1.5
+            out = out.replace(aspect=round(min(40.0, max(1.0, out.aspect * factor)), 3))
+        elif parameter == "blend":
+            out = out.replace(blend="poisson" if out.blend != "poisson" else "feather")
+        elif parameter == "family" and entry is not None:
+            out = out.replace(family=entry.family)
+        elif parameter == "color" and entry is not None:
+            out = out.replace(color=entry.color)
+    return out.replace(instruction=instruction(out, entry))
