@@ -1,0 +1,86 @@
+"""Crack: a brittle fracture line, jagged, branching, widest where it started.
+
+Look: a main fracture that runs through the centre in both directions, turning in
+short straight runs (fracture follows grain and stress, not a smooth curve), with a
+few side branches that leave at 20-60 degrees and die out. Width tapers from the
+origin to sub-pixel tips; edges are anti-aliased by supersampling. The opening is deep
+and narrow, so its core is much darker than the surface (little light reaches the
+bottom) and the grain inside is dimmed, not removed; the lip facing the light catches
+a faint highlight through the height-field shading.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...records import DefectSpec
+from ..base import RENDERERS
+from ..blend import finish, recolor
+from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, extra_param,
+                      intensity_param, size_param)
+from ..shading import as_float, blur, light_direction, local_mean, shade
+from ..shapes import box_around, frame, stroke_coverage, taper, wander_path
+
+
+def crack_strokes(cx: float, cy: float, angle: float, length: float, width: float, branches: int,
+                  rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Polylines (points, widths) of a branching crack of total ``length`` px through
+    (cx, cy) along ``angle`` (rad), ``width`` px at the origin."""
+    step = max(1.0, length / 28.0)
+    strokes = []
+    halves = []
+    split = rng.uniform(0.35, 0.65)
+    for direction, part in ((angle, split), (angle + math.pi, 1.0 - split)):
+        pts = wander_path((cx, cy), direction, part * length, rng, step=step, wiggle=0.45, persistence=0.25)
+        widths = taper(len(pts), width, 0.12 * width + 0.1, power=0.8)
+        strokes.append((pts, widths))
+        halves.append((pts, widths, direction))
+    for _ in range(branches):
+        pts, widths, direction = halves[int(rng.integers(0, 2))]
+        if len(pts) < 4:
+            continue
+        i = int(rng.integers(1, max(2, len(pts) - 2)))
+        turn = rng.uniform(0.35, 1.0) * rng.choice([-1.0, 1.0])
+        blen = rng.uniform(0.15, 0.4) * length
+        bpts = wander_path(tuple(pts[i]), direction + turn, blen, rng, step=step, wiggle=0.45, persistence=0.25)
+        bw = taper(len(bpts), 0.7 * float(widths[i]), 0.1, power=0.7)
+        strokes.append((bpts, bw))
+    return strokes
+
+
+@RENDERERS.register("crack")
+class Crack(Family):
+    name = "crack"
+    description = "branching jagged fracture, width tapering from the origin, dark core, sub-pixel edges"
+    parameters = (
+        center_param(),
+        size_param(0.35, 0.05, 0.95, "length of the main fracture"),
+        aspect_param(25.0, 6.0, 60.0, "length / width at the origin (width >= 0.8 px)"),
+        angle_param(),
+        intensity_param(0.7, "darkness of the opening"),
+        color_param("darker", "the opening is darker (default); lighter for a crack filled with light dust"),
+        blend_param(),
+        extra_param("branches", "int", 2, 0, 5, "side branches (random 0-3 when absent)"),
+    )
+
+    def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        f = frame(image.shape, spec, min_width_px=0.8)
+        width = float(np.clip(f.width, 0.8, 0.06 * f.unit + 0.8))
+        branches = int(np.clip(spec.params.get("branches", rng.integers(0, 4)), 0, 5))
+        strokes = crack_strokes(f.cx, f.cy, f.theta, f.length, width, branches, rng)
+        allp = np.concatenate([p for p, _ in strokes])
+        box = box_around(image.shape, allp[:, 0].min(), allp[:, 1].min(), allp[:, 0].max(), allp[:, 1].max(),
+                         pad=3.0 * width + 4.0)
+        cov = stroke_coverage(box, strokes, supersample=4)
+        ys, xs = box.slices
+        img = as_float(image[ys, xs])
+        local = local_mean(img, max(2.0, 4.0 * width))
+        color = "lighter" if spec.color == "lighter" else "darker"
+        s = 0.45 + 0.5 * float(spec.intensity)
+        core = recolor(img, local, color, s, rng)
+        body = img + cov[:, :, None] * (core - img)
+        height = -blur(cov, max(0.5, 0.5 * width)) * (1.0 + width)
+        rel = shade(height, light_direction(image))
+        target = body * (1.0 + np.clip(rel, -0.5, 0.35))[:, :, None]
+        return finish(image, box, target)

@@ -1,0 +1,78 @@
+"""Scratch: a thin, nearly straight groove ploughed by a hard tip sliding over the surface.
+
+Look: one to three parallel strands (a tip with burrs), slightly curved, tapering at
+both ends where the tip touched down and lifted off. The groove is a height field, so
+under the image's own light one wall catches light and the other falls in shadow (the
+bright/dark rim); the groove floor is lighter (fresh metal, crushed coating) or darker
+(dirt, exposed substrate) than the surface, as ``color`` says. Grain is kept: the edit
+is a colour shift plus shading of the real pixels.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...records import DefectSpec
+from ..base import RENDERERS
+from ..blend import finish, recolor
+from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, extra_param,
+                      intensity_param, size_param)
+from ..shading import as_float, blur, light_direction, local_mean, shade
+from ..shapes import frame, stroke_coverage
+
+
+@RENDERERS.register("scratch")
+class Scratch(Family):
+    name = "scratch"
+    description = "thin anti-aliased groove, slightly curved and tapered, lit on one wall and shadowed on the other"
+    parameters = (
+        center_param(),
+        size_param(0.3, 0.05, 0.9, "length"),
+        aspect_param(30.0, 8.0, 60.0, "length / width (width >= 0.8 px)"),
+        angle_param(),
+        intensity_param(0.6, "contrast of the groove floor and depth of its shading"),
+        color_param("lighter", "groove floor lighter (bare metal) or darker (dirt) than the surface"),
+        blend_param(),
+        extra_param("strands", "int", 1, 1, 3, "parallel strands from a burred tip"),
+        extra_param("curvature", "float", 0.05, 0.0, 0.3, "sagitta of the arc as a fraction of the length"),
+    )
+
+    def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        f = frame(image.shape, spec, min_width_px=0.8)
+        width = float(np.clip(f.width, 0.8, 0.03 * f.unit + 0.8))
+        strands = int(np.clip(spec.params.get("strands", 1 + int(rng.random() < 0.3)), 1, 3))
+        sagitta = float(spec.params.get("curvature", rng.uniform(0.0, 0.08))) * f.length * rng.choice([-1.0, 1.0])
+        ux, uy = f.axis
+        nx, ny = f.normal
+        n = max(8, int(f.length / max(1.0, width)) + 2)
+        t = np.linspace(-0.5, 0.5, n)
+        bow = sagitta * (1.0 - (2.0 * t) ** 2)
+        strokes = []
+        spacing = max(1.5 * width, 1.2)
+        for k in range(strands):
+            off = (k - (strands - 1) / 2.0) * spacing + rng.normal(0.0, 0.2 * width)
+            shrink = 1.0 if k == 0 else rng.uniform(0.5, 0.9)
+            tt = t * shrink + rng.uniform(-0.1, 0.1) * (1.0 - shrink)
+            jitter = np.cumsum(rng.normal(0.0, 0.03 * width, size=n))
+            along = tt * f.length
+            across = bow + off + jitter
+            pts = np.stack([f.cx + along * ux + across * nx, f.cy + along * uy + across * ny], axis=1)
+            # Width profile: full in the middle, tapering to a point at touch-down and lift-off.
+            prof = np.sin(np.clip((tt / shrink + 0.5), 0.0, 1.0) * math.pi) ** 0.5
+            wk = width * (1.0 if k == 0 else rng.uniform(0.5, 0.9))
+            strokes.append((pts, np.maximum(wk * prof, 0.15)))
+        box = f.box(margin=abs(sagitta) + spacing * strands + 3.0 * width + 3.0)
+        cov = stroke_coverage(box, strokes, supersample=4)
+        ys, xs = box.slices
+        img = as_float(image[ys, xs])
+        local = local_mean(img, max(2.0, 3.0 * width))
+        s = 0.35 + 0.6 * float(spec.intensity)
+        color = spec.color if spec.color in ("lighter", "darker") else "lighter"
+        floor = recolor(img, local, color, s, rng)
+        body = img + cov[:, :, None] * (floor - img)
+        # Groove relief: depth ~ width, walls ~ one width wide; shading gives the rim.
+        height = -blur(cov, max(0.6, 0.6 * width)) * (1.0 + 1.5 * width) * (0.5 + spec.intensity)
+        rel = shade(height, light_direction(image))
+        target = body * (1.0 + np.clip(rel, -0.6, 0.6))[:, :, None]
+        return finish(image, box, target)

@@ -1,0 +1,78 @@
+"""Shared base for renderer families: the documented DefectSpec fields they read and the
+input checks, so each family file only says how its defect looks.
+
+A family subclasses ``Family``, sets ``name`` (= its registry key and file name),
+``description`` and ``parameters``, and implements ``draw(image, spec, rng)`` returning
+(edited uint8, alpha float32); ``render`` validates the input and the spec first.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..records import BLEND_MODES, COLOR_RELATIONS, DefectSpec
+from .base import Param, check_image
+
+
+def center_param() -> Param:
+    return Param("center", "point", (0.5, 0.5), 0.0, 1.0, help="(x, y) of the defect centre, fractions of width and height")
+
+
+def size_param(default: float, low: float, high: float, what: str = "longest extent") -> Param:
+    return Param("size", "float", default, low, high, help=f"{what} as a fraction of min(H, W)")
+
+
+def aspect_param(default: float, low: float, high: float, what: str = "length / width") -> Param:
+    return Param("aspect", "float", default, low, high, help=what)
+
+
+def angle_param() -> Param:
+    return Param("angle", "float", 0.0, -180.0, 180.0, help="orientation, degrees counter-clockwise from +x")
+
+
+def intensity_param(default: float, what: str) -> Param:
+    return Param("intensity", "float", default, 0.0, 1.0, help=what)
+
+
+def color_param(default: str, what: str = "relation of the defect's colour to the surface") -> Param:
+    return Param("color", "choice", default, choices=COLOR_RELATIONS, help=what)
+
+
+def blend_param() -> Param:
+    return Param("blend", "choice", "feather", choices=BLEND_MODES, help="edge transition: feather (soft), hard (1 px anti-aliased) or poisson (treated as feather)")
+
+
+def extra_param(name: str, kind: str, default, low=None, high=None, help: str = "") -> Param:
+    """A family-specific key read from ``spec.params``."""
+    return Param(f"params.{name}", kind, default, low, high, help=help)
+
+
+def edge_width(spec: DefectSpec, soft_px: float, unit: float) -> float:
+    """Feather width (px) of an outline: ``soft_px`` for feather/poisson, ~1 px for hard.
+
+    The soft width never exceeds 2 % of the image so a large stain keeps a defined edge.
+    """
+    if spec.blend == "hard":
+        return 1.0
+    return float(np.clip(soft_px, 1.0, max(1.0, 0.02 * unit)))
+
+
+class Family:
+    """Base class of a renderer family (see module docstring)."""
+
+    name = ""
+    description = ""
+    parameters: tuple[Param, ...] = ()
+
+    def render(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Edited copy of ``image`` and the (H, W) float32 alpha of what visibly changed."""
+        check_image(image)
+        problems = spec.validate()
+        if problems:
+            raise ValueError(f"{self.name}: invalid spec: {'; '.join(problems)}")
+        return self.draw(image, spec, rng)
+
+    def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"name": self.name, "description": self.description, "parameters": [p.to_dict() for p in self.parameters]}
