@@ -79,28 +79,34 @@ class OutputWriter:
 
     # -- manifest ---------------------------------------------------------------------
     def read_manifest(self) -> list[dict[str, Any]]:
-        """Parsed manifest lines; a torn last line (killed mid-write) is ignored."""
+        """Parsed manifest lines; a torn line (killed mid-write) is ignored."""
+        return self._scan()[0]
+
+    def _scan(self) -> tuple[list[dict[str, Any]], bool]:
+        """(records, damaged): damaged when a line is torn or the file lacks its last newline."""
         path = self.root / MANIFEST
         if not path.exists():
-            return []
-        records = []
-        for number, line in enumerate(path.read_text().splitlines(), 1):
+            return [], False
+        text = path.read_text()
+        records, damaged = [], bool(text) and not text.endswith("\n")
+        for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
+                damaged = True
                 log.warning("%s:%d: ignoring an incomplete manifest line", path, number)
-        return records
+        return records, damaged
 
     def completed(self) -> set[str]:
         """Task ids already done (line present and files on disk); rewrites a damaged manifest."""
-        records = self.read_manifest()
+        records, damaged = self._scan()
         kept: dict[str, dict[str, Any]] = {}
         for r in records:
             if all((self.root / r[k]).is_file() for k in ("image", "mask")):
                 kept[r["task_id"]] = r  # a duplicated line keeps its last copy
-        if len(kept) != len(records):
+        if damaged or len(kept) != len(records):
             self._rewrite(list(kept.values()))
         return set(kept)
 
