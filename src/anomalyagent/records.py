@@ -250,3 +250,4 @@ class Sample(_Record):
     mask_fraction: float = 0.0
     attempts: int = 1  # episodes run (a failed episode is retried with a derived seed)
     mg_iou: float | None = None  # MG mask vs the renderer's exact alpha > 0.5, when known
+    on_object: float | None = None  # fraction of the mask inside the foreground estimate

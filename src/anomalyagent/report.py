@@ -43,6 +43,7 @@ def summarize(samples: list[Sample]) -> dict[str, Any]:
         "empty_masks": sum(s.mask_fraction == 0 for s in samples),
         "median_mask_fraction": statistics.median(s.mask_fraction for s in samples),
         "median_mg_iou": statistics.median(ious) if ious else None,
+        "min_on_object": min(on) if (on := [s.on_object for s in samples if s.on_object is not None]) else None,
     }
 
 

@@ -75,6 +75,7 @@ class OutputWriter:
             mask_fraction=round(float(result.mask.mean()), 6),
             attempts=int(result.info.get("attempts", 1)),
             mg_iou=round(result.info["mg_iou"], 4) if "mg_iou" in result.info else None,
+            on_object=round(result.info["on_object"], 4) if "on_object" in result.info else None,
         )
 
     # -- manifest ---------------------------------------------------------------------

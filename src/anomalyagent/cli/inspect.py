@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"episodes       mean {stats['mean_attempts']:.2f} per sample")
     print(f"time           median {stats['median_seconds'] * 1000:.1f} ms/sample, total {stats['total_seconds']:.1f} s")
     print(f"masks          median area {stats['median_mask_fraction']:.2%}, empty {stats['empty_masks']}")
+    if stats["min_on_object"] is not None:
+        print(f"on object      every mask has >= {stats['min_on_object']:.1%} of its area on the foreground estimate")
     if stats["median_mg_iou"] is not None:
         print(f"MG IoU         median {stats['median_mg_iou']:.3f} vs the renderer's exact alpha > 0.5")
     return 0

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from ..agent import POLICIES, run_episode
-from ..change import change_mask
+from ..change import change_mask, iou
 from ..knowledge import KnowledgeBase
 from ..records import Task
 from ..tools import default_toolbox
@@ -51,19 +51,21 @@ class AgentMethod:
             state, traj = episode.state, episode.trajectory
             if traj.passed:
                 return MethodResult(state.edited, state.mask, True, traj.score, traj, state.spec, timings,
-                                    {"attempts": attempt + 1, **self._iou(state.mask, state.alpha)})
+                                    {"attempts": attempt + 1, **self._measure(state.mask, state.alpha, state.foreground)})
             if state.best and (best is None or state.best["score"] > best[0]["score"]):
-                best = (state.best, traj)
+                best = (state.best, traj, state.foreground)
         if best is None:  # no edit at all (the policy never reached IG): return the input, empty mask
             return MethodResult(image.copy(), np.zeros(image.shape[:2], bool), False, 0.0, traj, None, timings, {"attempts": 1 + self.retries})
-        chosen, traj = best
+        chosen, traj, fg = best
         spec = chosen["spec"]
         mask = change_mask(image, chosen["edited"], hint=spec.center if spec else None)
         return MethodResult(chosen["edited"], mask, False, float(chosen["score"]), traj, spec, timings,
-                            {"attempts": 1 + self.retries, **self._iou(mask, chosen["alpha"])})
+                            {"attempts": 1 + self.retries, **self._measure(mask, chosen["alpha"], fg)})
 
     @staticmethod
-    def _iou(mask: np.ndarray, alpha: np.ndarray | None) -> dict[str, float]:
-        from ..change import iou
-
-        return {} if alpha is None else {"mg_iou": iou(mask, alpha > 0.5)}
+    def _measure(mask: np.ndarray, alpha: np.ndarray | None, fg: np.ndarray) -> dict[str, float]:
+        """MG IoU vs the exact alpha (when the editor knows it) and the on-object fraction."""
+        out = {"on_object": float((mask & fg).sum() / max(1, mask.sum()))}
+        if alpha is not None:
+            out["mg_iou"] = iou(mask, alpha > 0.5)
+        return out
