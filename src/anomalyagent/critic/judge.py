@@ -1,0 +1,144 @@
+"""The measured critic (QE tool backend): location 0-5 + quality 0-5, pass when > 5.
+
+Why measured: the paper's judge is a large multimodal LLM; offline on a CPU we measure
+the properties such a judge looks at (see the term modules) and combine them:
+
+- location = 5 * location term (on the object, in the knowledge base's region);
+- quality = 5 * sqrt(min(q) * geometric_mean(q)) over the quality terms q (visibility,
+  seam, texture, shape, colour, and realism when asked): a defect is as good as its
+  worst aspect, softened by the others;
+- passed = score > 5 (the paper's rule) and no hard failure: an empty mask (nothing
+  changed), or any term other than colour below HARD_FAIL (one clearly broken aspect
+  - off the object, invisible, a pasted border, a flat blob, four times too big -
+  rejects the edit whatever the others say).
+
+Colour only scales quality to at least half (the knowledge base's colour relation is a
+tendency: 85-100 % of real masks, not all).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..change import change_mask
+from ..foreground import foreground as estimate_foreground
+from ..records import DefectSpec, _Record
+from ..registry import Registry
+from .appearance import color_term, seam_term, texture_term, visibility_term
+from .location import location_term
+from .review import advice_from, write_review
+from .shape import shape_term
+from .term import TermResult
+from .views import make_views
+
+log = logging.getLogger(__name__)
+
+HARD_FAIL = 0.2  # a term below this fails the edit on its own
+SOFT_TERMS = ("color",)  # advisory terms: never hard-fail, weigh at most half
+
+
+@dataclass
+class Judgement(_Record):
+    """A QE verdict. ``terms``: each measured term in [0, 1] (1 = good); ``advice``: what to
+    change (critic/review.py); ``review``: the same as readable text."""
+
+    location: float
+    quality: float
+    score: float
+    passed: bool
+    terms: dict[str, float] = field(default_factory=dict)
+    advice: list[dict[str, Any]] = field(default_factory=list)
+    review: str = ""
+
+
+CRITICS: Registry[Judgement] = Registry("critic")
+
+
+def _check(normal: np.ndarray, edited: np.ndarray, mask: np.ndarray | None) -> None:
+    for name, img in (("normal", normal), ("edited", edited)):
+        if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
+            raise ValueError(f"{name} must be (H, W) or (H, W, 3) uint8, got {img.dtype} {img.shape}")
+    if normal.shape != edited.shape:
+        raise ValueError(f"normal {normal.shape} and edited {edited.shape} must have the same shape")
+    if mask is not None and mask.shape != normal.shape[:2]:
+        raise ValueError(f"mask {mask.shape} must be (H, W) = {normal.shape[:2]}")
+
+
+def combine_quality(terms: list[TermResult]) -> float:
+    """Quality in [0, 1]: sqrt(min * geometric mean); soft terms count as 0.5 + 0.5 * value."""
+    values = [0.5 + 0.5 * t.value if t.name in SOFT_TERMS else t.value for t in terms]
+    v = np.clip(np.asarray(values, np.float64), 1e-6, 1.0)
+    return float(np.sqrt(v.min() * np.exp(np.log(v).mean())))
+
+
+def nothing_changed() -> Judgement:
+    """The verdict for an edit that changed nothing measurable."""
+    t = TermResult("visibility", 0.0, {}, "intensity", "increase",
+                   "Nothing visible changed; increase the defect's intensity (and check its size).")
+    advice = advice_from([t])
+    return Judgement(0.0, 0.0, 0.0, False, {"visibility": 0.0}, advice,
+                     write_review(0.0, 0.0, False, [t], advice, "The edit left the image unchanged."))
+
+
+@CRITICS.register("measured")
+def judge(
+    normal: np.ndarray,
+    edited: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    spec: DefectSpec | None = None,
+    entry: Any = None,
+    kind: str = "auto",
+    foreground: np.ndarray | None = None,
+    learned: bool = False,
+) -> Judgement:
+    """Judge an edit. normal/edited: (H, W) or (H, W, 3) uint8 of the same shape; mask:
+    (H, W) bool of the defect, or None to derive it from the change (hinted by
+    ``spec.center``). ``entry``: a KnowledgeEntry (location, size, aspect, colour priors);
+    ``kind``: "object", "texture" or "auto"; ``foreground``: (H, W) bool where the part
+    is (estimated from ``normal`` when None); ``learned``: add the EfficientNet-Lite0
+    realism term (needs the ``learned`` extra and a feature bank)."""
+    _check(normal, edited, mask)
+    if mask is None:
+        mask = change_mask(normal, edited, hint=spec.center if spec is not None else None)
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    if not mask.any():
+        return nothing_changed()
+    if foreground is None:
+        foreground = estimate_foreground(normal, kind)
+    texture = kind == "texture" or (kind == "auto" and bool(foreground.all()))
+    views = make_views(normal, edited, mask)
+    if float(views.diff[views.mask].max()) <= 0.0:
+        return nothing_changed()
+    location = getattr(entry, "location", "anywhere") if entry is not None else "anywhere"
+    priors = getattr(entry, "priors", None) or {}
+    aspect = tuple(priors["aspect"]) if isinstance(priors.get("aspect"), (list, tuple)) else None
+    loc = location_term(mask, foreground, location, texture)
+    quality_terms = [
+        visibility_term(views),
+        seam_term(views),
+        texture_term(views),
+        shape_term(mask, foreground, getattr(entry, "size", None), aspect),
+        color_term(views, getattr(entry, "color", None)),
+    ]
+    if learned:
+        from .learned import realism_term
+
+        quality_terms.append(realism_term(normal, edited, mask, entry=entry))
+    all_terms = [loc] + quality_terms
+    location_score = 5.0 * loc.value
+    quality_score = 5.0 * combine_quality(quality_terms)
+    score = location_score + quality_score
+    broken = [t.name for t in all_terms if t.name not in SOFT_TERMS and t.value < HARD_FAIL]
+    hard = f"Rejected: {', '.join(broken)} clearly wrong." if broken else ""
+    passed = score > 5.0 and not broken
+    advice = advice_from(all_terms)
+    review = write_review(location_score, quality_score, passed, all_terms, advice, hard)
+    log.debug("judged: score %.2f passed %s terms %s", score, passed, {t.name: round(t.value, 3) for t in all_terms})
+    return Judgement(
+        location=round(location_score, 4), quality=round(quality_score, 4), score=round(score, 4), passed=passed,
+        terms={t.name: round(t.value, 4) for t in all_terms}, advice=advice, review=review,
+    )

@@ -1,0 +1,91 @@
+"""Location term: is the defect on the part, and where the knowledge base says it occurs?
+
+Two measurements, both on the full-size (H, W) bool mask:
+
+- ``on_object``: share of mask pixels on the foreground estimate (0-1). A defect is a
+  property of the part; paint on the backdrop is not a defect of the part. Real
+  annotations overhang the object's outline a little (the estimate is soft there), so
+  the ramp is full at 85 % and zero at 40 %.
+- ``border_distance``: smallest distance from a mask pixel to the part's border, as a
+  fraction of min(H, W). For an object the border is the foreground outline; for a
+  texture (the surface fills the frame) it is the image border, which is where the
+  crop cuts the part (magnetic tiles: the tile edge). Edge-type defects (edge, rim,
+  corner, seam) must touch that border; "center" defects must sit near the middle; the
+  other locations (surface, anywhere, thread, print, lead) constrain nothing here.
+
+Why the region only scales the term to 0.3 and does not zero it: the knowledge base's
+location is the *typical* place, not the only possible one.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .term import TermResult, ramp
+
+EDGE_LOCATIONS = ("edge", "rim", "corner", "seam")
+REGION_FLOOR = 0.3  # location value when the defect is on the part but in an atypical region
+
+
+def on_object_fraction(mask: np.ndarray, foreground: np.ndarray) -> float:
+    """Share (0-1) of the (H, W) bool ``mask`` lying on the (H, W) bool ``foreground``."""
+    n = int(mask.sum())
+    return 1.0 if n == 0 else float(np.count_nonzero(foreground[mask])) / n
+
+
+def border_distance(mask: np.ndarray, foreground: np.ndarray, texture: bool) -> float:
+    """Smallest distance (fraction of min(H, W)) from the mask to the part's border.
+
+    texture: the border is the image frame; object: the foreground outline (0 when part
+    of the mask lies off the foreground).
+    """
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return 1.0
+    if texture:
+        d = min(int(ys.min()), int(xs.min()), h - 1 - int(ys.max()), w - 1 - int(xs.max()))
+        return max(0.0, float(d)) / min(h, w)
+    inside = np.pad(foreground.astype(np.uint8), 1)  # the frame counts as outside the part
+    dist = cv2.distanceTransform(inside, cv2.DIST_L2, 3)[1:-1, 1:-1]
+    return float(dist[mask].min()) / min(h, w)
+
+
+def center_offset(mask: np.ndarray, foreground: np.ndarray) -> float:
+    """Distance from the mask's centroid to the foreground's, in foreground radii
+    (radius of the disc with the foreground's area)."""
+    ys, xs = np.nonzero(mask)
+    fy, fx = np.nonzero(foreground)
+    if ys.size == 0 or fy.size == 0:
+        return 0.0
+    radius = np.sqrt(fy.size / np.pi)
+    return float(np.hypot(ys.mean() - fy.mean(), xs.mean() - fx.mean()) / max(radius, 1.0))
+
+
+def region_score(mask: np.ndarray, foreground: np.ndarray, location: str, texture: bool) -> tuple[float, float]:
+    """(score 0-1, raw measurement) for the knowledge base's typical ``location``."""
+    if location in EDGE_LOCATIONS:
+        d = border_distance(mask, foreground, texture)
+        return ramp(d, 0.2, 0.06), d  # touching the border (within 6 % of the side) is typical
+    if location == "center":
+        off = center_offset(mask, foreground)
+        return ramp(off, 1.0, 0.5), off
+    return 1.0, 0.0
+
+
+def location_term(mask: np.ndarray, foreground: np.ndarray, location: str = "anywhere", texture: bool = False) -> TermResult:
+    """The location term (see the module docstring); ``mask``/``foreground``: (H, W) bool."""
+    frac = on_object_fraction(mask, foreground)
+    on = ramp(frac, 0.4, 0.85)
+    region, raw = region_score(mask, foreground, location, texture)
+    value = on * (REGION_FLOOR + (1.0 - REGION_FLOOR) * region)
+    result = TermResult("location", value, {"on_object": frac, "region": region, "region_measure": raw})
+    if on < 0.5:
+        result.parameter, result.direction = "location", "move_onto_object"
+        result.text = (f"{1 - frac:.0%} of the defect lies off the object; move its centre onto the part, "
+                       "away from the background.")
+    elif region < 0.5:
+        result.parameter, result.direction = "location", f"move_to_{location}"
+        where = "the part's border" if location in EDGE_LOCATIONS else "the middle of the part"
+        result.text = f"This defect typically occurs at the {location}; move it to {where}."
+    return result

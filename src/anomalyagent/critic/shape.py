@@ -1,0 +1,88 @@
+"""Shape and size plausibility against the knowledge base's priors.
+
+Measured on the full-size (H, W) bool mask, in the knowledge base's conventions
+(benchmarks/measure_kb_priors.py): ``extent`` is the longest side of the minimum-area
+rectangle around all mask pixels as a fraction of min(H, W), clipped to 1 (a defect that
+spans the crop); ``aspect`` is the elongation of the largest component's rectangle;
+``cover`` is the share of the foreground the mask covers.
+
+Why ``cover`` besides ``extent``: once a defect spans the crop its extent saturates at
+1, but a "defect" covering most of the part leaves no normal surface to be a defect of.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .term import TermResult, band, ramp
+
+# Without a knowledge-base entry: anything from a few pixels to the whole crop's side.
+GENERIC_SIZE = (0.01, 1.0)
+GENERIC_ASPECT = (1.0, 40.0)
+MAX_COVER = (0.6, 0.85)  # share of the foreground: fine up to 60 %, failing at 85 %
+
+
+def _points(mask8: np.ndarray) -> np.ndarray:
+    contours, _ = cv2.findContours(mask8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return np.concatenate(contours) if contours else np.zeros((0, 1, 2), np.int32)
+
+
+def extent_fraction(mask: np.ndarray) -> float:
+    """Longest side of the min-area rectangle around the mask / min(H, W), at most 1."""
+    pts = _points(mask.view(np.uint8))
+    if len(pts) == 0:
+        return 0.0
+    (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
+    return float(min(1.0, max(rw, rh, 1.0) / min(mask.shape)))
+
+
+def aspect_ratio(mask: np.ndarray) -> float:
+    """Length / width (>= 1) of the largest connected component's min-area rectangle."""
+    m8 = mask.view(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m8, connectivity=8)
+    if n <= 1:
+        return 1.0
+    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = stats[big, :4]
+    pts = _points((labels[y:y + h, x:x + w] == big).view(np.uint8))
+    (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
+    return float(max(rw, rh, 1.0) / max(min(rw, rh), 1.0))
+
+
+def cover_fraction(mask: np.ndarray, foreground: np.ndarray) -> float:
+    """Share (0-1) of the foreground covered by the mask."""
+    fg = int(foreground.sum())
+    return 1.0 if fg == 0 else float(np.count_nonzero(mask & foreground)) / fg
+
+
+def size_score(extent: float, low: float, high: float) -> float:
+    """1 inside [low, high] (widened by 1.25x each way for measurement noise); 0 at a
+    third of ``low`` or 2.5x ``high``."""
+    return band(extent, low / 3.0, low / 1.25, high * 1.25, high * 2.5)
+
+
+def shape_term(mask: np.ndarray, foreground: np.ndarray, size: tuple[float, float] | None = None,
+               aspect: tuple[float, float] | None = None) -> TermResult:
+    """Size (extent, cover) and elongation against the priors ``size`` and ``aspect``
+    (knowledge-base ranges; generic ones when None)."""
+    lo, hi = size or GENERIC_SIZE
+    alo, ahi = aspect or GENERIC_ASPECT
+    ext, asp = extent_fraction(mask), aspect_ratio(mask)
+    cover = cover_fraction(mask, foreground)
+    s_size = size_score(ext, lo, hi)
+    s_cover = ramp(cover, MAX_COVER[1], MAX_COVER[0])
+    s_aspect = band(asp, alo / 2.5, alo / 1.5, ahi * 1.5, ahi * 3.0)
+    value = min(s_size, s_cover, 0.5 + 0.5 * s_aspect)  # elongation alone cannot fail a defect
+    result = TermResult("shape", value, {"extent": ext, "aspect": asp, "cover": cover,
+                                         "size_score": s_size, "cover_score": s_cover, "aspect_score": s_aspect})
+    if min(s_size, s_cover) < 0.5:
+        result.parameter = "size"
+        big = s_cover < 0.5 or ext > hi
+        result.direction = "decrease" if big else "increase"
+        result.text = (f"The defect spans {ext:.0%} of the shorter side and covers {cover:.0%} of the part; "
+                       f"this defect is usually {lo:.0%}-{hi:.0%} long: {result.direction} its size.")
+    elif s_aspect < 0.5:
+        result.parameter = "aspect"
+        result.direction = "increase" if asp < alo else "decrease"
+        result.text = f"Its elongation {asp:.1f} is unusual (typical {alo:g}-{ahi:g}); {result.direction} the aspect."
+    return result
