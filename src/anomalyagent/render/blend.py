@@ -68,8 +68,12 @@ def recolor(image_f: np.ndarray, local_f: np.ndarray, color: str, strength: floa
         new_local = local_f + s * (tinted - local_f)
     else:
         shift = luma_shift(relation, strength, luma)
-        # Shift along the surface's own colour so the hue is kept ("darker brown").
+        # Darker: shift along the surface's own colour so the hue is kept ("darker brown").
+        # Lighter: half along it, half neutral; bleached or bare material loses saturation
+        # (following the hue all the way turns a brown surface pink).
         direction = local_f / np.maximum(luma, 1.0)[:, :, None] if c == 3 else np.ones_like(local_f)
+        if relation == "lighter" and c == 3:
+            direction = 0.5 * direction + 0.5
         new_local = local_f + shift[:, :, None] * direction
     new_local = np.clip(new_local, 0.0, 255.0)
     ratio = np.clip((luminance(new_local) + 8.0) / (luma + 8.0), 0.25, 1.5)[:, :, None]

@@ -1,2 +1,3 @@
 """Renderer families; each module registers itself with RENDERERS under its file name."""
-from . import crack, hole, scratch, stain  # noqa: F401
+from . import (crack, cut, deform, dent, discoloration, fold, fray, hole, missing, particle,  # noqa: F401
+               print, rust, scratch, stain)

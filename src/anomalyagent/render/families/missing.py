@@ -1,0 +1,93 @@
+"""Missing part / chip / break: material broken away.
+
+Look: a jagged region where the material is gone. At an object's edge what shows
+through is the background (its colour and grain are re-synthesised from the image's
+border band, where the background is); inside a surface (a tile, or a chip that does
+not go through) what shows is the fracture surface: darker or lighter rough material
+with its own coarse grain. Along the break line a narrow fracture face catches the
+light on one side, so the edge reads as a step, not a paint stroke.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...foreground import foreground
+from ...records import DefectSpec
+from ..base import RENDERERS
+from ..blend import finish, recolor
+from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, edge_width,
+                      extra_param, intensity_param, size_param)
+from ..noise import fractal_noise, grain_noise, polar_profile
+from ..shading import as_float, grain, light_direction, local_mean, shade
+from ..shapes import blob_distance, feather, frame
+
+
+def background_colour(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """Median colour (c,) float32 and grain std (grey levels) of the image's border band."""
+    f = as_float(image)
+    h, w = f.shape[:2]
+    b = max(2, min(h, w) // 16)
+    band = np.concatenate([f[:b].reshape(-1, f.shape[2]), f[-b:].reshape(-1, f.shape[2]),
+                           f[:, :b].reshape(-1, f.shape[2]), f[:, -b:].reshape(-1, f.shape[2])])
+    med = np.median(band, axis=0).astype(np.float32)
+    spread = float(np.median(np.abs(band - med))) * 1.4826
+    return med, max(1.0, min(spread, 12.0))
+
+
+@RENDERERS.register("missing")
+class Missing(Family):
+    name = "missing"
+    description = "jagged broken-away region revealing background (at an edge) or fracture surface, lit fracture face"
+    parameters = (
+        center_param(),
+        size_param(0.2, 0.03, 0.7, "longest extent of the missing region"),
+        aspect_param(1.5, 1.0, 5.0, "long / short extent"),
+        angle_param(),
+        intensity_param(0.7, "contrast of the revealed fracture surface (interior breaks)"),
+        color_param("darker", "fracture surface darker or lighter than the skin (interior breaks)"),
+        blend_param(),
+        extra_param("reveal", "choice", "auto", help="background, interior or auto (background when the region leaves the object)"),
+        extra_param("roughness", "float", 0.35, 0.0, 0.6, "jaggedness of the break line"),
+    )
+
+    def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        f = frame(image.shape, spec, min_width_px=2.0)
+        rx, ry = max(1.5, 0.5 * f.length), max(1.5, 0.5 * f.width)
+        rough = float(spec.params.get("roughness", rng.uniform(0.25, 0.45)))
+        box = f.box(margin=0.45 * rx + 3.0)
+        sd = blob_distance(box, f.cx, f.cy, rx, ry, f.theta, polar_profile(9, rough, rng))
+        sd = sd + 0.12 * ry * fractal_noise(sd.shape, max(1.5, 0.2 * ry), rng, octaves=3)
+        cov = feather(sd, edge_width(spec, 0.04 * ry, f.unit))
+        ys, xs = box.slices
+        img = as_float(image[ys, xs])
+        fg = foreground(image)[ys, xs]
+        reveal = str(spec.params.get("reveal", "auto"))
+        bg, spread = background_colour(image)
+        if reveal == "auto":
+            inside = cov > 0.5
+            leaves = inside.any() and (~fg[inside]).mean() > 0.05
+            # A background that looks like the surface (a texture crop) would hide the break.
+            surface = np.median(img[inside & fg], axis=0) if (inside & fg).any() else bg
+            distinct = float(np.abs(surface - bg).max()) > 25.0
+            reveal = "background" if leaves and distinct else "interior"
+        light = light_direction(image)
+        face_w = max(0.8, 0.07 * ry)
+        if reveal == "background":
+            hole = bg[None, None, :] + grain_noise(cov.shape, spread, rng)[:, :, None]
+            cov = cov * fg.astype(np.float32)
+            # Fracture face: a thin band of exposed material just outside the removed part.
+            face = np.exp(-((sd + face_w) / face_w) ** 2) * fg
+            rel = shade(-cov * face_w * 3.0, light)
+            kept = img * (1.0 + np.clip(rel, -0.5, 0.5) * face)[:, :, None]
+            target = kept + cov[:, :, None] * (hole - kept)
+            return finish(image, box, target)
+        local = local_mean(img, max(2.0, 0.3 * ry))
+        relation = "lighter" if spec.color == "lighter" else "darker"
+        surface = recolor(img, local, relation, 0.35 + 0.5 * spec.intensity, rng)
+        rough_tex = 1.0 + 0.12 * fractal_noise(cov.shape, max(1.5, 0.15 * ry), rng, octaves=3)
+        fresh = surface * rough_tex[:, :, None] + 0.5 * grain(img, 1.5)
+        # The floor sits lower than the skin: shade the step around the break.
+        step = -np.clip(cov, 0.0, 1.0) * max(1.0, 0.25 * ry) * (0.5 + spec.intensity)
+        rel = np.clip(shade(step, light), -0.5, 0.6)
+        target = (img + cov[:, :, None] * (fresh - img)) * (1.0 + rel)[:, :, None]
+        return finish(image, box, target)
