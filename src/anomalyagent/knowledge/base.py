@@ -65,6 +65,13 @@ class KnowledgeBase:
                 for s in [c.name, c.material] + c.synonyms:
                     self._material_word.setdefault(normalize(s), c.name)
         self._category_of = np.array([e.category for e in self._entries], dtype=object)
+        generic_names = {c.name for c in self._categories.values() if c.dataset == "generic"}
+        self._is_generic = np.array([e.category in generic_names for e in self._entries], dtype=bool)
+        self._named: dict[str, list[int]] = {}  # normalised defect name or synonym -> entries
+        for i, e in enumerate(self._entries):
+            names = [e.defect.replace("_", " ")] + e.synonyms
+            for key in {normalize(x) for x in names} | {"_".join(tokenize(x)) for x in names}:
+                self._named.setdefault(key, []).append(i)
         self._bm25 = BM25([_doc_text(e) for e in self._entries])
 
     # ------------------------------------------------------------------ loading
@@ -149,8 +156,8 @@ class KnowledgeBase:
                 e = self._entries[i]
                 asked = f"'{category}'" + (" (known category)" if cat else "")
                 return self._result(i, "generic", cat or generic, (
-                    f"No entry for '{defect}' on {asked}; used the generic {generic} entry "
-                    f"{e.category}/{e.defect} (material {generic})."))
+                    f"No entry for '{defect}' on {asked}; used the generic "
+                    f"{self._categories[generic].material} entry {e.category}/{e.defect}."))
         return self._search_result(category, defect, cat, generic)
 
     def _find_synonym(self, cat: str, defect: str) -> int | None:
@@ -172,7 +179,17 @@ class KnowledgeBase:
         return None
 
     def _ranked(self, query: str, cat: str | None, generic: str | None) -> np.ndarray:
+        """(N,) BM25 scores of ``query``, boosted for the asked category and its material.
+
+        An entry whose defect name or synonym is the query itself is lifted above every
+        text-only match, so 'crack' on an unknown part finds crack entries first.
+        """
         scores = self._bm25.scores(tokenize(query))
+        named = sorted(set(self._named.get(normalize(query), [])) | set(self._named.get("_".join(tokenize(query)), [])))
+        if named and scores.any():
+            scores[named] += scores.max()
+        if cat is None and generic is None:  # nothing known about the part: material-neutral entries first
+            scores = np.where(self._is_generic, scores * SAME_MATERIAL_BOOST, scores)
         if cat is not None:
             scores = np.where(self._category_of == cat, scores * SAME_CATEGORY_BOOST, scores)
         if generic is not None:
@@ -211,14 +228,20 @@ class KnowledgeBase:
         )
 
 
+@functools.lru_cache(maxsize=1)
+def _package_files() -> tuple[tuple[str, dict], ...]:
+    """The parsed package files, read once per process (never mutated: add_document copies)."""
+    folder = resources.files("anomalyagent.knowledge") / "data"
+    return tuple((f"anomalyagent/knowledge/data/{name}",
+                  read_document(f"knowledge/data/{name}", (folder / name).read_text(encoding="utf-8")))
+                 for name in PACKAGE_FILES)
+
+
 def _package_documents() -> Documents:
     """Fresh raw records of the package files (a new object each call; callers may extend it)."""
     docs = Documents()
-    folder = resources.files("anomalyagent.knowledge") / "data"
-    for name in PACKAGE_FILES:
-        item = folder / name
-        add_document(docs, read_document(f"knowledge/data/{name}", item.read_text(encoding="utf-8")),
-                     f"anomalyagent/knowledge/data/{name}")
+    for source, data in _package_files():
+        add_document(docs, data, source)
     return docs
 
 
