@@ -44,12 +44,15 @@ def luma_shift(color: str, strength: float, luma: np.ndarray) -> np.ndarray:
     return -s * np.maximum(0.85 * luma, 18.0)
 
 
-def recolor(image_f: np.ndarray, local_f: np.ndarray, color: str, strength: float, rng: np.random.Generator) -> np.ndarray:
+def recolor(image_f: np.ndarray, local_f: np.ndarray, color: str, strength: float, rng: np.random.Generator,
+            grain_gain: float = 1.0) -> np.ndarray:
     """(h, w, c) float32 target: the surface moved by ``color`` with ``strength`` in [0, 1].
 
     ``image_f`` and ``local_f`` (its blur, the surface colour) are (h, w, c). The grain
     (image - local) is carried over, scaled by the brightness ratio (dark material shows
-    less texture). Hue relations on a grey image fall back to a luminance change.
+    less texture) and by ``grain_gain`` (family.TEXTURE_GAIN: a smooth film hides some
+    of it, a granular deposit adds). Hue relations on a grey image fall back to a
+    luminance change.
     """
     c = image_f.shape[2]
     luma = luminance(local_f)
@@ -77,7 +80,7 @@ def recolor(image_f: np.ndarray, local_f: np.ndarray, color: str, strength: floa
         new_local = local_f + shift[:, :, None] * direction
     new_local = np.clip(new_local, 0.0, 255.0)
     ratio = np.clip((luminance(new_local) + 8.0) / (luma + 8.0), 0.25, 1.5)[:, :, None]
-    return new_local + (image_f - local_f) * ratio
+    return new_local + (image_f - local_f) * (ratio * float(grain_gain))
 
 
 def visibility_alpha(before: np.ndarray, after: np.ndarray, window: int, floor: float = VISIBLE_DE) -> np.ndarray:
@@ -85,14 +88,16 @@ def visibility_alpha(before: np.ndarray, after: np.ndarray, window: int, floor: 
 
     ``window`` (odd, px) is the neighbourhood of the local maximum, as in
     ``change.change_mask``. The delta-E is lightly blurred (3x3) so grain inside a
-    defect does not make the alpha speckled, but an unchanged pixel stays at 0 and a
-    pixel that changed by d units never exceeds 2d / reference.
+    defect does not make the alpha speckled, but the blurred value is kept within a
+    factor of 2 of the pixel's own change: an unchanged pixel stays at 0, and a pixel
+    that changed by d units gets between d/2 and 2d over the reference.
     """
     raw = delta_e(before, after).astype(np.float32)
     smooth = cv2.GaussianBlur(raw, (3, 3), 0)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (window, window))
     reference = np.maximum(cv2.dilate(smooth, kernel), floor)
-    return np.clip(np.minimum(smooth, 2.0 * raw) / reference, 0.0, 1.0).astype(np.float32)
+    level = np.clip(smooth, 0.5 * raw, 2.0 * raw)
+    return np.clip(level / reference, 0.0, 1.0).astype(np.float32)
 
 
 def window_for(shape: tuple[int, ...]) -> int:

@@ -56,6 +56,27 @@ def edge_width(spec: DefectSpec, soft_px: float, unit: float) -> float:
     return float(np.clip(soft_px, 1.0, max(1.0, 0.02 * unit)))
 
 
+def read_param(spec: DefectSpec, key: str, default, low: float | None = None, high: float | None = None):
+    """``spec.params[key]`` as a float clipped to [low, high], or ``default`` when absent.
+
+    Keys follow the knowledge base's family priors (knowledge/data/families.yaml), so a
+    planner can pass an entry's sampled ``params`` straight through.
+    """
+    value = spec.params.get(key)
+    if value is None or isinstance(value, (str, bool)):
+        return default
+    value = float(value)
+    if low is not None:
+        value = max(low, value)
+    if high is not None:
+        value = min(high, value)
+    return value
+
+
+# How much of the surface grain a defect interior keeps, by DefectSpec.texture.
+TEXTURE_GAIN = {"keep": 1.0, "smooth": 0.5, "glossy": 0.6, "grainy": 1.6, "fibrous": 1.2}
+
+
 class Family:
     """Base class of a renderer family (see module docstring)."""
 

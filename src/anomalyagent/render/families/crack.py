@@ -18,13 +18,13 @@ from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish, recolor
 from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, extra_param,
-                      intensity_param, size_param)
+                      intensity_param, read_param, size_param)
 from ..shading import as_float, blur, light_direction, local_mean, shade
 from ..shapes import box_around, frame, stroke_coverage, taper, wander_path
 
 
 def crack_strokes(cx: float, cy: float, angle: float, length: float, width: float, branches: int,
-                  rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+                  rng: np.random.Generator, wiggle: float = 0.45) -> list[tuple[np.ndarray, np.ndarray]]:
     """Polylines (points, widths) of a branching crack of total ``length`` px through
     (cx, cy) along ``angle`` (rad), ``width`` px at the origin."""
     step = max(1.0, length / 28.0)
@@ -32,7 +32,7 @@ def crack_strokes(cx: float, cy: float, angle: float, length: float, width: floa
     halves = []
     split = rng.uniform(0.35, 0.65)
     for direction, part in ((angle, split), (angle + math.pi, 1.0 - split)):
-        pts = wander_path((cx, cy), direction, part * length, rng, step=step, wiggle=0.45, persistence=0.25)
+        pts = wander_path((cx, cy), direction, part * length, rng, step=step, wiggle=wiggle, persistence=0.25)
         widths = taper(len(pts), width, 0.12 * width + 0.1, power=0.8)
         strokes.append((pts, widths))
         halves.append((pts, widths, direction))
@@ -43,7 +43,7 @@ def crack_strokes(cx: float, cy: float, angle: float, length: float, width: floa
         i = int(rng.integers(1, max(2, len(pts) - 2)))
         turn = rng.uniform(0.35, 1.0) * rng.choice([-1.0, 1.0])
         blen = rng.uniform(0.15, 0.4) * length
-        bpts = wander_path(tuple(pts[i]), direction + turn, blen, rng, step=step, wiggle=0.45, persistence=0.25)
+        bpts = wander_path(tuple(pts[i]), direction + turn, blen, rng, step=step, wiggle=wiggle, persistence=0.25)
         bw = taper(len(bpts), 0.7 * float(widths[i]), 0.1, power=0.7)
         strokes.append((bpts, bw))
     return strokes
@@ -61,14 +61,18 @@ class Crack(Family):
         intensity_param(0.7, "darkness of the opening"),
         color_param("darker", "the opening is darker (default); lighter for a crack filled with light dust"),
         blend_param(),
+        extra_param("width", "float", None, 0.001, 0.06, "opening width at the origin, fraction of min(H, W) (overrides aspect)"),
         extra_param("branches", "int", 2, 0, 5, "side branches (random 0-3 when absent)"),
+        extra_param("jaggedness", "float", 0.5, 0.0, 1.0, "0 smooth path, 1 zig-zag"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=0.8)
-        width = float(np.clip(f.width, 0.8, 0.06 * f.unit + 0.8))
-        branches = int(np.clip(spec.params.get("branches", rng.integers(0, 4)), 0, 5))
-        strokes = crack_strokes(f.cx, f.cy, f.theta, f.length, width, branches, rng)
+        width = read_param(spec, "width", f.width / f.unit, 0.001, 0.06) * f.unit
+        width = float(np.clip(width, 0.8, 0.06 * f.unit + 0.8))
+        branches = int(round(read_param(spec, "branches", int(rng.integers(0, 4)), 0, 5)))
+        jag = read_param(spec, "jaggedness", 0.5, 0.0, 1.0)
+        strokes = crack_strokes(f.cx, f.cy, f.theta, f.length, width, branches, rng, wiggle=0.15 + 0.6 * jag)
         allp = np.concatenate([p for p, _ in strokes])
         box = box_around(image.shape, allp[:, 0].min(), allp[:, 1].min(), allp[:, 0].max(), allp[:, 1].max(),
                          pad=3.0 * width + 4.0)

@@ -15,7 +15,7 @@ from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish, recolor
 from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, edge_width,
-                      extra_param, intensity_param, size_param)
+                      extra_param, intensity_param, read_param, size_param)
 from ..noise import value_noise
 from ..shading import as_float, blur, light_direction, local_mean, shade
 from ..shapes import feather, frame
@@ -33,14 +33,18 @@ class Cut(Family):
         intensity_param(0.7, "contrast of the opening"),
         color_param("darker", "dark gap (darker) or exposed pale material (lighter)"),
         blend_param(),
+        extra_param("width", "float", None, 0.002, 0.1, "width of the cut, fraction of min(H, W) (overrides aspect)"),
+        extra_param("gape", "float", 0.3, 0.0, 1.0, "how far the lips open (scales the visible opening 0.6x-1.4x)"),
         extra_param("tear", "float", 0.0, 0.0, 1.0, "raggedness of the lips (0 = clean blade cut)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=1.2)
         half_len = 0.5 * f.length
-        half_w = max(0.6, 0.5 * f.width)
-        tear = float(spec.params.get("tear", rng.uniform(0.0, 0.4)))
+        gape = read_param(spec, "gape", 0.5, 0.0, 1.0)
+        half_w = 0.5 * read_param(spec, "width", f.width / f.unit, 0.002, 0.1) * f.unit * (0.6 + 0.8 * gape)
+        half_w = max(0.6, half_w)
+        tear = read_param(spec, "tear", rng.uniform(0.0, 0.4), 0.0, 1.0)
         bow = rng.uniform(-0.08, 0.08) * f.length
         box = f.box(margin=abs(bow) + 3.0 * half_w + 4.0)
         u, v = f.local(box)

@@ -15,7 +15,7 @@ import numpy as np
 from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish
-from ..family import Family, angle_param, aspect_param, center_param, extra_param, intensity_param, size_param
+from ..family import Family, angle_param, aspect_param, center_param, extra_param, intensity_param, read_param, size_param
 from ..shading import as_float, light_direction, shade
 from ..shapes import frame
 
@@ -33,6 +33,7 @@ class Deform(Family):
         angle_param(),
         intensity_param(0.6, "displacement: up to ~20 % of the zone's short radius"),
         extra_param("mode", "choice", "auto", help="squeeze, bend, bulge or auto (random)"),
+        extra_param("displacement", "float", None, 0.0, 0.2, "largest shift, fraction of min(H, W) (default from intensity; at most 35 % of the short radius)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +48,10 @@ class Deform(Family):
         u = u - rng.normal(0.0, 0.08) * rx
         v = v - rng.normal(0.0, 0.08) * ry
         g = np.exp(-((u / rx) ** 2 + (v / ry) ** 2) * 2.5).astype(np.float32)  # ~0 at the margin
-        amp = (0.06 + 0.16 * spec.intensity) * ry * rng.uniform(0.85, 1.15)
+        amp = (0.06 + 0.16 * spec.intensity) * ry
+        if spec.params.get("displacement") is not None:
+            amp = min(read_param(spec, "displacement", 0.0, 0.0, 0.2) * f.unit, 0.35 * ry)
+        amp *= rng.uniform(0.85, 1.15)
         if mode == "squeeze":
             du, dv = np.zeros_like(u), -amp * (v / ry) * g * 2.0  # pulled towards the axis
             height = -amp * g

@@ -15,7 +15,7 @@ from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish
 from ..family import (Family, angle_param, aspect_param, blend_param, center_param, extra_param, intensity_param,
-                      size_param)
+                      read_param, size_param)
 from ..noise import polar_profile
 from ..shading import as_float, light_direction, shade
 from ..shapes import blob_distance, frame
@@ -32,18 +32,21 @@ class Dent(Family):
         angle_param(),
         intensity_param(0.6, "depth of the dent (slope of its walls)"),
         blend_param(),
-        extra_param("bump", "bool", False, help="push outwards (a bump) instead of in"),
+        extra_param("relief", "float", -1.0, -1.0, 1.0, "< 0 pressed in (dent), > 0 pushed out (bump); magnitude scales the depth"),
+        extra_param("sharpness", "float", 0.4, 0.0, 1.0, "0 broad shading, 1 steep walls and a flat floor"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=2.0)
         rx, ry = max(1.5, 0.5 * f.length), max(1.5, 0.5 * f.width)
-        bump = bool(spec.params.get("bump", spec.color == "lighter"))
+        relief = read_param(spec, "relief", 1.0 if spec.color == "lighter" else -1.0, -1.0, 1.0)
+        bump = relief > 0.0
+        sharp = read_param(spec, "sharpness", 0.4, 0.0, 1.0)
         box = f.box(margin=0.2 * rx + 3.0)
         sd = blob_distance(box, f.cx, f.cy, rx, ry, f.theta, polar_profile(4, 0.08, rng))
-        r01 = np.clip(sd / max(ry, 1.0), 0.0, 1.0)  # 0 at the rim, 1 at the centre
+        r01 = np.clip(sd / max(ry, 1.0) * (1.0 + 2.5 * sharp), 0.0, 1.0)  # 0 at the rim, 1 on the floor
         profile = r01 * r01 * (3.0 - 2.0 * r01)  # smooth bowl, flat rim tangent
-        depth = (0.35 + 0.9 * spec.intensity) * ry
+        depth = (0.35 + 0.9 * spec.intensity) * ry * (0.5 + 0.5 * abs(relief))
         height = (depth if bump else -depth) * profile
         rel = shade(height, light_direction(image))
         floor = 1.0 - (0.12 + 0.15 * spec.intensity) * profile * (0.4 if bump else 1.0)

@@ -14,7 +14,7 @@ import numpy as np
 from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish
-from ..family import Family, angle_param, aspect_param, center_param, extra_param, intensity_param, size_param
+from ..family import Family, angle_param, aspect_param, center_param, extra_param, intensity_param, read_param, size_param
 from ..shading import as_float, light_direction, shade
 from ..shapes import frame
 
@@ -30,11 +30,13 @@ class Fold(Family):
         angle_param(),
         intensity_param(0.6, "height of the ridges"),
         extra_param("ridges", "int", 1, 1, 3, "parallel ridges (random 1-2 when absent)"),
+        extra_param("sharpness", "float", 0.5, 0.0, 1.0, "soft wrinkle (0) to sharp asymmetric crease (1)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=2.0)
-        ridges = int(np.clip(spec.params.get("ridges", 1 + int(rng.random() < 0.35)), 1, 3))
+        ridges = int(round(read_param(spec, "ridges", 1 + int(rng.random() < 0.35), 1, 3)))
+        sharpness = read_param(spec, "sharpness", rng.uniform(0.3, 0.8), 0.0, 1.0)
         half_w = max(1.0, 0.5 * f.width)
         spacing = 2.2 * half_w
         box = f.box(margin=ridges * spacing + 2.0 * half_w + 3.0)
@@ -47,11 +49,11 @@ class Fold(Family):
         for k in range(ridges):
             off = (k - (ridges - 1) / 2.0) * spacing + rng.normal(0.0, 0.2 * half_w)
             d = v - bow - off
-            sharp = rng.uniform(0.45, 0.8)  # the steep side is narrower
+            sharp = (1.0 - 0.7 * sharpness) * rng.uniform(0.85, 1.15)  # the steep side is narrower
             sigma = np.where(d > 0, half_w, half_w * sharp)
             amp = (0.6 + 1.4 * spec.intensity) * half_w * (1.0 if k == 0 else rng.uniform(0.5, 0.9))
             height += (amp * np.exp(-(d / sigma) ** 2)).astype(np.float32)
-            crease += np.exp(-(d / max(0.6, 0.2 * half_w)) ** 2).astype(np.float32)
+            crease += sharpness * np.exp(-(d / max(0.6, 0.2 * half_w)) ** 2).astype(np.float32)
         height *= envelope
         crease = np.clip(crease * envelope, 0.0, 1.0)
         rel = shade(height, light_direction(image))

@@ -17,7 +17,7 @@ from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish, luma_shift
 from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, extra_param,
-                      intensity_param, size_param)
+                      intensity_param, read_param, size_param)
 from ..noise import fractal_noise
 from ..shading import as_float, blur, light_direction, local_mean, luminance
 from ..shapes import blob_distance, box_around, feather, frame, stroke_coverage, taper, wander_path
@@ -35,12 +35,14 @@ class Fray(Family):
         intensity_param(0.7, "contrast of the threads"),
         color_param("lighter"),
         blend_param(),
-        extra_param("threads", "int", 10, 3, 30, "number of loose threads (random 6-16 when absent)"),
+        extra_param("strands", "int", 10, 3, 30, "number of loose threads (random 6-16 when absent)"),
+        extra_param("strand_length", "float", 0.6, 0.1, 1.0, "typical thread length relative to size (each varies +-40 %)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=2.0)
-        count = int(np.clip(spec.params.get("threads", rng.integers(6, 17)), 3, 30))
+        count = int(round(read_param(spec, "strands", int(rng.integers(6, 17)), 3, 30)))
+        typical = read_param(spec, "strand_length", 0.6, 0.1, 1.0)
         thread_w = max(0.7, 0.006 * f.unit)
         ux, uy = f.axis
         nx, ny = f.normal
@@ -51,7 +53,7 @@ class Fray(Family):
             off = rng.uniform(-0.5, 0.5) * f.width
             start = (base_x + off * nx, base_y + off * ny)
             heading = f.theta + rng.normal(0.0, 0.25)
-            length = f.length * rng.uniform(0.35, 1.0)
+            length = f.length * min(1.0, typical * rng.uniform(0.6, 1.4))
             pts = wander_path(start, heading, length, rng, step=max(1.0, f.length / 30.0), wiggle=0.12, persistence=0.85)
             widths = taper(len(pts), thread_w * rng.uniform(0.8, 1.4), 0.5 * thread_w)
             strands.append((pts, widths, rng.uniform(0.6, 1.0)))

@@ -16,7 +16,7 @@ from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish
 from ..family import (Family, angle_param, aspect_param, blend_param, center_param, edge_width, extra_param,
-                      intensity_param, size_param)
+                      intensity_param, read_param, size_param)
 from ..noise import polar_profile, value_noise
 from ..shading import as_float, light_direction, local_mean, luminance, shade
 from ..shapes import blob_distance, feather, frame
@@ -33,8 +33,9 @@ class Hole(Family):
         angle_param(),
         intensity_param(0.75, "depth: how dark the interior gets"),
         blend_param(),
+        extra_param("depth", "float", None, 0.0, 1.0, "how dark the cavity floor is (default: intensity)"),
+        extra_param("rim", "float", 0.2, 0.0, 0.5, "width of the raised/torn lip relative to the radius (0 = clean drilled edge)"),
         extra_param("roughness", "float", 0.15, 0.0, 0.4, "irregularity of the outline"),
-        extra_param("rim", "float", 0.5, 0.0, 1.0, "height of the raised lip (0 = clean drilled edge)"),
         extra_param("through", "bool", False, help="a through-hole (no visible floor)"),
     )
 
@@ -42,10 +43,12 @@ class Hole(Family):
         f = frame(image.shape, spec, min_width_px=1.5)
         rx = max(1.0, 0.5 * f.length)
         ry = max(0.8, 0.5 * f.width)
-        rough = float(spec.params.get("roughness", rng.uniform(0.08, 0.22)))
-        lip = float(spec.params.get("rim", rng.uniform(0.3, 0.8)))
+        rough = read_param(spec, "roughness", rng.uniform(0.08, 0.22), 0.0, 0.4)
+        rim = read_param(spec, "rim", rng.uniform(0.1, 0.3), 0.0, 0.5)
+        depth = read_param(spec, "depth", float(spec.intensity), 0.0, 1.0)
         through = bool(spec.params.get("through", False))
-        rim_w = max(0.8, 0.18 * ry)
+        rim_w = max(0.8, rim * ry)
+        lip = 1.0 if rim > 0.0 else 0.0
         box = f.box(margin=3.0 * rim_w + 4.0)
         profile = polar_profile(5, rough, rng)
         sd = blob_distance(box, f.cx, f.cy, rx, ry, f.theta, profile)
@@ -57,12 +60,12 @@ class Hole(Family):
         depth01 = np.clip(sd / max(ry, 1.0), 0.0, 1.0)  # 0 at the edge, 1 at the centre
         light = light_direction(image)
         # Bowl height: steep walls near the edge, flat floor; plus the lip outside.
-        depth_px = (0.6 + 1.2 * spec.intensity) * ry
+        depth_px = (0.6 + 1.2 * depth) * ry
         bowl = -depth_px * np.sqrt(np.clip(depth01 * 2.5, 0.0, 1.0))
-        ring = np.exp(-((sd + rim_w) / rim_w) ** 2) * lip * 0.6 * rim_w
+        ring = np.exp(-((sd + 0.6 * rim_w) / rim_w) ** 2) * lip * 0.6 * rim_w
         rel = shade(bowl + ring, light)
         # Ambient occlusion: the floor gets a fraction of the light that drops with depth.
-        occl = 0.55 + 0.4 * spec.intensity
+        occl = 0.55 + 0.4 * depth
         ao = 1.0 - occl * (0.55 + 0.45 * np.clip(depth01 * 2.0, 0.0, 1.0))
         if through:
             floor_level = np.percentile(luminance(img), 2) * 0.5

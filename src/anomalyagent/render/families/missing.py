@@ -16,7 +16,7 @@ from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish, recolor
 from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, edge_width,
-                      extra_param, intensity_param, size_param)
+                      extra_param, intensity_param, read_param, size_param)
 from ..noise import fractal_noise, grain_noise, polar_profile
 from ..shading import as_float, grain, light_direction, local_mean, shade
 from ..shapes import blob_distance, feather, frame
@@ -46,14 +46,15 @@ class Missing(Family):
         intensity_param(0.7, "contrast of the revealed fracture surface (interior breaks)"),
         color_param("darker", "fracture surface darker or lighter than the skin (interior breaks)"),
         blend_param(),
-        extra_param("reveal", "choice", "auto", help="background, interior or auto (background when the region leaves the object)"),
-        extra_param("roughness", "float", 0.35, 0.0, 0.6, "jaggedness of the break line"),
+        extra_param("fill", "choice", "background", help="what shows through: background (where the region leaves the "
+                    "object and the background differs from the surface, else the fracture surface), interior, or shadow"),
+        extra_param("edge_roughness", "float", 0.35, 0.0, 0.8, "jaggedness of the break line"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=2.0)
         rx, ry = max(1.5, 0.5 * f.length), max(1.5, 0.5 * f.width)
-        rough = float(spec.params.get("roughness", rng.uniform(0.25, 0.45)))
+        rough = read_param(spec, "edge_roughness", rng.uniform(0.25, 0.45), 0.0, 0.8)
         box = f.box(margin=0.45 * rx + 3.0)
         sd = blob_distance(box, f.cx, f.cy, rx, ry, f.theta, polar_profile(9, rough, rng))
         sd = sd + 0.12 * ry * fractal_noise(sd.shape, max(1.5, 0.2 * ry), rng, octaves=3)
@@ -61,9 +62,9 @@ class Missing(Family):
         ys, xs = box.slices
         img = as_float(image[ys, xs])
         fg = foreground(image)[ys, xs]
-        reveal = str(spec.params.get("reveal", "auto"))
+        reveal = str(spec.params.get("fill", "background"))
         bg, spread = background_colour(image)
-        if reveal == "auto":
+        if reveal not in ("interior", "shadow"):
             inside = cov > 0.5
             leaves = inside.any() and (~fg[inside]).mean() > 0.05
             # A background that looks like the surface (a texture crop) would hide the break.
@@ -82,8 +83,9 @@ class Missing(Family):
             target = kept + cov[:, :, None] * (hole - kept)
             return finish(image, box, target)
         local = local_mean(img, max(2.0, 0.3 * ry))
-        relation = "lighter" if spec.color == "lighter" else "darker"
-        surface = recolor(img, local, relation, 0.35 + 0.5 * spec.intensity, rng)
+        relation = "lighter" if spec.color == "lighter" and reveal != "shadow" else "darker"
+        strength = 0.85 if reveal == "shadow" else 0.35 + 0.5 * spec.intensity
+        surface = recolor(img, local, relation, strength, rng)
         rough_tex = 1.0 + 0.12 * fractal_noise(cov.shape, max(1.5, 0.15 * ry), rng, octaves=3)
         fresh = surface * rough_tex[:, :, None] + 0.5 * grain(img, 1.5)
         # The floor sits lower than the skin: shade the step around the break.

@@ -15,7 +15,7 @@ from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish, luma_shift
 from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, edge_width,
-                      extra_param, intensity_param, size_param)
+                      extra_param, intensity_param, read_param, size_param)
 from ..noise import grain_noise, polar_profile
 from ..shading import as_float, blur, grain, light_direction, local_mean, luminance, shade
 from ..shapes import blob_distance, box_around, feather, frame, stroke_coverage, wander_path
@@ -42,6 +42,7 @@ class Particle(Family):
         color_param("darker"),
         blend_param(),
         extra_param("kind", "choice", "auto", help="particle, fibre or auto (by aspect)"),
+        extra_param("shadow", "float", None, 0.0, 1.0, "contact shadow strength (default from intensity)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +86,8 @@ class Particle(Family):
         rel = np.clip(shade(dome, light), -0.5, 0.6)
         noise_sigma = float(np.std(grain(img, 1.5))) + 1.0
         body = body_l[:, :, None] * tint * (1.0 + rel)[:, :, None] + grain_noise(cov.shape, noise_sigma, rng)[:, :, None]
-        shade_surface = 1.0 - (0.25 + 0.25 * spec.intensity) * np.clip(shadow - cov, 0.0, 1.0)
+        shadow_k = read_param(spec, "shadow", 0.25 + 0.25 * float(spec.intensity), 0.0, 1.0)
+        shade_surface = 1.0 - shadow_k * np.clip(shadow - cov, 0.0, 1.0)
         under = img * shade_surface[:, :, None]
         target = under + cov[:, :, None] * (body - under)
         return finish(image, box, target)

@@ -46,6 +46,21 @@ def glyph_coverage(box_shape: tuple[int, int], centre: tuple[float, float], leng
     return cv2.resize(big, (bw, bh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
 
+def smear(cov: np.ndarray, length: float, angle_deg: float) -> np.ndarray:
+    """Drag ink ``length`` px along ``angle_deg``: a one-sided line blur, densest at the
+    original strokes, thinning out along the drag."""
+    n = max(3, int(round(length)) | 1)
+    kernel = np.zeros((n, n), np.float32)
+    c = n // 2
+    t = np.radians(angle_deg)
+    for i in range(c + 1):  # one-sided: ink moves in one direction only
+        x, y = int(round(c + i * np.cos(t))), int(round(c - i * np.sin(t)))
+        kernel[y, x] = 1.0 - 0.7 * i / max(c, 1)
+    kernel /= kernel.sum()
+    dragged = cv2.filter2D(cov, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    return np.clip(np.maximum(0.6 * cov, 1.8 * dragged), 0.0, 1.0)
+
+
 @RENDERERS.register("print")
 class Print(Family):
     name = "print"
@@ -58,7 +73,7 @@ class Print(Family):
         intensity_param(0.8, "ink opacity"),
         color_param("lighter", "ink lighter (white print on dark parts) or darker than the surface"),
         blend_param(),
-        extra_param("mode", "choice", "extra", help="extra (stray marking) or missing (marking removed)"),
+        extra_param("mode", "choice", "extra", help="extra (stray marking), smear (wet ink dragged sideways) or missing (marking removed)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +90,8 @@ class Print(Family):
         # Imperfect transfer: ink thins and breaks up along the strokes; a little bleed.
         transfer = np.clip(0.85 + 0.45 * value_noise(cov.shape, max(1.5, 0.05 * f.length), rng), 0.15, 1.0)
         cov = blur(cov, max(0.3, 0.01 * f.length)) * transfer
+        if spec.params.get("mode") == "smear":
+            cov = smear(cov, max(3.0, 0.15 * f.length), spec.angle + rng.uniform(-30.0, 30.0))
         local = local_mean(img, max(2.0, 0.1 * f.length))
         luma = luminance(local)
         relation = "darker" if spec.color == "darker" else "lighter"

@@ -14,7 +14,8 @@ import numpy as np
 from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish, recolor
-from ..family import Family, angle_param, aspect_param, center_param, color_param, intensity_param, size_param
+from ..family import (Family, angle_param, aspect_param, center_param, color_param, extra_param, intensity_param,
+                      read_param, size_param)
 from ..noise import fractal_noise, grain_noise, polar_profile
 from ..shading import as_float, blur, grain, local_mean
 from ..shapes import blob_distance, feather, frame
@@ -31,6 +32,8 @@ class Rust(Family):
         angle_param(),
         intensity_param(0.7, "oxide density"),
         color_param("reddish", "oxide colour: reddish, brownish, or darker on grey images"),
+        extra_param("irregularity", "float", 0.6, 0.0, 1.0, "how far the patch breaks into fingers and islands"),
+        extra_param("pitting", "float", 0.4, 0.0, 1.0, "density and darkness of corrosion pits"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +43,9 @@ class Rust(Family):
         sd = blob_distance(box, f.cx, f.cy, rx, ry, f.theta, polar_profile(8, 0.3, rng))
         shape = sd.shape
         # Fingers and islands: the outline is the blob perturbed by multi-scale noise.
-        patch = sd / max(ry, 1.0) + 0.45 * fractal_noise(shape, max(2.0, 0.35 * ry), rng, octaves=3)
+        irregular = read_param(spec, "irregularity", rng.uniform(0.4, 0.8), 0.0, 1.0)
+        pitting = read_param(spec, "pitting", rng.uniform(0.2, 0.6), 0.0, 1.0)
+        patch = sd / max(ry, 1.0) + 0.75 * irregular * fractal_noise(shape, max(2.0, 0.35 * ry), rng, octaves=3)
         cov = feather(patch * ry, max(1.0, 0.04 * ry))
         specks = fractal_noise(shape, max(1.0, 0.06 * ry), rng, octaves=2)
         halo = np.clip(1.0 - np.abs(sd) / max(1.0, 0.5 * ry), 0.0, 1.0)
@@ -55,7 +60,7 @@ class Rust(Family):
         sigma = float(np.std(grain(img, 1.5))) + 2.0
         coarse = blur(grain_noise(shape, 2.2 * sigma, rng), 0.7)
         oxide = oxide * (1.0 + coarse / 128.0)[:, :, None]
-        pits = np.clip((fractal_noise(shape, max(1.0, 0.05 * ry), rng, octaves=1) - 0.55) * 5.0, 0.0, 1.0) * cov
-        oxide = oxide * (1.0 - 0.5 * pits)[:, :, None]
+        pits = np.clip((fractal_noise(shape, max(1.0, 0.05 * ry), rng, octaves=1) - (0.8 - 0.5 * pitting)) * 5.0, 0.0, 1.0) * cov
+        oxide = oxide * (1.0 - (0.3 + 0.4 * pitting) * pits)[:, :, None]
         weight = cov * np.clip(density * (0.6 + 0.5 * spec.intensity), 0.0, 1.0)
         return finish(image, box, oxide, weight)

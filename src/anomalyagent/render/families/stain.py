@@ -14,10 +14,10 @@ import numpy as np
 from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish, recolor
-from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, edge_width,
-                      extra_param, intensity_param, size_param)
+from ..family import (TEXTURE_GAIN, Family, angle_param, aspect_param, blend_param, center_param, color_param,
+                      edge_width, extra_param, intensity_param, read_param, size_param)
 from ..noise import fractal_noise, polar_profile
-from ..shading import as_float, local_mean
+from ..shading import as_float, light_direction, local_mean
 from ..shapes import blob_distance, feather, frame
 
 
@@ -33,15 +33,19 @@ class Stain(Family):
         intensity_param(0.45, "opacity of the deposit"),
         color_param("darker"),
         blend_param(),
-        extra_param("ring", "float", 0.4, 0.0, 1.0, "extra density at the edge (0 for contamination, ~0.5 for dried liquid)"),
-        extra_param("roughness", "float", 0.3, 0.0, 0.6, "irregularity of the outline"),
+        extra_param("irregularity", "float", 0.5, 0.0, 1.0, "wobble of the outline"),
+        extra_param("opacity", "float", None, 0.0, 1.0, "opacity of the deposit (default from intensity)"),
+        extra_param("gloss", "float", 0.0, 0.0, 1.0, "specular sheen of a wet or oily film, on the side facing the light"),
+        extra_param("ring", "float", 0.3, 0.0, 1.0, "extra density at the edge (0 for contamination, ~0.5 for dried liquid)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=2.0)
         rx, ry = max(1.0, 0.5 * f.length), max(1.0, 0.5 * f.width)
-        rough = float(spec.params.get("roughness", rng.uniform(0.2, 0.45)))
-        ring_amount = float(spec.params.get("ring", rng.uniform(0.0, 0.6)))
+        rough = 0.6 * read_param(spec, "irregularity", rng.uniform(0.3, 0.75), 0.0, 1.0)
+        ring_amount = read_param(spec, "ring", rng.uniform(0.0, 0.6), 0.0, 1.0)
+        opacity = read_param(spec, "opacity", 0.25 + 0.75 * float(spec.intensity), 0.0, 1.0)
+        gloss = read_param(spec, "gloss", 0.0, 0.0, 1.0)
         box = f.box(margin=0.4 * rx + 3.0)
         profile = polar_profile(7, rough, rng)
         sd = blob_distance(box, f.cx, f.cy, rx, ry, f.theta, profile)
@@ -54,7 +58,12 @@ class Stain(Family):
         local = local_mean(img, max(2.0, 0.15 * ry))
         density = 1.0 + 0.2 * fractal_noise(sd.shape, max(2.0, 0.35 * ry), rng, octaves=3)
         ring = ring_amount * np.exp(-np.maximum(sd, 0.0) / max(1.0, 0.12 * ry))
-        strength = np.clip((0.25 + 0.75 * spec.intensity) * (density + 0.5 * ring), 0.0, 1.0)
-        full = recolor(img, local, spec.color, 0.8, rng)
+        strength = np.clip(opacity * (density + 0.5 * ring), 0.0, 1.0)
+        full = recolor(img, local, spec.color, 0.8, rng, grain_gain=TEXTURE_GAIN.get(spec.texture, 1.0))
+        if gloss > 0.0:
+            # A wet film reflects the light source: a soft highlight offset towards it.
+            lx, ly, _ = light_direction(image)
+            hl = blob_distance(box, f.cx + 0.35 * rx * lx, f.cy + 0.35 * ry * ly, 0.35 * rx, 0.3 * ry, f.theta)
+            full = full + (gloss * 90.0 * feather(hl, max(1.0, 0.3 * ry)) * cov)[:, :, None]
         weight = cov * strength
         return finish(image, box, full, weight)
