@@ -15,6 +15,7 @@ COMMANDS = {
     "demo": "anomalyagent.cli.demo",
     "inspect": "anomalyagent.cli.inspect",
     "kb": "anomalyagent.cli.kb",
+    "renderers": "anomalyagent.cli.renderers",
 }
 
 

@@ -35,13 +35,13 @@ class Fray(Family):
         intensity_param(0.7, "contrast of the threads"),
         color_param("lighter"),
         blend_param(),
-        extra_param("strands", "int", 10, 3, 30, "number of loose threads (random 6-16 when absent)"),
+        extra_param("threads", "int", 10, 3, 30, "number of loose threads (random 6-16 when absent; alias: strands)"),
         extra_param("strand_length", "float", 0.6, 0.1, 1.0, "typical thread length relative to size (each varies +-40 %)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=2.0)
-        count = int(round(read_param(spec, "strands", int(rng.integers(6, 17)), 3, 30)))
+        count = int(round(read_param(spec, "threads", read_param(spec, "strands", int(rng.integers(6, 17))), 3, 30)))
         typical = read_param(spec, "strand_length", 0.6, 0.1, 1.0)
         thread_w = max(0.7, 0.006 * f.unit)
         ux, uy = f.axis
