@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .knowledge.entry import KnowledgeEntry
-from .records import DefectSpec
+from .records import COLOR_RELATIONS, DefectSpec
 
 EDGE_LOCATIONS = ("edge", "rim", "corner", "lead")
 
@@ -108,6 +108,7 @@ def instruction(spec: DefectSpec, entry: KnowledgeEntry | None = None) -> str:
 
 # How one piece of advice changes a spec: (parameter, direction) -> update.
 _SIZE_STEP = 1.5
+_BLEND_SOFTNESS = ("hard", "feather", "poisson")  # "soften" moves right, "sharpen" left
 _INTENSITY_STEP = 0.2
 
 
@@ -123,7 +124,8 @@ def refine(
     for item in advice:
         parameter, direction = item.get("parameter", ""), item.get("direction", "")
         if parameter == "location":
-            location = entry.location if entry else "surface"
+            # "move_to_edge" names the region; "move_onto_object" keeps the entry's own.
+            location = direction[len("move_to_"):] if direction.startswith("move_to_") else (entry.location if entry else "surface")
             out = out.replace(center=sample_center(placement_region(fg, location, out.size), rng))
         elif parameter == "size":
             factor = _SIZE_STEP if direction == "increase" else 1.0 / _SIZE_STEP
@@ -135,9 +137,13 @@ def refine(
             factor = 1.5 if direction == "increase" else 1 / 1.5
             out = out.replace(aspect=round(min(40.0, max(1.0, out.aspect * factor)), 3))
         elif parameter == "blend":
-            out = out.replace(blend="poisson" if out.blend != "poisson" else "feather")
+            order = _BLEND_SOFTNESS if direction != "sharpen" else _BLEND_SOFTNESS[::-1]
+            i = order.index(out.blend) if out.blend in order else 0
+            out = out.replace(blend=order[min(i + 1, len(order) - 1)])
         elif parameter == "family" and entry is not None:
             out = out.replace(family=entry.family)
-        elif parameter == "color" and entry is not None:
-            out = out.replace(color=entry.color)
+        elif parameter == "color":
+            # the critic names the relation to use; otherwise follow the knowledge base
+            relation = direction if direction in COLOR_RELATIONS else (entry.color if entry else out.color)
+            out = out.replace(color=relation)
     return out.replace(instruction=instruction(out, entry))

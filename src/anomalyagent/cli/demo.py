@@ -1,7 +1,8 @@
 """``anomalyagent demo``: the whole loop on offline sample photos, with an HTML report.
 
 The photos are scikit-image's bundled images (nothing is downloaded): a brick wall
-stands in for a ceramic texture and coins for metal parts. Crops of each photo make a
+stands in for a ceramic texture and coins for metal parts (category "metal_coins": an unknown name whose material word
+# "metal" selects the generic metal knowledge, and whose kind, object, is seen in the image). Crops of each photo make a
 small normal set in the MVTec layout, then ``synthesize`` runs on it.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .synthesize import add_common, method_kwargs, print_summary
 # demo category -> (scikit-image photo, defects to synthesize)
 DEMO_SETS = {
     "ceramic": ("brick", ["crack", "stain", "chip"]),
-    "metal": ("coins", ["scratch", "dent", "rust"]),
+    "metal_coins": ("coins", ["scratch", "dent", "rust"]),
 }
 
 

@@ -1,0 +1,67 @@
+import numpy as np
+
+from anomalyagent.foreground import foreground
+from anomalyagent.knowledge import KnowledgeBase
+from anomalyagent.planning import instruction, placement_region, refine, sample_spec
+
+from conftest import object_image, texture_image
+
+
+def _pixel(fg, center):
+    h, w = fg.shape
+    return fg[round(center[1] * (h - 1)), round(center[0] * (w - 1))]
+
+
+def test_specs_land_on_the_object_and_follow_priors():
+    kb = KnowledgeBase.default()
+    rng = np.random.default_rng(0)
+    for defect in kb.defects("hazelnut"):
+        entry = kb.lookup("hazelnut", defect).entry
+        for seed in range(5):
+            image = object_image(np.random.default_rng(seed), 128)
+            fg = foreground(image, "object")
+            spec = sample_spec(entry, image, fg, rng)
+            assert spec.validate() == []
+            assert _pixel(fg, spec.center), (defect, spec.center)
+            assert entry.size[0] - 1e-6 <= spec.size <= entry.size[1] + 1e-6
+            assert spec.family == entry.family and spec.instruction
+
+
+def test_edge_defects_sit_near_the_boundary():
+    image = object_image(np.random.default_rng(1), 128)
+    fg = foreground(image, "object")
+    band = placement_region(fg, "edge", 0.1)
+    inner = placement_region(fg, "surface", 0.1)
+    assert band.any() and inner.any() and (band & fg).sum() == band.sum()
+    assert not (band & inner).all()
+
+
+def test_texture_is_placed_anywhere():
+    image = texture_image(np.random.default_rng(2), 96)
+    assert placement_region(foreground(image, "texture"), "surface", 0.05).mean() > 0.8
+
+
+def test_instruction_says_where_how_big_what():
+    kb = KnowledgeBase.default()
+    entry = kb.lookup("hazelnut", "crack").entry
+    image = object_image(np.random.default_rng(3), 128)
+    spec = sample_spec(entry, image, foreground(image, "object"), np.random.default_rng(0))
+    text = instruction(spec, entry)
+    assert "crack" in text and "centred at" in text and "%" in text and spec.color in text
+
+
+def test_refine_follows_each_kind_of_advice():
+    kb = KnowledgeBase.default()
+    entry = kb.lookup("hazelnut", "hole").entry
+    image = object_image(np.random.default_rng(4), 128)
+    fg = foreground(image, "object")
+    rng = np.random.default_rng(0)
+    spec = sample_spec(entry, image, fg, rng).replace(intensity=0.5, size=0.1, blend="hard")
+    assert refine(spec, [{"parameter": "intensity", "direction": "increase"}], entry, fg, rng).intensity == 0.7
+    assert refine(spec, [{"parameter": "size", "direction": "decrease"}], entry, fg, rng).size < spec.size
+    assert refine(spec, [{"parameter": "blend", "direction": "soften"}], entry, fg, rng).blend == "feather"
+    assert refine(spec, [{"parameter": "color", "direction": "lighter"}], entry, fg, rng).color == "lighter"
+    off = spec.replace(center=(0.01, 0.01))
+    moved = refine(off, [{"parameter": "location", "direction": "move_onto_object"}], entry, fg, rng)
+    assert _pixel(fg, moved.center)
+    assert moved.instruction != off.instruction
