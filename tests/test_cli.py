@@ -52,3 +52,20 @@ def test_demo_runs_offline(tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--n", "3", "--no-progress"]) == 0
     assert (out / "report.html").is_file()
     assert len([line for line in (out / "manifest.jsonl").read_text().splitlines() if line]) == 6
+
+
+def test_knowledge_override_file(object_tree, tmp_path, capsys):
+    extra = tmp_path / "kb.yaml"
+    extra.write_text("entries:\n  - category: hazelnut\n    defect: hole\n    size: [0.05, 0.06]\n")
+    out = tmp_path / "out"
+    assert main(["synthesize", "--data", str(object_tree), "--defects", "hole", "--n", "2", "--out", str(out),
+                 "--no-progress", "--knowledge", str(extra)]) == 0
+    for line in (out / "manifest.jsonl").read_text().splitlines():
+        size = json.loads(line)["spec"]["size"]
+        assert 0.05 / 1.5 ** 3 <= size <= 0.06 * 1.5 ** 3  # within the override, up to three refinements
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("entries:\n  - category: hazelnut\n    defect: hole\n    size: nonsense\n")
+    capsys.readouterr()
+    assert main(["synthesize", "--data", str(object_tree), "--defects", "hole", "--n", "1", "--out", str(tmp_path / "o2"),
+                 "--no-progress", "--knowledge", str(bad)]) == 2
+    assert "bad.yaml" in capsys.readouterr().err

@@ -130,7 +130,7 @@ def synthesize(
     defects = [safe_name(d, "defect type") for d in defects]
     if not defects:
         raise ValueError("name at least one defect type, e.g. --defects crack,hole")
-    METHODS.get(method)  # fail early on an unknown method
+    METHODS.create(method, **(method_kwargs or {}))  # fail early: unknown method, bad knowledge file...
     sets = index_normals(data, safe_name(category, "category") if category else None)
     out = Path(out)
     writer = OutputWriter(out)

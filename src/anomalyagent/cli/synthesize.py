@@ -23,6 +23,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", default="rule", help="agent only: policy backend (default: rule)")
     p.add_argument("--critic", default="measured", help="agent only: QE backend (default: measured)")
     p.add_argument("--editor", default="procedural", help="agent only: IG backend (default: procedural)")
+    p.add_argument("--knowledge", action="append", default=[], metavar="FILE",
+                   help="agent only: YAML/JSON file adding or overriding knowledge-base entries (repeatable)")
+    p.add_argument("--learned", action="store_true", help="agent only: add the critic's learned realism term (extra: learned)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -48,7 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def method_kwargs(args: argparse.Namespace) -> dict:
     if args.method != "agent":
         return {}
-    return {"policy": args.policy, "critic": args.critic, "editor": args.editor, "retries": args.retries, "max_turns": args.max_turns}
+    return {"policy": args.policy, "critic": args.critic, "editor": args.editor, "retries": args.retries,
+            "max_turns": args.max_turns, "knowledge": tuple(args.knowledge), "learned": args.learned}
 
 
 def print_summary(out, summary) -> None:

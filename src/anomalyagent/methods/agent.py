@@ -31,8 +31,9 @@ class AgentMethod:
     name = "agent"
 
     def __init__(self, policy: str = "rule", editor: str = "procedural", critic: str = "measured",
-                 max_turns: int = 10, retries: int = 2, learned: bool = False) -> None:
-        self.kb = KnowledgeBase.default()
+                 max_turns: int = 10, retries: int = 2, learned: bool = False, knowledge: tuple[str, ...] = ()) -> None:
+        # ``knowledge``: user YAML/JSON files adding or overriding knowledge-base entries
+        self.kb = KnowledgeBase.load(list(knowledge)) if knowledge else KnowledgeBase.default()
         self.tools = default_toolbox(editor=editor, critic=critic, learned=learned, kb=self.kb)
         self.policy_name, self.max_turns, self.retries = policy, max_turns, retries
 
