@@ -1,7 +1,7 @@
 """``anomalyagent demo``: the whole loop on offline sample photos, with an HTML report.
 
 The photos are scikit-image's bundled images (nothing is downloaded): a brick wall
-stands in for a ceramic texture and coins for metal parts (category "metal_coins": an unknown name whose material word
+stands in for a ceramic texture and single coins cropped from a photo of coins for metal parts (category "metal_coins": an unknown name whose material word
 # "metal" selects the generic metal knowledge, and whose kind, object, is seen in the image). Crops of each photo make a
 small normal set in the MVTec layout, then ``synthesize`` runs on it.
 """
@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..images import write_png
@@ -25,7 +26,7 @@ DEMO_SETS = {
 
 
 def _crops(photo: np.ndarray, size: int, count: int) -> list[np.ndarray]:
-    """``count`` deterministic square crops (and mirror images) of ``photo``."""
+    """``count`` deterministic square crops (and mirror images) of a texture photo."""
     h, w = photo.shape[:2]
     size = min(size, h, w)
     ys = np.linspace(0, h - size, 3).astype(int)
@@ -35,17 +36,39 @@ def _crops(photo: np.ndarray, size: int, count: int) -> list[np.ndarray]:
     return crops[:count]
 
 
+def _objects(photo: np.ndarray, size: int, count: int) -> list[np.ndarray]:
+    """One square crop per bright object of ``photo`` (largest first), resized to ``size``.
+
+    Each crop holds a single part on its background, as an inspection camera sees it.
+    """
+    blur = cv2.GaussianBlur(photo, (5, 5), 0)
+    _, fg = cv2.threshold(blur, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(fg)
+    h, w = photo.shape[:2]
+    # single parts only: touching objects merge into one large component, skip those
+    single = [i for i in range(1, n) if max(stats[i, 2], stats[i, 3]) < 0.3 * min(h, w)]
+    order = sorted(single, key=lambda i: -int(stats[i, cv2.CC_STAT_AREA]))
+    crops = []
+    for i in order[:count]:
+        x, y, bw, bh = stats[i, :4]
+        side = int(1.5 * max(bw, bh))
+        cx, cy = x + bw // 2, y + bh // 2
+        x0, y0 = max(0, min(w - side, cx - side // 2)), max(0, min(h - side, cy - side // 2))
+        crops.append(cv2.resize(photo[y0:y0 + side, x0:x0 + side], (size, size), interpolation=cv2.INTER_CUBIC))
+    return crops
+
+
 def prepare_inputs(root: Path, per_category: int = 6) -> Path:
     """Write the demo's normal images as an MVTec root under ``root``; return it."""
     import skimage.data
 
     for category, (photo_name, _) in DEMO_SETS.items():
         photo = getattr(skimage.data, photo_name)()
-        size = 256 if min(photo.shape[:2]) >= 256 else min(photo.shape[:2])
-        for i, crop in enumerate(_crops(photo, size, per_category)):
+        images = _objects(photo, 128, per_category) if photo_name == "coins" else _crops(photo, 256, per_category)
+        for i, image in enumerate(images):
             path = root / category / "train" / "good" / f"{photo_name}_{i:02d}.png"
             if not path.exists():
-                write_png(path, np.ascontiguousarray(crop))
+                write_png(path, np.ascontiguousarray(image))
     return root
 
 
@@ -63,10 +86,18 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     inputs = prepare_inputs(out / "inputs")
-    summary = None
+    total = None
     for category, (_, defects) in DEMO_SETS.items():
         summary = synthesize(inputs, out, defects, args.n, seed=args.seed, workers=args.workers, category=category,
                              progress=not args.no_progress, method_kwargs=method_kwargs(args))
-    print_summary(out, summary)
+        if total is None:
+            total = summary
+        else:
+            total.written += summary.written
+            total.skipped_done += summary.skipped_done
+            total.seconds += summary.seconds
+            total.bad_images += summary.bad_images
+            total.failed += summary.failed
+    print_summary(out, total)
     print(f"open {out.resolve()}/report.html in a browser", file=sys.stderr)
     return 0
