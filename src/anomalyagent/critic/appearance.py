@@ -15,22 +15,24 @@ MIN_PIXELS = 6  # fewer measurable pixels than this: the term abstains (value 1)
 
 
 def defect_contrast(v: Views) -> float:
-    """Typical change inside the mask (75th percentile of delta-E): the defect's contrast,
-    robust to a mask that is a little larger than the defect."""
-    return float(np.percentile(v.diff[v.mask], 75))
+    """The defect's contrast: 90th percentile of delta-E inside the mask (its peak change,
+    robust to single outliers and to a mask somewhat larger than the defect)."""
+    return float(np.percentile(v.diff[v.mask], 90))
 
 
 def visibility_term(v: Views) -> TermResult:
     """Contrast of the change against the image's own grain (contrast-to-noise ratio).
 
-    Too faint (CNR under ~1.5: lost in the grain, Rose's criterion needs a few noise
-    units) fails with "increase intensity"; absurdly strong (a change over 60 delta-E,
-    i.e. more than half the lightness range) fails with "decrease intensity".
+    A defect must be clearly visible twice over: in absolute terms (a just-noticeable
+    difference is ~2.3 delta-E; full value from 8, i.e. ~3.5 JND, zero at 2.5) and against
+    the grain (Rose's criterion: full value from 3 noise units, zero at 1). Too faint fails
+    with "increase intensity"; absurdly strong (over 80 delta-E: most of the black-to-white
+    range, beyond any measured real defect) fails with "decrease intensity".
     """
     c = defect_contrast(v)
     cnr = c / v.noise
-    faint = log_ramp(cnr, 1.0, 3.0)
-    strong = ramp(c, 90.0, 60.0)
+    faint = min(log_ramp(c, 2.5, 8.0), log_ramp(cnr, 1.0, 3.0))
+    strong = ramp(c, 100.0, 80.0)
     result = TermResult("visibility", min(faint, strong), {"contrast": c, "noise": v.noise, "cnr": cnr})
     if faint < 0.5:
         result.parameter, result.direction = "intensity", "increase"
@@ -49,13 +51,36 @@ def texture_ratio(v: Views) -> float:
     return robust_std(inside) / v.noise
 
 
+def resolution_ratio(v: Views) -> float:
+    """Fine-to-medium detail of the defect's own content: robust std of (L - blur 1 px)
+    over robust std of (blur 1 px - blur 3 px), inside the core; 1 when unmeasurable.
+
+    Why: anything imaged by the same camera carries detail down to the pixel scale
+    (texture or sensor noise: ratio >= ~0.45 on the calibration data); a patch upsampled
+    k times has its detail moved k times coarser (ratio ~ 1/k), one blurred or painted
+    flat has none. It is relative to the defect's own contrast, so a smooth material
+    with real grain passes.
+    """
+    if int(v.core.sum()) < 20:
+        return 1.0
+    g1 = cv2.GaussianBlur(v.edited, (0, 0), 1.0)
+    g3 = cv2.GaussianBlur(g1, (0, 0), 2.83)  # sqrt(3^2 - 1^2): blur 3 px overall
+    medium = robust_std((g1 - g3)[v.core])
+    fine = robust_std((v.edited - g1)[v.core])
+    if medium < 0.05 and fine < 0.05:
+        return 0.0  # perfectly flat: no detail at any scale
+    return fine / max(medium, 1e-3)
+
+
 def texture_term(v: Views) -> TermResult:
-    """Texture consistency: a patch much smoother (painted, flat, upsampled) or much
-    noisier than its surroundings fails."""
+    """Texture consistency: a patch much smoother than its surroundings (painted, flat),
+    much noisier, or lacking pixel-scale detail (upsampled, blurred) fails."""
     r = texture_ratio(v)
-    value = band(r, 0.15, 0.45, 3.0, 8.0)
-    result = TermResult("texture", value, {"grain_ratio": r})
-    if value < 0.5:
+    res = resolution_ratio(v)
+    grain = band(r, 0.15, 0.45, 25.0, 80.0)
+    sharp = ramp(res, 0.25, 0.45)
+    result = TermResult("texture", min(grain, sharp), {"grain_ratio": r, "resolution": res})
+    if grain < 0.5:
         result.parameter = "texture"
         if r < 1.0:
             result.direction = "increase"
@@ -63,53 +88,67 @@ def texture_term(v: Views) -> TermResult:
         else:
             result.direction = "decrease"
             result.text = f"The defect is too noisy ({r:.1f}x the surrounding grain); reduce its texture."
+    elif sharp < 0.5:
+        result.parameter, result.direction = "size", "decrease"
+        result.text = ("The defect looks blurred or enlarged (it lacks pixel-scale detail); draw it at the "
+                       "image's resolution and smaller, not scaled up.")
     return result
 
 
-def _outward_normals(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors (ny, nx) pointing away from the mask, from a smoothed signed distance."""
-    m8 = mask.view(np.uint8)
-    out = cv2.distanceTransform(1 - m8, cv2.DIST_L2, 3)
-    inn = cv2.distanceTransform(m8, cv2.DIST_L2, 3)
-    sd = cv2.GaussianBlur(np.minimum(out, 64.0) - np.minimum(inn, 64.0), (0, 0), 1.0)  # no inf when a side is empty
-    gy, gx = np.gradient(sd)
-    norm = np.sqrt(gx * gx + gy * gy) + 1e-6
-    return gy / norm, gx / norm
+def boundary_pairs(lum: np.ndarray, inside: np.ndarray, outside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Steps across a boundary, for every 4-neighbour pair p (inside) -> q = p + d (outside).
+
+    Returns (s1, s3): |L(p) - L(q)|, the one-pixel step, and |L(p - d) - L(q + d)|, the
+    step over three pixels centred on the same place (L* units, 1-D arrays).
+    """
+    e = np.pad(lum, 2, mode="edge")
+    i, o = np.pad(inside, 2), np.pad(outside, 2)
+    h, w = lum.shape
+    s1, s3 = [], []
+    for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+        def at(a: np.ndarray, k: int) -> np.ndarray:  # a[y + k*dy, x + k*dx] over the unpadded frame
+            return a[2 + k * dy: 2 + k * dy + h, 2 + k * dx: 2 + k * dx + w]
+        sel = at(i, 0) & at(o, 1)
+        s1.append(np.abs(at(e, 0) - at(e, 1))[sel])
+        s3.append(np.abs(at(e, -1) - at(e, 2))[sel])
+    return np.concatenate(s1), np.concatenate(s3)
+
+
+def step_sharpness(s1: np.ndarray, s3: np.ndarray) -> float:
+    """Share of a step that happens between two adjacent pixels, weighted to strong steps:
+    sum(s1 * s3) / sum(s3^2). About 0.3-0.5 for camera edges (the optics spread an edge
+    over 2+ pixels), 1 for a binary cut-out pasted after capture."""
+    den = float((s3 * s3).sum())
+    return float((s1 * s3).sum()) / den if den > 1e-9 else 0.0
 
 
 def seam_measures(v: Views) -> dict[str, float]:
-    """Across-boundary lightness steps on the mask boundary vs the same directional
-    steps in the surrounding ring (the image's natural edges in that direction).
+    """Sharpness of the mask boundary's steps vs the image's natural edges.
 
-    ``step``: RMS of the across-boundary gradient on the boundary bands over its RMS in
-    the ring; ``incoherent``: the same for the part of the step that changes sign along
-    the boundary (texture broken by a paste, not a defect's consistent edge).
+    ``sharpness``: ``step_sharpness`` of the pairs straddling the mask boundary;
+    ``natural``: the same over neighbouring pairs inside the surrounding ring;
+    ``excess``: (sharpness - natural) / (1 - natural), 0 when the boundary is as soft as
+    the image's own edges, 1 when it is a perfect one-pixel step.
     """
-    ny, nx = _outward_normals(v.mask)
-    smooth = cv2.GaussianBlur(v.edited, (0, 0), 1.0)
-    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0
-    across = gy * ny + gx * nx
-    edge = v.inner | v.outer
-    b, r = across[edge], across[v.ring]
-    if b.size < MIN_PIXELS or r.size < MIN_PIXELS:
-        return {"step": 1.0, "incoherent": 1.0}
-    natural = float(np.sqrt(np.mean(r * r))) + 0.05
-    return {
-        "step": float(np.sqrt(np.mean(b * b))) / natural,
-        "incoherent": float(np.std(b)) / natural,
-    }
+    b1, b3 = boundary_pairs(v.edited, v.mask, ~v.mask)
+    n1, n3 = boundary_pairs(v.edited, v.ring, v.ring)
+    if b1.size < MIN_PIXELS or n1.size < MIN_PIXELS:
+        return {"sharpness": 0.0, "natural": 0.0, "excess": 0.0}
+    sharp, natural = step_sharpness(b1, b3), step_sharpness(n1, n3)
+    return {"sharpness": sharp, "natural": natural, "excess": (sharp - natural) / max(1.0 - natural, 0.05)}
 
 
 def seam_term(v: Views) -> TermResult:
-    """Seam: a pasted border breaks the texture along the mask boundary, so the
-    across-boundary steps vary in sign and exceed the image's natural steps."""
+    """Seam: a border cut with a binary alpha is sharper than every edge the camera made
+    in the same image; a pasted patch or a flat blob shows that line. Full value up to
+    an excess of 0.25 (real defects reach ~0.2), zero from 0.45."""
     m = seam_measures(v)
-    value = log_ramp(m["incoherent"], 4.0, 2.0)
+    value = ramp(m["excess"], 0.45, 0.25)
     result = TermResult("seam", value, m)
     if value < 0.5:
         result.parameter, result.direction = "blend", "soften"
-        result.text = "The defect's border is a visible seam; blend it softly into the surface (feather)."
+        result.text = ("The defect's border is a hard cut-out line, sharper than the image's own edges; "
+                       "blend it softly into the surface (feather).")
     return result
 
 

@@ -8,7 +8,7 @@ Randomness comes only from the ``rng`` argument.
 
 - ``fade``: the change scaled to ``factor`` (20 %) of its contrast;
 - ``flat_blob``: the defect replaced by its own mean colour, no grain;
-- ``scale_up``: the defect enlarged ``factor`` (4x) about its centroid (upsampled, so
+- ``scale_up``: the defect enlarged ``factor`` (4x) about its middle (upsampled, so
   also blurrier than the image);
 - ``move``: the defect translated to where ``target`` (H, W) bool allows it: the
   background for objects, away from the border for edge defects on textures;
@@ -46,10 +46,12 @@ def flat_blob(normal: np.ndarray, edited: np.ndarray, mask: np.ndarray) -> tuple
 
 
 def scale_up(normal: np.ndarray, edited: np.ndarray, mask: np.ndarray, factor: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
-    """The defect (its pixels and mask) enlarged ``factor`` times about its centroid."""
+    """The defect (its pixels and mask) enlarged ``factor`` times about the mask pixel
+    nearest its centroid (a pixel on the defect, so a thin or broken mask stays in frame)."""
     h, w = mask.shape
     ys, xs = np.nonzero(mask)
-    cy, cx = float(ys.mean()), float(xs.mean())
+    i = int(np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2))
+    cy, cx = float(ys[i]), float(xs[i])
     warp = np.array([[factor, 0.0, cx * (1 - factor)], [0.0, factor, cy * (1 - factor)]], np.float32)
     layer = cv2.warpAffine(edited, warp, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     big = cv2.warpAffine(mask.astype(np.float32), warp, (w, h), flags=cv2.INTER_LINEAR) > 0.5

@@ -94,13 +94,15 @@ def judge(
     kind: str = "auto",
     foreground: np.ndarray | None = None,
     learned: bool = False,
+    bank: Any = None,
 ) -> Judgement:
     """Judge an edit. normal/edited: (H, W) or (H, W, 3) uint8 of the same shape; mask:
     (H, W) bool of the defect, or None to derive it from the change (hinted by
     ``spec.center``). ``entry``: a KnowledgeEntry (location, size, aspect, colour priors);
     ``kind``: "object", "texture" or "auto"; ``foreground``: (H, W) bool where the part
     is (estimated from ``normal`` when None); ``learned``: add the EfficientNet-Lite0
-    realism term (needs the ``learned`` extra and a feature bank)."""
+    realism term (needs the ``learned`` extra and a bank of real-defect features:
+    ``bank``, a critic.learned.RealismBank, or the default bank file)."""
     _check(normal, edited, mask)
     if mask is None:
         mask = change_mask(normal, edited, hint=spec.center if spec is not None else None)
@@ -127,7 +129,7 @@ def judge(
     if learned:
         from .learned import realism_term
 
-        quality_terms.append(realism_term(normal, edited, mask, entry=entry))
+        quality_terms.append(realism_term(edited, mask, bank))
     all_terms = [loc] + quality_terms
     location_score = 5.0 * loc.value
     quality_score = 5.0 * combine_quality(quality_terms)

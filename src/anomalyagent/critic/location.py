@@ -13,8 +13,10 @@ Two measurements, both on the full-size (H, W) bool mask:
   corner, seam) must touch that border; "center" defects must sit near the middle; the
   other locations (surface, anywhere, thread, print, lead) constrain nothing here.
 
-Why the region only scales the term to 0.3 and does not zero it: the knowledge base's
-location is the *typical* place, not the only possible one.
+A defect in the wrong region keeps REGION_FLOOR (0.15) of the term, below the judge's
+hard-fail line: for the constrained locations (a break *is* a piece missing at an edge)
+the region is part of what the defect is. The value stays above zero so that a policy
+still sees that on-object-but-misplaced beats off-object.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import numpy as np
 from .term import TermResult, ramp
 
 EDGE_LOCATIONS = ("edge", "rim", "corner", "seam")
-REGION_FLOOR = 0.3  # location value when the defect is on the part but in an atypical region
+REGION_FLOOR = 0.15  # location value when the defect is on the part but where it does not occur
 
 
 def on_object_fraction(mask: np.ndarray, foreground: np.ndarray) -> float:
