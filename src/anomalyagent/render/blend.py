@@ -28,7 +28,7 @@ HUES = {
     "reddish": np.array([1.35, 0.62, 0.38], np.float32),
     "brownish": np.array([1.12, 0.85, 0.6], np.float32),
 }
-VISIBLE_DE = 6.0  # delta-E below which a change counts as faint (JND ~ 2.3)
+VISIBLE_DE = 3.0  # delta-E below which a change counts as faint (JND ~ 2.3; ~4 grey levels at mid-grey)
 
 
 def luma_shift(color: str, strength: float, luma: np.ndarray) -> np.ndarray:
@@ -72,11 +72,11 @@ def recolor(image_f: np.ndarray, local_f: np.ndarray, color: str, strength: floa
     else:
         shift = luma_shift(relation, strength, luma)
         # Darker: shift along the surface's own colour so the hue is kept ("darker brown").
-        # Lighter: half along it, half neutral; bleached or bare material loses saturation
-        # (following the hue all the way turns a brown surface pink).
+        # Lighter: mostly neutral with a little of the hue; bleached or bare material
+        # loses saturation (following the hue all the way turns a brown surface pink).
         direction = local_f / np.maximum(luma, 1.0)[:, :, None] if c == 3 else np.ones_like(local_f)
         if relation == "lighter" and c == 3:
-            direction = 0.5 * direction + 0.5
+            direction = 0.15 * direction + 0.85
         new_local = local_f + shift[:, :, None] * direction
     new_local = np.clip(new_local, 0.0, 255.0)
     ratio = np.clip((luminance(new_local) + 8.0) / (luma + 8.0), 0.25, 1.5)[:, :, None]

@@ -59,7 +59,8 @@ class Crack(Family):
         aspect_param(25.0, 6.0, 60.0, "length / width at the origin (width >= 0.8 px)"),
         angle_param(),
         intensity_param(0.7, "darkness of the opening"),
-        color_param("darker", "the opening is darker (default); lighter for a crack filled with light dust"),
+        color_param("darker", "darker: a dark opening; lighter/mixed: pale broken faces either side of a dark gap "
+                    "(cracks >= 3 px wide; a thin lighter crack is a dust-filled line)"),
         blend_param(),
         extra_param("width", "float", None, 0.001, 0.06, "opening width at the origin, fraction of min(H, W) (overrides aspect)"),
         extra_param("branches", "int", 2, 0, 5, "side branches (random 0-3 when absent)"),
@@ -80,10 +81,19 @@ class Crack(Family):
         ys, xs = box.slices
         img = as_float(image[ys, xs])
         local = local_mean(img, max(2.0, 4.0 * width))
-        color = "lighter" if spec.color == "lighter" else "darker"
         s = 0.45 + 0.5 * float(spec.intensity)
-        core = recolor(img, local, color, s, rng)
-        body = img + cov[:, :, None] * (core - img)
+        if spec.color in ("lighter", "mixed") and width >= 3.0:
+            # A wide fracture through a coated or layered material: the broken faces along
+            # both sides show the pale inner layer, the gap between them is dark.
+            gap = stroke_coverage(box, [(p, w * 0.35) for p, w in strokes], supersample=4)
+            faces = np.clip(cov - gap, 0.0, 1.0)
+            pale = recolor(img, local, "lighter", 0.8 * s, rng)
+            dark = recolor(img, local, "darker", s, rng)
+            body = img + faces[:, :, None] * (pale - img) + gap[:, :, None] * (dark - img)
+        else:
+            color = "lighter" if spec.color == "lighter" else "darker"
+            core = recolor(img, local, color, s, rng)
+            body = img + cov[:, :, None] * (core - img)
         height = -blur(cov, max(0.5, 0.5 * width)) * (1.0 + width)
         rel = shade(height, light_direction(image))
         target = body * (1.0 + np.clip(rel, -0.5, 0.35))[:, :, None]

@@ -16,9 +16,9 @@ from ..base import RENDERERS
 from ..blend import finish
 from ..family import (Family, angle_param, aspect_param, blend_param, center_param, extra_param, intensity_param,
                       read_param, size_param)
-from ..noise import polar_profile
+from ..noise import polar_profile, value_noise
 from ..shading import as_float, light_direction, shade
-from ..shapes import blob_distance, frame
+from ..shapes import blob_distance, box_around, frame
 
 
 @RENDERERS.register("dent")
@@ -34,6 +34,8 @@ class Dent(Family):
         blend_param(),
         extra_param("relief", "float", -1.0, -1.0, 1.0, "< 0 pressed in (dent), > 0 pushed out (bump); magnitude scales the depth"),
         extra_param("sharpness", "float", 0.4, 0.0, 1.0, "0 broad shading, 1 steep walls and a flat floor"),
+        extra_param("band", "bool", False, help="a band across the whole part along ``angle`` (uneven grinding): "
+                    "its width is size / aspect, its length unlimited"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -42,14 +44,27 @@ class Dent(Family):
         relief = read_param(spec, "relief", 1.0 if spec.color == "lighter" else -1.0, -1.0, 1.0)
         bump = relief > 0.0
         sharp = read_param(spec, "sharpness", 0.4, 0.0, 1.0)
-        box = f.box(margin=0.2 * rx + 3.0)
-        sd = blob_distance(box, f.cx, f.cy, rx, ry, f.theta, polar_profile(4, 0.08, rng))
+        if spec.params.get("band"):
+            # A strip running off the image at both ends; its borders bow gently.
+            box = box_around(image.shape, 0, 0, f.w - 1, f.h - 1, pad=0.0)
+            u, v = f.local(box)
+            wobble = 0.15 * ry * value_noise(u.shape, max(4.0, 0.5 * f.unit), rng)
+            sd = (ry - np.abs(v + wobble)).astype(np.float32)
+        else:
+            box = f.box(margin=0.2 * rx + 3.0)
+            sd = blob_distance(box, f.cx, f.cy, rx, ry, f.theta, polar_profile(4, 0.08, rng))
         r01 = np.clip(sd / max(ry, 1.0) * (1.0 + 2.5 * sharp), 0.0, 1.0)  # 0 at the rim, 1 on the floor
         profile = r01 * r01 * (3.0 - 2.0 * r01)  # smooth bowl, flat rim tangent
-        depth = (0.35 + 0.9 * spec.intensity) * ry * (0.5 + 0.5 * abs(relief))
+        # Wall slope (height per px) sets how strongly the walls shade; the walls span
+        # 1 / (1 + 2.5 sharpness) of the radius.
+        slope = (0.1 + 0.9 * spec.intensity) * (0.5 + 0.5 * abs(relief))
+        depth = slope * ry / (1.0 + 2.5 * sharp)
         height = (depth if bump else -depth) * profile
         rel = shade(height, light_direction(image))
-        floor = 1.0 - (0.12 + 0.15 * spec.intensity) * profile * (0.4 if bump else 1.0)
+        # The floor is not parallel to the surface (uneven grinding, a pressed facet), so it
+        # reflects uniformly more or less light: lighter or darker as ``color`` says.
+        sign = 1.0 if spec.color == "lighter" else -1.0
+        floor = 1.0 + sign * (0.04 + 0.2 * spec.intensity) * profile
         ys, xs = box.slices
         img = as_float(image[ys, xs])
         target = img * (np.clip(1.0 + rel, 0.3, 1.8) * floor)[:, :, None]

@@ -14,9 +14,9 @@ import numpy as np
 
 from ...records import DefectSpec
 from ..base import RENDERERS
-from ..blend import finish
-from ..family import (Family, angle_param, aspect_param, blend_param, center_param, edge_width, extra_param,
-                      intensity_param, read_param, size_param)
+from ..blend import finish, recolor
+from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, edge_width,
+                      extra_param, intensity_param, read_param, size_param)
 from ..noise import polar_profile, value_noise
 from ..shading import as_float, light_direction, local_mean, luminance, shade
 from ..shapes import blob_distance, feather, frame
@@ -34,17 +34,20 @@ class Hole(Family):
         intensity_param(0.75, "depth: how dark the interior gets"),
         blend_param(),
         extra_param("depth", "float", None, 0.0, 1.0, "how dark the cavity floor is (default: intensity)"),
-        extra_param("rim", "float", 0.2, 0.0, 0.5, "width of the raised/torn lip relative to the radius (0 = clean drilled edge)"),
+        extra_param("rim", "float", 0.2, 0.0, 0.6, "width of the raised/torn lip relative to the radius (0 = clean drilled "
+                    "edge); lighter/mixed colour makes it a pale torn band"),
+        color_param("darker", "darker: a plain cavity; lighter/mixed: with a pale torn band around it"),
         extra_param("roughness", "float", 0.15, 0.0, 0.4, "irregularity of the outline"),
         extra_param("through", "bool", False, help="a through-hole (no visible floor)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=1.5)
-        rx = max(1.0, 0.5 * f.length)
-        ry = max(0.8, 0.5 * f.width)
         rough = read_param(spec, "roughness", rng.uniform(0.08, 0.22), 0.0, 0.4)
-        rim = read_param(spec, "rim", rng.uniform(0.1, 0.3), 0.0, 0.5)
+        rim = read_param(spec, "rim", rng.uniform(0.1, 0.3), 0.0, 0.6)
+        # ``size`` is everything that visibly changed: the opening plus its lip.
+        rx = max(1.0, 0.5 * f.length / (1.0 + rim))
+        ry = max(0.8, 0.5 * f.width / (1.0 + rim))
         depth = read_param(spec, "depth", float(spec.intensity), 0.0, 1.0)
         through = bool(spec.params.get("through", False))
         rim_w = max(0.8, rim * ry)
@@ -73,6 +76,12 @@ class Hole(Family):
         ao = ao * (1.0 + 0.08 * value_noise(sd.shape, max(2.0, 0.4 * ry), rng))
         grain = img - local
         inside = local * ao[:, :, None] + grain * np.clip(ao, 0.25, 1.0)[:, :, None]
+        halo = spec.color == "lighter" or (spec.color == "mixed" and rng.random() < 0.5)
+        if halo and rim > 0.0:
+            # Torn shell or coating around the opening: a pale, ragged band.
+            band = feather(sd + 1.6 * rim_w, max(0.7, 0.3 * rim_w)) * (1.0 - cov)
+            pale = recolor(img, local, "lighter", 0.3 + 0.4 * depth, rng)
+            img = img + band[:, :, None] * (pale - img)
         # Interior wall shading is weaker than direct light on the lip (it is in the cavity).
         lit = np.where(cov > 0.5, 0.5 * rel, rel)
         body = img + cov[:, :, None] * (inside - img)

@@ -84,7 +84,8 @@ class Missing(Family):
             return finish(image, box, target)
         local = local_mean(img, max(2.0, 0.3 * ry))
         relation = "lighter" if spec.color == "lighter" and reveal != "shadow" else "darker"
-        strength = 0.85 if reveal == "shadow" else 0.35 + 0.5 * spec.intensity
+        # A shadowed recess is darker than a lit fracture face at the same intensity.
+        strength = (0.15 + 0.6 * spec.intensity) if reveal == "shadow" else (0.1 + 0.5 * spec.intensity)
         surface = recolor(img, local, relation, strength, rng)
         rough_tex = 1.0 + 0.12 * fractal_noise(cov.shape, max(1.5, 0.15 * ry), rng, octaves=3)
         fresh = surface * rough_tex[:, :, None] + 0.5 * grain(img, 1.5)
