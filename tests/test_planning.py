@@ -47,7 +47,7 @@ def test_instruction_says_where_how_big_what():
     image = object_image(np.random.default_rng(3), 128)
     spec = sample_spec(entry, image, foreground(image, "object"), np.random.default_rng(0))
     text = instruction(spec, entry)
-    assert "crack" in text and "centred at" in text and "%" in text and spec.color in text
+    assert "crack" in text and "centred at" in text and "%" in text and ("darker" in text or "lighter" in text or spec.color in text)
 
 
 def test_refine_follows_each_kind_of_advice():

@@ -88,6 +88,16 @@ def _where(center: tuple[float, float]) -> str:
     return "centre" if (vertical, horizontal) == ("middle", "centre") else f"{vertical} {horizontal}"
 
 
+_COLOR_PHRASE = {
+    "darker": "darker than the surrounding surface",
+    "lighter": "lighter than the surrounding surface",
+    "hue": "with a hue shift from the surrounding surface",
+    "reddish": "reddish against the surrounding surface",
+    "brownish": "brownish against the surrounding surface",
+    "mixed": "with both darker and lighter parts",
+}
+
+
 def _strength(intensity: float) -> str:
     return "faint" if intensity < 0.3 else "clearly visible" if intensity < 0.7 else "strong"
 
@@ -101,8 +111,8 @@ def instruction(spec: DefectSpec, entry: KnowledgeEntry | None = None) -> str:
     return (
         f"Add a {_strength(spec.intensity)} {name} to the {target}, centred at "
         f"({spec.center[0]:.0%}, {spec.center[1]:.0%}) of the image ({_where(spec.center)}), about "
-        f"{spec.size:.0%} of the shorter image side across, {shape}, {spec.color} than the surrounding "
-        f"surface, with {spec.blend} edges.{looks}"
+        f"{spec.size:.0%} of the shorter image side across, {shape}, {_COLOR_PHRASE.get(spec.color, spec.color)}, "
+        f"with {spec.blend} edges.{looks}"
     )
 
 

@@ -47,6 +47,12 @@ def summarize(samples: list[Sample]) -> dict[str, Any]:
     }
 
 
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _thumb(image: np.ndarray, size: int = 192) -> str:
     h, w = image.shape[:2]
     scale = size / max(h, w)
@@ -73,7 +79,8 @@ def _turns_table(trajectory: dict[str, Any]) -> str:
             continue
         payload = (obs or {}).get("payload", {})
         score = f"{payload['score']:.1f}" if "score" in payload else ""
-        text = html.escape((obs or {}).get("text", ""))[:400]
+        raw = (obs or {}).get("text", "")
+        text = html.escape(raw if len(raw) <= 400 else raw[:400] + "...")
         rows.append(f"<tr><td>{html.escape(call['name'])}</td><td>{score}</td><td>{text}</td></tr>")
     return "<table class=turns><tr><th>tool</th><th>score</th><th>observation</th></tr>" + "".join(rows) + "</table>"
 
@@ -100,7 +107,7 @@ def write_report(root: Path, samples: list[Sample], max_items: int = 48) -> Path
             f"<figure><img src='{_thumb(overlay(result, mask))}'><figcaption>mask overlay</figcaption></figure></div>"
             f"{_turns_table(trajectory)}</div>"
         )
-    summary_rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v))}</td></tr>" for k, v in stats.items())
+    summary_rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>" for k, v in stats.items())
     page = f"""<!doctype html><html><head><meta charset=utf-8><title>anomalyagent report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}} .card{{border:1px solid #ccc;padding:.5em 1em;margin:1em 0}}
 .row{{display:flex;gap:1em}} figure{{margin:0}} img{{width:192px;image-rendering:pixelated}} table{{border-collapse:collapse;font-size:90%}}
