@@ -23,7 +23,7 @@ Usage::
         [--override magnetic_tile/fray:size=0.35,1.0] [--override magnetic_tile/uneven:params.band=true]
 
 ``--override`` tries a different prior for one entry without editing the knowledge base
-(``size=lo,hi``, ``aspect=lo,hi``, ``intensity=lo,hi`` or ``params.KEY=VALUE``): the
+(``size=lo,hi``, ``aspect=lo,hi``, ``intensity=lo,hi``, ``family="name"`` or ``params.KEY=VALUE``): the
 evidence for a suggested knowledge-base change.
 """
 from __future__ import annotations
@@ -87,7 +87,7 @@ def real_stats(root: Path, category: str, defect: str) -> list[dict[str, float]]
 def apply_overrides(entry, overrides: list[str]):
     """A copy of ``entry`` with ``category/defect:field=value`` overrides that name it."""
     priors = copy.deepcopy(entry.priors)
-    size = entry.size
+    size, family = entry.size, entry.family
     for item in overrides:
         target, _, assignment = item.partition(":")
         if target != f"{entry.category}/{entry.defect}":
@@ -96,11 +96,13 @@ def apply_overrides(entry, overrides: list[str]):
         parsed = json.loads(f"[{value}]") if "," in value else json.loads(value)
         if key == "size":
             size = tuple(parsed)
+        elif key == "family":
+            family = parsed
         elif key.startswith("params."):
             priors.setdefault("params", {})[key[len("params."):]] = parsed
         else:
             priors[key] = parsed
-    return dataclasses.replace(entry, size=size, priors=priors)
+    return dataclasses.replace(entry, size=size, priors=priors, family=family)
 
 
 def our_stats(root: Path, kb: KnowledgeBase, category: str, defect: str, n: int, seed: int,

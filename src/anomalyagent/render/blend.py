@@ -28,6 +28,7 @@ HUES = {
     "reddish": np.array([1.35, 0.62, 0.38], np.float32),
     "brownish": np.array([1.12, 0.85, 0.6], np.float32),
 }
+WARM_NEUTRAL = np.array([1.08, 1.0, 0.8], np.float32)  # luma 0.997: pale beige
 VISIBLE_DE = 3.0  # delta-E below which a change counts as faint (JND ~ 2.3; ~4 grey levels at mid-grey)
 
 
@@ -69,14 +70,20 @@ def recolor(image_f: np.ndarray, local_f: np.ndarray, color: str, strength: floa
         dark = 1.0 - 0.35 * s  # oxides and organic deposits absorb: a little darker too
         tinted = luma[:, :, None] * hue[None, None, :] * dark
         new_local = local_f + s * (tinted - local_f)
+    elif relation == "lighter" and c == 3:
+        # Lighter: bleached, shaved or bare material also loses saturation; adding light
+        # along the hue (or even neutrally) turns a brown surface pink, so the new colour
+        # is the new brightness times the surface's hue pulled towards a warm neutral
+        # (bare wood, shell, paper and primer are pale and yellowish, never pink).
+        s = float(np.clip(strength, 0.0, 1.0))
+        hue = local_f / np.maximum(luma, 1.0)[:, :, None]
+        new_luma = luma + luma_shift("lighter", s, luma)
+        d = 0.65 * min(1.0, 2.0 * s)  # desaturation grows with the change, luma is kept
+        new_local = new_luma[:, :, None] * ((1.0 - d) * hue + d * WARM_NEUTRAL)
     else:
         shift = luma_shift(relation, strength, luma)
         # Darker: shift along the surface's own colour so the hue is kept ("darker brown").
-        # Lighter: mostly neutral with a little of the hue; bleached or bare material
-        # loses saturation (following the hue all the way turns a brown surface pink).
         direction = local_f / np.maximum(luma, 1.0)[:, :, None] if c == 3 else np.ones_like(local_f)
-        if relation == "lighter" and c == 3:
-            direction = 0.15 * direction + 0.85
         new_local = local_f + shift[:, :, None] * direction
     new_local = np.clip(new_local, 0.0, 255.0)
     ratio = np.clip((luminance(new_local) + 8.0) / (luma + 8.0), 0.25, 1.5)[:, :, None]

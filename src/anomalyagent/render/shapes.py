@@ -164,13 +164,13 @@ def stroke_coverage(box: Box, strokes: list[tuple[np.ndarray, np.ndarray]], supe
 
 def wander_path(
     start: tuple[float, float], angle: float, length: float, rng: np.random.Generator,
-    step: float, wiggle: float = 0.25, persistence: float = 0.7,
+    step: float, wiggle: float = 0.25, persistence: float = 0.7, pull: float = 0.3,
 ) -> np.ndarray:
     """(N, 2) float points of a path that meanders from ``start``.
 
     Each step of ``step`` px turns by a correlated random amount (``wiggle`` rad of
     noise, ``persistence`` of the previous turn kept), and the heading is pulled back
-    towards ``angle`` so the path keeps its overall direction.
+    towards ``angle`` by ``pull`` (0-1) per step so the path keeps its overall direction.
     """
     n = max(2, int(math.ceil(length / max(step, 0.5))) + 1)
     pts = np.empty((n, 2), np.float64)
@@ -179,7 +179,7 @@ def wander_path(
     for i in range(1, n):
         turn = persistence * turn + rng.normal(0.0, wiggle)
         heading += turn
-        heading += 0.3 * (angle - heading)
+        heading += pull * (angle - heading)
         pts[i] = pts[i - 1] + step * np.array([math.cos(heading), -math.sin(heading)])
     return pts
 

@@ -20,6 +20,7 @@ from ..blend import finish, recolor
 from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, extra_param,
                       intensity_param, read_param, size_param)
 from ..shading import as_float, blur, light_direction, local_mean, shade
+from ..noise import value_noise
 from ..shapes import box_around, frame, stroke_coverage, taper, wander_path
 
 
@@ -32,7 +33,7 @@ def crack_strokes(cx: float, cy: float, angle: float, length: float, width: floa
     halves = []
     split = rng.uniform(0.35, 0.65)
     for direction, part in ((angle, split), (angle + math.pi, 1.0 - split)):
-        pts = wander_path((cx, cy), direction, part * length, rng, step=step, wiggle=wiggle, persistence=0.25)
+        pts = wander_path((cx, cy), direction, part * length, rng, step=step, wiggle=wiggle, persistence=0.25, pull=0.5)
         widths = taper(len(pts), width, 0.12 * width + 0.1, power=0.8)
         strokes.append((pts, widths))
         halves.append((pts, widths, direction))
@@ -73,7 +74,7 @@ class Crack(Family):
         width = float(np.clip(width, 0.8, 0.06 * f.unit + 0.8))
         branches = int(round(read_param(spec, "branches", int(rng.integers(0, 4)), 0, 5)))
         jag = read_param(spec, "jaggedness", 0.5, 0.0, 1.0)
-        strokes = crack_strokes(f.cx, f.cy, f.theta, f.length, width, branches, rng, wiggle=0.15 + 0.6 * jag)
+        strokes = crack_strokes(f.cx, f.cy, f.theta, f.length, width, branches, rng, wiggle=0.1 + 0.5 * jag)
         allp = np.concatenate([p for p, _ in strokes])
         box = box_around(image.shape, allp[:, 0].min(), allp[:, 1].min(), allp[:, 0].max(), allp[:, 1].max(),
                          pad=3.0 * width + 4.0)
@@ -86,15 +87,20 @@ class Crack(Family):
             # A wide fracture through a coated or layered material: the broken faces along
             # both sides show the pale inner layer, the gap between them is dark.
             gap = stroke_coverage(box, [(p, w * 0.35) for p, w in strokes], supersample=4)
-            faces = np.clip(cov - gap, 0.0, 1.0)
-            pale = recolor(img, local, "lighter", 0.8 * s, rng)
+            # Splintered faces: their paleness varies along the crack.
+            patchy = np.clip(0.8 + 0.4 * value_noise(cov.shape, max(2.0, 2.0 * width), rng), 0.4, 1.2)
+            faces = np.clip(cov - gap, 0.0, 1.0) * patchy
+            pale = recolor(img, local, "lighter", 0.55 * s, rng)
             dark = recolor(img, local, "darker", s, rng)
             body = img + faces[:, :, None] * (pale - img) + gap[:, :, None] * (dark - img)
         else:
             color = "lighter" if spec.color == "lighter" else "darker"
             core = recolor(img, local, color, s, rng)
             body = img + cov[:, :, None] * (core - img)
-        height = -blur(cov, max(0.5, 0.5 * width)) * (1.0 + width)
+        # The lip facing the light catches a little light; the walls stay narrow (a slope
+        # capped at ~1) so wide cracks do not grow a shading halo.
+        height = -blur(cov, max(0.5, 0.3 * width)) * min(1.0 + width, 2.0)
         rel = shade(height, light_direction(image))
-        target = body * (1.0 + np.clip(rel, -0.5, 0.35))[:, :, None]
+        rel = np.sign(rel) * np.maximum(np.abs(rel) - 0.03, 0.0)  # no faint shading tails
+        target = body * (1.0 + np.clip(rel, -0.4, 0.25))[:, :, None]
         return finish(image, box, target)

@@ -49,6 +49,8 @@ class Missing(Family):
         extra_param("fill", "choice", "background", help="what shows through: background (where the region leaves the "
                     "object and the background differs from the surface, else the fracture surface), interior, or shadow"),
         extra_param("edge_roughness", "float", 0.35, 0.0, 0.8, "jaggedness of the break line"),
+        extra_param("wall", "float", 0.12, 0.02, 0.6, "interior breaks with lighter/mixed colour: width of the pale "
+                    "cut-through wall around the dark cavity, relative to the short radius"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +60,7 @@ class Missing(Family):
         box = f.box(margin=0.45 * rx + 3.0)
         sd = blob_distance(box, f.cx, f.cy, rx, ry, f.theta, polar_profile(9, rough, rng))
         sd = sd + 0.12 * ry * fractal_noise(sd.shape, max(1.5, 0.2 * ry), rng, octaves=3)
-        cov = feather(sd, edge_width(spec, 0.04 * ry, f.unit))
+        cov = feather(sd, edge_width(spec, 0.1 * ry, f.unit))
         ys, xs = box.slices
         img = as_float(image[ys, xs])
         fg = foreground(image)[ys, xs]
@@ -83,6 +85,8 @@ class Missing(Family):
             target = kept + cov[:, :, None] * (hole - kept)
             return finish(image, box, target)
         local = local_mean(img, max(2.0, 0.3 * ry))
+        if spec.color in ("lighter", "mixed") and reveal != "shadow":
+            return finish(image, box, self.shell_window(img, local, sd, cov, ry, spec, rng, light))
         relation = "lighter" if spec.color == "lighter" and reveal != "shadow" else "darker"
         # A shadowed recess is darker than a lit fracture face at the same intensity.
         strength = (0.15 + 0.6 * spec.intensity) if reveal == "shadow" else (0.1 + 0.5 * spec.intensity)
@@ -94,3 +98,20 @@ class Missing(Family):
         rel = np.clip(shade(step, light), -0.5, 0.6)
         target = (img + cov[:, :, None] * (fresh - img)) * (1.0 + rel)[:, :, None]
         return finish(image, box, target)
+
+    @staticmethod
+    def shell_window(img, local, sd, cov, ry, spec, rng, light) -> np.ndarray:
+        """(h, w, c) target of a fragment broken out of a shell or coating: the pale
+        cut-through wall along the break (about a fifth of the radius, splintered) around a
+        dark cavity where the inside shows."""
+        wall_w = max(1.0, read_param(spec, "wall", 0.12, 0.02, 0.6) * ry)
+        ragged = wall_w * (1.0 + 0.35 * fractal_noise(sd.shape, max(1.5, 0.3 * ry), rng, octaves=2))
+        cavity = feather(sd - ragged, max(0.7, 0.2 * wall_w)) * cov
+        wall = np.clip(cov - cavity, 0.0, 1.0)
+        pale = recolor(img, local, "lighter", 0.25 + 0.35 * spec.intensity, rng)
+        dark = recolor(img, local, "darker", 0.3 + 0.5 * spec.intensity, rng)
+        dark = dark * (1.0 + 0.15 * fractal_noise(sd.shape, max(1.5, 0.2 * ry), rng, octaves=3))[:, :, None]
+        body = img + wall[:, :, None] * (pale - img) + cavity[:, :, None] * (dark - img)
+        # The cavity floor lies below the wall top: its edge on the light side is shadowed.
+        rel = np.clip(shade(-cavity * max(1.0, 0.5 * wall_w), light), -0.4, 0.3)
+        return body * (1.0 + rel * cavity)[:, :, None]
