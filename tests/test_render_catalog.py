@@ -64,7 +64,10 @@ def test_knowledge_base_params_change_the_render():
     d1 = np.abs(e1.astype(np.int16) - image).sum()
     d2 = np.abs(e2.astype(np.int16) - image).sum()
     assert d2 > 1.8 * d1
-    wide = spec_for("crack", params={"width": 0.03})
+    # A hairline crack is seen ~3 px wide (dark line plus its lit lip), so compare the
+    # extremes of the width range on a 256 px image.
+    image = object_rgb(256)
+    wide = spec_for("crack", params={"width": 0.06})
     narrow = spec_for("crack", params={"width": 0.005})
     aw = (render(image, wide, np.random.default_rng(1))[1] > 0.5).sum()
     an = (render(image, narrow, np.random.default_rng(1))[1] > 0.5).sum()
