@@ -15,6 +15,7 @@ COMMANDS = {
     "demo": "anomalyagent.cli.demo",
     "inspect": "anomalyagent.cli.inspect",
     "kb": "anomalyagent.cli.kb",
+    "critique": "anomalyagent.cli.critique",
     "renderers": "anomalyagent.cli.renderers",
 }
 

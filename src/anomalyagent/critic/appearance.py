@@ -129,6 +129,12 @@ def seam_measures(v: Views) -> dict[str, float]:
     ``natural``: the same over neighbouring pairs inside the surrounding ring;
     ``excess``: (sharpness - natural) / (1 - natural), 0 when the boundary is as soft as
     the image's own edges, 1 when it is a perfect one-pixel step.
+
+    Measured on the mask's boundary only: the mask must follow the edit's border (a
+    renderer's alpha > 0.5 does; a mask derived from the change can stop short of a
+    background-on-background cut line, and then the seam goes unseen). Checking the
+    border of "where anything changed" instead was tried and rejected: choosing pixels
+    by their difference biases the step statistics on real defects.
     """
     b1, b3 = boundary_pairs(v.edited, v.mask, ~v.mask)
     n1, n3 = boundary_pairs(v.edited, v.ring, v.ring)

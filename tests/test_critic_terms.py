@@ -1,0 +1,164 @@
+"""Each critic term on its own: it measures the right thing and advises the right change."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anomalyagent.critic import corrupt
+from anomalyagent.critic.appearance import (
+    boundary_pairs, color_term, resolution_ratio, seam_term, step_sharpness, texture_term, visibility_term,
+)
+from anomalyagent.critic.location import border_distance, location_term, on_object_fraction
+from anomalyagent.critic.shape import aspect_ratio, cover_fraction, extent_fraction, shape_term
+from anomalyagent.critic.term import PARAMETERS, TermResult, band, log_ramp, ramp
+from anomalyagent.critic.views import make_views, robust_std
+from test_critic_scenes import object_scene, texture_scene
+
+
+def test_ramps_are_clipped_and_monotone():
+    assert ramp(0.0, 0.0, 1.0) == 0.0 and ramp(2.0, 0.0, 1.0) == 1.0 and ramp(0.5, 1.0, 0.0) == 0.5
+    assert log_ramp(2.0, 1.0, 4.0) == pytest.approx(0.5)
+    assert band(1.0, 0.1, 0.5, 2.0, 8.0) == 1.0 and band(0.05, 0.1, 0.5, 2.0, 8.0) == 0.0 and band(9.0, 0.1, 0.5, 2.0, 8.0) == 0.0
+
+
+def test_term_result_checks_its_parameter_and_clips():
+    assert TermResult("x", 1.7).value == 1.0
+    with pytest.raises(ValueError):
+        TermResult("x", 0.2, parameter="wavelength")
+    assert {"location", "size", "intensity", "blend", "family", "color", "aspect"} <= set(PARAMETERS)
+
+
+def test_robust_std_ignores_outliers():
+    x = np.random.default_rng(0).normal(0, 2.0, 5000)
+    x[:50] = 1000.0
+    assert robust_std(x) == pytest.approx(2.0, rel=0.1)
+
+
+# --- visibility ------------------------------------------------------------------------
+def test_visibility_passes_a_clear_defect_and_fails_a_faded_one():
+    n, e, m = texture_scene()
+    assert visibility_term(make_views(n, e, m)).value == 1.0
+    faded, _ = corrupt.fade(n, e, m, 0.05)
+    t = visibility_term(make_views(n, faded, m))
+    assert t.value < 0.5 and (t.parameter, t.direction) == ("intensity", "increase")
+
+
+def test_visibility_fails_an_absurdly_strong_change():
+    n = np.full((96, 96, 3), 250, np.uint8)
+    n[::2] = 246  # some grain
+    e, m = n.copy(), np.zeros((96, 96), bool)
+    m[40:56, 40:56] = True
+    e[m] = 0
+    t = visibility_term(make_views(n, e, m))
+    assert t.value < 0.5 and t.direction == "decrease"
+
+
+# --- seam ------------------------------------------------------------------------------
+def test_step_sharpness_one_pixel_step_vs_optical_edge():
+    step = np.zeros((20, 20), np.float32)
+    step[:, 10:] = 50.0
+    inside = np.zeros((20, 20), bool)
+    inside[:, :10] = True
+    s1, s3 = boundary_pairs(step, inside, ~inside)
+    assert step_sharpness(s1, s3) == pytest.approx(1.0)
+    ramp_img = np.tile(np.clip((np.arange(20) - 8.5) * 12.5, 0, 50), (20, 1)).astype(np.float32)  # 4 px ramp
+    s1, s3 = boundary_pairs(ramp_img, inside, ~inside)
+    assert step_sharpness(s1, s3) < 0.5
+
+
+@pytest.mark.parametrize("scene", [texture_scene, object_scene])
+def test_seam_flags_a_pasted_patch_not_a_soft_defect(scene):
+    n, e, m = scene()
+    assert seam_term(make_views(n, e, m)).value == 1.0
+    pasted, patch = corrupt.hard_seam(n, e, m, np.random.default_rng(0))
+    t = seam_term(make_views(n, pasted, patch))
+    assert t.value < 0.5 and t.parameter == "blend"
+
+
+# --- texture ---------------------------------------------------------------------------
+def test_texture_fails_flat_and_upscaled_defects_with_advice():
+    n, e, m = texture_scene(size=160)
+    assert texture_term(make_views(n, e, m)).value == 1.0
+    flat, _ = corrupt.flat_blob(n, e, m)
+    t = texture_term(make_views(n, flat, m))
+    assert t.value < 0.5 and (t.parameter, t.direction) == ("texture", "increase")
+    big, bigm = corrupt.scale_up(n, e, m, 4.0)
+    v = make_views(n, big, bigm)
+    assert resolution_ratio(v) < 0.3 and texture_term(v).value < 0.5
+
+
+def test_texture_fails_a_much_noisier_patch():
+    rng = np.random.default_rng(1)
+    n = np.clip(120 + rng.normal(0, 0.6, (128, 128)), 0, 255).astype(np.uint8)
+    e, m = n.copy(), np.zeros((128, 128), bool)
+    m[44:84, 44:84] = True
+    e[m] = np.clip(90 + rng.normal(0, 60, int(m.sum())), 0, 255).astype(np.uint8)
+    t = texture_term(make_views(n, e, m))
+    assert t.value < 0.5 and t.direction == "decrease"
+
+
+# --- colour ----------------------------------------------------------------------------
+def test_color_checks_the_knowledge_base_relation():
+    n, e, m = texture_scene()
+    v = make_views(n, e, m)  # the scene's defect is darker
+    assert color_term(v, "darker").value == 1.0 and color_term(v, None).value == 1.0
+    t = color_term(v, "lighter")
+    assert t.value < 0.5 and (t.parameter, t.direction) == ("color", "lighter")
+
+
+# --- shape -----------------------------------------------------------------------------
+def test_shape_measures_follow_the_knowledge_base_conventions():
+    m = np.zeros((100, 200), bool)
+    m[40:50, 20:60] = True  # 40 x 10 px
+    assert extent_fraction(m) == pytest.approx(0.40, abs=0.02)
+    assert aspect_ratio(m) == pytest.approx(4.0, rel=0.15)
+    assert cover_fraction(m, np.ones_like(m)) == pytest.approx(0.02)
+
+
+def test_shape_fails_a_defect_four_times_too_big():
+    n, e, m = texture_scene(size=160)
+    ok = shape_term(m, np.ones_like(m), size=(0.1, 0.3), aspect=(1.0, 2.5))
+    assert ok.value == 1.0
+    _, big = corrupt.scale_up(n, e, m, 4.0)
+    t = shape_term(big, np.ones_like(big), size=(0.1, 0.3), aspect=(1.0, 2.5))
+    assert t.value < 0.5 and (t.parameter, t.direction) == ("size", "decrease")
+    tiny = np.zeros_like(m)
+    tiny[80, 80] = True
+    assert shape_term(tiny, np.ones_like(m), size=(0.1, 0.3)).direction == "increase"
+
+
+def test_shape_fails_a_mask_covering_the_part():
+    m = np.ones((64, 64), bool)
+    m[:4] = False
+    t = shape_term(m, np.ones_like(m))
+    assert t.value == 0.0 and t.direction == "decrease"
+
+
+# --- location --------------------------------------------------------------------------
+def test_location_on_and_off_the_object():
+    n, e, m = object_scene()
+    fg = np.zeros_like(m)
+    fg[20:108, 20:108] = True
+    assert on_object_fraction(m, fg) == 1.0 and location_term(m, fg).value == 1.0
+    moved, mm = corrupt.move(n, e, m, ~fg, np.random.default_rng(0))
+    t = location_term(mm, fg)
+    assert on_object_fraction(mm, fg) < 0.2 and t.value == 0.0 and t.direction == "move_onto_object"
+
+
+def test_location_edge_defects_must_touch_the_part_border():
+    m = np.zeros((100, 100), bool)
+    m[45:55, 45:55] = True
+    fg = np.ones_like(m)
+    assert border_distance(m, fg, texture=True) == pytest.approx(0.45)
+    t = location_term(m, fg, "edge", texture=True)
+    assert t.value < 0.2 and t.direction == "move_to_edge"
+    m2 = np.zeros_like(m)
+    m2[0:8, 30:60] = True
+    assert location_term(m2, fg, "edge", texture=True).value == 1.0
+    obj = np.zeros_like(m)
+    obj[20:80, 20:80] = True
+    m3 = np.zeros_like(m)
+    m3[20:26, 40:50] = True  # on the object's outline
+    assert border_distance(m3, obj, texture=False) < 0.02
+    assert location_term(m3, obj, "rim").value == 1.0
+    assert location_term(m, fg, "surface", texture=True).value == 1.0
