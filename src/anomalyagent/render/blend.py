@@ -32,14 +32,14 @@ WARM_NEUTRAL = np.array([1.08, 1.0, 0.8], np.float32)  # luma 0.997: pale beige
 VISIBLE_DE = 3.0  # delta-E below which a change counts as faint (JND ~ 2.3; ~4 grey levels at mid-grey)
 
 
-def luma_shift(color: str, strength: float, luma: np.ndarray) -> np.ndarray:
+def luma_shift(color: str, strength, luma: np.ndarray) -> np.ndarray:
     """(h, w) float32 signed change of grey level for a luminance relation.
 
     darker: towards black by ``strength`` of the distance, but at least 18 levels per
     unit strength so defects on dark surfaces stay visible; lighter: towards white
     likewise. ``strength`` in [0, 1].
     """
-    s = float(np.clip(strength, 0.0, 1.0))
+    s = np.clip(np.asarray(strength, np.float32), 0.0, 1.0)  # a number or an (h, w) map
     if color == "lighter":
         return s * np.maximum(0.85 * (255.0 - luma), 18.0)
     return -s * np.maximum(0.85 * luma, 18.0)

@@ -145,21 +145,44 @@ def stroke_coverage(box: Box, strokes: list[tuple[np.ndarray, np.ndarray]], supe
     ss = max(1, int(supersample))
     bh, bw = box.shape
     canvas = np.zeros((bh * ss, bw * ss), np.uint8)
-    shift = 4
-    scale = ss * (1 << shift)
     for points, widths in strokes:
-        if len(points) < 2:
-            continue
-        p = (np.asarray(points, np.float64) - (box.x0, box.y0) + 0.5) * scale - (1 << shift) * 0.5
-        p = np.round(p).astype(np.int64)
-        for i in range(len(p) - 1):
-            wpx = 0.5 * (float(widths[i]) + float(widths[i + 1])) * ss
-            thick = max(1, int(round(wpx)))
-            cv2.line(canvas, (int(p[i, 0]), int(p[i, 1])), (int(p[i + 1, 0]), int(p[i + 1, 1])), 255, thick, cv2.LINE_8, shift)
+        _draw_stroke(canvas, box, points, widths, ss, 255)
     if ss == 1:
         return canvas.astype(np.float32) / 255.0
     small = cv2.resize(canvas, (bw, bh), interpolation=cv2.INTER_AREA)
     return small.astype(np.float32) / 255.0
+
+
+def stroke_values(box: Box, strokes: list[tuple[np.ndarray, np.ndarray]], values: list[float],
+                  supersample: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Coverage (h, w) float32 of ``strokes`` and the (h, w) float32 value of the stroke
+    seen at each pixel (later strokes lie on top), e.g. each thread's own shade.
+
+    One pair of supersampled canvases for all strokes instead of one per stroke.
+    """
+    ss = max(1, int(supersample))
+    bh, bw = box.shape
+    cov = np.zeros((bh * ss, bw * ss), np.uint8)
+    val = np.zeros((bh * ss, bw * ss), np.float32)
+    for (points, widths), value in zip(strokes, values):
+        _draw_stroke(cov, box, points, widths, ss, 255)
+        _draw_stroke(val, box, points, widths, ss, float(value))
+    cov_s = cv2.resize(cov, (bw, bh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    val_s = cv2.resize(val, (bw, bh), interpolation=cv2.INTER_AREA)
+    return cov_s, val_s / np.maximum(cov_s, 1e-3)
+
+
+def _draw_stroke(canvas: np.ndarray, box: Box, points: np.ndarray, widths: np.ndarray, ss: int, value: float) -> None:
+    """Draw one polyline (image px) into a ``ss`` x supersampled crop canvas, in place."""
+    if len(points) < 2:
+        return
+    shift = 4
+    scale = ss * (1 << shift)
+    p = (np.asarray(points, np.float64) - (box.x0, box.y0) + 0.5) * scale - (1 << shift) * 0.5
+    p = np.round(p).astype(np.int64)
+    for i in range(len(p) - 1):
+        thick = max(1, int(round(0.5 * (float(widths[i]) + float(widths[i + 1])) * ss)))
+        cv2.line(canvas, (int(p[i, 0]), int(p[i, 1])), (int(p[i + 1, 0]), int(p[i + 1, 1])), value, thick, cv2.LINE_8, shift)
 
 
 def wander_path(

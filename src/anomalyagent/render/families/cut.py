@@ -55,7 +55,8 @@ class Cut(Family):
         opening = half_w * np.sqrt(np.clip(1.0 - t * t, 0.0, 1.0)) ** 0.8 * ragged
         inside_len = half_len - np.abs(u)
         sd = np.minimum(opening - np.abs(v - centre_line), inside_len)
-        fw = edge_width(spec, 0.45 * half_w, f.unit)  # blade-shaved lips are bevelled, not stepped
+        # Blade-shaved (lighter) lips are bevelled; an open dark cut has crisp lips.
+        fw = edge_width(spec, (0.45 if spec.color == "lighter" else 0.15) * half_w, f.unit)
         cov = feather(sd.astype(np.float32), fw)
         ys, xs = box.slices
         img = as_float(image[ys, xs])
@@ -76,7 +77,8 @@ class Cut(Family):
             body = img + cov[:, :, None] * (dark - img)
         # A dark cut is a deep V-groove; a shaved (lighter) track is shallow except its gap.
         deep = 1.0 if spec.color != "lighter" else 0.1 + 0.5 * gape
-        groove = -blur(cov, max(0.6, 0.6 * half_w)) * (1.0 + 2.0 * half_w) * (0.5 + spec.intensity) * deep
+        # Walls within the opening: a narrow blur, depth capped so the slope stays ~1.5.
+        groove = -blur(cov, max(0.5, 0.3 * half_w)) * min(1.0 + 2.0 * half_w, 4.0) * (0.5 + spec.intensity) * deep
         rel = shade(groove, light_direction(image))
         target = body * (1.0 + np.clip(rel, -0.5, 0.5))[:, :, None]
         return finish(image, box, target)

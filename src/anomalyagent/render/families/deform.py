@@ -70,7 +70,7 @@ class Deform(Family):
         # Backward map: the pixel at p shows what was at p - displacement.
         warped = cv2.remap(crop, (xs - box.x0 - dx).astype(np.float32), (ys - box.y0 - dy).astype(np.float32),
                            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        rel = shade(height * (1.5 + 2.0 * spec.intensity), light_direction(image))
+        rel = shade(height * (1.0 + 1.5 * spec.intensity), light_direction(image))
         target = as_float(warped) * np.clip(1.0 + rel, 0.5, 1.6)[:, :, None]
         weight = np.clip(g * 4.0, 0.0, 1.0)  # exact input where the warp has faded out
         return finish(image, box, target, weight)

@@ -64,7 +64,8 @@ class Dent(Family):
         # The floor is not parallel to the surface (uneven grinding, a pressed facet), so it
         # reflects uniformly more or less light: lighter or darker as ``color`` says.
         sign = 1.0 if spec.color == "lighter" else -1.0
-        floor = 1.0 + sign * (0.04 + 0.2 * spec.intensity) * profile
+        tilt = (0.04 + 0.2 * spec.intensity) if spec.params.get("band") else (0.02 + 0.08 * spec.intensity)
+        floor = 1.0 + sign * tilt * profile
         ys, xs = box.slices
         img = as_float(image[ys, xs])
         target = img * (np.clip(1.0 + rel, 0.3, 1.8) * floor)[:, :, None]

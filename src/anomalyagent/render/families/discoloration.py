@@ -49,6 +49,6 @@ class Discoloration(Family):
         img = as_float(image[ys, xs])
         local = local_mean(img, max(2.0, 0.2 * ry))
         blotch = 1.0 + 0.25 * fractal_noise(sd.shape, max(2.0, 0.5 * ry), rng, octaves=2)
-        strength = np.clip((0.35 + 0.65 * spec.intensity) * blotch, 0.0, 1.0)
-        full = recolor(img, local, spec.color, 0.75, rng)
+        strength = np.clip((0.2 + 0.6 * spec.intensity) * blotch, 0.0, 1.0)
+        full = recolor(img, local, spec.color, 0.6, rng)
         return finish(image, box, full, cov * strength)

@@ -20,7 +20,7 @@ from ..family import (Family, angle_param, aspect_param, blend_param, center_par
                       intensity_param, read_param, size_param)
 from ..noise import fractal_noise
 from ..shading import as_float, blur, light_direction, local_mean, luminance
-from ..shapes import blob_distance, box_around, feather, frame, stroke_coverage, taper, wander_path
+from ..shapes import blob_distance, box_around, feather, frame, stroke_coverage, stroke_values, taper, wander_path
 
 
 @RENDERERS.register("fray")
@@ -72,15 +72,15 @@ class Fray(Family):
         base = feather(sd, max(1.0, 0.1 * f.width))
         rough = 1.0 - (0.25 + 0.2 * spec.intensity) * base * (1.0 + 0.3 * fractal_noise(sd.shape, max(1.5, thread_w * 2), rng))
         surface = img * rough[:, :, None]
-        # Shadows, then threads drawn one by one with their own shade.
+        # Shadows, then the threads, each with its own shade (later ones on top).
         off = max(0.7, 1.5 * thread_w)
         shadow = blur(stroke_coverage(box, [(p - (light[0] * off, light[1] * off), w * 1.2) for p, w, _ in strands], 2), thread_w)
         surface = surface * (1.0 - (0.2 + 0.2 * spec.intensity) * np.clip(shadow, 0.0, 1.0))[:, :, None]
         target = surface
-        tint = local / np.maximum(luma, 1.0)[:, :, None] if img.shape[2] == 3 else 1.0
-        for pts, widths, shade_k in strands:
-            cov = stroke_coverage(box, [(pts, widths)], supersample=3)
-            tl = np.clip(luma + luma_shift(relation, (0.35 + 0.6 * spec.intensity) * shade_k, luma), 0.0, 255.0)
-            thread = tl[:, :, None] * tint + 0.4 * (img - local)
-            target = target + cov[:, :, None] * (thread - target)
+        # Loose fibres are the same material, a little desaturated (they scatter light).
+        tint = 0.6 * local / np.maximum(luma, 1.0)[:, :, None] + 0.4 if img.shape[2] == 3 else 1.0
+        cov, shade_k = stroke_values(box, [(p, w) for p, w, _ in strands], [k for _, _, k in strands], supersample=3)
+        tl = np.clip(luma + luma_shift(relation, (0.2 + 0.45 * spec.intensity) * np.clip(shade_k, 0.0, 1.0), luma), 0.0, 255.0)
+        thread = tl[:, :, None] * tint + 0.4 * (img - local)
+        target = target + cov[:, :, None] * (thread - target)
         return finish(image, box, target)
