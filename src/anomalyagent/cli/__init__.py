@@ -17,6 +17,8 @@ COMMANDS = {
     "kb": "anomalyagent.cli.kb",
     "critique": "anomalyagent.cli.critique",
     "renderers": "anomalyagent.cli.renderers",
+    "reverse": "anomalyagent.cli.reverse",
+    "bench": "anomalyagent.cli.bench",
 }
 
 
