@@ -25,9 +25,17 @@ def test_catalogue_lists_parameters_and_defect_types():
     for c in cat:
         assert c["description"] and c["parameters"]
         assert all({"name", "kind", "default", "help"} <= set(p) for p in c["parameters"])
-    # Every knowledge-base entry's family is a registered renderer.
     mapped = {c["name"] for c in cat if c["defect_types"]}
     assert {"crack", "hole", "missing", "dent", "discoloration"} <= mapped
+
+
+def test_every_knowledge_base_defect_type_has_a_renderer():
+    from anomalyagent.knowledge import KnowledgeBase
+
+    entries = KnowledgeBase.default().entries()
+    assert entries
+    missing = sorted({f"{e.category}/{e.defect}: {e.family}" for e in entries if e.family not in RENDERERS})
+    assert not missing, missing
 
 
 def test_cli_renderers_json(capsys):

@@ -61,10 +61,11 @@ def test_family_is_deterministic_per_seed(family):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_family_scales_with_the_image_at_1024(family):
+@pytest.mark.parametrize("make", [object_rgb, texture_gray], ids=["rgb", "gray"])
+def test_family_scales_with_the_image_at_1024(family, make):
     """Same spec at 256 and 1024 px: the masked fraction of the image agrees (sizes are
     relative), and the 1024 px render keeps the alpha contract."""
-    small, large = object_rgb(256), object_rgb(1024)
+    small, large = make(256), make(1024)
     spec = spec_for(family)
     es, as_ = render(small, spec, np.random.default_rng(5))
     el, al = render(large, spec, np.random.default_rng(5))

@@ -38,7 +38,8 @@ def color_param(default: str, what: str = "relation of the defect's colour to th
 
 
 def blend_param() -> Param:
-    return Param("blend", "choice", "feather", choices=BLEND_MODES, help="edge transition: feather (soft), hard (1 px anti-aliased) or poisson (treated as feather)")
+    return Param("blend", "choice", "feather", choices=BLEND_MODES,
+                 help="edge transition: feather (soft), hard (1 px anti-aliased) or poisson (treated as feather)")
 
 
 def extra_param(name: str, kind: str, default, low=None, high=None, help: str = "") -> Param:
@@ -71,6 +72,13 @@ def read_param(spec: DefectSpec, key: str, default, low: float | None = None, hi
     if high is not None:
         value = min(high, value)
     return value
+
+
+def line_width(spec: DefectSpec, width_px: float, unit: float, max_fraction: float) -> float:
+    """Width (px) of a line-like defect: ``params.width`` (fraction of min(H, W)) when
+    given, else ``width_px`` (= length / aspect), kept in [0.8 px, max_fraction x unit]."""
+    width = read_param(spec, "width", width_px / unit, 0.001, max_fraction) * unit
+    return float(np.clip(width, 0.8, max_fraction * unit + 0.8))
 
 
 # How much of the surface grain a defect interior keeps, by DefectSpec.texture.

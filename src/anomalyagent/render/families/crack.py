@@ -18,7 +18,7 @@ from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish, recolor
 from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, extra_param,
-                      intensity_param, read_param, size_param)
+                      intensity_param, line_width, read_param, size_param)
 from ..shading import as_float, blur, light_direction, local_mean, shade
 from ..noise import value_noise
 from ..shapes import box_around, frame, stroke_coverage, taper, wander_path
@@ -70,8 +70,7 @@ class Crack(Family):
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=0.8)
-        width = read_param(spec, "width", f.width / f.unit, 0.001, 0.06) * f.unit
-        width = float(np.clip(width, 0.8, 0.06 * f.unit + 0.8))
+        width = line_width(spec, f.width, f.unit, 0.06)
         branches = int(round(read_param(spec, "branches", int(rng.integers(0, 4)), 0, 5)))
         jag = read_param(spec, "jaggedness", 0.5, 0.0, 1.0)
         strokes = crack_strokes(f.cx, f.cy, f.theta, f.length, width, branches, rng, wiggle=0.1 + 0.5 * jag)

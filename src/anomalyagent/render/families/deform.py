@@ -33,7 +33,8 @@ class Deform(Family):
         angle_param(),
         intensity_param(0.6, "displacement: up to ~20 % of the zone's short radius"),
         extra_param("mode", "choice", "auto", help="squeeze, bend, bulge or auto (random)"),
-        extra_param("displacement", "float", None, 0.0, 0.2, "largest shift, fraction of min(H, W) (default from intensity; at most 35 % of the short radius)"),
+        extra_param("displacement", "float", None, 0.0, 0.2,
+                    "largest shift, fraction of min(H, W) (default from intensity; at most 35 % of the short radius)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -73,7 +73,8 @@ class Print(Family):
         intensity_param(0.8, "ink opacity"),
         color_param("lighter", "ink lighter (white print on dark parts) or darker than the surface"),
         blend_param(),
-        extra_param("mode", "choice", "extra", help="extra (stray marking), smear (wet ink dragged sideways) or missing (marking removed)"),
+        extra_param("mode", "choice", "extra",
+                    help="extra (stray marking), smear (wet ink dragged sideways) or missing (marking removed)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

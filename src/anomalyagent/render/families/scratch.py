@@ -17,7 +17,7 @@ from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish, recolor
 from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param, extra_param,
-                      intensity_param, read_param, size_param)
+                      intensity_param, line_width, read_param, size_param)
 from ..shading import as_float, blur, light_direction, local_mean, shade
 from ..shapes import frame, stroke_coverage
 
@@ -34,15 +34,14 @@ class Scratch(Family):
         intensity_param(0.6, "contrast of the groove floor and depth of its shading"),
         color_param("lighter", "groove floor lighter (bare metal) or darker (dirt) than the surface"),
         blend_param(),
-        extra_param("width", "float", None, 0.001, 0.05, "groove width, fraction of min(H, W) (overrides aspect)"),
+        extra_param("width", "float", None, 0.001, 0.03, "groove width, fraction of min(H, W) (overrides aspect)"),
         extra_param("strands", "int", 1, 1, 3, "parallel strands from a burred tip"),
         extra_param("curvature", "float", 0.05, 0.0, 1.0, "bow: 0 straight, 1 strongly bowed (sagitta = 0.25 x this x length)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=0.8)
-        width = read_param(spec, "width", f.width / f.unit, 0.001, 0.05) * f.unit
-        width = float(np.clip(width, 0.8, 0.03 * f.unit + 0.8))
+        width = line_width(spec, f.width, f.unit, 0.03)
         strands = int(round(read_param(spec, "strands", 1 + int(rng.random() < 0.3), 1, 3)))
         bend = read_param(spec, "curvature", rng.uniform(0.0, 0.3), 0.0, 1.0)
         sagitta = 0.25 * bend * f.length * rng.choice([-1.0, 1.0])
