@@ -17,8 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Judge an edit: location 0-5 + quality 0-5 (pass when > 5), each measured term, "
         "and a review with what to change.",
     )
-    p.add_argument("--normal", required=True, help="the defect-free image")
-    p.add_argument("--image", required=True, help="the edited (defect) image, same size")
+    p.add_argument("--normal", help="the defect-free image (required unless --build-bank)")
+    p.add_argument("--image", help="the edited (defect) image, same size (required unless --build-bank)")
     p.add_argument("--mask", help="the defect mask (pixel > 127); derived from the change when omitted")
     p.add_argument("--category", help="object or texture category, for the knowledge base (e.g. hazelnut)")
     p.add_argument("--defect", help="defect type, for the knowledge base (e.g. crack)")
@@ -27,8 +27,27 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--critic", default="measured", help="critic backend name (default: measured)")
     p.add_argument("--learned", action="store_true", help="add the learned realism term (needs the 'learned' extra)")
     p.add_argument("--bank", help="realism bank file (.npz) for --learned (default: $ANOMALYAGENT_REALISM_BANK)")
+    p.add_argument("--build-bank", metavar="DATA",
+                   help="instead of judging: build the realism bank from the real anomalies (with masks) of the "
+                   "MVTec-layout folder DATA and write it to --bank. Use held-out images, never the ones you judge.")
     p.add_argument("--json", action="store_true", help="print the judgement as JSON")
     return p
+
+
+def _build_bank(args: argparse.Namespace) -> int:
+    from ..critic.learned import LearnedUnavailable, bank_from_folder
+
+    if not args.bank:
+        print("error: --build-bank needs --bank OUT.npz")
+        return 2
+    try:
+        bank = bank_from_folder(args.build_bank)
+    except (LearnedUnavailable, ImageError, ValueError) as exc:
+        print(f"error: {exc}")
+        return 2
+    bank.save(args.bank)
+    print(f"wrote {args.bank}: {len(bank.features)} real defect patches, good distance {bank.good_distance():.3f}")
+    return 0
 
 
 def _knowledge(category: str | None, defect: str | None):
@@ -48,7 +67,13 @@ def _knowledge(category: str | None, defect: str | None):
 
 def run(args: argparse.Namespace) -> int:
     from ..critic import CRITICS
+    from ..critic.learned import LearnedUnavailable, RealismBank, default_bank
 
+    if args.build_bank:
+        return _build_bank(args)
+    if not args.normal or not args.image:
+        print("error: --normal and --image are required")
+        return 2
     try:
         normal, edited = read_image(args.normal), read_image(args.image)
         if normal.shape != edited.shape:
@@ -58,14 +83,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}")
         return 2
     entry, kind, note = _knowledge(args.category, args.defect)
-    bank = None
-    if args.learned and args.bank:
-        from ..critic.learned import RealismBank
-
-        bank = RealismBank.load(args.bank)
-    critic = CRITICS.get(args.critic)
-    j = critic(normal, edited, mask, entry=entry, kind=args.kind or kind or "auto", learned=args.learned,
-               **({"bank": bank} if bank is not None else {}))
+    extra = {}
+    try:
+        if args.learned:
+            extra["bank"] = RealismBank.load(args.bank) if args.bank else default_bank()
+        critic = CRITICS.get(args.critic)
+        j = critic(normal, edited, mask, entry=entry, kind=args.kind or kind or "auto", learned=args.learned, **extra)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}")
+        return 2
+    except LearnedUnavailable as exc:  # what to install or build
+        print(f"error: {exc}")
+        return 2
     if args.json:
         print(json.dumps(j.to_dict(), indent=2))
         return 0

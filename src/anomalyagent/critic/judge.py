@@ -129,7 +129,7 @@ def judge(
     if learned:
         from .learned import realism_term
 
-        quality_terms.append(realism_term(edited, mask, bank))
+        quality_terms.append(realism_term(edited, mask, bank, getattr(entry, "category", None)))
     all_terms = [loc] + quality_terms
     location_score = 5.0 * loc.value
     quality_score = 5.0 * combine_quality(quality_terms)

@@ -1,0 +1,44 @@
+"""``anomalyagent critique``: sub-scores and review, JSON output, clear input errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from anomalyagent.cli import main
+from anomalyagent.images import write_png
+from test_critic_scenes import texture_scene
+
+
+def _files(tmp_path):
+    n, e, m = texture_scene()
+    paths = {k: tmp_path / f"{k}.png" for k in ("normal", "image", "mask")}
+    write_png(paths["normal"], n)
+    write_png(paths["image"], e)
+    write_png(paths["mask"], m.astype(np.uint8) * 255)
+    return paths
+
+
+def test_critique_prints_terms_and_review(tmp_path, capsys):
+    p = _files(tmp_path)
+    rc = main(["critique", "--normal", str(p["normal"]), "--image", str(p["image"]), "--mask", str(p["mask"]),
+               "--category", "magnetic_tile", "--defect", "blowhole"])
+    out = capsys.readouterr().out
+    assert rc == 0 and out.startswith("PASS")
+    for term in ("location", "visibility", "seam", "texture", "shape", "color"):
+        assert term in out
+    assert "Acceptable defect" in out
+
+
+def test_critique_json_without_mask_and_unchanged_image(tmp_path, capsys):
+    p = _files(tmp_path)
+    assert main(["critique", "--normal", str(p["normal"]), "--image", str(p["normal"]), "--json"]) == 0
+    j = json.loads(capsys.readouterr().out)
+    assert j["passed"] is False and j["advice"][0]["direction"] == "increase"
+
+
+def test_critique_reports_a_size_mismatch(tmp_path, capsys):
+    p = _files(tmp_path)
+    write_png(tmp_path / "small.png", np.zeros((40, 40), np.uint8))
+    rc = main(["critique", "--normal", str(p["normal"]), "--image", str(tmp_path / "small.png")])
+    assert rc == 2 and "differs" in capsys.readouterr().out
