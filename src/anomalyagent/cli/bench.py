@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="comma-separated synthesis methods (default agent,perlin,cutpaste,nsa; also cutpaste_scar)")
     p.add_argument("--n", type=int, default=200, help="synthetic samples per category and seed (default 200)")
     p.add_argument("--preset", default="cpu", choices=["cpu", "paper", "tiny"],
-                   help="cpu: 128 px, U-Net width 8, 6 x 400 samples (about a minute per row on 2 cores); "
+                   help="cpu: 128 px, U-Net width 8, 4 x 320 samples (0.5-2 min of training per row on 2 shared cores); "
                    "paper: 256 px, width 64, 200 x 500 (GPU); tiny: smoke tests only")
     p.add_argument("--seeds", type=_ints, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--oracle", dest="oracle", action=argparse.BooleanOptionalAction, default=True,
