@@ -28,8 +28,7 @@ from anomalyagent.images import read_image
 from anomalyagent.records import DefectSpec
 from anomalyagent.render import RENDERERS, render
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the seeded fixtures
-from test_render_fixtures import TYPICAL, object_rgb, texture_gray  # noqa: E402
+from anomalyagent.synthetic import TYPICAL, object_rgb, texture_gray
 
 
 def load_images(size: int, data: str | None) -> list[np.ndarray]:

@@ -1,4 +1,4 @@
-"""Seeded synthetic surfaces for the renderer tests (never real data), and their own check.
+"""The renderer tests' seeded fixtures (now in anomalyagent.synthetic) and their own check.
 
 ``object_rgb``: a warm-brown striped ellipse (a nut-like part) on dark cloth, with
 sensor grain; ``texture_gray``: a grey surface with vertical streaks and grain (a
@@ -6,61 +6,9 @@ ground tile). Both are generated at any size from a fixed seed.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from anomalyagent.records import DefectSpec
-
-# One typical spec per family (what the planner would produce), centred on the object.
-TYPICAL = {
-    "scratch": dict(size=0.3, aspect=30.0, angle=25.0, intensity=0.6, color="lighter"),
-    "crack": dict(size=0.35, aspect=20.0, angle=70.0, intensity=0.7, color="darker"),
-    "hole": dict(size=0.08, aspect=1.2, angle=0.0, intensity=0.75, color="darker"),
-    "dent": dict(size=0.15, aspect=1.4, angle=10.0, intensity=0.7, color="darker"),
-    "stain": dict(size=0.2, aspect=1.5, angle=40.0, intensity=0.5, color="darker"),
-    "particle": dict(size=0.06, aspect=1.5, angle=0.0, intensity=0.7, color="darker"),
-    "discoloration": dict(size=0.2, aspect=1.4, angle=0.0, intensity=0.5, color="brownish"),
-    "missing": dict(size=0.2, aspect=1.5, angle=0.0, intensity=0.7, color="darker"),
-    "cut": dict(size=0.25, aspect=8.0, angle=120.0, intensity=0.7, color="darker"),
-    "print": dict(size=0.25, aspect=3.0, angle=0.0, intensity=0.8, color="lighter"),
-    "fray": dict(size=0.2, aspect=2.0, angle=90.0, intensity=0.7, color="lighter"),
-    "rust": dict(size=0.18, aspect=1.3, angle=0.0, intensity=0.7, color="reddish"),
-    "fold": dict(size=0.3, aspect=6.0, angle=60.0, intensity=0.6, color="darker"),
-    "deform": dict(size=0.25, aspect=1.3, angle=0.0, intensity=0.7, color="darker"),
-}
-
-
-def object_rgb(size: int, seed: int = 0) -> np.ndarray:
-    """(size, size, 3) uint8: striped brown ellipse on a dark grainy background."""
-    rng = np.random.default_rng(seed)
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    img = np.empty((size, size, 3), np.float32)
-    img[:] = (38, 36, 40)
-    inside = ((xs - 0.5) / 0.38) ** 2 + ((ys - 0.52) / 0.42) ** 2 < 1.0
-    stripes = 0.5 + 0.5 * np.sin(xs * 60.0 + 3.0 * np.sin(ys * 7.0))
-    shade = 1.0 - 0.45 * np.clip(xs + ys - 0.6, 0.0, 1.0)
-    nut = np.stack([150 + 40 * stripes, 80 + 25 * stripes, 45 + 12 * stripes], axis=2) * shade[:, :, None]
-    img[inside] = nut[inside]
-    img += rng.normal(0.0, 4.0, size=img.shape)
-    img = cv2.GaussianBlur(img, (0, 0), max(0.5, size / 512.0))
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def texture_gray(size: int, seed: int = 1, width: int | None = None) -> np.ndarray:
-    """(size, width) uint8: grey surface with vertical grinding streaks and grain."""
-    rng = np.random.default_rng(seed)
-    width = width or size
-    streaks = rng.normal(0.0, 1.0, size=(1, width)).astype(np.float32)
-    streaks = cv2.GaussianBlur(streaks, (0, 0), max(0.6, width / 300.0))
-    ys = np.linspace(0.0, 1.0, size, dtype=np.float32)[:, None]
-    img = 95.0 + 25.0 * ys + 10.0 * streaks + rng.normal(0.0, 5.0, size=(size, width))
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def spec_for(family: str, center: tuple[float, float] = (0.45, 0.5), **changes) -> DefectSpec:
-    values = dict(TYPICAL.get(family, dict(size=0.2, aspect=2.0, angle=0.0, intensity=0.6, color="darker")))
-    values.update(changes)
-    return DefectSpec(family=family, defect_type=family, category="fixture", center=center, **values)
+from anomalyagent.synthetic import TYPICAL, object_rgb, spec_for, texture_gray  # noqa: F401  (re-exported for tests)
 
 
 def test_fixtures_are_seeded_and_sized():
