@@ -117,3 +117,14 @@ def test_mg_matches_exact_alpha(tools, category, gray):
                 scores.append(iou(state.mask, state.alpha > 0.5))
     assert len(scores) >= 6
     assert float(np.median(scores)) >= 0.8, scores
+
+
+def test_backends_are_picked_by_name():
+    from anomalyagent.tools import EDITORS, MASKERS, PLANNERS
+    from anomalyagent.critic import CRITICS
+
+    assert "procedural" in EDITORS and "measured" in CRITICS and "priors" in PLANNERS and "change" in MASKERS
+    with pytest.raises(KeyError, match="unknown image editor 'nope'; known: procedural"):
+        default_toolbox(editor="nope")
+    with pytest.raises(KeyError, match="unknown MG masker"):
+        default_toolbox(masker="nope")

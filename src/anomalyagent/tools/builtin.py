@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ..change import change_mask, iou
+from ..change import iou
 from ..knowledge import KnowledgeBase
-from ..planning import instruction, sample_spec
+from ..planning import instruction
 from ..records import BLEND_MODES, COLOR_RELATIONS, Observation
+from .backends import MASKERS, PLANNERS
 from .base import CallError, EpisodeState, Tool
 from .editors import EDITORS
 
@@ -36,9 +37,10 @@ class PromptGeneration(Tool):
     )
     parameters = {"type": "object", "properties": {"category": _NAME, "defect_type": _DEFECT}, "required": []}
 
-    def __init__(self, kb: KnowledgeBase | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase | None = None, planner: str = "priors") -> None:
         super().__init__()
         self.kb = kb or KnowledgeBase.default()
+        self.plan = PLANNERS.create(planner)
 
     def run(self, arguments: dict[str, Any], state: EpisodeState) -> Observation:
         if state.planned:
@@ -46,7 +48,7 @@ class PromptGeneration(Tool):
         start = time.perf_counter()
         found = self.kb.lookup(arguments.get("category", state.task.category), arguments.get("defect_type", state.task.defect_type))
         state.entry = found.entry
-        spec = sample_spec(found.entry, state.image, state.foreground, state.rng)
+        spec = self.plan(found.entry, state.image, state.foreground, state.rng)
         spec = spec.replace(defect_type=state.task.defect_type, category=state.task.category)
         spec = spec.replace(instruction=instruction(spec, found.entry))
         state.spec, state.planned = spec, True
@@ -179,6 +181,10 @@ class MaskGeneration(Tool):
     )
     parameters = {"type": "object", "properties": {}, "required": []}
 
+    def __init__(self, masker: str = "change") -> None:
+        super().__init__()
+        self.segment = MASKERS.create(masker)
+
     def run(self, arguments: dict[str, Any], state: EpisodeState) -> Observation:
         if state.edited is None or not state.judged or not state.judgement.passed:
             raise CallError("MG needs an edit that passed QE: call IG and QE first.")
@@ -186,7 +192,7 @@ class MaskGeneration(Tool):
             raise CallError("MG was already called; give the final answer.")
         start = time.perf_counter()
         hint = state.spec.center if state.spec else None
-        mask = change_mask(state.image, state.edited, hint=hint)
+        mask = self.segment(state.image, state.edited, hint)
         state.mask = mask
         _timed(state, "MG", start)
         payload: dict[str, Any] = {"area_fraction": float(mask.mean())}
