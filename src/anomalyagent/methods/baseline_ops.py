@@ -10,6 +10,8 @@ Images are (H, W) grayscale or (H, W, 3) RGB uint8; grayscale stays grayscale.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import cv2
 import numpy as np
 
@@ -57,6 +59,23 @@ def finish(before: np.ndarray, after: np.ndarray, region: np.ndarray) -> tuple[n
 
 def big_enough(mask: np.ndarray) -> bool:
     return int(mask.sum()) >= max(16, int(MIN_DEFECT_FRACTION * mask.size))
+
+
+def draw_visible(image: np.ndarray, draw: Callable[[], tuple[np.ndarray, np.ndarray]],
+                 tries: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Call ``draw() -> (edited, region)`` until the honest mask is big enough (``tries`` at most).
+
+    Returns (image, mask) as ``finish`` does; when no try changed anything visibly, the
+    image comes back unchanged with an empty mask (never an unlabeled change).
+    """
+    out, mask = image.copy(), np.zeros(image.shape[:2], bool)
+    for _ in range(tries):
+        out, mask = finish(image, *draw())
+        if big_enough(mask):
+            break
+    if not mask.any():
+        out = image.copy()
+    return out, mask
 
 
 def color_jitter(image: np.ndarray, rng: np.random.Generator, brightness: float = 0.1, contrast: float = 0.1,

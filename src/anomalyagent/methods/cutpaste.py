@@ -20,7 +20,7 @@ import numpy as np
 
 from ..records import Task
 from .base import METHODS, MethodResult, NormalPool
-from .baseline_ops import big_enough, color_jitter, finish
+from .baseline_ops import color_jitter, draw_visible
 
 MAX_TRIES = 10
 
@@ -82,14 +82,7 @@ class _CutPasteBase:
     draw = staticmethod(cutpaste)
 
     def synthesize(self, image: np.ndarray, task: Task, rng: np.random.Generator, pool: NormalPool) -> MethodResult:
-        out, mask = image.copy(), np.zeros(image.shape[:2], bool)
-        for _ in range(MAX_TRIES):
-            out, region = self.draw(image, rng)
-            out, mask = finish(image, out, region)
-            if big_enough(mask):
-                break
-        if not mask.any():  # nothing visible after every try: do not return an unlabeled change
-            out = image.copy()
+        out, mask = draw_visible(image, lambda: self.draw(image, rng), MAX_TRIES)
         return MethodResult(out, mask, passed=bool(mask.any()))
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from ..foreground import foreground
 from ..records import Task
 from .base import METHODS, MethodResult, NormalPool
-from .baseline_ops import big_enough, finish, like, random_point
+from .baseline_ops import draw_visible, like, random_point
 
 MAX_TRIES = 10
 CLONE_MODES = {"normal": cv2.NORMAL_CLONE, "mixed": cv2.MIXED_CLONE}
@@ -77,14 +77,11 @@ class NSAMethod:
 
     def synthesize(self, image: np.ndarray, task: Task, rng: np.random.Generator, pool: NormalPool) -> MethodResult:
         fg_image = foreground(image, self.kind)
-        out, mask = image.copy(), np.zeros(image.shape[:2], bool)
-        for _ in range(MAX_TRIES):
+
+        def draw() -> tuple[np.ndarray, np.ndarray]:
             source = pool.sample(rng, exclude=task.image_path) if len(pool) else None
             source = like(source if source is not None else image[::-1, ::-1], image)
-            out, region = poisson_patch(image, source, rng, fg_image, foreground(source, self.kind), mode=self.mode)
-            out, mask = finish(image, out, region)
-            if big_enough(mask):
-                break
-        if not mask.any():  # nothing visible after every try: do not return an unlabeled change
-            out = image.copy()
+            return poisson_patch(image, source, rng, fg_image, foreground(source, self.kind), mode=self.mode)
+
+        out, mask = draw_visible(image, draw, MAX_TRIES)
         return MethodResult(out, mask, passed=bool(mask.any()))

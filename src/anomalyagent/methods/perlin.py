@@ -22,7 +22,7 @@ import numpy as np
 
 from ..records import Task
 from .base import METHODS, MethodResult, NormalPool
-from .baseline_ops import big_enough, finish, like
+from .baseline_ops import draw_visible, like
 
 NOISE_SIDE = 256  # noise is drawn on a 256 x 256 grid (DRAEM's size) and resized
 MAX_TRIES = 10
@@ -129,20 +129,16 @@ class PerlinMethod:
         self.beta_max = beta_max
 
     def synthesize(self, image: np.ndarray, task: Task, rng: np.random.Generator, pool: NormalPool) -> MethodResult:
-        out, mask = image, np.zeros(image.shape[:2], bool)
-        beta = 0.0
-        for _ in range(MAX_TRIES):
+        betas: list[float] = []
+
+        def draw() -> tuple[np.ndarray, np.ndarray]:
             source = pool.sample(rng, exclude=task.image_path) if len(pool) else None
-            texture = like(source if source is not None else image, image)
-            texture = augment_texture(texture, rng)
+            texture = augment_texture(like(source if source is not None else image, image), rng)
             region = perlin_mask(image.shape[:2], rng)
-            beta = float(rng.uniform(0.0, self.beta_max))
+            betas.append(float(rng.uniform(0.0, self.beta_max)))
             m = region[..., None] if image.ndim == 3 else region
-            blend = (1.0 - beta) * texture.astype(np.float32) + beta * image.astype(np.float32)
-            out = np.where(m, np.clip(np.rint(blend), 0, 255), image).astype(np.uint8)
-            out, mask = finish(image, out, region)
-            if big_enough(mask):
-                break
-        if not mask.any():  # nothing visible after every try: do not return an unlabeled change
-            out = image.copy()
-        return MethodResult(out, mask, passed=bool(mask.any()), info={"beta": round(beta, 4)})
+            blend = (1.0 - betas[-1]) * texture.astype(np.float32) + betas[-1] * image.astype(np.float32)
+            return np.where(m, np.clip(np.rint(blend), 0, 255), image).astype(np.uint8), region
+
+        out, mask = draw_visible(image, draw, MAX_TRIES)
+        return MethodResult(out, mask, passed=bool(mask.any()), info={"beta": round(betas[-1], 4)})

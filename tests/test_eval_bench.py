@@ -1,0 +1,81 @@
+"""End to end on a tiny generated category: bench rows, determinism, table, chart, CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from anomalyagent.cli import main
+from anomalyagent.eval.bench import BenchConfig, run_bench
+from anomalyagent.eval.report import bar_chart, markdown_table
+from eval_fixtures import make_category
+
+REQUIRED = {"method", "seed", "pixel_auroc", "pixel_ap", "pixel_f1", "image_auroc", "image_ap", "image_f1", "aupro", "seconds"}
+
+
+@pytest.fixture
+def category(tmp_path: Path) -> Path:
+    return make_category(tmp_path / "data" / "tile")
+
+
+def _config(category: Path, out: Path, **kw) -> BenchConfig:
+    base = dict(data=str(category), out=str(out), methods=["perlin"], n=4, preset="tiny", seeds=[0],
+                classify=False, generation=False, progress=False)
+    base.update(kw)
+    return BenchConfig(**base)
+
+
+def test_rows_are_deterministic_and_complete(category: Path, tmp_path: Path):
+    a = run_bench(_config(category, tmp_path / "a"))
+    b = run_bench(_config(category, tmp_path / "b"))
+    assert [r["method"] for r in a] == ["perlin", "oracle"]
+    for ra, rb in zip(a, b):
+        assert REQUIRED <= set(ra)
+        assert {k: v for k, v in ra.items() if "seconds" not in k} == {k: v for k, v in rb.items() if "seconds" not in k}
+    assert a[0]["n_train_anomalies"] == 4 and a[1]["n_train_anomalies"] == 2  # 1 of 3 reserved per type
+    stored = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert stored["test_counts"]["tile"]["test"] == {"good": 2, "hole": 2, "scratch": 2}
+
+
+def test_resume_skips_done_rows_and_refuses_other_settings(category: Path, tmp_path: Path):
+    rows = run_bench(_config(category, tmp_path / "r", oracle=False))
+    again = run_bench(_config(category, tmp_path / "r", oracle=False))
+    assert again == rows
+    with pytest.raises(ValueError, match="other settings"):
+        run_bench(_config(category, tmp_path / "r", oracle=False, n=5))
+
+
+def test_select_on_test_is_marked(category: Path, tmp_path: Path):
+    rows = run_bench(_config(category, tmp_path / "s", select_on_test=True, oracle=False))
+    assert rows[0]["test_selected"] is True
+    table = markdown_table(rows, test_selected=True)
+    assert "TEST-SELECTED" in table and "| perlin* |" in table
+
+
+def test_extras_classification_and_generation(category: Path, tmp_path: Path):
+    rows = run_bench(_config(category, tmp_path / "x", oracle=False, classify=True, generation=True, n=6))
+    row = rows[0]
+    assert 0.0 <= row["classification_accuracy"] <= 1.0 and row["classifier"].endswith("_linear")
+    assert row["is_effnet"] >= 1.0 and row["ic_lpips_effnet"] >= 0.0
+
+
+def test_table_and_chart(tmp_path: Path):
+    rows = [{"category": "tile", "method": m, "seed": s, "pixel_ap": 0.1 * s + 0.2, "pixel_auroc": 0.9, "seconds": 3.0}
+            for m in ("perlin", "oracle") for s in (0, 1)]
+    table = markdown_table(rows)
+    assert "| perlin | 2 |" in table and "25.0 ± 5.0" in table
+    assert table.index("| perlin") < table.index("| oracle")
+    bar_chart(rows, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").stat().st_size > 0
+
+
+def test_cli(category: Path, tmp_path: Path, capsys):
+    code = main(["bench", "--data", str(category.parent), "--out", str(tmp_path / "cli"), "--methods", "cutpaste",
+                 "--n", "4", "--preset", "tiny", "--seeds", "0", "--no-oracle", "--no-classify", "--no-generation",
+                 "--no-progress"])
+    assert code == 0
+    assert (tmp_path / "cli" / "results.md").is_file() and (tmp_path / "cli" / "pixel_ap.png").is_file()
+    assert "| cutpaste | 1 |" in capsys.readouterr().out
+    with pytest.raises(KeyError, match="unknown synthesis method"):
+        main(["bench", "--data", str(category), "--out", str(tmp_path / "bad"), "--methods", "nope", "--preset", "tiny"])

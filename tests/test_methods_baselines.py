@@ -1,0 +1,73 @@
+"""Every re-run baseline: right shape, grayscale stays grayscale, honest mask, same seed -> same bytes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from anomalyagent.methods import METHODS, NormalPool
+from anomalyagent.methods.baseline_ops import VISIBLE_DELTA
+from anomalyagent.methods.perlin import perlin_noise
+from anomalyagent.records import Task
+
+BASELINES = ["perlin", "cutpaste", "cutpaste_scar", "nsa"]
+
+
+def _surface(rng: np.random.Generator, size: int, gray: bool) -> np.ndarray:
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0), 2.0)
+    img = np.clip(120 + 40 * noise / noise.std(), 0, 255).astype(np.uint8)
+    if gray:
+        return img
+    rgb = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB).astype(np.int16)
+    rgb[..., 0] += 40
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def pool(tmp_path: Path) -> NormalPool:
+    rng = np.random.default_rng(5)
+    paths = []
+    for i, size in enumerate((72, 96, 80)):
+        p = tmp_path / f"n{i}.png"
+        cv2.imwrite(str(p), _surface(rng, size, gray=bool(i % 2)))
+        paths.append(p)
+    return NormalPool(paths)
+
+
+def test_baselines_are_registered():
+    assert set(BASELINES) <= set(METHODS.names())
+
+
+@pytest.mark.parametrize("gray", [True, False])
+@pytest.mark.parametrize("name", BASELINES)
+def test_baseline_contract_and_honest_mask(name, gray, pool):
+    image = _surface(np.random.default_rng(1), 96, gray)
+    task = Task("self.png", "tile", "crack", seed=3)
+    method = METHODS.create(name)
+    for seed in range(3):
+        result = method.synthesize(image, task, np.random.default_rng(seed), pool)
+        assert result.image.shape == image.shape and result.image.dtype == np.uint8
+        assert result.mask.shape == image.shape[:2] and result.mask.dtype == bool
+        assert result.mask.any() and result.passed
+        diff = np.abs(result.image.astype(int) - image.astype(int))
+        diff = diff.max(axis=2) if diff.ndim == 3 else diff
+        assert (diff[~result.mask] == 0).all(), "pixels changed outside the mask"
+        assert (diff[result.mask] > VISIBLE_DELTA).all(), "mask pixels that did not visibly change"
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_same_seed_same_bytes(name, pool):
+    image = _surface(np.random.default_rng(2), 80, gray=False)
+    task = Task("self.png", "tile", "hole")
+    a = METHODS.create(name).synthesize(image, task, np.random.default_rng(7), pool)
+    b = METHODS.create(name).synthesize(image, task, np.random.default_rng(7), pool)
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+
+
+def test_perlin_noise_shape_and_range():
+    noise = perlin_noise((64, 64), (4, 8), np.random.default_rng(0))
+    assert noise.shape == (64, 64) and np.abs(noise).max() <= 1.5
+    with pytest.raises(ValueError):
+        perlin_noise((60, 64), (8, 8), np.random.default_rng(0))
