@@ -79,7 +79,7 @@ def shape_term(mask: np.ndarray, foreground: np.ndarray, size: tuple[float, floa
         result.parameter = "size"
         big = s_cover < 0.5 or ext > hi
         result.direction = "decrease" if big else "increase"
-        result.text = (f"The defect spans {ext:.0%} of the shorter side and covers {cover:.0%} of the part; "
+        result.text = (f"The defect spans {ext:.1%} of the shorter side and covers {cover:.1%} of the part; "
                        f"this defect is usually {lo:.0%}-{hi:.0%} long: {result.direction} its size.")
     elif s_aspect < 0.5:
         result.parameter = "aspect"
