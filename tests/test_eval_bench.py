@@ -19,8 +19,8 @@ def category(tmp_path: Path) -> Path:
     return make_category(tmp_path / "data" / "tile")
 
 
-def _config(category: Path, out: Path, **kw) -> BenchConfig:
-    base = dict(data=str(category), out=str(out), methods=["perlin"], n=4, preset="tiny", seeds=[0],
+def _config(data: Path, out: Path, **kw) -> BenchConfig:
+    base = dict(data=str(data), out=str(out), methods=["perlin"], n=4, preset="tiny", seeds=[0],
                 classify=False, generation=False, progress=False)
     base.update(kw)
     return BenchConfig(**base)
@@ -79,3 +79,8 @@ def test_cli(category: Path, tmp_path: Path, capsys):
     assert "| cutpaste | 1 |" in capsys.readouterr().out
     with pytest.raises(KeyError, match="unknown synthesis method"):
         main(["bench", "--data", str(category), "--out", str(tmp_path / "bad"), "--methods", "nope", "--preset", "tiny"])
+
+
+def test_unknown_category_is_a_clear_error(category: Path, tmp_path: Path):
+    with pytest.raises(ValueError, match="no category 'nut' \\(has tile\\)"):
+        run_bench(_config(category.parent, tmp_path / "c", category="nut"))

@@ -235,7 +235,10 @@ def run_bench(config: BenchConfig) -> list[dict[str, Any]]:
     done = {(r["category"], r["method"], r["seed"]) for r in rows}
     roots = find_categories(config.data)
     if config.category:
-        roots = [r for r in roots if r.name == config.category] or [Path(config.data) / config.category]
+        known = ", ".join(r.name for r in roots)
+        roots = [r for r in roots if r.name == config.category]
+        if not roots:
+            raise ValueError(f"{config.data}: no category {config.category!r} (has {known})")
     methods = list(config.methods) + ([ORACLE] if config.oracle else [])
     counts: dict[str, Any] = {}
     for root in roots:

@@ -32,27 +32,36 @@ def like(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return to_gray(source) if target.ndim == 2 else to_rgb(source)
 
 
-def honest_mask(before: np.ndarray, after: np.ndarray, region: np.ndarray, delta: float = VISIBLE_DELTA) -> np.ndarray:
-    """(H, W) bool: pixels of ``region`` whose value changed by more than ``delta`` levels.
-
-    Components of fewer than 4 pixels are dropped (isolated specks are not a defect).
-    """
-    diff = np.abs(before.astype(np.int16) - after.astype(np.int16))
+def change_magnitude(before: np.ndarray, after: np.ndarray, smooth: float = 0.0) -> np.ndarray:
+    """(H, W) float32 absolute change (largest channel), Gaussian-smoothed when ``smooth`` > 0 (sigma, px)."""
+    diff = np.abs(before.astype(np.float32) - after.astype(np.float32))
     if diff.ndim == 3:
         diff = diff.max(axis=2)
+    return cv2.GaussianBlur(diff, (0, 0), smooth) if smooth > 0 else diff
+
+
+def honest_mask(before: np.ndarray, after: np.ndarray, region: np.ndarray, delta: float = VISIBLE_DELTA,
+                smooth: float = 0.0) -> np.ndarray:
+    """(H, W) bool: pixels of ``region`` whose value changed by more than ``delta`` levels.
+
+    ``smooth`` > 0 judges the change at the scale of a few pixels (see ``change_magnitude``):
+    a Poisson blend changes a patch by a smooth amount that a fine-grained source texture
+    pushes above and below ``delta`` pixel by pixel, and a per-pixel threshold turns that
+    into salt-and-pepper labels. Components of fewer than 4 pixels are dropped.
+    """
+    diff = change_magnitude(before, after, smooth)
     mask = (region & (diff > delta)).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     keep = np.r_[False, stats[1:, cv2.CC_STAT_AREA] >= 4] if count > 1 else np.zeros(1, bool)
     return keep[labels]
 
 
-def finish(before: np.ndarray, after: np.ndarray, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def finish(before: np.ndarray, after: np.ndarray, region: np.ndarray, smooth: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(image, mask) with the invariant every baseline keeps: outside the mask the image
-    equals ``before`` exactly, inside it every pixel changed by more than VISIBLE_DELTA.
-
-    Sub-threshold changes (at most VISIBLE_DELTA levels, invisible) are reverted.
+    equals ``before`` exactly, inside it the change (smoothed by ``smooth``) exceeds
+    VISIBLE_DELTA. Changes left outside the mask (invisible ones) are reverted.
     """
-    mask = honest_mask(before, after, region)
+    mask = honest_mask(before, after, region, smooth=smooth)
     keep = mask[..., None] if before.ndim == 3 else mask
     return np.where(keep, after, before).astype(np.uint8), mask
 
@@ -62,7 +71,7 @@ def big_enough(mask: np.ndarray) -> bool:
 
 
 def draw_visible(image: np.ndarray, draw: Callable[[], tuple[np.ndarray, np.ndarray]],
-                 tries: int = 10) -> tuple[np.ndarray, np.ndarray]:
+                 tries: int = 10, smooth: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Call ``draw() -> (edited, region)`` until the honest mask is big enough (``tries`` at most).
 
     Returns (image, mask) as ``finish`` does; when no try changed anything visibly, the
@@ -70,7 +79,7 @@ def draw_visible(image: np.ndarray, draw: Callable[[], tuple[np.ndarray, np.ndar
     """
     out, mask = image.copy(), np.zeros(image.shape[:2], bool)
     for _ in range(tries):
-        out, mask = finish(image, *draw())
+        out, mask = finish(image, *draw(), smooth=smooth)
         if big_enough(mask):
             break
     if not mask.any():

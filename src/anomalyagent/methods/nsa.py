@@ -11,7 +11,9 @@ NSA does for objects; textures are all foreground.
 NSA labels pixels by a smooth function of the intensity change; the evaluation protocol
 needs a binary mask, so the mask is the blended footprint where the pixels visibly
 changed (``baseline_ops.honest_mask``): where the blend did not change the image, there
-is no defect to find.
+is no defect to find. The change is judged after a Gaussian smoothing (sigma MASK_SMOOTH
+px), as NSA's own labels come from a smoothed difference: per pixel, the fine grain of
+the source patch turns the blend's smooth change into salt-and-pepper labels.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from .base import METHODS, MethodResult, NormalPool
 from .baseline_ops import draw_visible, like, random_point
 
 MAX_TRIES = 10
+MASK_SMOOTH = 1.5  # px, sigma of the smoothing of the change before thresholding
 CLONE_MODES = {"normal": cv2.NORMAL_CLONE, "mixed": cv2.MIXED_CLONE}
 
 
@@ -83,5 +86,5 @@ class NSAMethod:
             source = like(source if source is not None else image[::-1, ::-1], image)
             return poisson_patch(image, source, rng, fg_image, foreground(source, self.kind), mode=self.mode)
 
-        out, mask = draw_visible(image, draw, MAX_TRIES)
+        out, mask = draw_visible(image, draw, MAX_TRIES, smooth=MASK_SMOOTH)
         return MethodResult(out, mask, passed=bool(mask.any()))
