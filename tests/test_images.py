@@ -48,3 +48,11 @@ def test_mask_threshold_and_size_check(tmp_path):
     assert mask.sum() == 25
     with pytest.raises(ImageError, match="mask is 30x20"):
         read_mask(tmp_path / "m.png", (30, 30))
+
+
+def test_atomic_writes_are_world_readable(tmp_path):
+    import stat
+
+    write_png(tmp_path / "p.png", np.zeros((20, 20), np.uint8))
+    assert stat.S_IMODE((tmp_path / "p.png").stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["p.png"]
