@@ -44,6 +44,8 @@ def test_resume_skips_done_rows_and_refuses_other_settings(category: Path, tmp_p
     assert again == rows
     with pytest.raises(ValueError, match="other settings"):
         run_bench(_config(category, tmp_path / "r", oracle=False, n=5))
+    with pytest.raises(ValueError, match="other settings"):
+        run_bench(_config(category, tmp_path / "r", oracle=False, overrides={"epochs": 2}))
 
 
 def test_select_on_test_is_marked(category: Path, tmp_path: Path):

@@ -40,6 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="legacy protocol: keep the epoch with the best test pixel AP; every number is marked test-selected")
     p.add_argument("--no-classify", action="store_true", help="skip the defect-type classification")
     p.add_argument("--no-generation", action="store_true", help="skip is_effnet / ic_lpips_effnet")
+    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (budget-sensitivity runs)")
+    p.add_argument("--samples-per-epoch", type=int, default=None, help="override the preset's samples per epoch")
     p.add_argument("--category", default=None, help="only this category of an MVTec root")
     p.add_argument("--workers", type=int, default=1, help="synthesis worker processes (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset, seeds=args.seeds, oracle=args.oracle, select_on_test=args.select_on_test,
         classify=not args.no_classify, generation=not args.no_generation, workers=args.workers,
         category=args.category, progress=not args.no_progress,
+        overrides={k: v for k, v in (("epochs", args.epochs), ("samples_per_epoch", args.samples_per_epoch)) if v is not None},
     )
     from ..methods import METHODS
 

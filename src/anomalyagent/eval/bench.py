@@ -62,6 +62,8 @@ class BenchConfig:
     workers: int = 1
     category: str | None = None
     progress: bool = True
+    # TrainConfig fields changed from the preset (budget-sensitivity runs), e.g. {"epochs": 16}.
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -70,7 +72,7 @@ class BenchConfig:
             raise ValueError("nothing to run: give --methods or --oracle")
 
     def train_config(self) -> TrainConfig:
-        return dataclasses.replace(PRESETS[self.preset], select_on_test=self.select_on_test)
+        return dataclasses.replace(PRESETS[self.preset], **self.overrides, select_on_test=self.select_on_test)
 
     def key(self) -> dict[str, Any]:
         """The settings a resumed run must share with the rows already written."""

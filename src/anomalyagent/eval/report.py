@@ -65,7 +65,7 @@ def markdown_table(rows: list[dict[str, Any]], test_selected: bool = False,
             c = counts[category]
             head += f" (test: {', '.join(f'{k} {v}' for k, v in c['test'].items())}; reserved {c['reserved']}; train/good {c['train_good']})"
         lines += [head, ""]
-        names = [label for _, label in COLUMNS] + ["s/row (synth + train + test)"]
+        names = [label for _, label in COLUMNS] + ["s/seed (synth + train + test)", "s total"]
         lines.append("| method | seeds | " + " | ".join(names) + " |")
         lines.append("|---|---|" + "---|" * len(names))
         for (cat, method), stats in sorted(summary.items(), key=lambda kv: (kv[0][0], kv[0][1] == "oracle", kv[0][1])):
@@ -73,6 +73,8 @@ def markdown_table(rows: list[dict[str, Any]], test_selected: bool = False,
                 continue
             seeds = max((s[2] for s in stats.values()), default=0)
             cells = [_cell(name, stats.get(name)) for name, _ in COLUMNS] + [_cell("seconds", stats.get("seconds"))]
+            total = stats.get("seconds")
+            cells.append(f"{total[0] * total[2]:.0f}" if total else "-")
             lines.append(f"| {method}{mark} | {seeds} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
