@@ -16,10 +16,14 @@ is not copying). The standard networks are not on this machine and nothing downl
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
 
-from .backbone import BackboneUnavailable, effnet_outputs, load_effnet_lite0
+from ..images import to_rgb
+from .backbone import BackboneUnavailable, effnet_outputs, load_effnet_lite0, preprocess
 
 LPIPS_LAYERS = (3, 5, 10, 15)  # Lite0 blocks at strides 4, 8, 16, 32
 LPIPS_SIDE = 128  # input side for the LPIPS-like features (cost grows with its square)
@@ -118,9 +122,6 @@ def inception_score(images: list[np.ndarray]) -> float:
     except Exception as exc:
         raise BackboneUnavailable("the standard Inception Score needs torchvision with local Inception-v3 weights; "
                                   "offline, use is_effnet (not comparable with published IS)") from exc
-    from pathlib import Path
-    import os
-
     hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
     files = sorted(hub.glob("inception_v3_google-*.pth")) if hub.is_dir() else []
     if not files:
@@ -128,8 +129,6 @@ def inception_score(images: list[np.ndarray]) -> float:
     model = torchvision.models.inception_v3(aux_logits=True, init_weights=False)
     model.load_state_dict(torch.load(files[0], map_location="cpu"))
     model.eval()
-    from .backbone import preprocess
-
     with torch.no_grad():
         probs = [torch.softmax(model(preprocess(images[i:i + 16], side=299)), 1) for i in range(0, len(images), 16)]
     return inception_score_from_probs(torch.cat(probs).numpy())
@@ -145,8 +144,6 @@ def ic_lpips(generated: dict[str, list[np.ndarray]], anchors: dict[str, list[np.
                                   "weights on this machine; offline, use ic_lpips_effnet") from exc
 
     def tensor(im: np.ndarray) -> torch.Tensor:
-        from ..images import to_rgb
-
         return torch.from_numpy(to_rgb(im).astype(np.float32) / 127.5 - 1.0).permute(2, 0, 1)[None]
 
     values = []
