@@ -32,8 +32,9 @@ def placement_region(fg: np.ndarray, location: str, size: float) -> np.ndarray:
     """(H, W) bool: where a defect centre may go.
 
     ``size`` is the defect's extent as a fraction of min(H, W). Surface defects keep
-    their centre at least a third of their size inside the object; edge/rim defects sit
-    in a band along the object's boundary (the image border for textures).
+    their centre 0.45 of their size inside the object (a third when that leaves no room);
+    edge/rim defects sit in a band along the object's boundary (the image border for
+    textures).
     """
     h, w = fg.shape
     side = min(h, w)
@@ -42,9 +43,11 @@ def placement_region(fg: np.ndarray, location: str, size: float) -> np.ndarray:
         band = (dist > 0.01 * side) & (dist < max(0.06 * side, 0.35 * size * side))
         if band.sum() > 0.002 * h * w:
             return band
-    inner = dist > max(1.0, size * side / 3.0)
-    if inner.sum() > 0.002 * h * w:
-        return inner
+    # Keep the whole defect on the part when it fits (its half-extent inside), else a third.
+    for reach in (0.45, 1.0 / 3.0):
+        inner = dist > max(1.0, reach * size * side)
+        if inner.sum() > 0.002 * h * w:
+            return inner
     return fg if fg.any() else np.ones_like(fg)
 
 
