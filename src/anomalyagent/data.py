@@ -31,7 +31,7 @@ def _images_in(folder: Path) -> list[Path]:
 
 def index_normals(root: str | Path, category: str | None = None) -> list[NormalSet]:
     """Normal image sets under ``root``; raise DataError when there are none."""
-    root = Path(root).expanduser()
+    root = Path(root).expanduser().resolve()  # manifests record absolute source paths
     if not root.exists():
         raise DataError(f"{root}: folder does not exist")
     if not root.is_dir():
