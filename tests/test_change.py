@@ -1,4 +1,3 @@
-import cv2
 import numpy as np
 
 from anomalyagent.change import change_mask, delta_e, iou, noise_floor

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from anomalyagent.cli import build_parser, main
+from anomalyagent.cli import main
 
 
 def test_help_lists_commands(capsys):

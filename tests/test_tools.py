@@ -4,7 +4,7 @@ import pytest
 from anomalyagent.agent.loop import new_state
 from anomalyagent.change import iou
 from anomalyagent.records import Task, ToolCall
-from anomalyagent.tools import ToolBox, default_toolbox, validate_arguments
+from anomalyagent.tools import default_toolbox, validate_arguments
 from anomalyagent.tools.base import Tool, check_schema
 
 from conftest import object_image, texture_image

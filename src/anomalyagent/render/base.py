@@ -13,7 +13,7 @@ Renderers are deterministic given ``rng`` and never modify ``image`` in place.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
