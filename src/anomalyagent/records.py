@@ -171,9 +171,10 @@ class Step:
     observation: Observation | None = None
     answer: str | None = None  # set on the final step instead of a call
     seconds: float = 0.0
+    reply: str = ""  # the raw reply when it could not be parsed (then call and answer are None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "index": self.index,
             "thought": self.thought,
             "call": self.call.to_dict() if self.call else None,
@@ -181,6 +182,9 @@ class Step:
             "answer": self.answer,
             "seconds": round(self.seconds, 6),
         }
+        if self.reply:
+            data["reply"] = self.reply
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Step":
@@ -191,6 +195,7 @@ class Step:
             observation=Observation.from_dict(data["observation"]) if data.get("observation") else None,
             answer=data.get("answer"),
             seconds=float(data.get("seconds", 0.0)),
+            reply=str(data.get("reply", "")),
         )
 
 

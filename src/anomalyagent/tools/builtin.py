@@ -167,7 +167,6 @@ class KnowledgeRetrieval(Tool):
         start = time.perf_counter()
         found = self.kb.lookup(arguments.get("category", state.task.category), arguments.get("defect_type", state.task.defect_type))
         state.entry = found.entry
-        state.kr_calls += 1
         _timed(state, "KR", start)
         note = f"\nNote: {found.note}" if found.note else ""
         return Observation(text=found.entry.text() + note, payload={"entry": found.entry.to_dict(), "match": found.match})
@@ -206,5 +205,3 @@ class MaskGeneration(Tool):
             hidden=hidden,
         )
 
-
-TOOL_CLASSES = (PromptGeneration, ImageGeneration, QualityEvaluation, KnowledgeRetrieval, MaskGeneration)
