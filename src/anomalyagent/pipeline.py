@@ -12,7 +12,7 @@ import logging
 import os
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -69,11 +69,13 @@ def plan_tasks(sets: list[NormalSet], defects: list[str], n: int, seed: int) -> 
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(method: str, method_kwargs: dict[str, Any], pools: dict[str, list[str]], out: str) -> None:
+def _init_worker(method: str, method_kwargs: dict[str, Any], pools: dict[str, list[str]], out: str,
+                 built: Any = None) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # parallelism comes from processes; avoid oversubscription
-    _WORKER["method"] = METHODS.create(method, **method_kwargs)
+    # ``built``: the instance the main process already made (one worker: never load model weights twice)
+    _WORKER["method"] = built if built is not None else METHODS.create(method, **method_kwargs)
     _WORKER["pools"] = {c: NormalPool([Path(p) for p in ps]) for c, ps in pools.items()}
     _WORKER["writer"] = OutputWriter(Path(out))
 
@@ -100,7 +102,24 @@ def _run_task(task: Task) -> dict[str, Any]:
     return {"error": f"{task.task_id}: no readable normal image", "bad": bad, "task": task.task_id}
 
 
-def _execute(tasks: list[Task], workers: int, init_args: tuple) -> Iterator[dict[str, Any]]:
+def _execute(tasks: list[Task], workers: int, init_args: tuple, concurrency: int = 1) -> Iterator[dict[str, Any]]:
+    if workers <= 1 and concurrency > 1:
+        # Threads, for policies/tools that wait on a model server: ``concurrency`` episodes in
+        # flight, at most 2x that many tasks submitted (bounded memory), results as they finish.
+        _init_worker(*init_args)
+        queue = iter(tasks)
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            pending = set()
+            while True:
+                for task in queue:
+                    pending.add(pool.submit(_run_task, task))
+                    if len(pending) >= 2 * concurrency:
+                        break
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
     if workers <= 1:
         _init_worker(*init_args)
         for task in tasks:
@@ -123,14 +142,22 @@ def synthesize(
     category: str | None = None,
     progress: bool = True,
     method_kwargs: dict[str, Any] | None = None,
+    concurrency: int = 1,
 ) -> SynthesisSummary:
-    """Make ``n`` samples per category of ``data`` into ``out`` (MVTec layout + manifest)."""
+    """Make ``n`` samples per category of ``data`` into ``out`` (MVTec layout + manifest).
+
+    ``concurrency``: tasks in flight as threads of one process (for model-server backends;
+    needs ``workers=1``)."""
     if n < 1:
         raise ValueError(f"--n must be at least 1, got {n}")
     defects = [safe_name(d, "defect type") for d in defects]
     if not defects:
         raise ValueError("name at least one defect type, e.g. --defects crack,hole")
-    METHODS.create(method, **(method_kwargs or {}))  # fail early: unknown method, bad knowledge file...
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"--concurrency must be at least 1, got {concurrency}")
+    if concurrency > 1 and workers > 1:
+        raise ValueError("--concurrency runs episodes as threads of one process: use it with --workers 1")
+    built = METHODS.create(method, **(method_kwargs or {}))  # fail early: unknown method, bad knowledge file...
     sets = index_normals(data, safe_name(category, "category") if category else None)
     out = Path(out)
     writer = OutputWriter(out)
@@ -141,10 +168,10 @@ def synthesize(
     if summary.skipped_done:
         log.info("resuming: %d of %d samples already done", summary.skipped_done, len(tasks))
     pools = {s.category: [str(p) for p in s.paths] for s in sets}
-    init_args = (method, method_kwargs or {}, pools, str(out))
+    init_args = (method, method_kwargs or {}, pools, str(out)) + ((built,) if workers <= 1 else ())
     start = time.perf_counter()
     bar = tqdm(total=len(todo), disable=not progress, unit="sample", desc=f"synthesize ({method})")
-    for record in _execute(todo, max(1, workers), init_args):
+    for record in _execute(todo, max(1, workers), init_args, concurrency):
         for message in record["bad"]:
             if message not in summary.bad_images:
                 summary.bad_images.append(message)

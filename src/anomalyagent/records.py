@@ -256,3 +256,4 @@ class Sample(_Record):
     attempts: int = 1  # episodes run (a failed episode is retried with a derived seed)
     mg_iou: float | None = None  # MG mask vs the renderer's exact alpha > 0.5, when known
     on_object: float | None = None  # fraction of the mask inside the foreground estimate
+    usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # per tool and "policy": calls, tokens, seconds

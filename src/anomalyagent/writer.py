@@ -76,6 +76,7 @@ class OutputWriter:
             attempts=int(result.info.get("attempts", 1)),
             mg_iou=round(result.info["mg_iou"], 4) if "mg_iou" in result.info else None,
             on_object=round(result.info["on_object"], 4) if "on_object" in result.info else None,
+            usage=dict(result.info.get("usage", {})),
         )
 
     # -- manifest ---------------------------------------------------------------------

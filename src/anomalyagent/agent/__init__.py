@@ -4,6 +4,7 @@ from .conversation import Conversation, Reply
 from .loop import MAX_TURNS, Episode, run_episode
 from .parse import Action, FormatError, PolicyError, parse_action
 from .policy import POLICIES, Policy, RulePolicy, ScriptedPolicy
+from . import model_policy  # noqa: F401,E402  (registers the openai and transformers policies)
 
 __all__ = [
     "MAX_TURNS", "Episode", "run_episode", "POLICIES", "Action", "Policy", "PolicyError", "FormatError", "RulePolicy",

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..images import write_png
 from ..pipeline import synthesize
-from .synthesize import add_common, method_kwargs, print_summary
+from .synthesize import add_common, concurrency, method_kwargs, print_summary
 
 # demo category -> (scikit-image photo, defects to synthesize)
 DEMO_SETS = {
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     total = None
     for category, (_, defects) in DEMO_SETS.items():
         summary = synthesize(inputs, out, defects, args.n, seed=args.seed, workers=args.workers, category=category,
-                             progress=not args.no_progress, method_kwargs=method_kwargs(args))
+                             progress=not args.no_progress, method_kwargs=method_kwargs(args), concurrency=concurrency(args))
         if total is None:
             total = summary
         else:

@@ -5,7 +5,9 @@ import argparse
 import logging
 import sys
 
+from ..config import AgentConfig
 from ..data import DataError
+from ..methods.agent import agent_config as merge_flags
 from ..pipeline import default_workers, synthesize
 from ..report import summarize
 from ..writer import OutputWriter
@@ -17,11 +19,16 @@ log = logging.getLogger(__name__)
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="run seed; the same seed gives identical files (default 0)")
     p.add_argument("--workers", type=int, default=1, help=f"worker processes (default 1; this machine: up to {default_workers()})")
-    p.add_argument("--retries", type=int, default=2, help="agent only: new episodes for a task whose episode did not pass QE (default 2)")
-    p.add_argument("--max-turns", type=int, default=10, help="agent only: turn budget per episode (default 10, as in the paper)")
-    p.add_argument("--policy", default="rule", help="agent only: policy backend (default: rule)")
-    p.add_argument("--critic", default="measured", help="agent only: QE backend (default: measured)")
-    p.add_argument("--editor", default="procedural", help="agent only: IG backend (default: procedural)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="agent only: AgentConfig YAML (policy and tool backends with options; see docs/models.md); "
+                   "the flags below override it")
+    p.add_argument("--concurrency", type=int, default=None,
+                   help="agent only: episodes in flight as threads (for model servers; with --workers 1; default 1)")
+    p.add_argument("--retries", type=int, default=None, help="agent only: new episodes for a task whose episode did not pass QE (default 2)")
+    p.add_argument("--max-turns", type=int, default=None, help="agent only: turn budget per episode (default 10, as in the paper)")
+    p.add_argument("--policy", default=None, help="agent only: policy backend: rule (default), scripted, openai, transformers")
+    p.add_argument("--critic", default=None, help="agent only: QE backend (default: measured)")
+    p.add_argument("--editor", default=None, help="agent only: IG backend (default: procedural)")
     p.add_argument("--knowledge", action="append", default=[], metavar="FILE",
                    help="agent only: YAML/JSON file adding or overriding knowledge-base entries (repeatable)")
     p.add_argument("--learned", action="store_true", help="agent only: add the critic's learned realism term (extra: learned)")
@@ -47,11 +54,23 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+def agent_config(args: argparse.Namespace) -> AgentConfig:
+    """The --config file (or the defaults) with the agent flags applied on top."""
+    base = AgentConfig.from_yaml(args.config) if args.config else AgentConfig()
+    knowledge = list(base.knowledge) + list(args.knowledge) if args.knowledge else None
+    config = merge_flags(base, policy=args.policy, editor=args.editor, critic=args.critic, max_turns=args.max_turns,
+                         retries=args.retries, learned=args.learned or None, knowledge=knowledge)
+    return config.replace(concurrency=args.concurrency)
+
+
 def method_kwargs(args: argparse.Namespace) -> dict:
     if args.method != "agent":
         return {}
-    return {"policy": args.policy, "critic": args.critic, "editor": args.editor, "retries": args.retries,
-            "max_turns": args.max_turns, "knowledge": tuple(args.knowledge), "learned": args.learned}
+    return {"config": agent_config(args).to_dict()}
+
+
+def concurrency(args: argparse.Namespace) -> int:
+    return agent_config(args).concurrency if args.method == "agent" else (args.concurrency or 1)
 
 
 def print_summary(out, summary) -> None:
@@ -76,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = synthesize(args.data, args.out, defects, args.n, method=args.method, seed=args.seed,
                              workers=args.workers, category=args.category, progress=not args.no_progress,
-                             method_kwargs=method_kwargs(args))
-    except (DataError, ValueError, KeyError) as exc:
+                             method_kwargs=method_kwargs(args), concurrency=concurrency(args))
+    except (DataError, ValueError, KeyError, TypeError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_summary(args.out, summary)

@@ -16,7 +16,7 @@ from ..change import iou
 from ..knowledge import KnowledgeBase
 from ..planning import instruction
 from ..records import BLEND_MODES, COLOR_RELATIONS, Observation
-from .backends import MASKERS, PLANNERS
+from .backends import MASKERS, PLANNERS, create_judge
 from .base import CallError, EpisodeState, Tool
 from .editors import EDITORS
 
@@ -37,10 +37,10 @@ class PromptGeneration(Tool):
     )
     parameters = {"type": "object", "properties": {"category": _NAME, "defect_type": _DEFECT}, "required": []}
 
-    def __init__(self, kb: KnowledgeBase | None = None, planner: str = "priors") -> None:
+    def __init__(self, kb: KnowledgeBase | None = None, planner: str = "priors", **options: Any) -> None:
         super().__init__()
         self.kb = kb or KnowledgeBase.default()
-        self.plan = PLANNERS.create(planner)
+        self.plan = PLANNERS.create(planner, **options)
 
     def run(self, arguments: dict[str, Any], state: EpisodeState) -> Observation:
         if state.planned:
@@ -50,7 +50,9 @@ class PromptGeneration(Tool):
         state.entry = found.entry
         spec = self.plan(found.entry, state.image, state.foreground, state.rng)
         spec = spec.replace(defect_type=state.task.defect_type, category=state.task.category)
-        spec = spec.replace(instruction=instruction(spec, found.entry))
+        write = getattr(self.plan, "write_instruction", None)
+        text = write(spec, found.entry, state) if write is not None else instruction(spec, found.entry)
+        spec = spec.replace(instruction=text)
         state.spec, state.planned = spec, True
         _timed(state, "PG", start)
         note = f" ({found.note})" if found.note else ""
@@ -86,9 +88,9 @@ class ImageGeneration(Tool):
         "required": ["instruction"],
     }
 
-    def __init__(self, editor: str = "procedural") -> None:
+    def __init__(self, editor: str = "procedural", **options: Any) -> None:
         super().__init__()
-        self.editor = EDITORS.create(editor)
+        self.editor = EDITORS.create(editor, **options)
 
     def run(self, arguments: dict[str, Any], state: EpisodeState) -> Observation:
         if not state.planned or state.spec is None:
@@ -126,19 +128,15 @@ class QualityEvaluation(Tool):
     )
     parameters = {"type": "object", "properties": {}, "required": []}
 
-    def __init__(self, critic: str = "measured", learned: bool = False) -> None:
+    def __init__(self, critic: str = "measured", learned: bool = False, **options: Any) -> None:
         super().__init__()
-        from ..critic import CRITICS
-
-        self.critic = CRITICS.get(critic)
-        self.learned = learned
+        self.judge = create_judge(critic, learned=learned, **options) if learned else create_judge(critic, **options)
 
     def run(self, arguments: dict[str, Any], state: EpisodeState) -> Observation:
         if state.edited is None:
             raise CallError("QE needs an edited image: call IG first.")
         start = time.perf_counter()
-        j = self.critic(state.image, state.edited, None, spec=state.spec, entry=state.entry, kind=state.kind,
-                        foreground=state.foreground, learned=self.learned)
+        j = self.judge(state)
         state.judgement, state.judged = j, True
         if j.score > state.best.get("score", -1.0):
             state.best = {"score": j.score, "passed": j.passed, "edited": state.edited, "alpha": state.alpha, "spec": state.spec}
@@ -180,9 +178,9 @@ class MaskGeneration(Tool):
     )
     parameters = {"type": "object", "properties": {}, "required": []}
 
-    def __init__(self, masker: str = "change") -> None:
+    def __init__(self, masker: str = "change", **options: Any) -> None:
         super().__init__()
-        self.segment = MASKERS.create(masker)
+        self.segment = MASKERS.create(masker, **options)
 
     def run(self, arguments: dict[str, Any], state: EpisodeState) -> Observation:
         if state.edited is None or not state.judged or not state.judgement.passed:
