@@ -9,6 +9,7 @@ builds it with ``REGISTRY.create(name, **options)``.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Generic, TypeVar
 
 T = TypeVar("T")
@@ -40,11 +41,16 @@ class Registry(Generic[T]):
         """Build the backend ``name`` with keyword arguments (a bad one names the backend)."""
         factory = self.get(name)
         try:
-            return factory(**kwargs)
-        except TypeError as exc:
-            if "argument" in str(exc) and ("unexpected" in str(exc) or "required" in str(exc)):
-                raise TypeError(f"{self.kind} {name!r}: {exc}") from None
-            raise
+            signature = inspect.signature(factory)
+        except (TypeError, ValueError):  # some builtins have none: just call
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(**kwargs)
+            except TypeError as exc:
+                allowed = [p for p in signature.parameters if p not in ("self", "args", "kwargs")]
+                raise TypeError(f"{self.kind} {name!r}: {exc}; its options: {', '.join(allowed) or '(none)'}") from None
+        return factory(**kwargs)
 
     def names(self) -> list[str]:
         return sorted(self._items)

@@ -1,4 +1,7 @@
-"""A real local OpenAI-compatible HTTP server for tests and benchmarks (127.0.0.1, ephemeral port).
+"""A scripted OpenAI-compatible HTTP server: tests, benchmarks and checking a setup offline.
+
+``python -m anomalyagent.models.scripted_server --port 8000`` serves on 127.0.0.1 until
+Ctrl-C; tests use ``with Server(Responder()) as url:`` (an ephemeral port).
 
 Routes: ``POST /v1/chat/completions`` and ``POST /v1/images/edits``. Answers come from a
 scripted responder that plays three roles, told apart by the prompt it receives:
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import threading
 import time
@@ -34,6 +38,7 @@ class Responder:
     bad_first: bool = False
     judge_scores: tuple[float, float] = (4.0, 3.5)
     answer_at_once: bool = False  # the policy answers on its first turn (one call per episode)
+    fail: int = 0  # answer this many requests with HTTP 503 first (retry tests)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -126,8 +131,8 @@ def parse_multipart(body: bytes, content_type: str) -> dict[str, bytes]:
 class Server:
     """``with Server(responder) as url:`` -> "http://127.0.0.1:PORT/v1"."""
 
-    def __init__(self, responder: Responder) -> None:
-        self.responder = responder
+    def __init__(self, responder: Responder, port: int = 0) -> None:
+        self.responder, self.port = responder, port
 
     def __enter__(self) -> str:
         responder = self.responder
@@ -141,6 +146,12 @@ class Server:
                 body = self.rfile.read(length)
                 headers = dict(self.headers.items())
                 time.sleep(responder.delay)
+                with responder.lock:
+                    failing = responder.fail > 0
+                    responder.fail -= int(failing)
+                if failing:
+                    self.send_error(503, "busy")
+                    return
                 if self.path == "/v1/chat/completions":
                     answer = responder.chat(json.loads(body), headers)
                 elif self.path == "/v1/images/edits":
@@ -155,7 +166,7 @@ class Server:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -164,3 +175,28 @@ class Server:
     def __exit__(self, *exc: Any) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A scripted OpenAI-compatible server on 127.0.0.1 (no model).")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds of sleep per request (simulated latency)")
+    args = parser.parse_args(argv)
+    server = Server(Responder(delay=args.delay), port=args.port)
+    url = server.__enter__()
+    logging.getLogger(__name__).warning("serving %s (Ctrl-C stops)", url)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.__exit__(None, None, None)
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    raise SystemExit(main())
