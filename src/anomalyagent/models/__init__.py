@@ -1,5 +1,7 @@
-"""Model backends: chat models (OpenAI-compatible HTTP, local transformers) and their message formats.
+"""Model backends and model-building helpers shared by policies, tools and training.
 
-Heavy libraries (transformers, torch, diffusers) are imported inside the classes that
-need them, with the pip extra to install when they are missing.
+Chat models (OpenAI-compatible HTTP, local transformers), the scripted test server, the
+tiny random Qwen3-VL builder. Heavy libraries (transformers, torch, diffusers) are
+imported inside the functions and classes that need them, with the pip extra to install
+when they are missing.
 """

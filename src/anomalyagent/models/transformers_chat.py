@@ -57,8 +57,13 @@ class TransformersChat:
         if torch_dtype is None:
             raise ValueError(f"dtype {dtype!r}: use float32, bfloat16, float16 or auto")
         self.torch = torch
-        self.processor = AutoProcessor.from_pretrained(model, local_files_only=local_files_only,
-                                                       trust_remote_code=trust_remote_code)
+        try:
+            self.processor = AutoProcessor.from_pretrained(model, local_files_only=local_files_only,
+                                                           trust_remote_code=trust_remote_code)
+        except ImportError:  # AutoProcessor wants torchvision for the video processor; images suffice here
+            from .tiny_vlm import load_vlm_processor
+
+            self.processor = load_vlm_processor(model)
         if chat_template is not None:
             self.processor.chat_template = _template_text(chat_template)
         if not getattr(self.processor, "chat_template", None):
