@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -35,7 +36,8 @@ import numpy as np
 from .knowledge import KnowledgeBase
 from .records import Task
 
-SECRET_WORDS = ("api_key", "apikey", "token", "secret", "password", "authorization", "bearer")
+# A key naming a secret (api_key, access_token, password, Authorization...); max_tokens is not one.
+SECRET_KEY = re.compile(r"(^|[_\-])(api[_\-]?key|token|secret|password|passwd|authorization|bearer|credentials?)($|[_\-])")
 TOOL_SLOTS = ("PG", "IG", "QE", "KR", "MG")
 MAX_CONFIG_BYTES = 256_000
 MAX_CONFIG_NODES = 5_000  # YAML aliases can make a tiny file expand enormously when copied
@@ -55,7 +57,7 @@ def _check_options(options: dict[str, Any], where: str) -> None:
                 if not isinstance(key, str):
                     raise ValueError(f"{path}: keys must be strings, got {key!r}")
                 low = key.lower()
-                if any(word in low for word in SECRET_WORDS) and not low.endswith("_env"):
+                if SECRET_KEY.search(low) and not low.endswith("_env"):
                     raise ValueError(f"{path}.{key}: secrets never go into a config; put it in an environment variable "
                                      f"and name the variable instead, e.g. {key}_env: OPENAI_API_KEY")
                 stack.append((f"{path}.{key}", item))

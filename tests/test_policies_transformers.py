@@ -1,0 +1,53 @@
+"""The transformers policy on a tiny random Qwen3-VL built offline (no hub access)."""
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("torch")
+
+from anomalyagent.agent import RulePolicy, run_episode, to_messages  # noqa: E402
+from anomalyagent.config import AgentConfig, build_agent  # noqa: E402
+from anomalyagent.models.chat import CHAT_MODELS  # noqa: E402
+from anomalyagent.records import Task  # noqa: E402
+from anomalyagent.synthetic import object_image  # noqa: E402
+from anomalyagent.tools import default_toolbox  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def chat(tiny_vlm):
+    return CHAT_MODELS.create("transformers", model=str(tiny_vlm), max_new_tokens=12)
+
+
+def test_transformers_policy_runs_complete_episodes_and_bad_replies_become_observations(tiny_vlm):
+    config = AgentConfig.from_dict({"policy": {"name": "transformers", "model": str(tiny_vlm), "max_new_tokens": 8},
+                                    "max_turns": 3, "retries": 0})
+    agent = build_agent(config)
+    image = object_image(np.random.default_rng(0), 64)
+    episode = agent.run(Task("x.png", "hazelnut", "crack", seed=0), image)
+    steps = episode.trajectory.steps
+    # a random model writes no valid action: every turn is an error observation and the episode goes on to its budget
+    assert episode.trajectory.stop_reason == "max_turns" and len(steps) == 3
+    assert all(s.call is None and s.observation.error for s in steps)
+    assert episode.state.usage["policy"].calls == 3 and episode.state.usage["policy"].prompt_tokens > 0
+    assert episode.state.usage["policy"].completion_tokens <= 3 * 8
+    again = agent.run(Task("x.png", "hazelnut", "crack", seed=0), image)  # greedy: same replies
+    assert [s.reply for s in again.trajectory.steps] == [s.reply for s in steps]
+
+
+def test_the_model_is_shown_the_images_of_tool_observations(chat):
+    tools = default_toolbox()
+    image = object_image(np.random.default_rng(1), 64)
+    ep = run_episode(Task("x.png", "hazelnut", "hole", seed=1), image, RulePolicy(), tools)
+    messages = to_messages(ep.trajectory, tools.schemas())
+    images = {"normal.png": image, **{s.observation.image_ref: s.observation.image for s in ep.trajectory.steps
+                                      if s.observation is not None and s.observation.image_ref}}
+    rendered = chat.processor.apply_chat_template(chat._messages(messages, images), tokenize=False)
+    assert rendered.count("<|vision_start|>") == len(images) >= 3  # normal, every IG edit, the MG mask
+    assert "<tool_response>" in rendered and "<tool_call>" in rendered
+    text, usage = chat.complete(messages, images)
+    assert isinstance(text, str) and usage.prompt_tokens > 100 and usage.completion_tokens <= 12
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    with pytest.raises((OSError, ValueError)):
+        CHAT_MODELS.create("transformers", model=str(tmp_path / "nope"))
