@@ -1,5 +1,6 @@
 """AgentConfig: YAML and flags, checks with clear messages, no secrets, backends built once."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,20 @@ def test_cli_config_file_and_flags(object_tree, tmp_path, capsys):
     assert "missing.yaml" in capsys.readouterr().err
     assert main(["synthesize", "--data", str(object_tree), "--defects", "crack", "--n", "1", "--out", str(tmp_path / "o3"),
                  "--concurrency", "2", "--workers", "2", "--no-progress"]) == 2
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_example_configs_load(path):
+    config = AgentConfig.from_yaml(path)
+    assert config.to_dict() == AgentConfig.from_dict(config.to_dict()).to_dict()
+
+
+def test_scripted_policy_replays_replies_from_a_config(object_tree, tmp_path):
+    config = AgentConfig.from_dict({"policy": {"name": "scripted", "replies": ["hello", "<answer>no</answer>"]},
+                                    "retries": 0})
+    agent = build_agent(config)
+    import numpy as np
+    from anomalyagent.records import Task
+
+    ep = agent.run(Task("x.png", "hazelnut", "crack"), np.zeros((32, 32, 3), np.uint8))
+    assert ep.trajectory.steps[0].observation.error and ep.trajectory.steps[1].answer == "no"

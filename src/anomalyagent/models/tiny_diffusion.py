@@ -74,3 +74,11 @@ def build_tiny_inpainting(out_dir: Path, seed: int = 0, size: int = 64) -> Path:
         path.unlink()
     tok_dir.rmdir()
     return out_dir
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m anomalyagent.models.tiny_diffusion OUT_DIR")
+    print(build_tiny_inpainting(Path(sys.argv[1])))
