@@ -128,3 +128,46 @@ def test_one_policy_serves_concurrent_episodes(tools, image):
 def test_scripted_policy_without_a_script_answers_at_once(tools, image):
     ep = run_episode(Task("x.png", "hazelnut", "hole"), image, ScriptedPolicy(), tools, max_turns=3)
     assert ep.trajectory.stop_reason == "finished" and ep.trajectory.steps[0].answer == "script finished"
+
+
+def test_the_sft_export_of_a_live_episode_is_the_live_conversation(tools, image, tmp_path):
+    """Export a live episode with the reverse-synthesis exporter: chat.jsonl holds exactly the
+    messages the policy saw (images mapped to files with the same pixels), plus its final reply."""
+    import json
+
+    from anomalyagent.images import read_image
+    from anomalyagent.reverse.batch import AnomalyResult
+    from anomalyagent.reverse.export import Exporter
+    from anomalyagent.reverse.trajectory import Built
+
+    policy = Recording(RulePolicy())
+    ep = run_episode(Task("x.png", "hazelnut", "crack", seed=3), image, policy, tools)
+    assert ep.trajectory.passed
+    live, live_images = policy.seen[-1]
+    ig = [s.index for s in ep.trajectory.steps if s.call is not None and s.call.name == "IG"][-1]
+    result = AnomalyResult("hazelnut", "crack", "real/000.png", "real/000_mask.png", 0, False, method="telea",
+                           trajectories=[Built(Trajectory.from_dict(ep.trajectory.to_dict()), n=1, kr=False,
+                                               revealed_step=ig)],
+                           anomaly=ep.state.edited, mask=ep.state.mask, normal=image)
+    for built in result.trajectories:  # the exporter writes observation images it is given
+        for step, live_step in zip(built.trajectory.steps, ep.trajectory.steps):
+            if step.observation is not None:
+                step.observation.image = live_step.observation.image
+    exporter = Exporter(tmp_path)
+    exporter.add(result)
+    exporter.close()
+    line = json.loads((tmp_path / "chat.jsonl").read_text().splitlines()[0])
+    folder = "images/hazelnut/crack/000"
+    names = {"normal.png": f"{folder}/normal.png"}
+    for step in ep.trajectory.steps:
+        if step.observation is not None and step.observation.image_ref:
+            names[step.observation.image_ref] = (f"{folder}/anomaly.png" if step.index == ig else f"{folder}/mask.png"
+                                                 if step.call.name == "MG" else f"{folder}/n1_step{step.index}.png")
+    mapped = to_messages(Trajectory(ep.trajectory.task, ep.trajectory.steps[:-1]), tools.schemas(),
+                         image_ref=lambda name: names[name])
+    assert [m["role"] for m in mapped] == [m["role"] for m in live]
+    expected, images = trl_messages(mapped)
+    assert line["messages"][:-1] == expected and line["images"] == images == [f"{folder}/normal.png"]
+    assert line["messages"][-1]["role"] == "assistant" and "<answer>" in line["messages"][-1]["content"][0]["text"]
+    for name, path in names.items():  # the files hold the pixels the policy was shown
+        assert np.array_equal(read_image(tmp_path / path), live_images[name]), name
