@@ -2,7 +2,8 @@
 
 Both edit inside the region the plan names (``plan_region``: the spec's centre, size,
 aspect and angle as an ellipse, grown by ``margin``) with the instruction as prompt,
-and paste the result back into the ORIGINAL image through a feathered version of that
+(``scene``, the episode's object and part masks, is accepted and not used yet) and
+paste the result back into the ORIGINAL image through a feathered version of that
 region: a generative model also drifts pixels it was not asked to touch (VAE round
 trip, resampling), and MG's change mask must show the defect, not that drift. They know
 no exact alpha, so they return ``alpha=None`` and MG's change detection makes the mask.
@@ -98,7 +99,7 @@ class DiffusersInpaintEditor:
     def families(self) -> list[str]:
         return _families()
 
-    def edit(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, None]:
+    def edit(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator, scene: Any = None) -> tuple[np.ndarray, None]:
         from PIL import Image
 
         region = plan_region(spec, image.shape, self.margin)
@@ -134,7 +135,7 @@ class OpenAIImageEditor:
     def families(self) -> list[str]:
         return _families()
 
-    def edit(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, None]:
+    def edit(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator, scene: Any = None) -> tuple[np.ndarray, None]:
         from ..models.openai_api import ModelError
         from .base import CallError
 
