@@ -122,3 +122,17 @@ def test_scripted_policy_replays_replies_from_a_config(object_tree, tmp_path):
 
     ep = agent.run(Task("x.png", "hazelnut", "crack"), np.zeros((32, 32, 3), np.uint8))
     assert ep.trajectory.steps[0].observation.error and ep.trajectory.steps[1].answer == "no"
+
+
+def test_a_stateful_policy_refuses_concurrent_episodes(monkeypatch):
+    class Stateful:
+        def reset(self, task, image, tools):
+            self.task = task
+
+        def act(self, conversation):
+            return "<answer>x</answer>"
+
+    monkeypatch.setitem(POLICIES._items, "stateful", Stateful)
+    assert build_agent(AgentConfig(policy="stateful")).policy is not None
+    with pytest.raises(ValueError, match="cannot serve several episodes at once"):
+        build_agent(AgentConfig(policy="stateful", concurrency=4))

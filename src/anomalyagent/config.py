@@ -241,7 +241,12 @@ def build_agent(config: AgentConfig | dict[str, Any] | None = None) -> Agent:
     kb = KnowledgeBase.load(config.knowledge) if config.knowledge else KnowledgeBase.default()
     factory = POLICIES.get(config.policy.name)
     options = dict(config.policy.options)
-    if _accepts(factory, "kb") and "kb" not in options:  # policies that read the knowledge base share the agent's
-        options["kb"] = kb
-    policy = factory(**options)
+    # Shared resources go to factories that name them: the agent's knowledge base and turn budget.
+    for name, value in (("kb", kb), ("max_turns", config.max_turns)):
+        if _accepts(factory, name) and name not in options:
+            options[name] = value
+    policy = POLICIES.create(config.policy.name, **options)
+    if callable(getattr(policy, "reset", None)) and config.concurrency > 1:
+        raise ValueError(f"policy {config.policy.name!r} keeps per-episode state on itself (reset); it cannot serve "
+                         "several episodes at once: use concurrency 1, or keep the state in conversation.memory")
     return Agent(config, kb, policy, build_toolbox(config, kb))
