@@ -171,3 +171,21 @@ def test_the_sft_export_of_a_live_episode_is_the_live_conversation(tools, image,
     assert line["messages"][-1]["role"] == "assistant" and "<answer>" in line["messages"][-1]["content"][0]["text"]
     for name, path in names.items():  # the files hold the pixels the policy was shown
         assert np.array_equal(read_image(tmp_path / path), live_images[name]), name
+
+
+def test_older_policies_with_reset_and_actions_still_work(tools, image):
+    """The previous contract (reset(task, image, tools); act(trajectory) -> Action) runs through
+    the same parse path: the Action is rendered as text and parsed back."""
+    class Legacy:
+        def reset(self, task, image, tools):
+            self.task, self.calls = task, 0
+
+        def act(self, trajectory):
+            self.calls += 1
+            if not trajectory.steps:
+                return Action("plan", ToolCall("PG", {}))
+            return Action("stop", answer=f"done {trajectory.task.defect_type}")
+
+    policy = Legacy()
+    ep = run_episode(Task("x.png", "hazelnut", "hole"), image, policy, tools)
+    assert ep.trajectory.tool_names == ["PG"] and ep.trajectory.steps[-1].answer == "done hole" and policy.calls == 2

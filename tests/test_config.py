@@ -100,6 +100,9 @@ def test_cli_config_file_and_flags(object_tree, tmp_path, capsys):
                  "--config", str(path), "--policy", "scripted", "--max-turns", "3", "--no-progress"]) == 0
     record = json.loads((out / "manifest.jsonl").read_text().splitlines()[0])
     assert record["turns"] == 1 and record["passed"] is False and record["usage"]["policy"]["calls"] == 1
+    capsys.readouterr()
+    assert main(["inspect", str(out)]) == 0
+    assert "usage          per sample: 1.0 calls" in capsys.readouterr().out
     assert main(["synthesize", "--data", str(object_tree), "--defects", "crack", "--n", "1", "--out", str(tmp_path / "o2"),
                  "--config", str(tmp_path / "missing.yaml"), "--no-progress"]) == 2
     assert "missing.yaml" in capsys.readouterr().err

@@ -113,3 +113,10 @@ def test_timeouts_and_a_dead_server_end_the_episode_not_the_run(object_tree, tmp
     summary = synthesize(object_tree, tmp_path / "dead", ["crack"], 2, progress=False, method_kwargs={"config": config.to_dict()})
     assert summary.written == 2  # samples are written (not passed); the batch survives
 
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1/v1?key=sk-abc", "http://user:sk-abc@127.0.0.1:1/v1", "ftp://x/v1"])
+def test_keys_cannot_hide_in_the_url(url):
+    with pytest.raises(ValueError):
+        OpenAIClient(url, "m")
+    assert "sk-abc" not in repr(OpenAIClient("http://127.0.0.1:1/v1", "m"))

@@ -23,6 +23,7 @@ import secrets
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -78,6 +79,10 @@ class OpenAIClient:
                  retries: int = 3, backoff: float = 0.5, max_backoff: float = 8.0) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.query or parts.username or parts.password:  # a key there would end up in errors and logs
+            raise ValueError("base_url must not carry a query string or user:password; "
+                             "give the key through api_key_env")
         if not isinstance(model, str) or not model:
             raise ValueError("model: name the served model (e.g. Qwen/Qwen3-VL-4B-Thinking)")
         for name, value, low, high in (("timeout", timeout, 0.01, 3600), ("backoff", backoff, 0, 60),
