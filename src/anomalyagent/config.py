@@ -104,10 +104,6 @@ class BackendConfig:
         return {"name": self.name, **self.options}
 
 
-def _default(name: str) -> Any:
-    return field(default_factory=lambda: BackendConfig(name))
-
-
 @dataclass
 class AgentConfig:
     """Everything that decides how the agent synthesizes; defaults run offline on a CPU."""
@@ -136,7 +132,7 @@ class AgentConfig:
             raise ValueError("tools.KR: the only knowledge backend is 'kb' (add knowledge with `knowledge: [file.yaml]`)")
         if isinstance(self.knowledge, (str, Path)):
             self.knowledge = [str(self.knowledge)]
-        if not all(isinstance(k, (str, Path)) for k in self.knowledge):
+        if not isinstance(self.knowledge, (list, tuple)) or not all(isinstance(k, (str, Path)) for k in self.knowledge):
             raise ValueError("knowledge must be a list of file paths")
         self.knowledge = [str(k) for k in self.knowledge]
         for name, low, high in (("max_turns", 1, 50), ("retries", 0, 20), ("concurrency", 1, 256)):
