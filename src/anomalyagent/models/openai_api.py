@@ -19,8 +19,8 @@ import json
 import logging
 import math
 import os
+import http.client
 import secrets
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -123,7 +123,7 @@ class OpenAIClient:
                     log.debug("retrying %s (%s)", url, last)
                     continue
                 raise ModelError(last) from None
-            except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:  # refused, reset, timeout, torn
                 last = f"{url}: {getattr(exc, 'reason', exc)}"
                 log.debug("retrying %s (%s)", url, last)
                 continue
