@@ -51,9 +51,9 @@ def openai_messages(messages: list[dict[str, Any]], images: dict[str, np.ndarray
         for block in blocks:
             if block.get("type") == "image":
                 name = block["image"]
-                if name not in images:
-                    raise KeyError(f"message names image {name!r}, which the episode does not hold")
                 if name not in cache:
+                    if name not in images:
+                        raise KeyError(f"message names image {name!r}, which the episode does not hold")
                     cache[name] = png_data_url(images[name])
                 parts.append({"type": "image_url", "image_url": {"url": cache[name]}})
             else:
