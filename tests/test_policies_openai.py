@@ -72,19 +72,23 @@ def test_model_backed_agent_end_to_end_through_synthesize(object_tree, tmp_path,
 
 def test_sixteen_episodes_in_flight_are_much_faster_than_one(object_tree, tmp_path):
     responder = Responder(delay=0.2, answer_at_once=True)
-    seconds = {}
+    seconds, in_flight = {}, {}
     with Server(responder) as url:
         config = AgentConfig.from_dict({"policy": {"name": "openai", "base_url": url, "model": "m"}, "retries": 0})
         for concurrency in (1, 16):
+            responder.max_in_flight = 0
             start = time.perf_counter()
             summary = synthesize(object_tree, tmp_path / f"c{concurrency}", ["crack"], 16, progress=False,
                                  method_kwargs={"config": config.to_dict()}, concurrency=concurrency)
             seconds[concurrency] = time.perf_counter() - start
+            in_flight[concurrency] = responder.max_in_flight
             assert summary.written == 16
+    assert in_flight[1] == 1 and in_flight[16] >= 8, in_flight  # the server saw the requests overlap
     assert seconds[1] >= 16 * 0.2
-    # one 200 ms call per episode here, so fixed costs (building the agent, the report) weigh a lot;
-    # benchmarks/bench_concurrency.py measures full episodes (>= 8x there)
-    assert seconds[1] / seconds[16] >= 3.0, seconds
+    # One 200 ms call per episode here, so fixed costs (building the agent, the report) and CPU
+    # contention on a shared machine weigh a lot; benchmarks/bench_concurrency.py measures full
+    # episodes (8.4x there). This bound only says the sleeps overlapped.
+    assert seconds[1] / seconds[16] >= 2.0, seconds
 
 
 def test_client_retries_with_backoff_then_gives_up():

@@ -51,3 +51,15 @@ def test_the_model_is_shown_the_images_of_tool_observations(chat):
 def test_missing_model_folder_is_a_clear_error(tmp_path):
     with pytest.raises((OSError, ValueError)):
         CHAT_MODELS.create("transformers", model=str(tmp_path / "nope"))
+
+
+def test_one_local_model_serves_policy_pg_and_qe_with_one_copy_of_the_weights(tiny_vlm):
+    local = {"backend": "transformers", "model": str(tiny_vlm), "max_new_tokens": 4}
+    config = AgentConfig.from_dict({"policy": {"name": "transformers", "model": str(tiny_vlm), "max_new_tokens": 8},
+                                    "tools": {"PG": {"name": "llm", **local}, "QE": {"name": "mllm", **local}}})
+    agent = build_agent(config)
+    policy_model = agent.policy.model
+    pg_model = agent.tools.tools["PG"].plan.model
+    qe_model = agent.tools.tools["QE"].judge.model
+    assert policy_model.model is pg_model.model is qe_model.model  # loaded once
+    assert policy_model.generation["max_new_tokens"] == 8 and pg_model.generation["max_new_tokens"] == 4

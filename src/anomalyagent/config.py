@@ -214,17 +214,31 @@ class Agent:
         return run_episode(task, image, self.policy, self.tools, self.config.max_turns, kb=self.kb)
 
 
-def build_toolbox(config: AgentConfig, kb: KnowledgeBase):
-    """The five tools with the configured backends (each constructed here, once)."""
-    from .tools import ImageGeneration, KnowledgeRetrieval, MaskGeneration, PromptGeneration, QualityEvaluation, ToolBox
+def _with_shared(factory: Callable[..., Any] | None, options: dict[str, Any], **shared: Any) -> dict[str, Any]:
+    """``options`` plus the shared resources the factory names explicitly (and the config did not set)."""
+    out = dict(options)
+    for name, value in shared.items():
+        if factory is not None and name not in out and _accepts(factory, name):
+            out[name] = value
+    return out
+
+
+def build_toolbox(config: AgentConfig, kb: KnowledgeBase, pool: Any = None):
+    """The five tools with the configured backends (each constructed here, once).
+
+    ``pool`` (models.chat.ModelPool): shared by the backends that take one, so one local
+    model serving several of them loads once."""
+    from .tools import (EDITORS, JUDGES, MASKERS, PLANNERS, ImageGeneration, KnowledgeRetrieval, MaskGeneration,
+                        PromptGeneration, QualityEvaluation, ToolBox)
 
     t = config.tools
+    get = lambda registry, name: registry.get(name) if name in registry else None  # noqa: E731
     return ToolBox([
-        PromptGeneration(kb, t["PG"].name, **t["PG"].options),
-        ImageGeneration(t["IG"].name, **t["IG"].options),
-        QualityEvaluation(t["QE"].name, **t["QE"].options),
+        PromptGeneration(kb, t["PG"].name, **_with_shared(get(PLANNERS, t["PG"].name), t["PG"].options, pool=pool)),
+        ImageGeneration(t["IG"].name, **_with_shared(get(EDITORS, t["IG"].name), t["IG"].options, pool=pool)),
+        QualityEvaluation(t["QE"].name, **_with_shared(get(JUDGES, t["QE"].name), t["QE"].options, pool=pool)),
         KnowledgeRetrieval(kb),
-        MaskGeneration(t["MG"].name, **t["MG"].options),
+        MaskGeneration(t["MG"].name, **_with_shared(get(MASKERS, t["MG"].name), t["MG"].options, pool=pool)),
     ])
 
 
@@ -235,14 +249,14 @@ def build_agent(config: AgentConfig | dict[str, Any] | None = None) -> Agent:
     if not isinstance(config, AgentConfig):
         config = AgentConfig.from_dict(config or {})
     kb = KnowledgeBase.load(config.knowledge) if config.knowledge else KnowledgeBase.default()
-    factory = POLICIES.get(config.policy.name)
-    options = dict(config.policy.options)
-    # Shared resources go to factories that name them: the agent's knowledge base and turn budget.
-    for name, value in (("kb", kb), ("max_turns", config.max_turns)):
-        if _accepts(factory, name) and name not in options:
-            options[name] = value
+    from .models.chat import ModelPool
+
+    pool = ModelPool()
+    # Shared resources go to factories that name them: the knowledge base, the turn budget, the model pool.
+    options = _with_shared(POLICIES.get(config.policy.name), config.policy.options, kb=kb, max_turns=config.max_turns,
+                           pool=pool)
     policy = POLICIES.create(config.policy.name, **options)
     if callable(getattr(policy, "reset", None)) and config.concurrency > 1:
         raise ValueError(f"policy {config.policy.name!r} keeps per-episode state on itself (reset); it cannot serve "
                          "several episodes at once: use concurrency 1, or keep the state in conversation.memory")
-    return Agent(config, kb, policy, build_toolbox(config, kb))
+    return Agent(config, kb, policy, build_toolbox(config, kb, pool))

@@ -33,14 +33,14 @@ class ChatPolicy:
 
 
 @POLICIES.register("openai")
-def openai_policy(**options: Any) -> ChatPolicy:
+def openai_policy(pool: Any = None, **options: Any) -> ChatPolicy:
     """Options: base_url, model, api_key_env, timeout, retries, backoff, max_tokens,
     temperature, top_p, tool_role, extra_body (models.chat.OpenAIChat)."""
-    return ChatPolicy(CHAT_MODELS.create("openai", **options))
+    return ChatPolicy(CHAT_MODELS.create("openai", pool=pool, **options))
 
 
 @POLICIES.register("transformers")
-def transformers_policy(**options: Any) -> ChatPolicy:
+def transformers_policy(pool: Any = None, **options: Any) -> ChatPolicy:
     """Options: model, device, dtype, max_new_tokens, temperature, chat_template
-    (models.transformers_chat.TransformersChat)."""
-    return ChatPolicy(CHAT_MODELS.create("transformers", **options))
+    (models.transformers_chat.TransformersChat). ``pool``: given by build_agent."""
+    return ChatPolicy(CHAT_MODELS.create("transformers", pool=pool, **options))

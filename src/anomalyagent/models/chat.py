@@ -9,8 +9,10 @@ its factory; both shipped backends are safe to call from several threads at once
 """
 from __future__ import annotations
 
+import json
 import math
-from typing import Any, Protocol
+import threading
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -65,6 +67,26 @@ def openai_messages(messages: list[dict[str, Any]], images: dict[str, np.ndarray
     return out
 
 
+class ModelPool:
+    """What the backends of ONE agent load, shared among them: ``get(key, build)`` builds
+    once per key. ``build_agent`` makes one and hands it to every factory with a ``pool``
+    argument, so a local model used as policy, PG writer and judge loads once."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, build: Callable[[], Any]) -> Any:
+        name = json.dumps(key, sort_keys=True, default=str)
+        with self._lock:
+            if name not in self._items:
+                self._items[name] = build()
+            return self._items[name]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 @CHAT_MODELS.register("openai")
 class OpenAIChat:
     """Any OpenAI-compatible ``/chat/completions`` endpoint with image input.
@@ -72,12 +94,14 @@ class OpenAIChat:
     ``base_url``, ``model``, ``api_key_env``, ``timeout`` (s), ``retries``, ``backoff`` (s):
     see models.openai_api.OpenAIClient. ``max_tokens``, ``temperature``, ``top_p``:
     sampling. ``extra_body``: further request fields (e.g. vLLM's
-    ``chat_template_kwargs``). ``tool_role``: see ``openai_messages``.
+    ``chat_template_kwargs``). ``tool_role``: see ``openai_messages``. ``pool``: unused
+    (an HTTP client holds nothing worth sharing).
     """
 
     def __init__(self, base_url: str, model: str, api_key_env: str | None = None, timeout: float = 120.0,
                  retries: int = 3, backoff: float = 0.5, max_tokens: int = 2048, temperature: float = 0.0,
-                 top_p: float = 1.0, tool_role: str = "user", extra_body: dict[str, Any] | None = None) -> None:
+                 top_p: float = 1.0, tool_role: str = "user", extra_body: dict[str, Any] | None = None,
+                 pool: Any = None) -> None:
         self.client = OpenAIClient(base_url, model, api_key_env, timeout, retries, backoff)
         if tool_role not in ("user", "tool"):
             raise ValueError(f"tool_role must be 'user' or 'tool', got {tool_role!r}")
@@ -95,8 +119,8 @@ class OpenAIChat:
 
 
 @CHAT_MODELS.register("transformers")
-def transformers_chat(**options: Any) -> ChatModel:
+def transformers_chat(pool: ModelPool | None = None, **options: Any) -> ChatModel:
     """A local vision-language model (models/transformers_chat.py; extra ``mllm``)."""
     from .transformers_chat import TransformersChat
 
-    return TransformersChat(**options)
+    return TransformersChat(pool=pool, **options)

@@ -39,6 +39,8 @@ class Responder:
     judge_scores: tuple[float, float] = (4.0, 3.5)
     answer_at_once: bool = False  # the policy answers on its first turn (one call per episode)
     fail: int = 0  # answer this many requests with HTTP 503 first (retry tests)
+    in_flight: int = 0  # requests being answered now
+    max_in_flight: int = 0  # the most answered at once
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -145,7 +147,14 @@ class Server:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
                 headers = dict(self.headers.items())
-                time.sleep(responder.delay)
+                with responder.lock:
+                    responder.in_flight += 1
+                    responder.max_in_flight = max(responder.max_in_flight, responder.in_flight)
+                try:
+                    time.sleep(responder.delay)
+                finally:
+                    with responder.lock:
+                        responder.in_flight -= 1
                 with responder.lock:
                     failing = responder.fail > 0
                     responder.fail -= int(failing)

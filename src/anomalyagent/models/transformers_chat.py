@@ -2,13 +2,15 @@
 
 Loads ``model`` (a hub id already in the local cache, or a folder) with its processor
 and chat template, renders our messages (tool turns and their images included) with the
-template and generates one reply. Weights load once, in ``__init__``; generation is
-serialised with a lock, so one instance serves every episode thread of a worker.
+template and generates one reply. Weights load once per agent (``load_vlm``, shared
+through a ModelPool by every backend naming the same model); generation is serialised
+with a lock per loaded model, so one copy serves every episode thread of a worker.
 Greedy decoding by default (``temperature=0``): same messages, same reply.
 """
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,49 +37,71 @@ def _template_text(chat_template: str) -> str:
     return named.read_text(encoding="utf-8")
 
 
+@dataclass
+class LoadedVLM:
+    """Weights, processor and the lock that serialises generation on them."""
+
+    model: Any
+    processor: Any
+    device: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def load_vlm(model: str, device: str = "cpu", dtype: str = "float32", chat_template: str | None = None,
+             local_files_only: bool = True, trust_remote_code: bool = False) -> LoadedVLM:
+    """Load a vision-language model and its processor (once; share the result through a ModelPool)."""
+    try:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+    except ImportError as exc:
+        raise ImportError(f"{INSTALL_HINT} ({exc})") from None
+    torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype, None)
+    if torch_dtype is None or not isinstance(torch_dtype, (str, torch.dtype)):
+        raise ValueError(f"dtype {dtype!r}: use float32, bfloat16, float16 or auto")
+    try:
+        processor = AutoProcessor.from_pretrained(model, local_files_only=local_files_only,
+                                                  trust_remote_code=trust_remote_code)
+    except ImportError:  # AutoProcessor wants torchvision for the video processor; images suffice here
+        from .tiny_vlm import load_vlm_processor
+
+        processor = load_vlm_processor(model)
+    if chat_template is not None:
+        processor.chat_template = _template_text(chat_template)
+    if not getattr(processor, "chat_template", None):
+        raise ValueError(f"{model}: the processor has no chat template; pass chat_template (e.g. qwen3_vl)")
+    weights = AutoModelForImageTextToText.from_pretrained(
+        model, dtype=torch_dtype, local_files_only=local_files_only, trust_remote_code=trust_remote_code).to(device).eval()
+    return LoadedVLM(weights, processor, device)
+
+
 class TransformersChat:
     """``model``: hub id (cached) or local folder; ``device``: "cpu", "cuda", "cuda:1"...;
     ``dtype``: "float32", "bfloat16", "float16" or "auto"; ``max_new_tokens``;
     ``temperature`` (0 = greedy); ``chat_template``: override (a .jinja file or a TRL
-    template name) when the processor has none; ``local_files_only``: never download."""
+    template name) when the processor has none; ``local_files_only``: never download.
+    ``pool``: a ModelPool; backends of one agent naming the same model, device, dtype
+    and template then share one copy of the weights (the policy, PG and QE, say)."""
 
     def __init__(self, model: str, device: str = "cpu", dtype: str = "float32", max_new_tokens: int = 512,
                  temperature: float = 0.0, top_p: float = 1.0, chat_template: str | None = None,
-                 local_files_only: bool = True, trust_remote_code: bool = False) -> None:
-        try:
-            import torch
-            from transformers import AutoModelForImageTextToText, AutoProcessor
-        except ImportError as exc:
-            raise ImportError(f"{INSTALL_HINT} ({exc})") from None
+                 local_files_only: bool = True, trust_remote_code: bool = False, pool: Any = None) -> None:
         if not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= 32_768:
             raise ValueError(f"max_new_tokens must be an integer in [1, 32768], got {max_new_tokens!r}")
-        if not 0.0 <= float(temperature) <= 5.0:
+        if not isinstance(temperature, (int, float)) or not 0.0 <= float(temperature) <= 5.0:
             raise ValueError(f"temperature must be in [0, 5], got {temperature!r}")
-        torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype, None)
-        if torch_dtype is None:
-            raise ValueError(f"dtype {dtype!r}: use float32, bfloat16, float16 or auto")
-        self.torch = torch
-        try:
-            self.processor = AutoProcessor.from_pretrained(model, local_files_only=local_files_only,
-                                                           trust_remote_code=trust_remote_code)
-        except ImportError:  # AutoProcessor wants torchvision for the video processor; images suffice here
-            from .tiny_vlm import load_vlm_processor
+        load = dict(model=str(model), device=device, dtype=dtype, chat_template=chat_template,
+                    local_files_only=local_files_only, trust_remote_code=trust_remote_code)
+        self.loaded = pool.get(("transformers", load), lambda: load_vlm(**load)) if pool is not None else load_vlm(**load)
+        import torch
 
-            self.processor = load_vlm_processor(model)
-        if chat_template is not None:
-            self.processor.chat_template = _template_text(chat_template)
-        if not getattr(self.processor, "chat_template", None):
-            raise ValueError(f"{model}: the processor has no chat template; pass chat_template (e.g. qwen3_vl)")
-        self.model = AutoModelForImageTextToText.from_pretrained(
-            model, dtype=torch_dtype, local_files_only=local_files_only, trust_remote_code=trust_remote_code).to(device).eval()
-        self.device = device
+        self.torch = torch
+        self.processor, self.model, self.device = self.loaded.processor, self.loaded.model, device
         self.generation = {"max_new_tokens": max_new_tokens, "do_sample": float(temperature) > 0}
         if float(temperature) > 0:
             self.generation.update(temperature=float(temperature), top_p=float(top_p))
         tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer = tokenizer
         self.strip = [t for t in getattr(tokenizer, "all_special_tokens", []) if t and t not in KEEP_TAGS]
-        self.lock = threading.Lock()
 
     def _messages(self, messages: list[dict[str, Any]], images: dict[str, np.ndarray]) -> list[dict[str, Any]]:
         from PIL import Image
@@ -97,7 +121,7 @@ class TransformersChat:
 
     def complete(self, messages: list[dict[str, Any]], images: dict[str, np.ndarray], **_: Any) -> tuple[str, Usage]:
         chat = self._messages(messages, images)
-        with self.lock, self.torch.inference_mode():
+        with self.loaded.lock, self.torch.inference_mode():
             inputs = self.processor.apply_chat_template(chat, tokenize=True, add_generation_prompt=True,
                                                         return_dict=True, return_tensors="pt").to(self.device)
             output = self.model.generate(**inputs, **self.generation)

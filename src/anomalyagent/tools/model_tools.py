@@ -43,10 +43,10 @@ visual quality (0-5: does it look like a real {defect}, seamless, right size, co
 Reply with JSON only: {{"location": <0-5>, "quality": <0-5>, "review": "<what is wrong and how to fix it>"}}"""
 
 
-def _chat(backend: str, options: dict[str, Any]):
+def _chat(backend: str, options: dict[str, Any], pool: Any = None):
     if backend not in CHAT_MODELS:
         raise ValueError(f"backend must be one of {', '.join(CHAT_MODELS.names())}, got {backend!r}")
-    return CHAT_MODELS.create(backend, **options)
+    return CHAT_MODELS.create(backend, pool=pool, **options)
 
 
 def _ask(model: Any, state: Any, tool: str, content: list[dict[str, Any]], images: dict[str, Any]) -> str:
@@ -67,8 +67,8 @@ def _ask(model: Any, state: Any, tool: str, content: list[dict[str, Any]], image
 class LLMPlanner:
     """PG with a language model writing the instruction (placement from the priors)."""
 
-    def __init__(self, backend: str = "openai", max_chars: int = 1200, **options: Any) -> None:
-        self.model = _chat(backend, options)
+    def __init__(self, backend: str = "openai", max_chars: int = 1200, pool: Any = None, **options: Any) -> None:
+        self.model = _chat(backend, options, pool)
         self.max_chars = int(max_chars)
 
     def __call__(self, entry, image, foreground, rng):
@@ -88,9 +88,9 @@ class LLMPlanner:
 
 
 @PLANNERS.register("llm")
-def llm_planner(**options: Any) -> LLMPlanner:
+def llm_planner(pool: Any = None, **options: Any) -> LLMPlanner:
     """Options: backend ("openai" or "transformers"), max_chars, and the backend's own options."""
-    return LLMPlanner(**options)
+    return LLMPlanner(pool=pool, **options)
 
 
 def read_scores(text: str) -> tuple[float, float, str]:
@@ -129,8 +129,8 @@ def read_scores(text: str) -> tuple[float, float, str]:
 class MLLMJudge:
     """QE by a multimodal model; ``threshold``: pass when location + quality > threshold (5)."""
 
-    def __init__(self, backend: str = "openai", threshold: float = 5.0, **options: Any) -> None:
-        self.model = _chat(backend, options)
+    def __init__(self, backend: str = "openai", threshold: float = 5.0, pool: Any = None, **options: Any) -> None:
+        self.model = _chat(backend, options, pool)
         if not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or not 0 <= threshold <= 10:
             raise ValueError(f"threshold must be in [0, 10], got {threshold!r}")
         self.threshold = float(threshold)
@@ -153,6 +153,6 @@ class MLLMJudge:
 
 
 @JUDGES.register("mllm")
-def mllm_judge(**options: Any) -> MLLMJudge:
+def mllm_judge(pool: Any = None, **options: Any) -> MLLMJudge:
     """Options: backend ("openai" or "transformers"), threshold, and the backend's own options."""
-    return MLLMJudge(**options)
+    return MLLMJudge(pool=pool, **options)
