@@ -76,3 +76,12 @@ def test_numbers_come_back_exactly():
     arguments = {"instruction": "x", "angle": -37.123456789012345, "center": [0.1, 0.30000000000000004]}
     parsed = parse_action(f"<tool_call>{json.dumps({'name': 'IG', 'arguments': arguments})}</tool_call>")
     assert parsed.call.arguments == arguments
+
+
+def test_arguments_written_as_a_json_string_are_decoded_under_the_same_limits():
+    parsed = parse_action('<tool_call>{"name": "IG", "arguments": "{\\"instruction\\": \\"x\\", \\"size\\": 0.2}"}</tool_call>')
+    assert parsed.call.arguments == {"instruction": "x", "size": 0.2}
+    with pytest.raises(FormatError, match="NaN"):
+        parse_action('<tool_call>{"name": "IG", "arguments": "{\\"size\\": NaN}"}</tool_call>')
+    with pytest.raises(FormatError, match="must be"):
+        parse_action('<tool_call>{"name": "IG", "arguments": "[1]"}</tool_call>')

@@ -103,8 +103,8 @@ def _bracket_depth(text: str) -> int:
     return deepest
 
 
-def parse_json_call(body: str) -> ToolCall:
-    """``{"name": str, "arguments": object}`` -> ToolCall, or FormatError."""
+def _loads(body: str) -> Any:
+    """Untrusted JSON text -> value, within the limits above (FormatError otherwise)."""
     if len(body) > MAX_CALL_CHARS:
         raise FormatError(f"tool call is {len(body)} characters long; at most {MAX_CALL_CHARS} are allowed")
     # Checked before json.loads so a 10,000-deep nesting never reaches the recursive decoder.
@@ -118,6 +118,15 @@ def parse_json_call(body: str) -> ToolCall:
         raise FormatError(f"tool call is not valid JSON: {str(exc)[:200]}") from None
     if _depth(data) > MAX_DEPTH:
         raise FormatError(f"tool call JSON is nested too deeply (at most {MAX_DEPTH} levels)")
+    return data
+
+
+def parse_json_call(body: str) -> ToolCall:
+    """``{"name": str, "arguments": object}`` -> ToolCall, or FormatError. Arguments written
+    as a JSON string (some models do) are decoded under the same limits."""
+    data = _loads(body)
+    if isinstance(data, dict) and isinstance(data.get("arguments"), str):
+        data = {**data, "arguments": _loads(data["arguments"])}
     if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not isinstance(data.get("arguments", {}), dict):
         raise FormatError('tool call must be {"name": str, "arguments": object}')
     extra = set(data) - {"name", "arguments"}
