@@ -63,3 +63,43 @@ def test_one_local_model_serves_policy_pg_and_qe_with_one_copy_of_the_weights(ti
     qe_model = agent.tools.tools["QE"].judge.model
     assert policy_model.model is pg_model.model is qe_model.model  # loaded once
     assert policy_model.generation["max_new_tokens"] == 8 and pg_model.generation["max_new_tokens"] == 4
+
+
+@pytest.mark.slow
+def test_a_valid_reply_of_the_local_model_is_executed(tiny_vlm):
+    """Overfit the tiny model (a copy in memory) on one first turn, then run an episode with
+    it as the policy: its PG call runs; its repeats are error observations; the episode goes on."""
+    import torch
+
+    from anomalyagent.agent import Conversation
+    from anomalyagent.agent.chat import NORMAL_IMAGE
+    from anomalyagent.agent.model_policy import ChatPolicy
+    from anomalyagent.records import Trajectory
+
+    torch.manual_seed(0)
+    chat = CHAT_MODELS.create("transformers", model=str(tiny_vlm), max_new_tokens=24)
+    tools = default_toolbox()
+    image = object_image(np.random.default_rng(0), 64)
+    task = Task("x.png", "hazelnut", "crack")
+    first = Conversation(Trajectory(task), tools.schemas(), 3, images={NORMAL_IMAGE: image})
+    messages = chat._messages(first.messages, first.images)
+    target = '<tool_call>{"name": "PG", "arguments": {}}</tool_call>'
+    prompt = chat.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    n = chat.processor(text=[prompt], images=[messages[1]["content"][0]["image"]], return_tensors="pt")["input_ids"].shape[1]
+    full = chat.processor(text=[prompt + target + "<|im_end|>"], images=[messages[1]["content"][0]["image"]],
+                          return_tensors="pt")
+    labels = full["input_ids"].clone()
+    labels[:, :n] = -100
+    optimizer = torch.optim.AdamW(chat.model.parameters(), lr=3e-3)
+    chat.model.train()
+    for _ in range(60):
+        loss = chat.model(**full, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    chat.model.eval()
+    episode = run_episode(task, image, ChatPolicy(chat), tools, max_turns=3)
+    steps = episode.trajectory.steps
+    assert steps[0].call is not None and steps[0].call.name == "PG" and not steps[0].observation.error
+    assert episode.state.planned and len(steps) == 3 and episode.trajectory.stop_reason == "max_turns"
+    assert all(s.observation.error for s in steps[1:])  # e.g. PG again: "PG was already called"
