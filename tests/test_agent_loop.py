@@ -189,3 +189,10 @@ def test_older_policies_with_reset_and_actions_still_work(tools, image):
     policy = Legacy()
     ep = run_episode(Task("x.png", "hazelnut", "hole"), image, policy, tools)
     assert ep.trajectory.tool_names == ["PG"] and ep.trajectory.steps[-1].answer == "done hole" and policy.calls == 2
+
+
+def test_a_code_policy_action_with_nan_is_an_error_observation_naming_the_cause(tools, image):
+    ep = run_episode(Task("x.png", "hazelnut", "hole"), image,
+                     ScriptedPolicy([Action("", ToolCall("IG", {"instruction": "x", "size": math.nan}))]), tools)
+    first = ep.trajectory.steps[0]
+    assert first.observation.error and "Out of range float values are not JSON compliant" in first.observation.text

@@ -63,7 +63,7 @@ def as_reply(out: Any) -> Reply:
         try:
             return Reply(action_text(out))
         except (ValueError, TypeError) as exc:  # NaN/inf or non-JSON values in arguments
-            return Reply(f"<tool_call>{{invalid: {exc}}}</tool_call>")
+            raise FormatError(f"the action cannot be written as a tool call: {exc}") from None
     raise PolicyError(f"a policy must return a Reply or text, got {type(out).__name__}")
 
 
