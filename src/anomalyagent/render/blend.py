@@ -149,3 +149,99 @@ def finish(image: np.ndarray, box: Box, target_f: np.ndarray, weight: np.ndarray
 def soften(alpha_like: np.ndarray, sigma: float) -> np.ndarray:
     """Blur a (h, w) map by ``sigma`` px (a feathered transition for masks and weights)."""
     return blur(alpha_like.astype(np.float32), sigma)
+
+
+def measure_alpha(image: np.ndarray, edited: np.ndarray, changed: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) float32 visibility alpha of ``edited`` vs ``image`` over the bounding box of
+    ``changed`` ((H, W) bool, default: pixels that differ), padded by the window."""
+    h, w = image.shape[:2]
+    if changed is None:
+        diff = image != edited
+        changed = diff if diff.ndim == 2 else diff.any(axis=2)
+    alpha = np.zeros((h, w), np.float32)
+    ys, xs = np.nonzero(changed)
+    if len(ys) == 0:
+        return alpha
+    win = window_for(image.shape)
+    pad = win // 2 + 2
+    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad)
+    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+    alpha[y0:y1, x0:x1] = visibility_alpha(image[y0:y1, x0:x1], edited[y0:y1, x0:x1], win)
+    return alpha
+
+
+CLONE_MARGIN = 2  # px a Poisson region keeps from the image border (cv2.seamlessClone needs it)
+
+
+def poisson_clone(dst: np.ndarray, src: np.ndarray, region: np.ndarray, mixed: bool = False) -> tuple[np.ndarray, str]:
+    """Gradient-domain paste of ``src`` into ``dst`` over ``region`` ((H, W) bool) with
+    cv2.seamlessClone; returns (result uint8 like ``dst``, note).
+
+    ``mixed`` uses MIXED_CLONE (at each pixel the stronger of the two gradients, so the
+    surface's own texture survives under a smooth edit); otherwise NORMAL_CLONE (the
+    pasted gradients, colour matched to ``dst`` along the border). seamlessClone fails on
+    regions that touch the border (OpenCV's ``!fixedSize()``) or on tiny images: pixels
+    within CLONE_MARGIN px of the border are left out of the region, and when too little
+    is left the result is ``src`` composited with a feathered ``region`` and the note says
+    so (empty note = Poisson was applied).
+    """
+    h, w = dst.shape[:2]
+    reg = region.copy()
+    m = CLONE_MARGIN
+    reg[:m], reg[-m:], reg[:, :m], reg[:, -m:] = False, False, False, False
+    if h < 4 * m + 3 or w < 4 * m + 3 or reg.sum() < 9:
+        note = "poisson: region too close to the image border or too small; feathered instead"
+        return _feather_paste(dst, src, region), note
+    ys, xs = np.nonzero(reg)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    # seamlessClone places the mask's bounding box centred on ``center``: choose the
+    # centre so that the box lands exactly where it is (w // 2 as OpenCV rounds).
+    bw, bh = x1 - x0, y1 - y0
+    center = (x0 + bw // 2, y0 + bh // 2)
+    d3 = dst if dst.ndim == 3 else cv2.cvtColor(dst, cv2.COLOR_GRAY2RGB)
+    s3 = src if src.ndim == 3 else cv2.cvtColor(src, cv2.COLOR_GRAY2RGB)
+    mask = reg.astype(np.uint8) * 255
+    flag = cv2.MIXED_CLONE if mixed else cv2.NORMAL_CLONE
+    try:
+        out = cv2.seamlessClone(np.ascontiguousarray(s3), np.ascontiguousarray(d3), mask, center, flag)
+    except cv2.error as exc:  # keep one odd region from killing a batch
+        return _feather_paste(dst, src, region), f"poisson: cv2.seamlessClone failed ({str(exc).strip()[:80]}); feathered instead"
+    # Outside the region the destination is kept exactly.
+    out = np.where(reg[:, :, None], out, d3)
+    if dst.ndim == 2:
+        out = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
+    return out.astype(np.uint8), ""
+
+
+def _feather_paste(dst: np.ndarray, src: np.ndarray, region: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    wgt = cv2.GaussianBlur(region.astype(np.float32), (0, 0), sigma)
+    wgt = wgt[:, :, None] if dst.ndim == 3 else wgt
+    out = dst.astype(np.float32) + wgt * (src.astype(np.float32) - dst.astype(np.float32))
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend: str,
+              rng: np.random.Generator | None = None) -> tuple[np.ndarray, str]:
+    """Put ``layer`` (an image like ``image``) over ``image`` where ``coverage`` ((H, W)
+    float in [0, 1], hard-edged) says, with the edge transition of ``blend``:
+
+    hard: the coverage as is (1 px anti-aliasing at most); feather: the coverage blurred
+    by ~1.5 px (2 % of the image at most); poisson: cv2.seamlessClone of the layer over the
+    coverage region grown by 2 px (NORMAL_CLONE: the layer's colour is matched to the
+    surroundings along the border). Returns (result, note) like ``poisson_clone``.
+    """
+    cov = np.clip(coverage.astype(np.float32), 0.0, 1.0)
+    if blend == "poisson":
+        region = cv2.dilate((cov > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        out, note = poisson_clone(image, layer, region)
+        if not note:
+            return out, ""
+        blend = "feather"
+    else:
+        note = ""
+    if blend == "feather":
+        sigma = float(np.clip(0.006 * min(image.shape[:2]), 0.8, 3.0))
+        cov = np.maximum(cv2.GaussianBlur(cov, (0, 0), sigma), 0.0)
+    wgt = cov[:, :, None] if image.ndim == 3 else cov
+    out = image.astype(np.float32) + wgt * (layer.astype(np.float32) - image.astype(np.float32))
+    return np.clip(np.round(out), 0, 255).astype(np.uint8), note

@@ -39,7 +39,7 @@ def color_param(default: str, what: str = "relation of the defect's colour to th
 
 def blend_param() -> Param:
     return Param("blend", "choice", "feather", choices=BLEND_MODES,
-                 help="edge transition: feather (soft), hard (1 px anti-aliased) or poisson (treated as feather)")
+                 help="edge transition: feather (soft), hard (a 1 px step) or poisson (cv2.seamlessClone gradient-domain blend)")
 
 
 def extra_param(name: str, kind: str, default, low=None, high=None, help: str = "") -> Param:
@@ -86,19 +86,45 @@ TEXTURE_GAIN = {"keep": 1.0, "smooth": 0.5, "glossy": 0.6, "grainy": 1.6, "fibro
 
 
 class Family:
-    """Base class of a renderer family (see module docstring)."""
+    """Base class of a renderer family (see module docstring).
+
+    ``uses_scene``: ``draw`` takes a fourth argument, the render.scene.Scene (object,
+    parts, normal images, bank). ``handles_texture`` / ``handles_blend``: the family
+    applies ``spec.texture`` / ``spec.blend`` itself; otherwise render/controls.py does
+    it around ``draw``. ``spec.params["count"]`` instances are always drawn here.
+    """
 
     name = ""
     description = ""
     parameters: tuple[Param, ...] = ()
+    uses_scene = False
+    handles_texture = False
+    handles_blend = False
 
-    def render(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def render(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator,
+               scene=None) -> tuple[np.ndarray, np.ndarray]:
         """Edited copy of ``image`` and the (H, W) float32 alpha of what visibly changed."""
+        from .controls import apply_blend, apply_texture, finalize, instance_specs
+
         check_image(image)
         problems = spec.validate()
         if problems:
             raise ValueError(f"{self.name}: invalid spec: {'; '.join(problems)}")
-        return self.draw(image, spec, rng)
+        current = image
+        alpha_all = np.zeros(image.shape[:2], np.float32)
+        for one in instance_specs(image.shape, spec, scene, rng):
+            drawn_spec = one if self.handles_blend or one.blend != "poisson" else one.replace(blend="feather")
+            edited, alpha = self.draw(current, drawn_spec, rng, scene) if self.uses_scene else self.draw(current, drawn_spec, rng)
+            touched = False
+            if not self.handles_texture and one.texture != "keep":
+                edited, touched = apply_texture(current, edited, alpha, one, rng), True
+            if not self.handles_blend and one.blend != "feather":
+                edited, touched = apply_blend(current, edited, alpha, one.blend), True
+            if touched:
+                edited, alpha = finalize(current, edited)
+            alpha_all = np.maximum(alpha_all, alpha)
+            current = edited
+        return current, alpha_all
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError

@@ -1,0 +1,274 @@
+"""What a structural edit knows about the image beyond its pixels: the object, its parts,
+other normal images of the category, and a defect bank; and the two questions the
+structural families ask of it: *which pixels form the part to move* and *what is behind
+them*.
+
+Why: moving, bending or removing a part is only believable when the place it leaves shows
+the real background (the board, the tray) with its own texture, not a black hole. The
+background comes, in order of preference, from (1) another normal image of the category
+registered to this one by phase correlation, where that image shows background over the
+whole hole; (2) this image's own background, copied from the offset whose surroundings
+match the hole's surroundings best (a periodic board, a tray: the copy lands in phase);
+(3) OpenCV inpainting with re-inserted grain, as a last resort.
+
+All masks are (H, W) bool; images are (H, W) or (H, W, 3) uint8 like the renderers'.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .shading import as_float
+
+
+@dataclass
+class Scene:
+    """Context a family may use; every field is optional.
+
+    ``foreground``: (H, W) bool object mask (``state.foreground`` in an episode);
+    ``part``: (H, W) bool mask of the part to edit when a product model knows it;
+    ``parts``: named part masks ({"lead": mask, ...}) a spec can select with
+    ``params.part``; ``normals``: other normal images of the category (same shape or
+    resizable), used as background plates; ``bank``: a defect bank (bank.DefectBank).
+    """
+
+    foreground: np.ndarray | None = None
+    part: np.ndarray | None = None
+    parts: dict[str, np.ndarray] = field(default_factory=dict)
+    normals: tuple[np.ndarray, ...] = ()
+    bank: Any = None
+
+    def part_for(self, name: str | None) -> np.ndarray | None:
+        """The named part's mask when known, else the generic ``part`` mask."""
+        if name and name in self.parts:
+            return self.parts[name]
+        return self.part
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def distinct_object(fg: np.ndarray | None) -> bool:
+    """True when ``fg`` marks an object on a background (covers 2-90 % of the image)."""
+    return fg is not None and fg.shape and 0.02 < float(fg.mean()) < 0.9
+
+
+def local_part(image: np.ndarray, cx: float, cy: float, radius: float, fg: np.ndarray | None) -> np.ndarray:
+    """(H, W) bool: the part under (cx, cy) px, found from colour when no product model
+    is given.
+
+    Inside a disc of ``radius`` px, a pixel belongs to the part when its (lightly
+    blurred) colour is closer to the colour at the centre than to the colour of the
+    disc's rim (the surroundings), restricted to ``fg`` when it marks an object; the
+    connected component holding the centre is kept. On a uniform texture this gives an
+    irregular patch around the centre, which is what "the part" means there.
+    """
+    h, w = image.shape[:2]
+    r = max(3.0, radius)
+    x0, x1 = int(max(0, cx - r)), int(min(w, cx + r + 1))
+    y0, y1 = int(max(0, cy - r)), int(min(h, cy + r + 1))
+    crop = cv2.GaussianBlur(as_float(image[y0:y1, x0:x1]), (0, 0), max(0.8, 0.03 * r))
+    crop = crop[:, :, None] if crop.ndim == 2 else crop
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    d = np.hypot(xx - cx, yy - cy)
+    disc = d <= r
+    rim = disc & (d > 0.8 * r)
+    core = d <= max(1.5, 0.15 * r)
+    out = np.zeros((h, w), bool)
+    if not rim.any() or not core.any():
+        out[y0:y1, x0:x1] = disc
+        return out
+    c_col = np.median(crop[core], axis=0)
+    r_col = np.median(crop[rim], axis=0)
+    dc = np.linalg.norm(crop - c_col, axis=2)
+    dr = np.linalg.norm(crop - r_col, axis=2)
+    part = disc & (dc < dr)
+    if float(np.linalg.norm(c_col - r_col)) < 12.0:  # the centre looks like its surroundings
+        part = disc & (d <= 0.6 * r)
+    if fg is not None and distinct_object(fg):
+        part &= fg[y0:y1, x0:x1]
+    n, labels = cv2.connectedComponents(part.astype(np.uint8), connectivity=8)
+    cyi, cxi = int(round(cy)) - y0, int(round(cx)) - x0
+    cyi, cxi = min(max(cyi, 0), labels.shape[0] - 1), min(max(cxi, 0), labels.shape[1] - 1)
+    lab = labels[cyi, cxi]
+    if lab == 0 and n > 1:  # centre fell on a gap: the largest component near it
+        counts = np.bincount(labels[core].ravel(), minlength=n)
+        counts[0] = 0
+        lab = int(counts.argmax()) if counts.max() > 0 else int(np.bincount(labels.ravel())[1:].argmax() + 1)
+    sel = labels == lab if lab else part
+    if sel.sum() < 4:
+        sel = disc & (d <= 0.6 * r)
+    out[y0:y1, x0:x1] = cv2.morphologyEx(sel.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)).astype(bool)
+    return out
+
+
+def select_part(image: np.ndarray, spec_center: tuple[float, float], radius: float, scene: Scene | None,
+                name: str | None = None) -> np.ndarray:
+    """(H, W) bool part to edit near ``spec_center`` (fractions): the connected component
+    of the scene's part mask nearest to the centre (within 2 ``radius``), else the
+    colour-based ``local_part``."""
+    h, w = image.shape[:2]
+    cx, cy = spec_center[0] * (w - 1), spec_center[1] * (h - 1)
+    mask = scene.part_for(name) if scene is not None else None
+    if mask is not None and mask.shape == (h, w) and mask.any():
+        n, labels, stats, cents = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        if n > 1:
+            dist = np.hypot(cents[1:, 0] - cx, cents[1:, 1] - cy)
+            # distance to the component's pixels, not its centroid: a long lead counts where it is
+            best, best_d = 0, math.inf
+            for i in np.argsort(dist)[:6]:
+                ys, xs = np.nonzero(labels == i + 1)
+                dd = float(np.min(np.hypot(xs - cx, ys - cy)))
+                if dd < best_d:
+                    best, best_d = i + 1, dd
+            if best and best_d <= 2.0 * radius + 2.0:
+                return labels == best
+    fg = scene.foreground if scene is not None else None
+    return local_part(image, cx, cy, radius, fg)
+
+
+def _register(src: np.ndarray, dst: np.ndarray) -> tuple[float, float, float]:
+    """(dx, dy, response): translation that maps ``src`` onto ``dst`` (phase correlation)."""
+    a = np.float32(_gray(src))
+    b = np.float32(_gray(dst))
+    win = cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
+    (dx, dy), resp = cv2.phaseCorrelate(a, b, win)
+    return float(dx), float(dy), float(resp)
+
+
+def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarray | None:
+    """The hole's pixels from a registered normal image whose object does not cover it."""
+    if scene is None or not scene.normals:
+        return None
+    from ..foreground import foreground
+
+    h, w = image.shape[:2]
+    for other in scene.normals:
+        if other.shape[:2] != (h, w):
+            other = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
+        if other.ndim != image.ndim:
+            other = cv2.cvtColor(other, cv2.COLOR_GRAY2RGB) if image.ndim == 3 else _gray(other)
+        dx, dy, resp = _register(other, image)
+        if resp < 0.05:
+            continue
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        moved = cv2.warpAffine(other, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+        ofg = foreground(moved)
+        if not distinct_object(ofg):
+            continue
+        if float(ofg[hole].mean()) < 0.02:
+            return moved
+    return None
+
+
+def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None) -> np.ndarray | None:
+    """The hole's pixels copied from this image at the offset whose ring of surroundings
+    matches the hole's own ring best (masked SSD by cv2.matchTemplate), penalised when
+    the copied area's mean colour differs from the ring's (it would carry another part),
+    and never taken from ``avoid`` (the object/part) or the hole itself."""
+    h, w = image.shape[:2]
+    ys, xs = np.nonzero(hole)
+    if len(ys) == 0:
+        return None
+    hy0, hy1, hx0, hx1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    span = max(hy1 - hy0, hx1 - hx0)
+    ring_w = int(np.clip(0.25 * span, 3, 16))
+    y0, y1 = max(0, hy0 - ring_w), min(h, hy1 + ring_w)
+    x0, x1 = max(0, hx0 - ring_w), min(w, hx1 + ring_w)
+    th, tw = y1 - y0, x1 - x0
+    if th >= h - 2 or tw >= w - 2:
+        return None
+    # Downsample for speed on large images: the offset is found at <= 128 px.
+    scale = min(1.0, 128.0 / max(h, w))
+    f = as_float(image)
+    img_s = cv2.resize(f, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else f
+    img_s = img_s[:, :, None] if img_s.ndim == 2 else img_s
+    hole_c = hole[y0:y1, x0:x1]
+    ring = cv2.dilate(hole_c.astype(np.uint8), np.ones((2 * ring_w + 1,) * 2, np.uint8)).astype(bool) & ~hole_c
+    if avoid is not None:
+        ring &= ~avoid[y0:y1, x0:x1]
+    if ring.sum() < 8:
+        ring = ~hole_c
+    sy0, sx0 = int(y0 * scale), int(x0 * scale)
+    sth, stw = max(2, round(th * scale)), max(2, round(tw * scale))
+    if scale < 1:
+        ring_s = cv2.resize(ring.astype(np.uint8), (stw, sth), interpolation=cv2.INTER_NEAREST)
+        hole_s = cv2.resize(hole_c.astype(np.uint8), (stw, sth), interpolation=cv2.INTER_NEAREST)
+    else:
+        ring_s, hole_s = ring.astype(np.uint8), hole_c.astype(np.uint8)
+    sth, stw = min(sth, img_s.shape[0] - sy0), min(stw, img_s.shape[1] - sx0)
+    ring_s, hole_s = ring_s[:sth, :stw], hole_s[:sth, :stw]
+    templ = np.ascontiguousarray(img_s[sy0:sy0 + sth, sx0:sx0 + stw])
+    if templ.shape[0] >= img_s.shape[0] or templ.shape[1] >= img_s.shape[1] or ring_s.sum() < 4:
+        return None
+    m = np.repeat(ring_s[:, :, None], templ.shape[2], axis=2).astype(np.float32) if templ.shape[2] > 1 else ring_s.astype(np.float32)
+    src = np.ascontiguousarray(img_s if img_s.shape[2] > 1 else img_s[:, :, 0])
+    tpl = templ if templ.shape[2] > 1 else templ[:, :, 0]
+    ssd = cv2.matchTemplate(src, tpl, cv2.TM_SQDIFF, mask=m) / max(1.0, float(ring_s.sum()) * templ.shape[2])
+    # Mean colour of what the hole would receive from each offset vs the ring's mean.
+    hk = hole_s.astype(np.float32) / max(1.0, float(hole_s.sum()))
+    ring_mean = templ[ring_s.astype(bool)].mean(axis=0)
+    diff = np.zeros_like(ssd)
+    for c in range(src.shape[2] if src.ndim == 3 else 1):
+        ch = src[:, :, c] if src.ndim == 3 else src
+        mean_c = cv2.matchTemplate(ch, hk, cv2.TM_CCORR)
+        diff += (mean_c - ring_mean[c]) ** 2
+    score = ssd + 0.5 * diff
+    # Forbidden offsets: the copied area would overlap the hole, the part, or the object.
+    bad = np.zeros(score.shape, bool)
+    near = max(2, int(round(0.6 * span * scale)))
+    oy, ox = sy0, sx0
+    bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
+    if avoid is not None and avoid.any():
+        av = cv2.resize(avoid.astype(np.float32), (img_s.shape[1], img_s.shape[0]), interpolation=cv2.INTER_AREA) if scale < 1 else avoid.astype(np.float32)
+        hit = cv2.matchTemplate(av, hole_s.astype(np.float32), cv2.TM_CCORR)
+        bad |= hit > 0.02 * float(hole_s.sum())
+    score = np.where(bad | ~np.isfinite(score), np.inf, score)
+    if not np.isfinite(score).any():
+        return None
+    by, bx = np.unravel_index(int(np.argmin(score)), score.shape)
+    dy, dx = int(round((by - sy0) / scale)), int(round((bx - sx0) / scale))
+    mtx = np.float32([[1, 0, -dx], [0, 1, -dy]])
+    return cv2.warpAffine(image, mtx, (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+def _inpaint(image: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Telea inpainting of ``hole`` with the surroundings' grain re-inserted."""
+    f = image if image.ndim == 3 else image
+    filled = cv2.inpaint(f, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+    ring = cv2.dilate(hole.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~hole
+    ff = as_float(image)
+    resid = ff - cv2.GaussianBlur(ff, (0, 0), 1.5).reshape(ff.shape)
+    sd = float(np.std(resid[ring])) if ring.any() else 2.0
+    noise = rng.normal(0.0, max(0.5, sd), hole.shape).astype(np.float32)
+    out = as_float(filled) + (cv2.GaussianBlur(noise, (0, 0), 0.7) * hole)[:, :, None]
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    return out[:, :, 0] if image.ndim == 2 else out
+
+
+def background_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, rng: np.random.Generator,
+                     avoid: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """(plate, source): an image like ``image`` whose pixels under ``hole`` ((H, W) bool)
+    show what is behind the removed part; ``source`` is "normal", "self" or "inpaint".
+
+    ``avoid`` ((H, W) bool) marks pixels that are not background (the object, the part);
+    by default the scene's foreground when it marks an object, plus the hole.
+    """
+    if not hole.any():
+        return image.copy(), "none"
+    fg = scene.foreground if scene is not None else None
+    if avoid is None:
+        avoid = fg.copy() if distinct_object(fg) else np.zeros(hole.shape, bool)
+    avoid = avoid | hole
+    plate = _from_normals(image, hole, scene)
+    if plate is not None:
+        return plate, "normal"
+    plate = _from_self(image, hole, avoid)
+    if plate is not None:
+        return plate, "self"
+    return _inpaint(image, hole, rng), "inpaint"
