@@ -173,6 +173,13 @@ def measure_alpha(image: np.ndarray, edited: np.ndarray, changed: np.ndarray | N
 CLONE_MARGIN = 2  # px a Poisson region keeps from the image border (cv2.seamlessClone needs it)
 
 
+def clone_grow(shape: tuple[int, ...]) -> int:
+    """Pixels a Poisson region is grown by beyond the pasted pixels: max(5, 2 % of
+    min(H, W)). Measured: with 1-3 px OpenCV's solver washes a 9 px wide pasted lead out
+    (mean error 23-41 grey levels), from 5 px it keeps it (3-10)."""
+    return max(5, int(round(0.02 * min(shape[:2]))))
+
+
 def poisson_clone(dst: np.ndarray, src: np.ndarray, region: np.ndarray, mixed: bool = False) -> tuple[np.ndarray, str]:
     """Gradient-domain paste of ``src`` into ``dst`` over ``region`` ((H, W) bool) with
     cv2.seamlessClone; returns (result uint8 like ``dst``, note).
@@ -227,12 +234,13 @@ def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend:
 
     hard: the coverage as is (1 px anti-aliasing at most); feather: the coverage blurred
     by ~1.5 px (2 % of the image at most); poisson: cv2.seamlessClone of the layer over the
-    coverage region grown by 2 px (NORMAL_CLONE: the layer's colour is matched to the
-    surroundings along the border). Returns (result, note) like ``poisson_clone``.
+    coverage region grown by ``clone_grow`` px (NORMAL_CLONE: the layer's colour is
+    matched to the surroundings along the border). Returns (result, note) like ``poisson_clone``.
     """
     cov = np.clip(coverage.astype(np.float32), 0.0, 1.0)
     if blend == "poisson":
-        region = cv2.dilate((cov > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        k = clone_grow(image.shape)
+        region = cv2.dilate((cov > 0.5).astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).astype(bool)
         out, note = poisson_clone(image, layer, region)
         if not note:
             return out, ""

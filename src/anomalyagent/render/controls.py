@@ -16,7 +16,7 @@ seed). A family that implements a control itself says so (``handles_texture``,
   alpha as weight, so only the defect changes.
 - blend: hard (the edit kept where alpha >= 0.5 and the input elsewhere: a one-pixel
   step), feather (as drawn: soft edges), poisson (cv2.seamlessClone with MIXED_CLONE of
-  the feathered edit over its support grown by 2 px: the defect's gradients where they
+  the feathered edit over its support grown by blend.clone_grow px: the defect's gradients where they
   are stronger than the surface's, the surface's own texture where not).
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from ..records import DefectSpec
-from .blend import measure_alpha, poisson_clone
+from .blend import clone_grow, measure_alpha, poisson_clone
 from .scene import Scene, distinct_object
 from .shading import as_float, light_direction, shade
 
@@ -143,7 +143,8 @@ def apply_blend(image: np.ndarray, edited: np.ndarray, alpha: np.ndarray, blend:
         out[core] = edited[core]
         return out
     if blend == "poisson":
-        support = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        k = clone_grow(image.shape)
+        support = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).astype(bool)
         out, note = poisson_clone(image, edited, support, mixed=True)
         if note:
             log.info(note)

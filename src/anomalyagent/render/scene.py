@@ -271,4 +271,35 @@ def background_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, r
     plate = _from_self(image, hole, avoid)
     if plate is not None:
         return plate, "self"
+    plate = _from_self_tiles(image, hole, avoid)
+    if plate is not None:
+        return plate, "self-tiles"
     return _inpaint(image, hole, rng), "inpaint"
+
+
+def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
+    """``_from_self`` tile by tile for a hole too big for one offset (a whole case): tiles
+    of ~1/5 of min(H, W) are filled from the outside in, each matched on its ring of
+    known (or already filled) pixels; None when a tile finds no source."""
+    h, w = hole.shape
+    t = max(12, int(min(h, w) / 5))
+    ys, xs = np.nonzero(hole)
+    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+    tiles = []
+    for y in range(int(ys.min()), int(ys.max()) + 1, t):
+        for x in range(int(xs.min()), int(xs.max()) + 1, t):
+            sel = np.zeros_like(hole)
+            sel[y:y + t, x:x + t] = hole[y:y + t, x:x + t]
+            if sel.any():
+                tiles.append((float(depth[sel].mean()), sel))
+    if len(tiles) > 36:
+        return None
+    current = image.copy()
+    remaining = hole.copy()
+    for _, sel in sorted(tiles, key=lambda item: item[0]):
+        remaining &= ~sel
+        plate = _from_self(current, sel, avoid | remaining)
+        if plate is None:
+            return None
+        current[sel] = plate[sel]
+    return current
