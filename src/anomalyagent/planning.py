@@ -105,17 +105,38 @@ def _strength(intensity: float) -> str:
     return "faint" if intensity < 0.3 else "clearly visible" if intensity < 0.7 else "strong"
 
 
+def _percent(fraction: float) -> str:
+    """A fraction as a percentage with two significant digits (12%, 1.2%, 0.55%)."""
+    p = 100.0 * fraction
+    return f"{p:.0f}%" if p >= 9.95 else f"{p:.1f}%" if p >= 0.995 else f"{p:.2f}%"
+
+
 def instruction(spec: DefectSpec, entry: KnowledgeEntry | None = None) -> str:
-    """The localized edit instruction for ``spec``: where, how big, what it looks like."""
+    """The localized edit instruction for ``spec``: where, how big, what it looks like.
+
+    Written so that ``render.instruction.parse_instruction`` reads the family, centre,
+    size, angle, aspect, colour, texture, blend, count and part back (co-owned with the
+    renderers: change both together; tests/test_render_instruction.py checks it)."""
     name = spec.defect_type.replace("_", " ") or spec.family
+    family = f" ({spec.family})" if spec.family and spec.family != name else ""
+    part = str(spec.params.get("part", "") or "").replace("_", " ")
+    on = f" on the {part}" if part else ""
     target = spec.category.replace("_", " ") or "the surface"
-    shape = f"elongated (length/width {spec.aspect:.0f}) and oriented at {spec.angle:.0f} degrees" if spec.aspect >= 2.5 else "compact"
+    shape = (f"elongated (length/width {spec.aspect:.1f}) and oriented at {spec.angle:.0f} degrees"
+             if spec.aspect >= 2.5 else "compact")
+    texture = f", {spec.texture} texture" if spec.texture and spec.texture != "keep" else ""
+    count = spec.params.get("count", 1)
+    try:
+        count = int(count)
+    except (TypeError, ValueError):
+        count = 1
+    several = f" Make {count} separate instances." if count > 1 else ""
     looks = f" It looks like: {entry.shape.rstrip('.')}; edges {entry.edges.rstrip('.')}." if entry else ""
     return (
-        f"Add a {_strength(spec.intensity)} {name} to the {target}, centred at "
-        f"({spec.center[0]:.0%}, {spec.center[1]:.0%}) of the image ({_where(spec.center)}), about "
-        f"{spec.size:.0%} of the shorter image side across, {shape}, {_COLOR_PHRASE.get(spec.color, spec.color)}, "
-        f"with {spec.blend} edges.{looks}"
+        f"Add a {_strength(spec.intensity)} {name}{family}{on} to the {target}, centred at "
+        f"({100 * spec.center[0]:.1f}%, {100 * spec.center[1]:.1f}%) of the image ({_where(spec.center)}), about "
+        f"{_percent(spec.size)} of the shorter image side across, {shape}, {_COLOR_PHRASE.get(spec.color, spec.color)}"
+        f"{texture}, with {spec.blend} edges.{several}{looks}"
     )
 
 

@@ -8,7 +8,8 @@ seed). A family that implements a control itself says so (``handles_texture``,
 ``handles_blend``) and this module leaves it alone.
 
 - count: ``spec.params["count"]`` instances (1-12). The first is the planned one; the
-  others are placed on the object (``scene.foreground`` when it marks an object, else
+  others go on the other components of a named part (``params.part``: the other leads)
+  when the scene has it, else on the object (``scene.foreground`` when it marks an object, else
   anywhere) at least 1.3 defect sizes from the others, each 60-100 % of the planned size.
 - texture: keep (as drawn), smooth (grain removed inside the defect), glossy (smooth
   with a specular highlight on the side facing the light), grainy (extra isotropic
@@ -59,6 +60,22 @@ def instance_specs(image_shape: tuple[int, ...], spec: DefectSpec, scene: Scene 
         return [first]
     h, w = image_shape[:2]
     unit = float(min(h, w))
+    named = str(spec.params.get("part", "") or "")
+    part = scene.part_for(named) if scene is not None and named else None
+    if part is not None and part.shape == (h, w):
+        # A named part (three leads): one instance per other component of the part.
+        n_lab, labels, _, cents = cv2.connectedComponentsWithStats(part.astype(np.uint8), connectivity=8)
+        cx, cy = spec.center[0] * (w - 1), spec.center[1] * (h - 1)
+        if n_lab > 2:
+            first_lab = labels[int(round(cy)), int(round(cx))] if labels[int(round(cy)), int(round(cx))] else \
+                1 + int(np.argmin(np.hypot(cents[1:, 0] - cx, cents[1:, 1] - cy)))
+            others = [k for k in range(1, n_lab) if k != first_lab]
+            order = rng.permutation(len(others))
+            out = [first]
+            for k in order[: n - 1]:
+                x, y = cents[others[k]]
+                out.append(first.replace(center=(round(float(x) / max(w - 1, 1), 4), round(float(y) / max(h - 1, 1), 4))))
+            return out
     fg = scene.foreground if scene is not None else None
     region = fg if distinct_object(fg) and fg.shape == (h, w) else np.ones((h, w), bool)
     # Keep instance centres inside the object by about half a defect size.
