@@ -33,7 +33,8 @@ class Scene:
     ``part``: (H, W) bool mask of the part to edit when a product model knows it;
     ``parts``: named part masks ({"lead": mask, ...}) a spec can select with
     ``params.part``; ``normals``: other normal images of the category (same shape or
-    resizable), used as background plates; ``bank``: a defect bank (bank.DefectBank).
+    resizable), used as background plates, with their object masks in ``normal_masks``
+    when a product model knows them; ``bank``: a defect bank (bank.DefectBank).
     """
 
     foreground: np.ndarray | None = None
@@ -41,6 +42,7 @@ class Scene:
     parts: dict[str, np.ndarray] = field(default_factory=dict)
     normals: tuple[np.ndarray, ...] = ()
     bank: Any = None
+    normal_masks: tuple[np.ndarray, ...] = ()  # object masks of ``normals`` (estimated when absent)
 
     def part_for(self, name: str | None) -> np.ndarray | None:
         """The named part's mask when known, else the generic ``part`` mask."""
@@ -132,12 +134,20 @@ def select_part(image: np.ndarray, spec_center: tuple[float, float], radius: flo
     return local_part(image, cx, cy, radius, fg)
 
 
-def _register(src: np.ndarray, dst: np.ndarray) -> tuple[float, float, float]:
-    """(dx, dy, response): translation that maps ``src`` onto ``dst`` (phase correlation)."""
-    a = np.float32(_gray(src))
-    b = np.float32(_gray(dst))
-    win = cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
-    (dx, dy), resp = cv2.phaseCorrelate(a, b, win)
+def _register(src: np.ndarray, dst: np.ndarray, src_fg: np.ndarray | None = None,
+              dst_fg: np.ndarray | None = None) -> tuple[float, float, float]:
+    """(dx, dy, response): translation that maps ``src``'s background onto ``dst``'s by
+    phase correlation. Object pixels are weighted out with a soft (blurred) weight: a
+    constant fill would leave sharp edges that align the objects instead."""
+    def prep(image: np.ndarray, fg: np.ndarray | None) -> np.ndarray:
+        g = np.float32(_gray(image))
+        if fg is None or not distinct_object(fg):
+            return g - float(g.mean())
+        g = g - float(g[~fg].mean())
+        keep = ~cv2.dilate(fg.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        return g * cv2.GaussianBlur(keep.astype(np.float32), (0, 0), 4.0)
+
+    (dx, dy), resp = cv2.phaseCorrelate(prep(src, src_fg), prep(dst, dst_fg))
     return float(dx), float(dy), float(resp)
 
 
@@ -148,20 +158,33 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarr
     from ..foreground import foreground
 
     h, w = image.shape[:2]
-    for other in scene.normals:
+    own_fg = scene.foreground if scene.foreground is not None and scene.foreground.shape == (h, w) else None
+    for i, other in enumerate(scene.normals):
         if other.shape[:2] != (h, w):
             other = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
         if other.ndim != image.ndim:
             other = cv2.cvtColor(other, cv2.COLOR_GRAY2RGB) if image.ndim == 3 else _gray(other)
-        dx, dy, resp = _register(other, image)
-        if resp < 0.05:
-            continue
-        m = np.float32([[1, 0, dx], [0, 1, dy]])
-        moved = cv2.warpAffine(other, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-        ofg = foreground(moved)
+        given = scene.normal_masks[i] if i < len(scene.normal_masks) else None
+        if given is not None and given.shape != (h, w):
+            given = cv2.resize(given.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        ofg = given if given is not None else foreground(other)
         if not distinct_object(ofg):
             continue
-        if float(ofg[hole].mean()) < 0.02:
+        dx, dy, _ = _register(other, image, ofg, own_fg)
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        moved = cv2.warpAffine(other, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+        moved_fg = cv2.warpAffine(ofg.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
+        if float(moved_fg[hole].mean()) >= 0.02:
+            continue
+        # Accept the registration only where it visibly holds: around the hole the other
+        # image's background must match ours better than our background varies.
+        ring = cv2.dilate(hole.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~hole & ~moved_fg
+        if own_fg is not None and distinct_object(own_fg):
+            ring &= ~own_fg
+        if ring.sum() < 20:
+            continue
+        ours, theirs = as_float(image)[ring], as_float(moved)[ring]
+        if float(np.abs(ours - theirs).mean()) < 0.5 * float(ours.std()) + 2.0:
             return moved
     return None
 
