@@ -75,14 +75,18 @@ def _finite(value: str, low: float, high: float) -> float | None:
 
 
 def find_family(text: str, families: list[str] | None = None) -> str | None:
-    """The family a text names: a registered name in brackets ("(crack)"), else the
-    earliest keyword of KEYWORDS in the text (ties: the order of KEYWORDS)."""
+    """The family a text names: a registered name in brackets ("(crack)"), else the first
+    registered name used as a word before the placement, else the earliest keyword of
+    KEYWORDS (ties: the order of KEYWORDS)."""
     low = text.lower()
     known = set(families) if families is not None else {f for f, _ in KEYWORDS}
     for m in re.finditer(r"\(([a-z_]+)\)", low):
         if m.group(1) in known:
             return m.group(1)
     head = low.split(" centred at ")[0].split(" it looks like")[0]
+    for m in re.finditer(r"[a-z_]+", head):  # a family named as a word ("add a warp")
+        if m.group(0) in known:
+            return m.group(0)
     best: tuple[int, int, str] | None = None
     for rank, (family, words) in enumerate(KEYWORDS):
         if family not in known:
@@ -158,16 +162,18 @@ def parse_instruction(text: str, families: list[str] | None = None) -> dict[str,
         if re.search(r"\b" + tex + r"\b(?:\s+(?:texture|surface|finish))", low):
             out["texture"] = tex
             break
-    m = re.search(r"\b(\d+|" + "|".join(NUMBER_WORDS) + r")\s+(?:separate\s+)?(?:instances|copies|defects|places)", low) or \
-        re.search(r"^\s*add\s+(\d+|" + "|".join(w for w in NUMBER_WORDS if w not in ("one",)) + r")\b", low)
+    words = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+    m = re.search(r"\b(\d+|" + words + r")\s+(?:separate\s+)?(?:instances|copies|defects|places)", low) or \
+        re.search(r"^\s*add\s+(\d+|" + words + r")\b", low) or \
+        re.search(r"\b(\d+|" + words + r")\s+(?:[a-z]+\s+){0,2}?(?!degrees|percent|pixels|times|px)[a-z]+e?s\b", low)
     if m:
         word = m.group(1)
         n = int(word) if word.isdigit() and len(word) <= 3 else NUMBER_WORDS.get(word, 1)
         params["count"] = max(1, min(12, n))
-    m = re.search(r"\bon (?:the|its|a|one) ((?:[a-z]+ ){0,2}?(?:lead|leg|pin|wire|case|body|cap|edge|rim|corner|"
-                  r"part|screw|thread|head|tip|side|surface|board|pad|contact|label|[a-z]+))\b(?= to | of |,|\.|$)", low)
-    if m and m.group(1) not in ("image", "object", "surface"):
-        params["part"] = m.group(1).strip().replace(" ", "_")
+    # "on the lead", "on the right lead of": the part is the last word (qualifiers dropped).
+    m = re.search(r"\bon (?:the|its|a|one) ((?:[a-z]+ )?[a-z]+?)(?= to | of | with | at | near | in |,|\.|$)", low)
+    if m and m.group(1).split()[-1] not in ("image", "object", "surface", "shorter", "product"):
+        params["part"] = m.group(1).split()[-1]
     for key, pattern, lo, hi in (("rotation", r"rotated by\s+" + _NUM + r"\s*deg", -180, 180),
                                  ("bend", r"bent by\s+" + _NUM + r"\s*deg", -90, 90)):
         m = re.search(pattern, low)
