@@ -52,6 +52,9 @@ TYPICAL = {
     "rust": dict(size=0.18, aspect=1.3, angle=0.0, intensity=0.7, color="reddish"),
     "fold": dict(size=0.3, aspect=6.0, angle=60.0, intensity=0.6, color="darker"),
     "deform": dict(size=0.25, aspect=1.3, angle=0.0, intensity=0.7, color="darker"),
+    "warp": dict(size=0.3, aspect=1.0, angle=0.0, intensity=0.6, color="darker"),
+    "displace": dict(size=0.3, aspect=1.0, angle=0.0, intensity=0.6, color="darker"),
+    "transplant": dict(size=0.15, aspect=1.5, angle=30.0, intensity=0.6, color="darker"),
 }
 
 

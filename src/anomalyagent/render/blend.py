@@ -90,6 +90,40 @@ def recolor(image_f: np.ndarray, local_f: np.ndarray, color: str, strength: floa
     return new_local + (image_f - local_f) * (ratio * float(grain_gain))
 
 
+def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(h, w) bool: pixels where any channel differs (OpenCV per-channel max: numpy's
+    ``(a != b).any(axis=2)`` is several times slower)."""
+    d = cv2.absdiff(before, after)
+    if d.ndim == 3:
+        c0, c1, c2 = cv2.split(d)
+        d = cv2.max(cv2.max(c0, c1), c2)
+    return d > 0
+
+
+def sparse_delta_e(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(h, w) float32 CIE76 delta-E like ``change.delta_e``, computed only at pixels that
+    differ (unchanged pixels are 0 by definition): a structural edit touches a few
+    percent of its box, and the float Lab conversion is the cost."""
+    changed = changed_pixels(before, after)
+    out = np.zeros(changed.shape, np.float32)
+    n = int(changed.sum())
+    if n == 0:
+        return out
+    if n > 0.5 * changed.size:
+        return delta_e(before, after).astype(np.float32)
+    a, b = before[changed], after[changed]
+    if before.ndim == 2:
+        a, b = np.repeat(a[:, None], 3, axis=1), np.repeat(b[:, None], 3, axis=1)
+        la = cv2.cvtColor(a[None].astype(np.uint8), cv2.COLOR_RGB2LAB)[0, :, 0].astype(np.float32)
+        lb = cv2.cvtColor(b[None].astype(np.uint8), cv2.COLOR_RGB2LAB)[0, :, 0].astype(np.float32)
+        out[changed] = np.abs(la - lb) * (100.0 / 255.0)
+        return out
+    la = cv2.cvtColor(a[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0]
+    lb = cv2.cvtColor(b[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0]
+    out[changed] = np.linalg.norm(la - lb, axis=1)
+    return out
+
+
 def visibility_alpha(before: np.ndarray, after: np.ndarray, window: int, floor: float = VISIBLE_DE) -> np.ndarray:
     """(h, w) float32 alpha in [0, 1]: delta-E relative to its local maximum.
 
@@ -99,7 +133,7 @@ def visibility_alpha(before: np.ndarray, after: np.ndarray, window: int, floor: 
     factor of 2 of the pixel's own change: an unchanged pixel stays at 0, and a pixel
     that changed by d units gets between d/2 and 2d over the reference.
     """
-    raw = delta_e(before, after).astype(np.float32)
+    raw = sparse_delta_e(before, after)
     smooth = cv2.GaussianBlur(raw, (3, 3), 0)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (window, window))
     reference = np.maximum(cv2.dilate(smooth, kernel), floor)
@@ -156,16 +190,15 @@ def measure_alpha(image: np.ndarray, edited: np.ndarray, changed: np.ndarray | N
     ``changed`` ((H, W) bool, default: pixels that differ), padded by the window."""
     h, w = image.shape[:2]
     if changed is None:
-        diff = image != edited
-        changed = diff if diff.ndim == 2 else diff.any(axis=2)
+        changed = changed_pixels(image, edited)
     alpha = np.zeros((h, w), np.float32)
-    ys, xs = np.nonzero(changed)
-    if len(ys) == 0:
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    if len(rows) == 0:
         return alpha
     win = window_for(image.shape)
     pad = win // 2 + 2
-    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad)
-    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+    y0, y1 = max(0, rows[0] - pad), min(h, rows[-1] + 1 + pad)
+    x0, x1 = max(0, cols[0] - pad), min(w, cols[-1] + 1 + pad)
     alpha[y0:y1, x0:x1] = visibility_alpha(image[y0:y1, x0:x1], edited[y0:y1, x0:x1], win)
     return alpha
 
@@ -235,9 +268,14 @@ def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend:
     hard: the coverage as is (1 px anti-aliasing at most); feather: the coverage blurred
     by ~1.5 px (2 % of the image at most); poisson: cv2.seamlessClone of the layer over the
     coverage region grown by ``clone_grow`` px (NORMAL_CLONE: the layer's colour is
-    matched to the surroundings along the border). Returns (result, note) like ``poisson_clone``.
+    matched to the surroundings along the border). Returns (result, note) like
+    ``poisson_clone``. Work is done on the coverage's bounding box only.
     """
+    h, w = image.shape[:2]
     cov = np.clip(coverage.astype(np.float32), 0.0, 1.0)
+    rows, cols = np.flatnonzero((cov > 0).any(axis=1)), np.flatnonzero((cov > 0).any(axis=0))
+    if len(rows) == 0:
+        return image.copy(), ""
     if blend == "poisson":
         k = clone_grow(image.shape)
         region = cv2.dilate((cov > 0.5).astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).astype(bool)
@@ -247,9 +285,16 @@ def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend:
         blend = "feather"
     else:
         note = ""
+    sigma = float(np.clip(0.006 * min(h, w), 0.8, 3.0))
+    pad = int(np.ceil(4 * sigma)) + 2
+    y0, y1 = max(0, rows[0] - pad), min(h, rows[-1] + 1 + pad)
+    x0, x1 = max(0, cols[0] - pad), min(w, cols[-1] + 1 + pad)
+    c = cov[y0:y1, x0:x1]
     if blend == "feather":
-        sigma = float(np.clip(0.006 * min(image.shape[:2]), 0.8, 3.0))
-        cov = np.maximum(cv2.GaussianBlur(cov, (0, 0), sigma), 0.0)
-    wgt = cov[:, :, None] if image.ndim == 3 else cov
-    out = image.astype(np.float32) + wgt * (layer.astype(np.float32) - image.astype(np.float32))
-    return np.clip(np.round(out), 0, 255).astype(np.uint8), note
+        c = np.maximum(cv2.GaussianBlur(c, (0, 0), sigma), 0.0)
+    wgt = c[:, :, None] if image.ndim == 3 else c
+    base = image[y0:y1, x0:x1].astype(np.float32)
+    mixed = base + wgt * (layer[y0:y1, x0:x1].astype(np.float32) - base)
+    out = image.copy()
+    out[y0:y1, x0:x1] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+    return out, note

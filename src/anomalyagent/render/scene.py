@@ -233,14 +233,20 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None) ->
     src = np.ascontiguousarray(img_s if img_s.shape[2] > 1 else img_s[:, :, 0])
     tpl = templ if templ.shape[2] > 1 else templ[:, :, 0]
     ssd = cv2.matchTemplate(src, tpl, cv2.TM_SQDIFF, mask=m) / max(1.0, float(ring_s.sum()) * templ.shape[2])
-    # Mean colour of what the hole would receive from each offset vs the ring's mean.
-    hk = hole_s.astype(np.float32) / max(1.0, float(hole_s.sum()))
+    # Mean colour of what the hole would receive from each offset vs the ring's mean, and
+    # how much of the object/part it would carry: box means over the hole's bounding box
+    # (an integral-image blur, not a masked correlation per channel: a few times faster).
+    hy, hx = np.flatnonzero(hole_s.any(axis=1)), np.flatnonzero(hole_s.any(axis=0))
+    by0, by1, bx0, bx1 = int(hy[0]), int(hy[-1]) + 1, int(hx[0]), int(hx[-1]) + 1
+    kh, kw = by1 - by0, bx1 - bx0
     ring_mean = templ[ring_s.astype(bool)].mean(axis=0)
-    diff = np.zeros_like(ssd)
-    for c in range(src.shape[2] if src.ndim == 3 else 1):
-        ch = src[:, :, c] if src.ndim == 3 else src
-        mean_c = cv2.matchTemplate(ch, hk, cv2.TM_CCORR)
-        diff += (mean_c - ring_mean[c]) ** 2
+    oh, ow = ssd.shape
+    means = cv2.blur(img_s, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    means = means[:, :, None] if means.ndim == 2 else means
+    window = means[by0:by0 + oh, bx0:bx0 + ow]
+    if window.shape[:2] != ssd.shape:
+        return None
+    diff = ((window - ring_mean) ** 2).sum(axis=2)
     score = ssd + 0.5 * diff
     # Forbidden offsets: the copied area would overlap the hole, the part, or the object.
     bad = np.zeros(score.shape, bool)
@@ -249,8 +255,8 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None) ->
     bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
     if avoid is not None and avoid.any():
         av = cv2.resize(avoid.astype(np.float32), (img_s.shape[1], img_s.shape[0]), interpolation=cv2.INTER_AREA) if scale < 1 else avoid.astype(np.float32)
-        hit = cv2.matchTemplate(av, hole_s.astype(np.float32), cv2.TM_CCORR)
-        bad |= hit > 0.02 * float(hole_s.sum())
+        share = cv2.blur(av, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[by0:by0 + oh, bx0:bx0 + ow]
+        bad |= share > 0.02
     score = np.where(bad | ~np.isfinite(score), np.inf, score)
     if not np.isfinite(score).any():
         return None

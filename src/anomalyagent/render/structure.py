@@ -14,7 +14,7 @@ import math
 import cv2
 import numpy as np
 
-from .blend import composite, measure_alpha
+from .blend import changed_pixels, composite, measure_alpha
 from .scene import Scene, background_plate, distinct_object
 
 
@@ -107,8 +107,8 @@ def union_alpha(image: np.ndarray, edited: np.ndarray, old: np.ndarray, new: np.
     level of fresh sensor noise: the moved part was photographed again.
     """
     union = old | new
-    diff = image != edited
-    same = union & ~(diff if diff.ndim == 2 else diff.any(axis=2))
+    changed = changed_pixels(image, edited)
+    same = union & ~changed
     if same.any():
         edited = edited.copy()
         step = np.where(rng.random(int(same.sum())) < 0.5, -1, 1).astype(np.int16)
@@ -117,7 +117,7 @@ def union_alpha(image: np.ndarray, edited: np.ndarray, old: np.ndarray, new: np.
                         np.where(vals + (step[:, None] if vals.ndim == 2 else step) < 0, vals + 1,
                                  vals + (step[:, None] if vals.ndim == 2 else step)))
         edited[same] = vals.astype(np.uint8)
-    alpha = measure_alpha(image, edited)
+    alpha = measure_alpha(image, edited, changed | same)
     alpha = np.maximum(alpha, union.astype(np.float32))
     return edited, alpha
 

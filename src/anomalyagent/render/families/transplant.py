@@ -103,14 +103,21 @@ class Transplant(Family):
                 if donor.ndim != image.ndim:
                     donor = cv2.cvtColor(donor, cv2.COLOR_GRAY2RGB) if image.ndim == 3 else cv2.cvtColor(donor, cv2.COLOR_RGB2GRAY)
             layer = self.from_donor(image, donor, region, f, spec, scene, rng)
-        src_ring = grow(region, max(2, int(0.01 * min(h, w)) + 2)) & ~region
-        dst_ring = src_ring
-        amount = 1.0 - 0.7 * float(spec.intensity)
-        lf = as_float(layer)
-        if src_ring.any():
-            lf = harmonise(lf, lf[src_ring], as_float(image)[dst_ring], amount)
-        layer = np.clip(np.round(lf), 0, 255).astype(np.uint8)
-        layer = layer[:, :, 0] if image.ndim == 2 else layer
+        # Harmonise and composite on the region's box only (the layer is full-size).
+        ys, xs = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+        if len(ys) == 0:
+            return image.copy(), np.zeros((h, w), np.float32)
+        ring_px = max(2, int(0.01 * min(h, w)) + 2)
+        pad = ring_px + 12
+        y0, y1, x0, x1 = max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad), max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)
+        reg = region[y0:y1, x0:x1]
+        ring = grow(reg, ring_px) & ~reg
+        lf = as_float(layer[y0:y1, x0:x1])
+        if ring.any():
+            lf = harmonise(lf, lf[ring], as_float(image[y0:y1, x0:x1])[ring], 1.0 - 0.7 * float(spec.intensity))
+        patch = np.clip(np.round(lf), 0, 255).astype(np.uint8)
+        layer = image.copy()
+        layer[y0:y1, x0:x1] = patch[:, :, 0] if image.ndim == 2 else patch
         edited, _ = composite(image, layer, region.astype(np.float32), spec.blend, rng)
         return edited, measure_alpha(image, edited)
 
@@ -119,17 +126,21 @@ class Transplant(Family):
         """A layer whose pixels under ``region`` come from another place of ``donor``."""
         h, w = image.shape[:2]
         fg = scene.foreground if scene is not None else None
-        pool = fg if distinct_object(fg) and fg.shape == (h, w) else np.ones((h, w), bool)
-        ys, xs = np.nonzero(pool)
-        far = np.hypot(xs - f.cx, ys - f.cy) > max(0.6 * f.length, 0.08 * f.unit) if donor is image else np.ones(len(xs), bool)
+        pool = fg if distinct_object(fg) and fg.shape == (h, w) else None
         margin = 0.5 * f.length
-        inside = (xs > margin) & (xs < w - 1 - margin) & (ys > margin) & (ys < h - 1 - margin)
-        ok = far & inside
-        if not ok.any():
-            ok = far if far.any() else np.ones(len(xs), bool)
-        i = int(rng.choice(np.nonzero(ok)[0]))
+        lo_x, hi_x = min(margin, (w - 1) / 2), max(w - 1 - margin, (w - 1) / 2)
+        lo_y, hi_y = min(margin, (h - 1) / 2), max(h - 1 - margin, (h - 1) / 2)
+        far_px = max(0.6 * f.length, 0.08 * f.unit) if donor is image else 0.0
+        # Rejection sampling of a source centre: on the object, away from the target.
+        x, y = float(rng.uniform(lo_x, hi_x)), float(rng.uniform(lo_y, hi_y))
+        for _ in range(64):
+            cx, cy = float(rng.uniform(lo_x, hi_x)), float(rng.uniform(lo_y, hi_y))
+            on = pool is None or pool[int(cy), int(cx)]
+            if on and np.hypot(cx - f.cx, cy - f.cy) > far_px:
+                x, y = cx, cy
+                break
         turn = read_param(spec, "turn", float(rng.uniform(60.0, 300.0)), -180.0, 180.0)
-        return _turned_copy(donor, region, (f.cx, f.cy), (float(xs[i]), float(ys[i])), turn, (h, w))
+        return _turned_copy(donor, region, (f.cx, f.cy), (x, y), turn, (h, w))
 
     @staticmethod
     def from_bank(image, spec, bank, rng) -> tuple[np.ndarray, np.ndarray]:
