@@ -221,7 +221,8 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None) ->
     sth, stw = max(2, round(th * scale)), max(2, round(tw * scale))
     if scale < 1:
         ring_s = cv2.resize(ring.astype(np.uint8), (stw, sth), interpolation=cv2.INTER_NEAREST)
-        hole_s = cv2.resize(hole_c.astype(np.uint8), (stw, sth), interpolation=cv2.INTER_NEAREST)
+        # Any covered share keeps a hole pixel: a thin hole must not vanish when shrunk.
+        hole_s = (cv2.resize(hole_c.astype(np.float32), (stw, sth), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
     else:
         ring_s, hole_s = ring.astype(np.uint8), hole_c.astype(np.uint8)
     sth, stw = min(sth, img_s.shape[0] - sy0), min(stw, img_s.shape[1] - sx0)
@@ -237,6 +238,8 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None) ->
     # how much of the object/part it would carry: box means over the hole's bounding box
     # (an integral-image blur, not a masked correlation per channel: a few times faster).
     hy, hx = np.flatnonzero(hole_s.any(axis=1)), np.flatnonzero(hole_s.any(axis=0))
+    if len(hy) == 0:
+        return None
     by0, by1, bx0, bx1 = int(hy[0]), int(hy[-1]) + 1, int(hx[0]), int(hx[-1]) + 1
     kh, kw = by1 - by0, bx1 - bx0
     ring_mean = templ[ring_s.astype(bool)].mean(axis=0)
