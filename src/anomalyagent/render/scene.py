@@ -9,7 +9,9 @@ background comes, in order of preference, from (1) another normal image of the c
 registered to this one by phase correlation, where that image shows background over the
 whole hole; (2) this image's own background, copied from the offset whose surroundings
 match the hole's surroundings best (a periodic board, a tray: the copy lands in phase);
-(3) OpenCV inpainting with re-inserted grain, as a last resort.
+(2b) for a hole too big for one offset, tile by tile along the background's own lattice
+(autocorrelation peaks) when it repeats, else tile by tile by matching; (3) OpenCV
+inpainting with re-inserted grain, as a last resort.
 
 All masks are (H, W) bool; images are (H, W) or (H, W, 3) uint8 like the renderers'.
 """
@@ -189,7 +191,24 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarr
     return None
 
 
-def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None) -> np.ndarray | None:
+def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """``image`` whose pixel (x, y) shows the input's (x + dx, y + dy) (reflected at the border)."""
+    h, w = image.shape[:2]
+    return cv2.warpAffine(image, np.float32([[1, 0, -dx], [0, 1, -dy]]), (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+def _offset_ok(hole: np.ndarray, avoid: np.ndarray, dx: int, dy: int) -> bool:
+    """The hole shifted by (dx, dy) lies inside the image and off ``avoid``."""
+    ys, xs = np.nonzero(hole)
+    ys2, xs2 = ys + dy, xs + dx
+    h, w = hole.shape
+    if ys2.min() < 0 or xs2.min() < 0 or ys2.max() >= h or xs2.max() >= w:
+        return False
+    return float(avoid[ys2, xs2].mean()) <= 0.02
+
+
+def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
+               with_offset: bool = False):
     """The hole's pixels copied from this image at the offset whose ring of surroundings
     matches the hole's own ring best (masked SSD by cv2.matchTemplate), penalised when
     the copied area's mean colour differs from the ring's (it would carry another part),
@@ -265,8 +284,8 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None) ->
         return None
     by, bx = np.unravel_index(int(np.argmin(score)), score.shape)
     dy, dx = int(round((by - sy0) / scale)), int(round((bx - sx0) / scale))
-    mtx = np.float32([[1, 0, -dx], [0, 1, -dy]])
-    return cv2.warpAffine(image, mtx, (w, h), borderMode=cv2.BORDER_REFLECT)
+    plate = _shifted(image, dx, dy)
+    return (plate, (dx, dy)) if with_offset else plate
 
 
 def _inpaint(image: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -303,10 +322,77 @@ def background_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, r
     plate = _from_self(image, hole, avoid)
     if plate is not None:
         return plate, "self"
+    plate = _from_lattice(image, hole, avoid)
+    if plate is not None:
+        return plate, "self-lattice"
     plate = _from_self_tiles(image, hole, avoid)
     if plate is not None:
         return plate, "self-tiles"
     return _inpaint(image, hole, rng), "inpaint"
+
+
+def lattice_offsets(image: np.ndarray, avoid: np.ndarray, limit: int = 24) -> list[tuple[int, int]]:
+    """Offsets (dx, dy) px under which the background repeats (a perforated board, a
+    tiled tray), strongest first; empty when it does not.
+
+    The background-weighted image's autocorrelation, divided by the weight's own (so a
+    masked object does not bias it), has peaks at the lattice vectors; peaks above half
+    the zero-shift value count. Computed at <= 256 px.
+    """
+    h, w = avoid.shape
+    scale = min(1.0, 256.0 / max(h, w))
+    g = np.float32(_gray(image))
+    keep = (~avoid).astype(np.float32)
+    if scale < 1:
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        g, keep = cv2.resize(g, size, interpolation=cv2.INTER_AREA), cv2.resize(keep, size, interpolation=cv2.INTER_AREA)
+    if keep.sum() < 0.2 * keep.size:
+        return []
+    g = (g - float((g * keep).sum() / keep.sum())) * keep
+    fg_, fw = np.fft.rfft2(g), np.fft.rfft2(keep)
+    ac = np.fft.irfft2(fg_ * np.conj(fg_), s=g.shape)
+    overlap = np.fft.irfft2(fw * np.conj(fw), s=g.shape)
+    norm = ac / np.maximum(overlap, 0.25 * float(overlap.max()))
+    norm = np.fft.fftshift(norm)
+    cy, cx = norm.shape[0] // 2, norm.shape[1] // 2
+    zero = float(norm[cy, cx])
+    if zero <= 1e-6:
+        return []
+    peaks = (norm == cv2.dilate(norm.astype(np.float32), np.ones((5, 5), np.uint8))) & (norm > 0.5 * zero)
+    yy, xx = np.nonzero(peaks)
+    d = np.hypot(yy - cy, xx - cx)
+    sel = d > 4
+    order = np.argsort(-norm[yy[sel], xx[sel]])[:limit]
+    return [(int(round((xx[sel][i] - cx) / scale)), int(round((yy[sel][i] - cy) / scale))) for i in order]
+
+
+def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
+    """Fill ``hole`` tile by tile, each from the shortest valid lattice vector (sums of
+    two vectors allowed), so a periodic background continues in phase."""
+    vecs = lattice_offsets(image, avoid)
+    if not vecs:
+        return None
+    cands = set(vecs)
+    for a in vecs[:8]:
+        for b in vecs[:8]:
+            cands.add((a[0] + b[0], a[1] + b[1]))
+    cands.discard((0, 0))
+    ordered = sorted(cands, key=lambda o: o[0] ** 2 + o[1] ** 2)
+    h, w = hole.shape
+    t = max(12, int(min(h, w) / 5))
+    ys, xs = np.nonzero(hole)
+    current = image.copy()
+    for y in range(int(ys.min()), int(ys.max()) + 1, t):
+        for x in range(int(xs.min()), int(xs.max()) + 1, t):
+            sel = np.zeros_like(hole)
+            sel[y:y + t, x:x + t] = hole[y:y + t, x:x + t]
+            if not sel.any():
+                continue
+            off = next((o for o in ordered if _offset_ok(sel, avoid | hole, *o)), None)
+            if off is None:
+                return None
+            current[sel] = _shifted(image, *off)[sel]
+    return current
 
 
 def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
@@ -328,10 +414,19 @@ def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> 
         return None
     current = image.copy()
     remaining = hole.copy()
+    offsets: list[tuple[int, int]] = []
     for _, sel in sorted(tiles, key=lambda item: item[0]):
         remaining &= ~sel
-        plate = _from_self(current, sel, avoid | remaining)
-        if plate is None:
+        # Reuse an offset that already worked when it fits this tile too: a periodic
+        # board then continues in phase across tiles instead of a patchwork.
+        reuse = next((o for o in offsets if _offset_ok(sel, avoid | remaining, *o)), None)
+        if reuse is not None:
+            current[sel] = _shifted(current, *reuse)[sel]
+            continue
+        found = _from_self(current, sel, avoid | remaining, with_offset=True)
+        if found is None:
             return None
+        plate, offset = found
+        offsets.append(offset)
         current[sel] = plate[sel]
     return current

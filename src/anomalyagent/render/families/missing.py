@@ -50,7 +50,8 @@ class Missing(Family):
         color_param("darker", "fracture surface darker or lighter than the skin (interior breaks)"),
         blend_param(),
         extra_param("fill", "choice", "background", help="what shows through: background (where the region leaves the "
-                    "object and the background differs from the surface, else the fracture surface), interior, or shadow"),
+                    "object and the background differs from the surface, else the fracture surface in the part's own "
+                    "colours), interior (lighter/mixed: a shell window, pale wall around a dark cavity), or shadow"),
         extra_param("edge_roughness", "float", 0.35, 0.0, 0.8, "jaggedness of the break line"),
         extra_param("wall", "float", 0.12, 0.02, 0.6, "interior breaks with lighter/mixed colour: width of the pale "
                     "cut-through wall around the dark cavity, relative to the short radius"),
@@ -86,7 +87,7 @@ class Missing(Family):
         fg_full = scene.foreground if scene is not None and scene.foreground is not None \
             and scene.foreground.shape == image.shape[:2] else foreground(image)
         fg = fg_full[ys, xs]
-        reveal = str(spec.params.get("fill", "background"))
+        requested = reveal = str(spec.params.get("fill", "background"))
         bg, _ = background_colour(image)
         if reveal not in ("interior", "shadow"):
             inside = cov > 0.5
@@ -112,7 +113,11 @@ class Missing(Family):
             target = kept + cov[:, :, None] * (hole - kept)
             return finish(image, box, target)
         local = local_mean(img, max(2.0, 0.3 * ry))
-        if spec.color in ("lighter", "mixed") and reveal != "shadow":
+        # The shell window (pale wall around a dark cavity) is a hollow part broken open
+        # (a nut's shell): only when the interior was asked for. A background that cannot
+        # be shown (no object known here) becomes a fracture surface in the part's own
+        # colours, never a black hole with a pale halo.
+        if spec.color in ("lighter", "mixed") and requested in ("interior", "shell"):
             return finish(image, box, self.shell_window(img, local, sd, cov, ry, spec, rng, light))
         relation = "lighter" if spec.color == "lighter" and reveal != "shadow" else "darker"
         # A shadowed recess is darker than a lit fracture face at the same intensity.
