@@ -48,12 +48,16 @@ def extra_param(name: str, kind: str, default, low=None, high=None, help: str = 
 
 
 def edge_width(spec: DefectSpec, soft_px: float, unit: float) -> float:
-    """Feather width (px) of an outline: ``soft_px`` for feather/poisson, ~1 px for hard.
+    """Feather width (px) of an outline: ``soft_px`` for feather, twice that for poisson
+    (the softest setting: a wider ramp, then the gradient-domain blend), ~1 px for hard.
 
-    The soft width never exceeds 2 % of the image so a large stain keeps a defined edge.
+    The soft width never exceeds 2 % (poisson: 4 %) of the image so a large stain keeps
+    a defined edge.
     """
     if spec.blend == "hard":
         return 1.0
+    if spec.blend == "poisson":
+        return float(np.clip(2.0 * soft_px, 1.0, max(1.0, 0.04 * unit)))
     return float(np.clip(soft_px, 1.0, max(1.0, 0.02 * unit)))
 
 
@@ -113,8 +117,9 @@ class Family:
         current = image
         alpha_all = np.zeros(image.shape[:2], np.float32)
         for one in instance_specs(image.shape, spec, scene, rng):
-            drawn_spec = one if self.handles_blend or one.blend != "poisson" else one.replace(blend="feather")
-            edited, alpha = self.draw(current, drawn_spec, rng, scene) if self.uses_scene else self.draw(current, drawn_spec, rng)
+            # Families draw "poisson" like feather (with edge_width's wider ramp); the
+            # gradient-domain blend is applied afterwards (controls.apply_blend).
+            edited, alpha = self.draw(current, one, rng, scene) if self.uses_scene else self.draw(current, one, rng)
             touched = False
             if not self.handles_texture and one.texture != "keep":
                 edited, touched = apply_texture(current, edited, alpha, one, rng), True

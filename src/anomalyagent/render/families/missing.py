@@ -53,8 +53,8 @@ class Missing(Family):
                     "object and the background differs from the surface, else the fracture surface in the part's own "
                     "colours), interior (lighter/mixed: a shell window, pale wall around a dark cavity), or shadow"),
         extra_param("edge_roughness", "float", 0.35, 0.0, 0.8, "jaggedness of the break line"),
-        extra_param("wall", "float", 0.12, 0.02, 0.6, "interior breaks with lighter/mixed colour: width of the pale "
-                    "cut-through wall around the dark cavity, relative to the short radius"),
+        extra_param("wall", "float", None, 0.02, 0.6, "interior breaks with lighter/mixed colour: width of the pale "
+                    "cut-through wall around the dark cavity, relative to the short radius (0.4 lighter, 0.12 mixed)"),
         extra_param("extent", "choice", "blob", help="blob (a jagged piece of the spec's size), part (the whole part "
                     "near the centre is gone) or tip (the part is cut across and its far end is gone)"),
         extra_param("cut", "float", None, 0.2, 0.8, "extent=tip: where along the part it is cut, from its anchored end"),
@@ -70,7 +70,7 @@ class Missing(Family):
             return self.draw_part(image, spec, rng, scene, extent)
         if spec.blend == "feather":
             return self.draw_blob(image, spec, rng, scene)
-        edited, alpha = self.draw_blob(image, spec.replace(blend="feather") if spec.blend == "poisson" else spec, rng, scene)
+        edited, alpha = self.draw_blob(image, spec, rng, scene)
         return finalize(image, apply_blend(image, edited, alpha, spec.blend))
 
     def draw_blob(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator,
@@ -178,7 +178,9 @@ class Missing(Family):
         """(h, w, c) target of a fragment broken out of a shell or coating: the pale
         cut-through wall along the break (about a fifth of the radius, splintered) around a
         dark cavity where the inside shows."""
-        wall_w = max(1.0, read_param(spec, "wall", 0.12, 0.02, 0.6) * ry)
+        # "lighter": mostly cut-through wall (the break reads pale); "mixed": a narrow pale
+        # wall around a dark cavity.
+        wall_w = max(1.0, read_param(spec, "wall", 0.4 if spec.color == "lighter" else 0.12, 0.02, 0.6) * ry)
         ragged = wall_w * (1.0 + 0.35 * fractal_noise(sd.shape, max(1.5, 0.3 * ry), rng, octaves=2))
         cavity = feather(sd - ragged, max(0.7, 0.2 * wall_w)) * cov
         wall = np.clip(cov - cavity, 0.0, 1.0)
