@@ -123,3 +123,12 @@ def test_hostile_text_is_bounded():
     assert "center" not in found and found.get("size", 1.0) <= 1.0
     spec = apply_instruction(DefectSpec(family="stain"), "Add 999999999 cracks, intensity 7", FAMILIES)
     assert spec.validate() == [] and spec.params.get("count", 1) <= 12
+
+
+def test_text_can_undo_texture_and_count():
+    """A refined plan that goes back to the surface's own texture and one instance says so
+    in words; the previous call's grainy texture and count do not stick."""
+    base = DefectSpec(family="stain", texture="grainy", params={"count": 3})
+    plain = base.replace(texture="keep", params={})
+    spec = apply_instruction(base, instruction(plain), FAMILIES)
+    assert spec.texture == "keep" and spec.params.get("count", 1) == 1

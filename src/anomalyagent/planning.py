@@ -124,7 +124,7 @@ def instruction(spec: DefectSpec, entry: KnowledgeEntry | None = None) -> str:
     target = spec.category.replace("_", " ") or "the surface"
     shape = (f"elongated (length/width {spec.aspect:.1f}) and oriented at {spec.angle:.0f} degrees"
              if spec.aspect >= 2.5 else "compact")
-    texture = f", {spec.texture} texture" if spec.texture and spec.texture != "keep" else ""
+    texture = f", {spec.texture} texture" if spec.texture and spec.texture != "keep" else ", keeping the surface texture"
     count = spec.params.get("count", 1)
     try:
         count = int(count)

@@ -162,6 +162,9 @@ def parse_instruction(text: str, families: list[str] | None = None) -> dict[str,
         if re.search(r"\b" + tex + r"\b(?:\s+(?:texture|surface|finish))", low):
             out["texture"] = tex
             break
+    else:
+        if re.search(r"\bkeep(?:ing|s)? (?:the |its )?(?:surface(?:'s)? |own )*texture", low):
+            out["texture"] = "keep"
     words = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
     m = re.search(r"\b(\d+|" + words + r")\s+(?:separate\s+)?(?:instances|copies|defects|places)", low) or \
         re.search(r"^\s*add\s+(\d+|" + words + r")\b", low) or \
@@ -170,6 +173,8 @@ def parse_instruction(text: str, families: list[str] | None = None) -> dict[str,
         word = m.group(1)
         n = int(word) if word.isdigit() and len(word) <= 3 else NUMBER_WORDS.get(word, 1)
         params["count"] = max(1, min(12, n))
+    elif re.match(r"\s*add an? ", low):  # "Add a crack": one instance (a refined plan may drop "3 instances")
+        params["count"] = 1
     # "on the lead", "on the right lead of": the part is the last word (qualifiers dropped).
     m = re.search(r"\bon (?:the|its|a|one) ((?:[a-z]+ )?[a-z]+?)(?= to | of | with | at | near | in |,|\.|$)", low)
     if m and m.group(1).split()[-1] not in ("image", "object", "surface", "shorter", "product"):
@@ -211,6 +216,9 @@ def apply_instruction(spec: DefectSpec, text: str, families: list[str] | None = 
     aspect_band = found.get("aspect_band")
     if aspect_band and "aspect" not in changes and spec.aspect >= 2.5:
         changes["aspect"] = 1.5
-    if "params" in found:
-        changes["params"] = {**spec.params, **found["params"]}
+    params = dict(found.get("params", {}))
+    if params.get("count") == 1 and "count" not in spec.params:
+        del params["count"]  # one instance is the default: leave the plan's params as they are
+    if params:
+        changes["params"] = {**spec.params, **params}
     return spec.replace(**changes, instruction=text)
