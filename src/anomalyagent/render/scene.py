@@ -197,14 +197,14 @@ def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return cv2.warpAffine(image, np.float32([[1, 0, -dx], [0, 1, -dy]]), (w, h), borderMode=cv2.BORDER_REFLECT)
 
 
-def _offset_ok(hole: np.ndarray, avoid: np.ndarray, dx: int, dy: int) -> bool:
-    """The hole shifted by (dx, dy) lies inside the image and off ``avoid``."""
-    ys, xs = np.nonzero(hole)
-    ys2, xs2 = ys + dy, xs + dx
+def _offset_ok(hole: np.ndarray, avoid: np.ndarray, dx: int, dy: int, coords=None) -> bool:
+    """The hole shifted by (dx, dy) lies inside the image and off ``avoid``. ``coords``:
+    the hole's (ys, xs) when already known."""
+    ys, xs = coords if coords is not None else np.nonzero(hole)
     h, w = hole.shape
-    if ys2.min() < 0 or xs2.min() < 0 or ys2.max() >= h or xs2.max() >= w:
+    if ys.min() + dy < 0 or xs.min() + dx < 0 or ys.max() + dy >= h or xs.max() + dx >= w:
         return False
-    return float(avoid[ys2, xs2].mean()) <= 0.02
+    return float(avoid[ys + dy, xs + dx].mean()) <= 0.02
 
 
 def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
@@ -348,10 +348,13 @@ def lattice_offsets(image: np.ndarray, avoid: np.ndarray, limit: int = 24) -> li
         g, keep = cv2.resize(g, size, interpolation=cv2.INTER_AREA), cv2.resize(keep, size, interpolation=cv2.INTER_AREA)
     if keep.sum() < 0.2 * keep.size:
         return []
-    g = (g - float((g * keep).sum() / keep.sum())) * keep
-    fg_, fw = np.fft.rfft2(g), np.fft.rfft2(keep)
-    ac = np.fft.irfft2(fg_ * np.conj(fg_), s=g.shape)
-    overlap = np.fft.irfft2(fw * np.conj(fw), s=g.shape)
+    g = np.ascontiguousarray((g - float((g * keep).sum() / keep.sum())) * keep, np.float32)
+
+    def autocorr(a: np.ndarray) -> np.ndarray:  # float32 OpenCV DFT: ~3x numpy's float64 FFT
+        f = cv2.dft(a, flags=cv2.DFT_COMPLEX_OUTPUT)
+        return cv2.idft(cv2.mulSpectrums(f, f, 0, conjB=True), flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
+
+    ac, overlap = autocorr(g), autocorr(np.ascontiguousarray(keep, np.float32))
     norm = ac / np.maximum(overlap, 0.25 * float(overlap.max()))
     norm = np.fft.fftshift(norm)
     cy, cx = norm.shape[0] // 2, norm.shape[1] // 2
@@ -381,17 +384,16 @@ def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.
     h, w = hole.shape
     t = max(12, int(min(h, w) / 5))
     ys, xs = np.nonzero(hole)
+    blocked = avoid | hole
     current = image.copy()
-    for y in range(int(ys.min()), int(ys.max()) + 1, t):
-        for x in range(int(xs.min()), int(xs.max()) + 1, t):
-            sel = np.zeros_like(hole)
-            sel[y:y + t, x:x + t] = hole[y:y + t, x:x + t]
-            if not sel.any():
-                continue
-            off = next((o for o in ordered if _offset_ok(sel, avoid | hole, *o)), None)
-            if off is None:
-                return None
-            current[sel] = _shifted(image, *off)[sel]
+    tile_of = (ys - ys.min()) // t * 10_000 + (xs - xs.min()) // t
+    for key in np.unique(tile_of):
+        sel = tile_of == key
+        ty, tx = ys[sel], xs[sel]
+        off = next((o for o in ordered if _offset_ok(hole, blocked, *o, coords=(ty, tx))), None)
+        if off is None:
+            return None
+        current[ty, tx] = image[ty + off[1], tx + off[0]]
     return current
 
 

@@ -162,11 +162,14 @@ class Missing(Family):
         hole = grow(gone, max(1, int(round(0.006 * unit))))
         plate, _ = background_plate(image, hole, scene, rng, avoid=avoid)
         if face.any():  # fresh cut face: the part's own colour, lighter (bare material catches the light)
-            img = as_float(image)
+            fy, fx = np.flatnonzero(face.any(axis=1)), np.flatnonzero(face.any(axis=0))
+            y0, y1, x0, x1 = max(0, fy[0] - 6), min(h, fy[-1] + 7), max(0, fx[0] - 6), min(w, fx[-1] + 7)
+            img = as_float(image[y0:y1, x0:x1])
             lit = recolor(img, local_mean(img, 2.0), "lighter", 0.25 + 0.3 * spec.intensity, rng)
             plate = plate.copy()
-            fl = np.clip(np.round(lit[face]), 0, 255).astype(np.uint8)
-            plate[face] = fl[:, 0] if image.ndim == 2 else fl
+            f_crop = face[y0:y1, x0:x1]
+            fl = np.clip(np.round(lit[f_crop]), 0, 255).astype(np.uint8)
+            plate[y0:y1, x0:x1][f_crop] = fl[:, 0] if image.ndim == 2 else fl
             hole = hole | face
         edited, _ = composite(image, plate, hole.astype(np.float32), spec.blend, rng)
         # The ground truth covers the whole removed piece, also where the background
