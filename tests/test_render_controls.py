@@ -119,3 +119,14 @@ def test_poisson_clone_guards_the_border_and_tiny_images():
     tiny = object_rgb(48)[:9, :9]
     out, note = poisson_clone(tiny, np.full_like(tiny, 200), np.ones((9, 9), bool))
     assert "feathered instead" in note and out.shape == tiny.shape
+
+
+@pytest.mark.parametrize("family", ["warp", "displace", "transplant", "missing", "deform"])
+def test_non_finite_numbers_are_refused_or_ignored(family):
+    spec = spec_for(family)
+    with pytest.raises(ValueError, match="finite"):
+        render(IMAGE, spec.replace(angle=float("nan")), np.random.default_rng(0))
+    # A non-finite family parameter falls back to its default instead of hanging.
+    edited, alpha = render(IMAGE, spec.replace(params={"bend": float("inf"), "rotation": float("nan"),
+                                                       "displacement": float("nan")}), np.random.default_rng(0))
+    assert np.isfinite(alpha).all() and edited.shape == IMAGE.shape

@@ -70,7 +70,12 @@ def read_param(spec: DefectSpec, key: str, default, low: float | None = None, hi
     value = spec.params.get(key)
     if value is None or isinstance(value, (str, bool)):
         return default
-    value = float(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    if not np.isfinite(value):
+        return default
     if low is not None:
         value = max(low, value)
     if high is not None:
@@ -112,6 +117,9 @@ class Family:
 
         check_image(image)
         problems = spec.validate()
+        numbers = (*spec.center, spec.size, spec.angle, spec.aspect, spec.intensity)
+        if not all(isinstance(v, (int, float)) and np.isfinite(v) for v in numbers):
+            problems.append(f"centre, size, angle, aspect and intensity must be finite numbers, got {numbers}")
         if problems:
             raise ValueError(f"{self.name}: invalid spec: {'; '.join(problems)}")
         current = image
