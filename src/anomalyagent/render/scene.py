@@ -87,15 +87,27 @@ def local_part(image: np.ndarray, cx: float, cy: float, radius: float, fg: np.nd
     if not rim.any() or not core.any():
         out[y0:y1, x0:x1] = disc
         return out
-    c_col = np.median(crop[core], axis=0)
     r_col = np.median(crop[rim], axis=0)
-    dc = np.linalg.norm(crop - c_col, axis=2)
     dr = np.linalg.norm(crop - r_col, axis=2)
+    # Snap the seed to the most distinct pixel near the centre when the centre itself looks
+    # like the surroundings (a planned centre beside a thin lead rather than on it).
+    near = d <= max(2.0, 0.35 * r)
+    if float(np.median(dr[core])) < 0.5 * float(dr[near].max()):
+        iy, ix = np.unravel_index(int(np.argmax(np.where(near, dr, -1.0))), dr.shape)
+        cx, cy = float(ix + x0), float(iy + y0)
+        core = np.hypot(xx - cx, yy - cy) <= max(1.5, 0.08 * r)
+    c_col = np.median(crop[core], axis=0)
+    dc = np.linalg.norm(crop - c_col, axis=2)
     part = disc & (dc < dr)
     if float(np.linalg.norm(c_col - r_col)) < 12.0:  # the centre looks like its surroundings
         part = disc & (d <= 0.6 * r)
     if fg is not None and distinct_object(fg):
         part &= fg[y0:y1, x0:x1]
+    # Cut thin bridges (a part touching a look-alike neighbour) before picking the seed's component.
+    k = max(3, int(0.06 * r) | 1)
+    opened = cv2.morphologyEx(part.astype(np.uint8), cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    if opened.any():
+        part = opened.astype(bool)
     n, labels = cv2.connectedComponents(part.astype(np.uint8), connectivity=8)
     cyi, cxi = int(round(cy)) - y0, int(round(cx)) - x0
     cyi, cxi = min(max(cyi, 0), labels.shape[0] - 1), min(max(cxi, 0), labels.shape[1] - 1)
