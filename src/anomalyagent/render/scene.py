@@ -92,7 +92,7 @@ def local_part(image: np.ndarray, cx: float, cy: float, radius: float, fg: np.nd
     # Snap the seed to the most distinct pixel near the centre when the centre itself looks
     # like the surroundings (a planned centre beside a thin lead rather than on it).
     near = d <= max(2.0, 0.35 * r)
-    if float(np.median(dr[core])) < 0.5 * float(dr[near].max()):
+    if float(np.median(dr[core])) < 12.0 and float(dr[near].max()) > 24.0:
         iy, ix = np.unravel_index(int(np.argmax(np.where(near, dr, -1.0))), dr.shape)
         cx, cy = float(ix + x0), float(iy + y0)
         core = np.hypot(xx - cx, yy - cy) <= max(1.5, 0.08 * r)
