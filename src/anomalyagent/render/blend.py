@@ -51,8 +51,8 @@ def recolor(image_f: np.ndarray, local_f: np.ndarray, color: str, strength: floa
 
     ``image_f`` and ``local_f`` (its blur, the surface colour) are (h, w, c). The grain
     (image - local) is carried over, scaled by the brightness ratio (dark material shows
-    less texture) and by ``grain_gain`` (family.TEXTURE_GAIN: a smooth film hides some
-    of it, a granular deposit adds). Hue relations on a grey image fall back to a
+    less texture) and by ``grain_gain`` (a smooth film hides some of it, a granular
+    deposit adds; ``spec.texture`` itself is applied by render/controls.py). Hue relations on a grey image fall back to a
     luminance change.
     """
     c = image_f.shape[2]

@@ -90,8 +90,6 @@ def line_width(spec: DefectSpec, width_px: float, unit: float, max_fraction: flo
     return float(np.clip(width, 0.8, max_fraction * unit + 0.8))
 
 
-# How much of the surface grain a defect interior keeps, by DefectSpec.texture.
-TEXTURE_GAIN = {"keep": 1.0, "smooth": 0.5, "glossy": 0.6, "grainy": 1.6, "fibrous": 1.2}
 
 
 class Family:
