@@ -39,7 +39,7 @@ from anomalyagent.synthetic import TYPICAL, component_scene, object_rgb, texture
 
 # Family -> params used on the component scene (the part a product model would name).
 ON_PARTS = {"warp": {"part": "lead"}, "displace": {"part": "case"}, "missing": {"part": "lead", "extent": "tip"},
-            "transplant": {}}
+            "transplant": {}, "split": {"part": "case"}}
 
 
 def load_images(size: int, data: str | None) -> list[tuple[np.ndarray, Scene | None]]:

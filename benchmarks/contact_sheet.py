@@ -48,6 +48,7 @@ SPECS = {
     "warp": (0.35, 1.0, 0.0, 0.8, "darker", "darker", {"bend": 30.0}),
     "displace": (0.3, 1.0, 20.0, 0.6, "darker", "darker", {"mode": "rotate", "rotation": 35.0}),
     "transplant": (0.2, 1.4, 30.0, 0.6, "darker", "darker", {}),
+    "split": (0.5, 1.0, 70.0, 0.7, "darker", "darker", {}),
 }
 
 
@@ -76,16 +77,17 @@ def bases(size: int = 256) -> list[tuple[str, np.ndarray, Scene | None, dict]]:
     return [
         ("coffee (skimage)", coffee, None, {
             "*": ((0.28, 0.78), {}), "warp": ((0.6, 0.68), {}), "displace": ((0.6, 0.68), {}),
-            "missing": ((0.12, 0.62), {"fill": "background"}), "transplant": ((0.3, 0.8), {})}),
+            "missing": ((0.12, 0.62), {"fill": "background"}), "transplant": ((0.3, 0.8), {}),
+            "split": ((0.5, 0.5), {})}),
         ("coins (skimage)", coins, coins_scene(coins), {
             "*": ((0.37, 0.41), {}), "warp": ((0.5, 0.62), {"part": "coin", "pivot": 0.5}),
             "displace": ((0.5, 0.62), {"part": "coin", "mode": "shift", "shift": 0.06}),
-            "missing": ((0.5, 0.62), {"part": "coin", "extent": "part"})}),
+            "missing": ((0.5, 0.62), {"part": "coin", "extent": "part"}), "split": ((0.5, 0.62), {"part": "coin"})}),
         ("brick (skimage)", brick, None, {"*": ((0.5, 0.5), {})}),
         ("component (synthetic)", board, board_scene, {
             "*": ((0.5, 0.3), {}), "warp": ((0.62, 0.75), {"part": "lead"}),
             "displace": ((0.5, 0.3), {"part": "case"}), "missing": ((0.62, 0.75), {"part": "lead", "extent": "tip"}),
-            "transplant": ((0.5, 0.3), {})}),
+            "transplant": ((0.5, 0.3), {}), "split": ((0.5, 0.3), {"part": "case"})}),
     ]
 
 

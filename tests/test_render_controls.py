@@ -33,6 +33,8 @@ def _render(family, seed=5, size=0.3, **changes):
         center = (0.62, 0.75) if family in ("warp", "displace") else (0.5, 0.3)
         spec = spec_for(family, center=center, size=size, params=params, **changes)
         return SCENE_IMAGE, render(SCENE_IMAGE, spec, np.random.default_rng(seed), SCENE)
+    if size != 0.3:  # an explicit size (the count tests); else the family's typical one
+        changes["size"] = size
     spec = spec_for(family, params=params, **changes)
     return IMAGE, render(IMAGE, spec, np.random.default_rng(seed))
 

@@ -123,3 +123,33 @@ def test_select_part_prefers_the_named_part_component():
     part = select_part(image, (0.62, 0.8), 30.0, scene, "lead")
     assert part.sum() > 100 and (part & masks["lead"]).sum() == part.sum()
     assert part[:, : int(0.56 * 256)].sum() == 0  # only the right-hand lead
+
+
+def test_split_shows_the_background_in_the_gap():
+    """A nut-like part on a dark cloth split in two: the gap shows the cloth, and the mask
+    covers the gap and the moved piece."""
+    from anomalyagent.synthetic import object_rgb
+
+    image = object_rgb(256)
+    yy, xx = np.mgrid[0:256, 0:256] / 256.0
+    fg = ((xx - 0.5) / 0.38) ** 2 + ((yy - 0.52) / 0.42) ** 2 < 1.0
+    spec = spec_for("split", center=(0.5, 0.5), size=0.9, intensity=0.8)
+    edited, alpha = render(image, spec, np.random.default_rng(1), Scene(foreground=fg))
+    inner = fg & (np.hypot(xx - 0.5, yy - 0.52) < 0.3)
+    cloth = edited.astype(np.int16).max(axis=2) < 70  # the dark background
+    gap = inner & cloth
+    assert gap.sum() > 300  # a wide gap, not a hairline
+    assert (alpha[gap] > 0.5).mean() > 0.97  # all but the anti-aliased rim of what stayed
+    # The moved piece keeps the part's colours (it was moved, not repainted).
+    piece = inner & (alpha > 0.5) & ~cloth
+    assert piece.sum() > 1000 and float(edited[piece][:, 0].mean()) > 100
+
+
+def test_split_on_a_texture_is_a_dark_recess():
+    from anomalyagent.synthetic import texture_gray
+
+    image = texture_gray(128)
+    edited, alpha = render(image, spec_for("split", center=(0.5, 0.5), size=0.5, intensity=0.8), np.random.default_rng(0))
+    changed = alpha > 0.5
+    assert changed.sum() > 50
+    assert float(edited[changed].mean()) < float(image[changed].mean())

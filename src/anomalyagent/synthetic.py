@@ -55,6 +55,7 @@ TYPICAL = {
     "warp": dict(size=0.3, aspect=1.0, angle=0.0, intensity=0.6, color="darker"),
     "displace": dict(size=0.3, aspect=1.0, angle=0.0, intensity=0.6, color="darker"),
     "transplant": dict(size=0.15, aspect=1.5, angle=30.0, intensity=0.6, color="darker"),
+    "split": dict(size=0.4, aspect=1.0, angle=70.0, intensity=0.6, color="darker"),
 }
 
 
