@@ -261,7 +261,7 @@ def _feather_paste(dst: np.ndarray, src: np.ndarray, region: np.ndarray, sigma: 
 
 
 def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend: str,
-              rng: np.random.Generator | None = None) -> tuple[np.ndarray, str]:
+              rng: np.random.Generator | None = None, keep_colour: bool = False) -> tuple[np.ndarray, str]:
     """Put ``layer`` (an image like ``image``) over ``image`` where ``coverage`` ((H, W)
     float in [0, 1], hard-edged) says, with the edge transition of ``blend``:
 
@@ -270,6 +270,11 @@ def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend:
     coverage region grown by ``clone_grow`` px (NORMAL_CLONE: the layer's colour is
     matched to the surroundings along the border). Returns (result, note) like
     ``poisson_clone``. Work is done on the coverage's bounding box only.
+
+    ``keep_colour`` (an opaque part moved, not a material pasted): after the Poisson
+    blend the layer's own slow colour is restored inside the part (its coverage eroded
+    by the clone margin, feathered), so only the seam band is gradient-blended; without
+    it a dark case moved onto a copper board turns copper.
     """
     h, w = image.shape[:2]
     cov = np.clip(coverage.astype(np.float32), 0.0, 1.0)
@@ -280,6 +285,15 @@ def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend:
         k = clone_grow(image.shape)
         region = cv2.dilate((cov > 0.5).astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).astype(bool)
         out, note = poisson_clone(image, layer, region)
+        if not note and keep_colour:
+            core = cv2.erode((cov > 0.5).astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).astype(np.float32)
+            wgt = cv2.GaussianBlur(core, (0, 0), max(1.0, k / 2.0))
+            wgt = wgt[:, :, None] if image.ndim == 3 else wgt
+            sig = max(2.0, 2.0 * k)
+            lf, of = layer.astype(np.float32), out.astype(np.float32)
+            shift = cv2.GaussianBlur(lf - of, (0, 0), sig)
+            shift = shift.reshape(lf.shape)
+            out = np.clip(np.round(of + wgt * shift), 0, 255).astype(np.uint8)
         if not note:
             return out, ""
         blend = "feather"

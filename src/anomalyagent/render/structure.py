@@ -94,7 +94,7 @@ def relocate(image: np.ndarray, part: np.ndarray, moved: np.ndarray, coverage: n
     # The part's anti-aliased edge is already in its pixels: composite the moved pixels
     # with a hard-edged coverage (rounded) and let the blend decide the transition.
     cov = np.clip((coverage - 0.5) * 4.0 + 0.5, 0.0, 1.0) if blend != "feather" else coverage
-    edited, note2 = composite(base, moved, cov, blend, rng)
+    edited, note2 = composite(base, moved, cov, blend, rng, keep_colour=True)
     return edited, source, "; ".join(n for n in (note1, note2) if n)
 
 
