@@ -22,7 +22,7 @@ def test_spec_from_call_precedence():
 
 def test_scene_from_state_carries_parts_normals_and_bank():
     image, masks = component_scene(128, 0)
-    product = SimpleNamespace(masks={"lead": masks["lead"]})  # a product model exposing named masks
+    product = SimpleNamespace(masks={"lead": masks["lead"], "lead_labels": masks["lead"].astype(np.int32)})
     state = SimpleNamespace(foreground=masks["object"], parts=product, normals=[image], bank="BANK")
     scene = scene_from_state(state)
     assert scene.foreground is masks["object"] and set(scene.parts) == {"lead"}

@@ -41,6 +41,8 @@ def scene_from_state(state: Any) -> Any:
     parts = getattr(state, "parts", None) or {}
     if not isinstance(parts, dict):  # a product model object: take its named masks
         parts = dict(getattr(parts, "masks", {}) or {})
+    # Only (H, W) bool masks are parts (a product model may also keep label images).
+    parts = {k: v for k, v in parts.items() if isinstance(v, np.ndarray) and v.dtype == bool and v.ndim == 2}
     return Scene(foreground=getattr(state, "foreground", None), parts=parts,
                  normals=tuple(getattr(state, "normals", ()) or ()), bank=getattr(state, "bank", None))
 
