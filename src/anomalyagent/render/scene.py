@@ -336,11 +336,44 @@ def background_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, r
         return plate, "self"
     plate = _from_lattice(image, hole, avoid)
     if plate is not None:
-        return plate, "self-lattice"
+        return _match_lighting(image, plate, hole, avoid), "self-lattice"
     plate = _from_self_tiles(image, hole, avoid)
     if plate is not None:
-        return plate, "self-tiles"
+        return _match_lighting(image, plate, hole, avoid), "self-tiles"
     return _inpaint(image, hole, rng), "inpaint"
+
+
+def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray:
+    """``plate`` with its slow brightness inside ``hole`` matched to the surroundings'.
+
+    Tiles copied from farther away carry other lighting (a lamp's falloff, the part's
+    own shadow on the board): the background's brightness around the hole (its bright
+    envelope, so dark holes do not count as shade) is carried into it by normalised
+    convolution (background pixels only) and divided by the same estimate of the copied
+    pixels; one gain per channel and pixel, in [0.75, 1.33]."""
+    h, w = hole.shape
+    sigma = max(3.0, 0.06 * min(h, w))
+    f, p = as_float(image), as_float(plate)
+    keep = (~(avoid | hole)).astype(np.float32)
+    inside = hole.astype(np.float32)
+    if keep.sum() < 16:
+        return plate
+
+    def smooth(a: np.ndarray, wgt: np.ndarray) -> np.ndarray:
+        num = cv2.GaussianBlur(a * wgt[:, :, None], (0, 0), sigma).reshape(a.shape)
+        den = cv2.GaussianBlur(wgt, (0, 0), sigma)[:, :, None]
+        return num / np.maximum(den, 1e-3)
+
+    # Compare the bright envelope (a closing wider than the board's holes and tracks), so
+    # how many dark features a neighbourhood holds does not read as lighting.
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, int(0.08 * min(h, w)) | 1),) * 2)
+    fe = cv2.morphologyEx(f, cv2.MORPH_CLOSE, k).reshape(f.shape)
+    pe = cv2.morphologyEx(p, cv2.MORPH_CLOSE, k).reshape(p.shape)
+    gain = np.clip((smooth(fe, keep) + 4.0) / (smooth(pe, inside) + 4.0), 0.75, 1.33)
+    out = p.copy()
+    out[hole] = p[hole] * gain[hole]
+    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return out[:, :, 0] if plate.ndim == 2 else out
 
 
 def lattice_offsets(image: np.ndarray, avoid: np.ndarray, limit: int = 24) -> list[tuple[int, int]]:
