@@ -8,7 +8,8 @@ import pytest
 
 from anomalyagent.change import delta_e
 from anomalyagent.render import render
-from anomalyagent.render.scene import Scene, background_plate, select_part
+from anomalyagent.render.background import background_plate
+from anomalyagent.render.scene import Scene, select_part
 from anomalyagent.synthetic import component_scene, spec_for
 
 BOARDS = ("perforated", "plain")

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 
 from .blend import changed_pixels, composite, measure_alpha
-from .scene import Scene, background_plate, distinct_object
+from .background import background_plate
+from .scene import Scene, distinct_object
 
 
 def part_axis(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:

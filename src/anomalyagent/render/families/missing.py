@@ -20,7 +20,8 @@ from ..family import (Family, angle_param, aspect_param, blend_param, center_par
                       extra_param, intensity_param, read_param, size_param)
 from ..noise import fractal_noise, polar_profile
 from ..shading import as_float, grain, light_direction, local_mean, shade
-from ..scene import Scene, background_plate, distinct_object, select_part
+from ..background import background_plate
+from ..scene import Scene, distinct_object, select_part
 from ..shapes import blob_distance, feather, frame
 from ..structure import grow, object_center, part_axis, union_alpha
 
