@@ -2,7 +2,7 @@
 moving a part's real pixels and showing what is behind the place it left.
 
 A structural edit is three layers: the input image; the *background plate* under the
-part's old place (render/scene.py: from a normal image, this image's own background, or
+part's old place (render/background.py: from a normal image, this image's own background, or
 inpainting); and the moved part (its pixels and mask carried by the same geometric
 map). The part's old place is replaced by the plate, then the moved part is composited
 on top with the spec's blend (render/blend.py ``composite``).

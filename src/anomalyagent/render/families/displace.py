@@ -1,7 +1,7 @@
 """Misplaced part: a part or the whole object rotated, shifted or flipped.
 
 Look: the part's real pixels under a rigid transform about its centre; the place it left
-shows the real background (render/scene.py), and the ground truth covers the old and the
+shows the real background (render/background.py), and the ground truth covers the old and the
 new place (MVTec's "misplaced" masks do). The part is the scene's named part
 (``params.part``), the whole object when ``params.whole`` is true or the size covers
 most of it, or the colour region around the centre.

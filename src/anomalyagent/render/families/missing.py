@@ -101,7 +101,7 @@ class Missing(Family):
         face_w = max(0.8, 0.07 * ry)
         if reveal == "background":
             # What shows through is the real background: a normal image's, this image's
-            # own (copied in phase), or inpainted (render/scene.py).
+            # own (copied in phase), or inpainted (render/background.py).
             gone = np.zeros(image.shape[:2], bool)
             gone[ys, xs] = (cov > 0.02) & fg
             plate, _ = background_plate(image, grow(gone, 1), scene, rng, avoid=fg_full | gone)

@@ -2,7 +2,7 @@
 
 Look: the part's own pixels (metal, plating, highlights) keep their look but from a bend
 point on the part turns rigidly about that point, with a short smooth elbow; the place
-it leaves shows the real background (render/scene.py), and the bent end now covers
+it leaves shows the real background (render/background.py), and the bent end now covers
 background. The part is the scene's part mask nearest to the centre (a product model's
 "lead") or, without one, the region around the centre whose colour differs from its
 surroundings. The bend starts on the half of the part nearer the object (a lead bends
