@@ -38,7 +38,7 @@ class Split(Family):
         intensity_param(0.6, "gap width: 3 + 12 x intensity % of the size"),
         blend_param(),
         extra_param("gap", "float", None, 0.005, 0.2, "gap width as a fraction of min(H, W) (default from intensity)"),
-        extra_param("jaggedness", "float", 0.5, 0.0, 1.0, "how much the fracture line wanders"),
+        extra_param("jaggedness", "float", None, 0.0, 1.0, "how much the fracture line wanders (unset: drawn from [0.3, 0.8])"),
         extra_param("part", "choice", "", help="name of a product-model part to break"),
     )
     uses_scene = True
@@ -64,7 +64,7 @@ class Split(Family):
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         along = (xs - cx) * ux + (ys - cy) * uy
         across = (xs - cx) * nx + (ys - cy) * ny
-        jag = read_param(spec, "jaggedness", 0.5, 0.0, 1.0)
+        jag = read_param(spec, "jaggedness", float(rng.uniform(0.3, 0.8)), 0.0, 1.0)
         wander = jag * 0.12 * reach * fractal_noise((h, w), max(2.0, 0.15 * reach), rng, octaves=3)
         piece = obj & (across + wander > 0) & (np.hypot(xs - cx, ys - cy) < reach)
         if piece.sum() < 9:
