@@ -32,6 +32,7 @@ from .entry import LOCATIONS, Category, KnowledgeEntry
 FAMILIES = (
     "scratch", "crack", "hole", "dent", "stain", "particle", "discoloration",
     "missing", "cut", "print", "fray", "rust", "fold", "deform",
+    "warp", "displace", "split", "transplant",  # structural: move, bend, break or transplant real pixels
 )
 KINDS = ("object", "texture")
 TOP_KEYS = ("categories", "entries", "family_priors")

@@ -18,7 +18,7 @@ from ..planning import instruction
 from ..records import BLEND_MODES, COLOR_RELATIONS, Observation
 from .backends import MASKERS, PLANNERS, create_judge
 from .base import CallError, EpisodeState, Tool
-from .editors import EDITORS
+from .editors import EDITORS, scene_from_state, spec_from_call
 
 _NAME = {"type": "string", "description": "object category, e.g. 'hazelnut'; defaults to the task's"}
 _DEFECT = {"type": "string", "description": "defect type, e.g. 'crack'; defaults to the task's"}
@@ -99,7 +99,7 @@ class ImageGeneration(Tool):
         changes = {k: v for k, v in arguments.items() if k in _SPEC_FIELDS}
         if "center" in changes:
             changes["center"] = tuple(changes["center"])
-        spec = state.spec.replace(**changes, instruction=arguments["instruction"])
+        spec = spec_from_call(state.spec, arguments["instruction"], changes, self.editor.families())
         problems = spec.validate()
         if spec.family not in self.editor.families():
             problems.append(f"family {spec.family!r} unknown; known: {', '.join(self.editor.families())}")
@@ -108,7 +108,7 @@ class ImageGeneration(Tool):
         state.spec = spec
         state.attempts += 1
         seed = int(state.rng.integers(2**31))
-        edited, alpha = self.editor.edit(state.image, spec, np.random.default_rng(seed))
+        edited, alpha = self.editor.edit(state.image, spec, np.random.default_rng(seed), scene_from_state(state))
         state.edited, state.alpha, state.judged, state.judgement = edited, alpha, False, None
         _timed(state, "IG", start)
         return Observation(

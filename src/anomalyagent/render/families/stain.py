@@ -14,7 +14,7 @@ import numpy as np
 from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish, recolor
-from ..family import (TEXTURE_GAIN, Family, angle_param, aspect_param, blend_param, center_param, color_param,
+from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param,
                       edge_width, extra_param, intensity_param, read_param, size_param)
 from ..noise import fractal_noise, polar_profile
 from ..shading import as_float, light_direction, local_mean
@@ -59,7 +59,7 @@ class Stain(Family):
         density = 1.0 + 0.2 * fractal_noise(sd.shape, max(2.0, 0.35 * ry), rng, octaves=3)
         ring = ring_amount * np.exp(-np.maximum(sd, 0.0) / max(1.0, 0.12 * ry))
         strength = np.clip(opacity * (density + 0.5 * ring), 0.0, 1.0)
-        full = recolor(img, local, spec.color, 0.8, rng, grain_gain=TEXTURE_GAIN.get(spec.texture, 1.0))
+        full = recolor(img, local, spec.color, 0.8, rng)  # texture: render/controls.py
         if gloss > 0.0:
             # A wet film reflects the light source: a soft highlight offset towards it.
             lx, ly, _ = light_direction(image)
