@@ -37,7 +37,7 @@ def test_a_good_defect_passes_with_full_terms(gray):
     j = judge(n, e, m, entry=ENTRY, kind="texture")
     assert j.passed and j.score > 8.0
     assert j.score == pytest.approx(j.location + j.quality)
-    assert set(j.terms) == {"location", "visibility", "seam", "texture", "shape", "color"}
+    assert set(j.terms) == {"location", "visibility", "seam", "texture", "shape", "color", "spill"}
     assert all(0.0 <= v <= 1.0 for v in j.terms.values()) and not j.advice
     assert "Acceptable" in j.review
 

@@ -20,18 +20,19 @@ def defect_contrast(v: Views) -> float:
     return float(np.percentile(v.diff[v.mask], 90))
 
 
-def visibility_term(v: Views) -> TermResult:
+def visibility_term(v: Views, cnr_good: float = 3.0) -> TermResult:
     """Contrast of the change against the image's own grain (contrast-to-noise ratio).
 
     A defect must be clearly visible twice over: in absolute terms (a just-noticeable
     difference is ~2.3 delta-E; full value from 8, i.e. ~3.5 JND, zero at 2.5) and against
-    the grain (Rose's criterion: full value from 3 noise units, zero at 1). Too faint fails
+    the grain (Rose's criterion: full value from ``cnr_good`` noise units, 3 by default,
+    calibrated in critic/calibration.py; zero at a third of it). Too faint fails
     with "increase intensity"; absurdly strong (over 80 delta-E: most of the black-to-white
     range, beyond any measured real defect) fails with "decrease intensity".
     """
     c = defect_contrast(v)
     cnr = c / v.noise
-    faint = min(log_ramp(c, 2.5, 8.0), log_ramp(cnr, 1.0, 3.0))
+    faint = min(log_ramp(c, 2.5, 8.0), log_ramp(cnr, cnr_good / 3.0, cnr_good))
     strong = ramp(c, 100.0, 80.0)
     result = TermResult("visibility", min(faint, strong), {"contrast": c, "noise": v.noise, "cnr": cnr})
     if faint < 0.5:
@@ -72,13 +73,21 @@ def resolution_ratio(v: Views) -> float:
     return fine / max(medium, 1e-3)
 
 
-def texture_term(v: Views) -> TermResult:
+def texture_term(v: Views, stats=None) -> TermResult:
     """Texture consistency: a patch much smoother than its surroundings (painted, flat),
-    much noisier, or lacking pixel-scale detail (upsampled, blurred) fails."""
+    much noisier, or lacking pixel-scale detail (upsampled, blurred) fails.
+
+    ``stats``: the product's ProductStats (product/appearance.py); when given, the
+    resolution check is relative to the product's own fine detail (full value at its
+    normal images' 10th percentile when that is below the generic 0.45, zero at 55 % of
+    it): a smooth product (a moulded case) is not "blurred" for lacking grain."""
     r = texture_ratio(v)
     res = resolution_ratio(v)
     grain = band(r, 0.15, 0.45, 25.0, 80.0)
-    sharp = ramp(res, 0.25, 0.45)
+    good = 0.45
+    if stats is not None and 0.0 < float(stats.resolution[0]) < good:
+        good = float(stats.resolution[0])
+    sharp = ramp(res, 0.55 * good, good)
     result = TermResult("texture", min(grain, sharp), {"grain_ratio": r, "resolution": res})
     if grain < 0.5:
         result.parameter = "texture"
@@ -122,13 +131,16 @@ def step_sharpness(s1: np.ndarray, s3: np.ndarray) -> float:
     return float((s1 * s3).sum()) / den if den > 1e-9 else 0.0
 
 
-def seam_measures(v: Views) -> dict[str, float]:
+def seam_measures(v: Views, product_sharpness: float = 0.0) -> dict[str, float]:
     """Sharpness of the mask boundary's steps vs the image's natural edges.
 
     ``sharpness``: ``step_sharpness`` of the pairs straddling the mask boundary;
     ``natural``: the same over neighbouring pairs inside the surrounding ring;
     ``excess``: (sharpness - natural) / (1 - natural), 0 when the boundary is as soft as
-    the image's own edges, 1 when it is a perfect one-pixel step.
+    the image's own edges, 1 when it is a perfect one-pixel step. ``natural`` is at least
+    ``product_sharpness`` (the median sharpness of the product's own strongest edges over
+    its normal images): a ring without strong edges says little about how sharp the
+    product's edges may be.
 
     Measured on the mask's boundary only: the mask must follow the edit's border (a
     renderer's alpha > 0.5 does; a mask derived from the change can stop short of a
@@ -140,15 +152,15 @@ def seam_measures(v: Views) -> dict[str, float]:
     n1, n3 = boundary_pairs(v.edited, v.ring, v.ring)
     if b1.size < MIN_PIXELS or n1.size < MIN_PIXELS:
         return {"sharpness": 0.0, "natural": 0.0, "excess": 0.0}
-    sharp, natural = step_sharpness(b1, b3), step_sharpness(n1, n3)
+    sharp, natural = step_sharpness(b1, b3), max(step_sharpness(n1, n3), product_sharpness)
     return {"sharpness": sharp, "natural": natural, "excess": (sharp - natural) / max(1.0 - natural, 0.05)}
 
 
-def seam_term(v: Views) -> TermResult:
+def seam_term(v: Views, stats=None) -> TermResult:
     """Seam: a border cut with a binary alpha is sharper than every edge the camera made
     in the same image; a pasted patch or a flat blob shows that line. Full value up to
     an excess of 0.25 (real defects reach ~0.2), zero from 0.45."""
-    m = seam_measures(v)
+    m = seam_measures(v, float(stats.edge_sharpness[1]) if stats is not None else 0.0)
     value = ramp(m["excess"], 0.45, 0.25)
     result = TermResult("seam", value, m)
     if value < 0.5:

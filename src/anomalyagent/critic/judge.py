@@ -1,4 +1,4 @@
-"""The measured critic (QE tool backend): location 0-5 + quality 0-5, pass when > 5.
+"""The measured critic (QE tool backend): location 0-5 + quality 0-5.
 
 Why measured: the paper's judge is a large multimodal LLM; offline on a CPU we measure
 the properties such a judge looks at (see the term modules) and combine them:
@@ -7,10 +7,20 @@ the properties such a judge looks at (see the term modules) and combine them:
 - quality = 5 * sqrt(min(q) * geometric_mean(q)) over the quality terms q (visibility,
   seam, texture, shape, colour, and realism when asked): a defect is as good as its
   worst aspect, softened by the others;
-- passed = score > 5 (the paper's rule) and no hard failure: an empty mask (nothing
-  changed), or any term other than colour below HARD_FAIL (one clearly broken aspect
-  - off the object, invisible, a pasted border, a flat blob, four times too big -
-  rejects the edit whatever the others say).
+- passed = score > 5 (the paper's rule) AND location >= a floor AND quality >= a floor
+  (the paper's released judge also asks for "location reasonable" and "quality
+  acceptable": with the sum alone, location 5 + quality 2 would pass) AND no hard
+  failure: an empty mask (nothing changed), or any term other than colour below
+  HARD_FAIL (one clearly broken aspect - off the object or the named part, invisible, a
+  pasted border, a flat blob, four times too big - rejects the edit whatever the others
+  say). The floors and the faintness thresholds come from ``critic.calibration``.
+
+With a product model (``product=`` or ``appearance=``, product/appearance.py) the
+critic also judges the defect against the product's normal appearance (``abnormality``:
+a faded defect looks like normal variation), takes the product's own edges as the
+reference for seams and its own fine detail for the resolution check; with a part mask
+(``part=``) the location is judged on the named part. ``spill`` checks that nothing
+changed outside an explicitly given mask.
 
 Colour only scales quality to at least half (the knowledge base's colour relation is a
 tendency: 85-100 % of real masks, not all).
@@ -28,7 +38,9 @@ from ..foreground import foreground as estimate_foreground
 from ..records import DefectSpec, _Record
 from ..registry import Registry
 from .appearance import color_term, seam_term, texture_term, visibility_term
+from .calibration import DEFAULT, Calibration
 from .location import location_term
+from .normality import abnormality_term, spill_term
 from .review import advice_from, write_review
 from .shape import shape_term
 from .term import TermResult
@@ -95,6 +107,10 @@ def judge(
     foreground: np.ndarray | None = None,
     learned: bool = False,
     bank: Any = None,
+    product: Any = None,
+    appearance: Any = None,
+    part: np.ndarray | None = None,
+    calibration: Calibration | None = None,
 ) -> Judgement:
     """Judge an edit. normal/edited: (H, W) or (H, W, 3) uint8 of the same shape; mask:
     (H, W) bool of the defect, or None to derive it from the change (hinted by
@@ -102,8 +118,20 @@ def judge(
     ``kind``: "object", "texture" or "auto"; ``foreground``: (H, W) bool where the part
     is (estimated from ``normal`` when None); ``learned``: add the EfficientNet-Lite0
     realism term (needs the ``learned`` extra and a bank of real-defect features:
-    ``bank``, a critic.learned.RealismBank, or the default bank file)."""
+    ``bank``, a critic.learned.RealismBank, or the default bank file).
+
+    ``product``: a product model (any object; its ``appearance`` attribute, a
+    product.appearance.NormalAppearance, is used when present); ``appearance``: that
+    model directly; ``part``: (H, W) bool mask of the part the defect should be on
+    (the named part), None when unknown; ``calibration``: thresholds (default
+    ``critic.calibration.DEFAULT``)."""
     _check(normal, edited, mask)
+    given_mask = mask is not None
+    cal = calibration or DEFAULT
+    if appearance is None and product is not None:
+        appearance = getattr(product, "appearance", None)
+    if part is not None and (part.shape != normal.shape[:2] or not part.any()):
+        part = None  # a part mask that does not fit the image: judge on the object only
     if mask is None:
         mask = change_mask(normal, edited, hint=spec.center if spec is not None else None)
     mask = np.ascontiguousarray(mask, dtype=bool)
@@ -118,14 +146,19 @@ def judge(
     location = getattr(entry, "location", "anywhere") if entry is not None else "anywhere"
     priors = getattr(entry, "priors", None) or {}
     aspect = tuple(priors["aspect"]) if isinstance(priors.get("aspect"), (list, tuple)) else None
-    loc = location_term(mask, foreground, location, texture)
+    stats = getattr(appearance, "stats", None)
+    loc = location_term(mask, foreground, location, texture, part=part)
     quality_terms = [
-        visibility_term(views),
-        seam_term(views),
-        texture_term(views),
+        visibility_term(views, cal.visibility_good),
+        seam_term(views, stats),
+        texture_term(views, stats),
         shape_term(mask, foreground, getattr(entry, "size", None), aspect),
         color_term(views, getattr(entry, "color", None)),
     ]
+    if appearance is not None:
+        quality_terms.append(abnormality_term(views, appearance, edited, cal))
+    if given_mask:
+        quality_terms.append(spill_term(normal, edited, mask, max(3, int(round(0.03 * min(mask.shape))))))
     if learned:
         from .learned import realism_term
 
@@ -136,7 +169,11 @@ def judge(
     score = location_score + quality_score
     broken = [t.name for t in all_terms if t.name not in SOFT_TERMS and t.value < HARD_FAIL]
     hard = f"Rejected: {', '.join(broken)} clearly wrong." if broken else ""
-    passed = score > 5.0 and not broken
+    low = [f"{name} {value:.1f} < {floor:g}" for name, value, floor in
+           (("location", location_score, cal.location_floor), ("quality", quality_score, cal.quality_floor)) if value < floor]
+    if low and not hard:
+        hard = f"Rejected: {' and '.join(low)} (each half needs its floor)."
+    passed = score > 5.0 and not broken and not low
     advice = advice_from(all_terms)
     review = write_review(location_score, quality_score, passed, all_terms, advice, hard)
     log.debug("judged: score %.2f passed %s terms %s", score, passed, {t.name: round(t.value, 3) for t in all_terms})
