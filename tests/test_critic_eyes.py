@@ -131,3 +131,17 @@ def test_object_scene_with_colour_model_passes_and_flat_blob_fails():
     assert judge(n, e, m, kind="object", appearance=model).passed
     flat, fm = corrupt.flat_blob(n, e, m)
     assert not judge(n, flat, fm, kind="object", appearance=model).passed
+
+
+def test_rescore_reproduces_judge_under_another_calibration(tile_model):
+    from anomalyagent.critic.judge import rescore
+
+    n, e, m = texture_scene()
+    for edited, mask in [(e, m), corrupt.fade(n, e, m, 0.3)]:
+        j0 = judge(n, edited, mask, entry=ENTRY, kind="texture", appearance=tile_model)
+        for cal in (Calibration(visibility_good=12.0, abnormality_good=4.0, abnormality_bad=1.6, quality_floor=3.0),
+                    Calibration(visibility_good=2.0, location_floor=1.0, quality_floor=1.0)):
+            direct = judge(n, edited, mask, entry=ENTRY, kind="texture", appearance=tile_model, calibration=cal)
+            again = rescore(j0, cal)
+            assert again.score == pytest.approx(direct.score, abs=2e-3)
+            assert again.passed == direct.passed and again.terms == pytest.approx(direct.terms, abs=1e-3)

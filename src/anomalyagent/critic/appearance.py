@@ -20,6 +20,13 @@ def defect_contrast(v: Views) -> float:
     return float(np.percentile(v.diff[v.mask], 90))
 
 
+def visibility_values(contrast: float, cnr: float, cnr_good: float) -> tuple[float, float]:
+    """(faint, strong) parts of the visibility term from its raw measurements: contrast in
+    delta-E and the contrast-to-noise ratio (see ``visibility_term``)."""
+    faint = min(log_ramp(contrast, 2.5, 8.0), log_ramp(cnr, cnr_good / 3.0, cnr_good))
+    return faint, ramp(contrast, 100.0, 80.0)
+
+
 def visibility_term(v: Views, cnr_good: float = 3.0) -> TermResult:
     """Contrast of the change against the image's own grain (contrast-to-noise ratio).
 
@@ -32,8 +39,7 @@ def visibility_term(v: Views, cnr_good: float = 3.0) -> TermResult:
     """
     c = defect_contrast(v)
     cnr = c / v.noise
-    faint = min(log_ramp(c, 2.5, 8.0), log_ramp(cnr, cnr_good / 3.0, cnr_good))
-    strong = ramp(c, 100.0, 80.0)
+    faint, strong = visibility_values(c, cnr, cnr_good)
     result = TermResult("visibility", min(faint, strong), {"contrast": c, "noise": v.noise, "cnr": cnr})
     if faint < 0.5:
         result.parameter, result.direction = "intensity", "increase"

@@ -10,10 +10,11 @@ the properties such a judge looks at (see the term modules) and combine them:
 - passed = score > 5 (the paper's rule) AND location >= a floor AND quality >= a floor
   (the paper's released judge also asks for "location reasonable" and "quality
   acceptable": with the sum alone, location 5 + quality 2 would pass) AND no hard
-  failure: an empty mask (nothing changed), or any term other than colour below
-  HARD_FAIL (one clearly broken aspect - off the object or the named part, invisible, a
-  pasted border, a flat blob, four times too big - rejects the edit whatever the others
-  say). The floors and the faintness thresholds come from ``critic.calibration``.
+  failure: an empty mask (nothing changed), or a term below HARD_FAIL (one clearly
+  broken aspect - off the object or the named part, a pasted border, a flat blob, four
+  times too big - rejects the edit whatever the others say). Colour and the graded
+  strength terms (visibility, abnormality) never hard-fail: a too-faint edit fails on
+  the quality floor. The floors and the strength ramps come from ``critic.calibration``.
 
 With a product model (``product=`` or ``appearance=``, product/appearance.py) the
 critic also judges the defect against the product's normal appearance (``abnormality``:
@@ -37,10 +38,10 @@ from ..change import change_mask
 from ..foreground import foreground as estimate_foreground
 from ..records import DefectSpec, _Record
 from ..registry import Registry
-from .appearance import color_term, seam_term, texture_term, visibility_term
+from .appearance import color_term, seam_term, texture_term, visibility_term, visibility_values
 from .calibration import DEFAULT, Calibration
 from .location import location_term
-from .normality import abnormality_term, spill_term
+from .normality import abnormality_term, abnormality_value, spill_term
 from .review import advice_from, write_review
 from .shape import shape_term
 from .term import TermResult
@@ -50,6 +51,11 @@ log = logging.getLogger(__name__)
 
 HARD_FAIL = 0.2  # a term below this fails the edit on its own
 SOFT_TERMS = ("color",)  # advisory terms: never hard-fail, weigh at most half
+# Graded terms: how strong the defect is. They never hard-fail on their own: their ramps
+# are calibrated to RANK (a faint edit below a clear one, so the score keeps rising over
+# the range of real defects), and "too faint to accept" is the calibrated quality floor.
+GRADED_TERMS = ("visibility", "abnormality")
+NO_HARD_FAIL = SOFT_TERMS + GRADED_TERMS
 
 
 @dataclass
@@ -64,6 +70,7 @@ class Judgement(_Record):
     terms: dict[str, float] = field(default_factory=dict)
     advice: list[dict[str, Any]] = field(default_factory=list)
     review: str = ""
+    measured: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 CRITICS: Registry[Judgement] = Registry("critic")
@@ -167,7 +174,7 @@ def judge(
     location_score = 5.0 * loc.value
     quality_score = 5.0 * combine_quality(quality_terms)
     score = location_score + quality_score
-    broken = [t.name for t in all_terms if t.name not in SOFT_TERMS and t.value < HARD_FAIL]
+    broken = [t.name for t in all_terms if t.name not in NO_HARD_FAIL and t.value < HARD_FAIL]
     hard = f"Rejected: {', '.join(broken)} clearly wrong." if broken else ""
     low = [f"{name} {value:.1f} < {floor:g}" for name, value, floor in
            (("location", location_score, cal.location_floor), ("quality", quality_score, cal.quality_floor)) if value < floor]
@@ -180,4 +187,27 @@ def judge(
     return Judgement(
         location=round(location_score, 4), quality=round(quality_score, 4), score=round(score, 4), passed=passed,
         terms={t.name: round(t.value, 4) for t in all_terms}, advice=advice, review=review,
+        measured={t.name: {k: round(float(v), 4) for k, v in t.measured.items()} for t in all_terms if t.name in GRADED_TERMS},
     )
+
+
+def rescore(j: Judgement, calibration: Calibration) -> Judgement:
+    """``j`` under another calibration: the graded terms recomputed from ``j.measured``,
+    quality, score and the pass rule redone (advice and review are kept as they were).
+    For fitting thresholds without judging every edit again (benchmarks/bench_critic.py)."""
+    terms = dict(j.terms)
+    if "visibility" in j.measured:
+        m = j.measured["visibility"]
+        terms["visibility"] = min(visibility_values(m["contrast"], m["cnr"], calibration.visibility_good))
+    if "abnormality" in j.measured:
+        terms["abnormality"] = abnormality_value(j.measured["abnormality"]["inside"], calibration)
+    if not j.measured:  # nothing_changed(): stays a failure
+        return j
+    quality = 5.0 * combine_quality([TermResult(k, v) for k, v in terms.items() if k != "location"])
+    location = 5.0 * terms["location"]
+    broken = any(v < HARD_FAIL for k, v in terms.items() if k not in NO_HARD_FAIL)
+    passed = (location + quality > 5.0 and not broken and location >= calibration.location_floor
+              and quality >= calibration.quality_floor)
+    return Judgement(location=round(location, 4), quality=round(quality, 4), score=round(location + quality, 4),
+                     passed=passed, terms={k: round(v, 4) for k, v in terms.items()}, advice=j.advice,
+                     review=j.review, measured=j.measured)

@@ -19,6 +19,7 @@ from .term import TermResult, log_ramp, ramp
 from .views import Views, grow
 
 CONTEXT = 8  # px of context around the crop for the feature blurs (sigma <= 4 px)
+FINE_AREA = 96 * 96  # crops larger than this are evaluated at every other pixel (cost / 4)
 SPILL_LEVEL = 12.0  # grey levels: a change this large outside the mask counts as spill
 
 
@@ -27,8 +28,14 @@ def crop_abnormality(model, image: np.ndarray, box: tuple[int, int, int, int]) -
     y0, y1, x0, x1 = box
     h, w = image.shape[:2]
     Y0, Y1, X0, X1 = max(0, y0 - CONTEXT), min(h, y1 + CONTEXT), max(0, x0 - CONTEXT), min(w, x1 + CONTEXT)
-    a = model.abnormality(np.ascontiguousarray(image[Y0:Y1, X0:X1]))
+    stride = 2 if (Y1 - Y0) * (X1 - X0) > FINE_AREA else 1
+    a = model.abnormality(np.ascontiguousarray(image[Y0:Y1, X0:X1]), stride=stride)
     return a[y0 - Y0: y0 - Y0 + (y1 - y0), x0 - X0: x0 - X0 + (x1 - x0)]
+
+
+def abnormality_value(inside: float, cal: Calibration) -> float:
+    """The term's value from its raw measurement (90th percentile abnormality inside)."""
+    return log_ramp(max(inside, 1e-3), cal.abnormality_bad, cal.abnormality_good)
 
 
 def abnormality_term(v: Views, model, edited: np.ndarray, cal: Calibration) -> TermResult:
@@ -36,7 +43,7 @@ def abnormality_term(v: Views, model, edited: np.ndarray, cal: Calibration) -> T
     a = crop_abnormality(model, edited, v.box)
     inside = float(np.percentile(a[v.mask], 90))
     ring = float(np.percentile(a[v.ring], 90)) if v.ring.any() else 0.0
-    value = log_ramp(max(inside, 1e-3), cal.abnormality_bad, cal.abnormality_good)
+    value = abnormality_value(inside, cal)
     result = TermResult("abnormality", value, {"inside": inside, "ring": ring})
     if value < 0.5:
         result.parameter, result.direction = "intensity", "increase"
