@@ -22,7 +22,7 @@ Honest protocol:
 - the normal-appearance model of each category (product/appearance.py) is fitted on its
   own ``train/good`` only (no anomalies).
 
-Fit: over a small grid of (visibility_good, abnormality_good), among the candidates that
+Fit: over a small grid of (visibility_good, abnormality_good, incoherence_good), among the candidates that
 can keep the real pass rate (mean over calibration categories) >= 0.9, the one with the
 best mean over calibration categories of the worst corruption AUROC; then the largest
 floors (of 1.0-3.5) that keep that real pass rate >= 0.9.
@@ -66,6 +66,7 @@ log = logging.getLogger("bench_critic")
 KINDS = ("move", "fade", "seam", "scale", "flat")
 GRID_VISIBILITY = (2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0)
 GRID_ABNORMALITY = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+GRID_INCOHERENCE = (0.8, 1.2, 1.6, 2.4, 100.0)  # 100: the incoherence check off
 FLOORS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5)
 TARGET_AUROC, TARGET_PASS, FIT_PASS = 0.9, 0.85, 0.9
 MAX_NORMALS = 100
@@ -216,7 +217,7 @@ def fit(calib_rows: dict[tuple[float, float], dict[str, list[dict]]], names: lis
 
     def calibration(key, lf: float, qf: float) -> Calibration:
         return Calibration(visibility_good=key[0], abnormality_good=key[1], abnormality_bad=key[1] / 2.5,
-                           location_floor=lf, quality_floor=qf, fitted_on=sorted(names))
+                           incoherence_good=key[2], location_floor=lf, quality_floor=qf, fitted_on=sorted(names))
 
     lowest = FLOORS[0]
     feasible = [k for k in calib_rows if real_pass(calib_rows[k], names, calibration(k, lowest, lowest)) >= FIT_PASS]
@@ -263,7 +264,7 @@ def print_category(name: str, s: dict, cal: Calibration, skipped: dict[str, int]
     print(f"\n## {name} (test two-thirds): {s['n_real']} real, real pass rate {fmt(s['real_pass_rate'])}; "
           f"thresholds fitted on {fitted}")
     print(f"   calibration: visibility_good {cal.visibility_good:g}, abnormality {cal.abnormality_bad:g}-"
-          f"{cal.abnormality_good:g}, floors location {cal.location_floor:g} quality {cal.quality_floor:g}")
+          f"{cal.abnormality_good:g}, incoherence_good {cal.incoherence_good:g}, floors location {cal.location_floor:g} quality {cal.quality_floor:g}")
     print(f"{'corruption':<11}{'n':>5}{'AUROC':>8}{'pass':>8}")
     for kind in KINDS:
         print(f"{kind:<11}{s['n'][kind]:>5}{fmt(s['auroc'][kind]):>8}{fmt(s['pass_rate'][kind]):>8}"
@@ -300,10 +301,11 @@ def main(argv: list[str] | None = None) -> int:
             cats.append(load_category(root, kb, args.reconstruct, args.limit, args.seed))
         except ImageError as exc:
             print(f"skipped {root.name}: {exc}", file=sys.stderr)
-    grid = list(itertools.product(GRID_VISIBILITY, GRID_ABNORMALITY))
+    grid = list(itertools.product(GRID_VISIBILITY, GRID_ABNORMALITY, GRID_INCOHERENCE))
     judged = {c["name"]: {split: judge_all(c[split], c["model"]) for split in ("reserved", "test")} for c in cats}
     calib_rows = {key: {c["name"]: evaluate(judged[c["name"]]["reserved"], Calibration(
-        visibility_good=key[0], abnormality_good=key[1], abnormality_bad=key[1] / 2.5)) for c in cats} for key in grid}
+        visibility_good=key[0], abnormality_good=key[1], abnormality_bad=key[1] / 2.5, incoherence_good=key[2]))
+        for c in cats} for key in grid}
     names = [c["name"] for c in cats]
     result: dict = {"command": "python benchmarks/bench_critic.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                     "date": datetime.date.today().isoformat(), "machine": "2 shared CPU cores, one thread",

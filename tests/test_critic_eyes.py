@@ -140,7 +140,7 @@ def test_rescore_reproduces_judge_under_another_calibration(tile_model):
     for edited, mask in [(e, m), corrupt.fade(n, e, m, 0.3)]:
         j0 = judge(n, edited, mask, entry=ENTRY, kind="texture", appearance=tile_model)
         for cal in (Calibration(visibility_good=12.0, abnormality_good=4.0, abnormality_bad=1.6, quality_floor=3.0),
-                    Calibration(visibility_good=2.0, location_floor=1.0, quality_floor=1.0)):
+                    Calibration(visibility_good=2.0, location_floor=1.0, quality_floor=1.0, incoherence_good=0.5)):
             direct = judge(n, edited, mask, entry=ENTRY, kind="texture", appearance=tile_model, calibration=cal)
             again = rescore(j0, cal)
             assert again.score == pytest.approx(direct.score, abs=2e-3)

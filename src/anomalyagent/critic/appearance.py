@@ -84,16 +84,18 @@ def texture_term(v: Views, stats=None) -> TermResult:
     much noisier, or lacking pixel-scale detail (upsampled, blurred) fails.
 
     ``stats``: the product's ProductStats (product/appearance.py); when given, the
-    resolution check is relative to the product's own fine detail (full value at its
-    normal images' 10th percentile when that is below the generic 0.45, zero at 55 % of
-    it): a smooth product (a moulded case) is not "blurred" for lacking grain."""
+    resolution check is relative to the product's own fine detail: full value down to
+    2/3 of its normal windows' low (10th percentile) ratio, zero at 1/3 of it - a patch
+    enlarged 3x has its detail moved 3x coarser - so a smooth product (a moulded case) is
+    not "blurred" for lacking grain and a grainy one (asphalt) is held to its grain.
+    Without stats: the generic ramp 0.25-0.45."""
     r = texture_ratio(v)
     res = resolution_ratio(v)
     grain = band(r, 0.15, 0.45, 25.0, 80.0)
-    good = 0.45
-    if stats is not None and 0.0 < float(stats.resolution[0]) < good:
-        good = float(stats.resolution[0])
-    sharp = ramp(res, 0.55 * good, good)
+    bad, good = 0.25, 0.45
+    if stats is not None and float(stats.resolution[0]) > 0.0:
+        bad, good = float(stats.resolution[0]) / 3.0, float(stats.resolution[0]) / 1.5
+    sharp = ramp(res, bad, good)
     result = TermResult("texture", min(grain, sharp), {"grain_ratio": r, "resolution": res})
     if grain < 0.5:
         result.parameter = "texture"
@@ -137,6 +139,40 @@ def step_sharpness(s1: np.ndarray, s3: np.ndarray) -> float:
     return float((s1 * s3).sum()) / den if den > 1e-9 else 0.0
 
 
+def signed_steps(lum: np.ndarray, inside: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """L(p) - L(q) for every 4-neighbour pair p (inside) -> q = p + d (outside), 1-D (L*)."""
+    e = np.pad(lum, 1, mode="edge")
+    o = np.pad(outside, 1)
+    h, w = lum.shape
+    out = []
+    for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+        def at(a: np.ndarray) -> np.ndarray:  # a[y + dy, x + dx] over the unpadded frame
+            return a[1 + dy: 1 + dy + h, 1 + dx: 1 + dx + w]
+        sel = inside & at(o)
+        out.append((lum - at(e))[sel])
+    return np.concatenate(out)
+
+
+def incoherence(v: Views) -> float:
+    """How much the steps across the mask boundary look like a texture cut, not a defect's
+    edge: std(d) / rms(natural neighbour steps in the ring) * (1 - |mean(d)| / rms(d)),
+    where d are the signed inside-minus-outside steps across the boundary.
+
+    Why: a real defect's border is a consistent step (a crack is darker than the surface
+    all along it: |mean| close to rms), and a pasted patch of the surface taken from
+    elsewhere meets its surroundings with steps of random sign, larger than neighbouring
+    pixels of one continuous texture ever make (std above the natural steps). About
+    0.3-1.1 on real defects of textured surfaces, 1-2 and more on CutPaste borders.
+    """
+    d = signed_steps(v.edited, v.mask, ~v.mask)
+    nat = signed_steps(v.edited, v.ring, v.ring)
+    if d.size < MIN_PIXELS or nat.size < MIN_PIXELS:
+        return 0.0
+    rms = float(np.sqrt((d * d).mean()))
+    natural = max(float(np.sqrt((nat * nat).mean())), 0.5)
+    return float(d.std()) / natural * (1.0 - abs(float(d.mean())) / max(rms, 1e-6))
+
+
 def seam_measures(v: Views, product_sharpness: float = 0.0) -> dict[str, float]:
     """Sharpness of the mask boundary's steps vs the image's natural edges.
 
@@ -157,22 +193,30 @@ def seam_measures(v: Views, product_sharpness: float = 0.0) -> dict[str, float]:
     b1, b3 = boundary_pairs(v.edited, v.mask, ~v.mask)
     n1, n3 = boundary_pairs(v.edited, v.ring, v.ring)
     if b1.size < MIN_PIXELS or n1.size < MIN_PIXELS:
-        return {"sharpness": 0.0, "natural": 0.0, "excess": 0.0}
+        return {"sharpness": 0.0, "natural": 0.0, "excess": 0.0, "incoherence": 0.0}
     sharp, natural = step_sharpness(b1, b3), max(step_sharpness(n1, n3), product_sharpness)
-    return {"sharpness": sharp, "natural": natural, "excess": (sharp - natural) / max(1.0 - natural, 0.05)}
+    return {"sharpness": sharp, "natural": natural, "excess": (sharp - natural) / max(1.0 - natural, 0.05),
+            "incoherence": incoherence(v)}
 
 
-def seam_term(v: Views, stats=None) -> TermResult:
+def seam_value(excess: float, incoherent: float, incoherence_good: float) -> float:
+    """The seam term's value from its raw measurements (see ``seam_term``)."""
+    return min(ramp(excess, 0.45, 0.25), ramp(incoherent, 2.0 * incoherence_good, incoherence_good))
+
+
+def seam_term(v: Views, stats=None, incoherence_good: float = 1.6) -> TermResult:
     """Seam: a border cut with a binary alpha is sharper than every edge the camera made
-    in the same image; a pasted patch or a flat blob shows that line. Full value up to
-    an excess of 0.25 (real defects reach ~0.2), zero from 0.45."""
+    in the same image (full value up to an excess sharpness of 0.25 - real defects reach
+    ~0.2 - zero from 0.45); a patch of surface pasted from elsewhere meets its
+    surroundings with incoherent steps (``incoherence``: full value up to
+    ``incoherence_good``, calibrated, zero at twice that)."""
     m = seam_measures(v, float(stats.edge_sharpness[1]) if stats is not None else 0.0)
-    value = ramp(m["excess"], 0.45, 0.25)
+    value = seam_value(m["excess"], m["incoherence"], incoherence_good)
     result = TermResult("seam", value, m)
     if value < 0.5:
         result.parameter, result.direction = "blend", "soften"
-        result.text = ("The defect's border is a hard cut-out line, sharper than the image's own edges; "
-                       "blend it softly into the surface (feather).")
+        result.text = ("The defect's border is a visible cut-out line (sharper or more abrupt than the product's "
+                       "own edges); blend it softly into the surface (feather).")
     return result
 
 

@@ -38,7 +38,7 @@ from ..change import change_mask
 from ..foreground import foreground as estimate_foreground
 from ..records import DefectSpec, _Record
 from ..registry import Registry
-from .appearance import color_term, seam_term, texture_term, visibility_term, visibility_values
+from .appearance import color_term, seam_term, seam_value, texture_term, visibility_term, visibility_values
 from .calibration import DEFAULT, Calibration
 from .location import location_term
 from .normality import abnormality_term, abnormality_value, spill_term
@@ -56,6 +56,7 @@ SOFT_TERMS = ("color",)  # advisory terms: never hard-fail, weigh at most half
 # the range of real defects), and "too faint to accept" is the calibrated quality floor.
 GRADED_TERMS = ("visibility", "abnormality")
 NO_HARD_FAIL = SOFT_TERMS + GRADED_TERMS
+RESCORED = GRADED_TERMS + ("seam",)  # terms whose raw measurements Judgement.measured keeps
 
 
 @dataclass
@@ -86,11 +87,31 @@ def _check(normal: np.ndarray, edited: np.ndarray, mask: np.ndarray | None) -> N
         raise ValueError(f"mask {mask.shape} must be (H, W) = {normal.shape[:2]}")
 
 
+GRADED_GMEAN_FLOOR = 0.05  # a graded term's smallest weight in the geometric mean
+
+
 def combine_quality(terms: list[TermResult]) -> float:
-    """Quality in [0, 1]: sqrt(min * geometric mean); soft terms count as 0.5 + 0.5 * value."""
-    values = [0.5 + 0.5 * t.value if t.name in SOFT_TERMS else t.value for t in terms]
-    v = np.clip(np.asarray(values, np.float64), 1e-6, 1.0)
-    return float(np.sqrt(v.min() * np.exp(np.log(v).mean())))
+    """Quality in [0, 1]: sqrt(worst * geometric mean) over the quality terms.
+
+    Soft terms count as 0.5 + 0.5 * value. The graded strength terms (visibility,
+    abnormality) enter the worst-of as ONE strength, the better of the two (a defect the
+    normal-appearance model cannot tell from the product's own flaws - a normal set that
+    itself holds faint flaws - is still visible if its contrast stands out of the grain,
+    and the reverse), and the geometric mean each on its own, floored at
+    GRADED_GMEAN_FLOOR, so that both keep ranking a fainter edit below a clearer one.
+    """
+    plain, graded, logs = [], [], []
+    for t in terms:
+        v = 0.5 + 0.5 * t.value if t.name in SOFT_TERMS else t.value
+        v = float(np.clip(v, 1e-6, 1.0))
+        if t.name in GRADED_TERMS:
+            graded.append(v)
+            v = max(v, GRADED_GMEAN_FLOOR)
+        else:
+            plain.append(v)
+        logs.append(np.log(v))
+    worst = min(plain + ([max(graded)] if graded else []))
+    return float(np.sqrt(worst * np.exp(np.mean(logs))))
 
 
 def nothing_changed() -> Judgement:
@@ -157,7 +178,7 @@ def judge(
     loc = location_term(mask, foreground, location, texture, part=part)
     quality_terms = [
         visibility_term(views, cal.visibility_good),
-        seam_term(views, stats),
+        seam_term(views, stats, cal.incoherence_good),
         texture_term(views, stats),
         shape_term(mask, foreground, getattr(entry, "size", None), aspect),
         color_term(views, getattr(entry, "color", None)),
@@ -187,7 +208,7 @@ def judge(
     return Judgement(
         location=round(location_score, 4), quality=round(quality_score, 4), score=round(score, 4), passed=passed,
         terms={t.name: round(t.value, 4) for t in all_terms}, advice=advice, review=review,
-        measured={t.name: {k: round(float(v), 4) for k, v in t.measured.items()} for t in all_terms if t.name in GRADED_TERMS},
+        measured={t.name: {k: round(float(v), 4) for k, v in t.measured.items()} for t in all_terms if t.name in RESCORED},
     )
 
 
@@ -201,6 +222,9 @@ def rescore(j: Judgement, calibration: Calibration) -> Judgement:
         terms["visibility"] = min(visibility_values(m["contrast"], m["cnr"], calibration.visibility_good))
     if "abnormality" in j.measured:
         terms["abnormality"] = abnormality_value(j.measured["abnormality"]["inside"], calibration)
+    if "seam" in j.measured:
+        m = j.measured["seam"]
+        terms["seam"] = seam_value(m["excess"], m["incoherence"], calibration.incoherence_good)
     if not j.measured:  # nothing_changed(): stays a failure
         return j
     quality = 5.0 * combine_quality([TermResult(k, v) for k, v in terms.items() if k != "location"])

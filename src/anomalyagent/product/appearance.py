@@ -90,7 +90,8 @@ class ProductStats(_Record):
     ``edge_sharpness``: 10th/50th/90th percentile over images of the step sharpness of
     their strongest edges (share of a step made between two adjacent pixels: ~0.3-0.5 for
     optics, 1 for a binary cut-out; see critic/appearance.py ``step_sharpness``).
-    ``resolution``: 10th/50th percentile of fine-to-medium detail ratio (blur 1 px vs 3 px).
+    ``resolution``: 10th percentile over images of the 10th percentile over 24 px windows,
+    and the median, of the fine-to-medium detail ratio (``window_resolution``).
     """
 
     noise: float = 0.0
@@ -120,6 +121,24 @@ def edge_sharpness(lum: np.ndarray, top: float = 0.05) -> float:
     return float((s1[keep] * s3[keep]).sum()) / den if den > 1e-9 else 0.0
 
 
+def window_resolution(lum: np.ndarray, side: int = 24) -> np.ndarray:
+    """Fine-to-medium detail ratio in non-overlapping ``side`` px windows of one L* image:
+    robust std of (L - blur 1 px) over robust std of (blur 1 px - blur 3 px), the same
+    estimator the critic applies inside a defect (critic/appearance.py resolution_ratio);
+    windows with almost no detail (both under 0.05 L*) are skipped."""
+    g1 = _blur(lum, 1.0)
+    g3 = _blur(g1, 2.83)
+    fine, medium = lum - g1, g1 - g3
+    h, w = lum.shape
+    out = []
+    for y in range(0, h - side + 1, side):
+        for x in range(0, w - side + 1, side):
+            f, m = _robust_std(fine[y:y + side, x:x + side].ravel()), _robust_std(medium[y:y + side, x:x + side].ravel())
+            if f >= 0.05 or m >= 0.05:
+                out.append(f / max(m, 1e-3))
+    return np.asarray(out, np.float64)
+
+
 def measure_stats(images: Sequence[np.ndarray]) -> ProductStats:
     """``ProductStats`` of a list of normal uint8 images (any sizes, one channel count)."""
     noise, light, sharp, res_lo, res_med = [], [], [], [], []
@@ -128,19 +147,17 @@ def measure_stats(images: Sequence[np.ndarray]) -> ProductStats:
         noise.append(_robust_std((lum - _blur(lum, 1.5)).ravel()))
         light.append(np.percentile(lum, [1, 50, 99]))
         sharp.append(edge_sharpness(lum))
-        g1 = _blur(lum, 1.0)
-        g3 = _blur(g1, 2.83)
-        fine = np.abs(lum - g1)
-        medium = np.abs(g1 - g3)
-        ratio = _blur(fine, 4.0) / np.maximum(_blur(medium, 4.0), 1e-3)
-        res_lo.append(float(np.percentile(ratio, 10)))
-        res_med.append(float(np.median(ratio)))
+        ratios = window_resolution(lum)
+        if ratios.size:
+            res_lo.append(float(np.percentile(ratios, 10)))
+            res_med.append(float(np.median(ratios)))
     light_arr = np.asarray(light)
     return ProductStats(
         noise=round(float(np.median(noise)), 4), noise_p90=round(float(np.percentile(noise, 90)), 4),
         lightness=[round(float(v), 3) for v in (light_arr[:, 0].min(), np.median(light_arr[:, 1]), light_arr[:, 2].max())],
         edge_sharpness=[round(float(np.percentile(sharp, q)), 4) for q in (10, 50, 90)],
-        resolution=[round(float(np.percentile(res_lo, 10)), 4), round(float(np.median(res_med)), 4)],
+        resolution=[round(float(np.percentile(res_lo, 10)), 4), round(float(np.median(res_med)), 4)] if res_lo
+        else [0.45, 0.6],
     )
 
 
