@@ -75,13 +75,20 @@ def test_defect_off_the_named_part_fails_with_part_advice():
 
 
 def test_quality_floor_is_enforced_even_when_the_sum_passes():
-    # a faint defect: location 5 + quality ~2.1 = 7.1 passed on the sum alone (issue 9)
+    # a faint defect on the part: location 5 + quality under the floor, sum > 5 - that used
+    # to pass on the sum alone (issue 9)
     normal = texture_image(np.random.default_rng(0), 128)
-    e, m = good_defect(normal, depth=8.0)
-    j = judge(normal, e, m, entry=ENTRY, kind="texture", calibration=Calibration(quality_floor=2.5))
-    assert j.location == 5.0 and 1.0 < j.quality < 2.5 and j.score > 5.0
-    assert not j.passed and "quality" in j.review and "floor" in j.review
-    assert judge(normal, e, m, entry=ENTRY, kind="texture", calibration=Calibration(quality_floor=0.0)).passed
+    found = []
+    for depth in (6.0, 8.0, 10.0, 12.0, 16.0):
+        e, m = good_defect(normal, depth=depth)
+        j = judge(normal, e, m, entry=ENTRY, kind="texture", calibration=Calibration(quality_floor=0.0))
+        if j.location == 5.0 and 1.0 < j.quality < 4.0:
+            found.append((e, m, j))
+    assert found, "no depth gives a mid-quality defect"
+    e, m, j0 = found[0]
+    j = judge(normal, e, m, entry=ENTRY, kind="texture", calibration=Calibration(quality_floor=j0.quality + 0.5))
+    assert j.score > 5.0 and not j.passed and "quality" in j.review and "floor" in j.review
+    assert j0.passed
 
 
 def test_location_floor_is_enforced():
@@ -111,7 +118,7 @@ def test_seam_is_judged_against_the_products_own_edges(tile_model):
     assert j.terms["seam"] < 0.5 and not j.passed
 
 
-@pytest.mark.parametrize("bad", [dict(abnormality_bad=3.0, abnormality_good=2.0), dict(quality_floor=6.0),
+@pytest.mark.parametrize("bad", [dict(abnormality_good=0.0), dict(quality_floor=6.0), dict(strength_power=0.0),
                                  dict(visibility_good=0.0)])
 def test_calibration_rejects_nonsense(bad):
     with pytest.raises(ValueError, match="calibration"):
@@ -139,7 +146,7 @@ def test_rescore_reproduces_judge_under_another_calibration(tile_model):
     n, e, m = texture_scene()
     for edited, mask in [(e, m), corrupt.fade(n, e, m, 0.3)]:
         j0 = judge(n, edited, mask, entry=ENTRY, kind="texture", appearance=tile_model)
-        for cal in (Calibration(visibility_good=12.0, abnormality_good=4.0, abnormality_bad=1.6, quality_floor=3.0),
+        for cal in (Calibration(visibility_good=12.0, abnormality_good=4.0, strength_power=1.0, quality_floor=3.0),
                     Calibration(visibility_good=2.0, location_floor=1.0, quality_floor=1.0, incoherence_good=0.5)):
             direct = judge(n, edited, mask, entry=ENTRY, kind="texture", appearance=tile_model, calibration=cal)
             again = rescore(j0, cal)

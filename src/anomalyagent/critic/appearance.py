@@ -8,10 +8,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .term import TermResult, band, log_ramp, ramp
+from .calibration import DEFAULT
+from .term import TermResult, band, ramp
 from .views import Views, robust_std
 
 MIN_PIXELS = 6  # fewer measurable pixels than this: the term abstains (value 1)
+# A strength term (visibility, abnormality) under this value advises "too faint". Lower
+# than the usual 0.5: their full value is calibrated high, so that the score keeps
+# ranking clear defects, and half of it is still a clearly visible defect.
+FAINT = 0.3
 
 
 def defect_contrast(v: Views) -> float:
@@ -20,28 +25,31 @@ def defect_contrast(v: Views) -> float:
     return float(np.percentile(v.diff[v.mask], 90))
 
 
-def visibility_values(contrast: float, cnr: float, cnr_good: float) -> tuple[float, float]:
+def visibility_values(contrast: float, cnr: float, cnr_good: float, power: float) -> tuple[float, float]:
     """(faint, strong) parts of the visibility term from its raw measurements: contrast in
     delta-E and the contrast-to-noise ratio (see ``visibility_term``)."""
-    faint = min(log_ramp(contrast, 2.5, 8.0), log_ramp(cnr, cnr_good / 3.0, cnr_good))
+    faint = min(1.0, max(contrast, 0.0) / 8.0, max(cnr, 0.0) / cnr_good) ** power
     return faint, ramp(contrast, 100.0, 80.0)
 
 
-def visibility_term(v: Views, cnr_good: float = 3.0) -> TermResult:
+def visibility_term(v: Views, cnr_good: float | None = None, power: float | None = None) -> TermResult:
     """Contrast of the change against the image's own grain (contrast-to-noise ratio).
 
-    A defect must be clearly visible twice over: in absolute terms (a just-noticeable
-    difference is ~2.3 delta-E; full value from 8, i.e. ~3.5 JND, zero at 2.5) and against
-    the grain (Rose's criterion: full value from ``cnr_good`` noise units, 3 by default,
-    calibrated in critic/calibration.py; zero at a third of it). Too faint fails
-    with "increase intensity"; absurdly strong (over 80 delta-E: most of the black-to-white
-    range, beyond any measured real defect) fails with "decrease intensity".
+    A defect must be visible twice over: in absolute terms (a just-noticeable difference
+    is ~2.3 delta-E; full value from 8, i.e. ~3.5 JND) and against the grain (Rose's
+    criterion: full value from ``cnr_good`` noise units, calibrated in
+    critic/calibration.py; default ``critic.calibration.DEFAULT``); below that the value falls as (measure / full) ** power, so a
+    fainter edit always scores lower. Too faint (value < FAINT) advises "increase
+    intensity"; absurdly strong (over 80 delta-E: most of the black-to-white range,
+    beyond any real defect) fails with "decrease intensity".
     """
     c = defect_contrast(v)
     cnr = c / v.noise
-    faint, strong = visibility_values(c, cnr, cnr_good)
+    cnr_good = DEFAULT.visibility_good if cnr_good is None else cnr_good
+    power = DEFAULT.strength_power if power is None else power
+    faint, strong = visibility_values(c, cnr, cnr_good, power)
     result = TermResult("visibility", min(faint, strong), {"contrast": c, "noise": v.noise, "cnr": cnr})
-    if faint < 0.5:
+    if faint < FAINT:
         result.parameter, result.direction = "intensity", "increase"
         result.text = f"The defect is too faint ({cnr:.1f}x the image noise); increase its intensity."
     elif strong < 0.5:
@@ -199,19 +207,26 @@ def seam_measures(v: Views, product_sharpness: float = 0.0) -> dict[str, float]:
             "incoherence": incoherence(v)}
 
 
-def seam_value(excess: float, incoherent: float, incoherence_good: float) -> float:
+def seam_value(excess: float, incoherent: float, incoherence_good: float, texture: bool = True) -> float:
     """The seam term's value from its raw measurements (see ``seam_term``)."""
-    return min(ramp(excess, 0.45, 0.25), ramp(incoherent, 2.0 * incoherence_good, incoherence_good))
+    value = ramp(excess, 0.45, 0.25)
+    if texture:
+        value = min(value, ramp(incoherent, 2.0 * incoherence_good, incoherence_good))
+    return value
 
 
-def seam_term(v: Views, stats=None, incoherence_good: float = 1.6) -> TermResult:
+def seam_term(v: Views, stats=None, incoherence_good: float | None = None, texture: bool = True) -> TermResult:
     """Seam: a border cut with a binary alpha is sharper than every edge the camera made
     in the same image (full value up to an excess sharpness of 0.25 - real defects reach
-    ~0.2 - zero from 0.45); a patch of surface pasted from elsewhere meets its
-    surroundings with incoherent steps (``incoherence``: full value up to
-    ``incoherence_good``, calibrated, zero at twice that)."""
+    ~0.2 - zero from 0.45); on a texture (a surface filling the frame), a patch of
+    surface pasted from elsewhere also meets its surroundings with incoherent steps
+    (``incoherence``: full value up to ``incoherence_good``, calibrated, zero at twice
+    that). Not on objects: there a real defect sits on the part's structure (a crack
+    with a pale rim across the shell stripes) and its border is incoherent too."""
+    incoherence_good = DEFAULT.incoherence_good if incoherence_good is None else incoherence_good
     m = seam_measures(v, float(stats.edge_sharpness[1]) if stats is not None else 0.0)
-    value = seam_value(m["excess"], m["incoherence"], incoherence_good)
+    m["texture"] = 1.0 if texture else 0.0
+    value = seam_value(m["excess"], m["incoherence"], incoherence_good, texture)
     result = TermResult("seam", value, m)
     if value < 0.5:
         result.parameter, result.direction = "blend", "soften"

@@ -87,30 +87,23 @@ def _check(normal: np.ndarray, edited: np.ndarray, mask: np.ndarray | None) -> N
         raise ValueError(f"mask {mask.shape} must be (H, W) = {normal.shape[:2]}")
 
 
-GRADED_GMEAN_FLOOR = 0.05  # a graded term's smallest weight in the geometric mean
-
-
 def combine_quality(terms: list[TermResult]) -> float:
     """Quality in [0, 1]: sqrt(worst * geometric mean) over the quality terms.
 
     Soft terms count as 0.5 + 0.5 * value. The graded strength terms (visibility,
-    abnormality) enter the worst-of as ONE strength, the better of the two (a defect the
-    normal-appearance model cannot tell from the product's own flaws - a normal set that
-    itself holds faint flaws - is still visible if its contrast stands out of the grain,
-    and the reverse), and the geometric mean each on its own, floored at
-    GRADED_GMEAN_FLOOR, so that both keep ranking a fainter edit below a clearer one.
+    abnormality) enter the worst-of as ONE strength, their geometric mean (either alone
+    cannot veto: a normal set that itself holds faint flaws makes the normal-appearance
+    model blind to them, and a grainy surface hides contrast), and the geometric mean each
+    on its own; their ramps never reach zero, so a fainter edit always ranks lower.
     """
     plain, graded, logs = [], [], []
     for t in terms:
         v = 0.5 + 0.5 * t.value if t.name in SOFT_TERMS else t.value
         v = float(np.clip(v, 1e-6, 1.0))
-        if t.name in GRADED_TERMS:
-            graded.append(v)
-            v = max(v, GRADED_GMEAN_FLOOR)
-        else:
-            plain.append(v)
+        (graded if t.name in GRADED_TERMS else plain).append(v)
         logs.append(np.log(v))
-    worst = min(plain + ([max(graded)] if graded else []))
+    strength = [float(np.exp(np.mean(np.log(graded))))] if graded else []
+    worst = min(plain + strength)
     return float(np.sqrt(worst * np.exp(np.mean(logs))))
 
 
@@ -177,8 +170,8 @@ def judge(
     stats = getattr(appearance, "stats", None)
     loc = location_term(mask, foreground, location, texture, part=part)
     quality_terms = [
-        visibility_term(views, cal.visibility_good),
-        seam_term(views, stats, cal.incoherence_good),
+        visibility_term(views, cal.visibility_good, cal.strength_power),
+        seam_term(views, stats, cal.incoherence_good, texture),
         texture_term(views, stats),
         shape_term(mask, foreground, getattr(entry, "size", None), aspect),
         color_term(views, getattr(entry, "color", None)),
@@ -219,12 +212,14 @@ def rescore(j: Judgement, calibration: Calibration) -> Judgement:
     terms = dict(j.terms)
     if "visibility" in j.measured:
         m = j.measured["visibility"]
-        terms["visibility"] = min(visibility_values(m["contrast"], m["cnr"], calibration.visibility_good))
+        terms["visibility"] = min(visibility_values(m["contrast"], m["cnr"], calibration.visibility_good,
+                                                    calibration.strength_power))
     if "abnormality" in j.measured:
         terms["abnormality"] = abnormality_value(j.measured["abnormality"]["inside"], calibration)
     if "seam" in j.measured:
         m = j.measured["seam"]
-        terms["seam"] = seam_value(m["excess"], m["incoherence"], calibration.incoherence_good)
+        terms["seam"] = seam_value(m["excess"], m["incoherence"], calibration.incoherence_good,
+                                   bool(m.get("texture", 1.0)))
     if not j.measured:  # nothing_changed(): stays a failure
         return j
     quality = 5.0 * combine_quality([TermResult(k, v) for k, v in terms.items() if k != "location"])

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .appearance import FAINT
 from .calibration import Calibration
-from .term import TermResult, log_ramp, ramp
+from .term import TermResult, ramp
 from .views import Views, grow
 
 CONTEXT = 8  # px of context around the crop for the feature blurs (sigma <= 4 px)
@@ -35,7 +36,7 @@ def crop_abnormality(model, image: np.ndarray, box: tuple[int, int, int, int]) -
 
 def abnormality_value(inside: float, cal: Calibration) -> float:
     """The term's value from its raw measurement (90th percentile abnormality inside)."""
-    return log_ramp(max(inside, 1e-3), cal.abnormality_bad, cal.abnormality_good)
+    return min(1.0, max(inside, 0.0) / cal.abnormality_good) ** cal.strength_power
 
 
 def abnormality_term(v: Views, model, edited: np.ndarray, cal: Calibration) -> TermResult:
@@ -45,7 +46,7 @@ def abnormality_term(v: Views, model, edited: np.ndarray, cal: Calibration) -> T
     ring = float(np.percentile(a[v.ring], 90)) if v.ring.any() else 0.0
     value = abnormality_value(inside, cal)
     result = TermResult("abnormality", value, {"inside": inside, "ring": ring})
-    if value < 0.5:
+    if value < FAINT:
         result.parameter, result.direction = "intensity", "increase"
         result.text = (f"The defect is too faint: it is no more unusual than the product's own normal variation "
                        f"({inside:.1f}x its normal spread); increase its intensity.")
