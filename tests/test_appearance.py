@@ -95,3 +95,10 @@ def test_crop_abnormality_is_fast(texture_model):
     for _ in range(5):
         texture_model.abnormality(img[100:164, 100:164])
     assert (time.perf_counter() - t) / 5 < 0.05  # a 64x64 crop: a few ms (generous bound for a shared CPU)
+
+
+def test_fit_entry_point_is_deterministic():
+    from anomalyagent.product import appearance
+
+    imgs = [texture_image(np.random.default_rng(i), 48) for i in range(3)]
+    assert np.array_equal(appearance.fit(imgs).codebook, appearance.fit(imgs).codebook)

@@ -273,3 +273,9 @@ def fit_appearance(images: Sequence[np.ndarray], rng: np.random.Generator, centr
     model.quantiles = np.percentile(dists, [50, 95, 99]).astype(np.float32)
     model.stats = measure_stats(images)
     return model
+
+
+def fit(images: Sequence[np.ndarray], rng: np.random.Generator | None = None) -> NormalAppearance:
+    """``fit_appearance`` with a fixed default seed: the entry point ProductModel calls
+    (``product.appearance.fit(images)``); same images, same model."""
+    return fit_appearance(images, rng if rng is not None else np.random.default_rng(0))
