@@ -91,10 +91,10 @@ def test_fit_is_deterministic_and_needs_images():
 def test_crop_abnormality_is_fast(texture_model):
     img = texture_image(np.random.default_rng(9), 256)
     texture_model.abnormality(img[:64, :64])
-    t = time.perf_counter()
+    t = time.process_time()  # CPU time: the machine is shared, wall time includes waiting for a core
     for _ in range(5):
         texture_model.abnormality(img[100:164, 100:164])
-    assert (time.perf_counter() - t) / 5 < 0.05  # a 64x64 crop: a few ms (generous bound for a shared CPU)
+    assert (time.process_time() - t) / 5 < 0.05  # a 64x64 crop: ~1 ms; generous bound
 
 
 def test_fit_entry_point_is_deterministic():

@@ -250,9 +250,9 @@ def test_missing_user_file_is_a_clear_error(tmp_path):
 def test_default_is_cached_and_lookup_is_fast(kb):
     assert KnowledgeBase.default() is KnowledgeBase.default()
     pairs = [("hazelnut", "crack"), ("magnetic tile", "pore"), ("steel plate", "rust"), ("widget", "dent")]
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: on a shared machine wall time includes waiting for a core
     for _ in range(100):
         for cat, defect in pairs:
             kb.lookup(cat, defect)
-    per_lookup = (time.perf_counter() - start) / 400
+    per_lookup = (time.process_time() - start) / 400
     assert per_lookup < 1e-3, f"{per_lookup * 1e3:.3f} ms per lookup"
