@@ -148,6 +148,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=30, help="renders per defect type")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--override", action="append", default=[], help="category/defect:field=value (repeatable)")
+    parser.add_argument("--json", default="", help="also write the medians and ratios to this JSON file")
     parser.add_argument("--include-test", action="store_true",
                         help="also read the test two-thirds (printed with a warning; never tune priors on it)")
     args = parser.parse_args()
@@ -160,14 +161,19 @@ def main() -> int:
     print("| defect type | n real / ours | " + " | ".join(f"{s}: real, ours, ratio" for s in STATS) + " |")
     print("|---|---|" + "---|" * len(STATS))
     flagged = []
+    results: dict = {"command": "python benchmarks/bench_realism.py " + " ".join(sys.argv[1:]),
+                     "real": "all anomalies (test two-thirds included)" if args.include_test else "reserved first third",
+                     "types": {}}
     for category, defect in defect_types(root):
         real = real_stats(root, category, defect, args.include_test)
         ours = our_stats(root, kb, category, defect, args.n, args.seed, args.override)
         cells = []
+        row = results["types"][f"{category}/{defect}"] = {"n_real": len(real), "n_ours": len(ours)}
         for s in STATS:
             r = float(np.median([m[s] for m in real])) if real else float("nan")
             o = float(np.median([m[s] for m in ours])) if ours else float("nan")
             ratio = o / r if r > 0 else float("nan")
+            row[s] = {k: (round(v, 5) if np.isfinite(v) else None) for k, v in (("real", r), ("ours", o), ("ratio", ratio))}
             bad = not (0.5 <= ratio <= 2.0)
             if bad:
                 flagged.append(f"{category}/{defect} {s} {ratio:.2f}")
@@ -176,6 +182,12 @@ def main() -> int:
         print(f"| {category}/{defect} | {len(real)} / {len(ours)} | " + " | ".join(cells) + " |")
     print()
     print(f"outside a factor of 2: {', '.join(flagged) if flagged else 'none'}")
+    if args.json:
+        if args.include_test:
+            print("not writing --json: the numbers include the test two-thirds", file=sys.stderr)
+            return 2
+        results["outside_factor_2"] = flagged
+        Path(args.json).write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
     return 0
 
 
