@@ -30,7 +30,7 @@ def crop_abnormality(model, image: np.ndarray, box: tuple[int, int, int, int]) -
     h, w = image.shape[:2]
     Y0, Y1, X0, X1 = max(0, y0 - CONTEXT), min(h, y1 + CONTEXT), max(0, x0 - CONTEXT), min(w, x1 + CONTEXT)
     stride = 2 if (Y1 - Y0) * (X1 - X0) > FINE_AREA else 1
-    a = model.abnormality(np.ascontiguousarray(image[Y0:Y1, X0:X1]), stride=stride)
+    a = model.abnormality(np.ascontiguousarray(image[Y0:Y1, X0:X1]), stride=stride, origin=(Y0, X0), frame=(h, w))
     return a[y0 - Y0: y0 - Y0 + (y1 - y0), x0 - X0: x0 - X0 + (x1 - x0)]
 
 

@@ -45,6 +45,8 @@ FEATURES_GRAY = ("L", "grain", "texture", "gradient", "contrast")
 CENTRES = 32
 SAMPLES_PER_IMAGE = 2000
 VERSION = 1
+POSITION_CELL = 4  # px per cell of the per-position model
+MIN_POSITION_IMAGES = 4  # fewer fit images than this: no per-position model
 
 
 def _lab(image: np.ndarray) -> np.ndarray:
@@ -177,6 +179,13 @@ class NormalAppearance:
     quantiles: np.ndarray
     stats: ProductStats
     n_images: int = 0
+    # Optional per-position model, for products photographed in a fixed pose (all normal
+    # images of one size): per POSITION_CELL px cell, the mean and spread of each raw
+    # feature over the normal images; None otherwise (see ``fit_positions``).
+    frame: tuple[int, int] | None = None
+    position_mean: np.ndarray | None = None  # (H / cell, W / cell, F)
+    position_std: np.ndarray | None = None  # same shape, spread incl. a 1-cell misregistration
+    position_quantiles: np.ndarray | None = None  # (3,) like ``quantiles``, on held-out images
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -198,17 +207,53 @@ class NormalAppearance:
             d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
         return d
 
-    def abnormality(self, image: np.ndarray, stride: int = 1) -> np.ndarray:
-        """(H, W) float32 >= 0: distance in units of the normal 99th percentile."""
-        return self.distance(image, stride) / max(float(self.quantiles[2]), 1e-6)
+    def position_distance(self, image: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray | None:
+        """(h, w) float32 distance of each pixel's features from the normal ones AT ITS
+        POSITION (standardised by the per-position spread), for ``image`` = a crop whose
+        top-left lies at ``origin`` in a frame of the model's size; None without a
+        position model."""
+        if self.position_mean is None or self.position_std is None:
+            return None
+        feats = pixel_features(_channels(image, self.channels))
+        h, w = feats.shape[:2]
+        gh, gw = self.position_mean.shape[:2]
+        ys = np.clip((np.arange(h) + origin[0]) // POSITION_CELL, 0, gh - 1)
+        xs = np.clip((np.arange(w) + origin[1]) // POSITION_CELL, 0, gw - 1)
+        mu = self.position_mean[np.ix_(ys, xs)]
+        sd = self.position_std[np.ix_(ys, xs)]
+        z = (feats - mu) / sd
+        return np.sqrt((z * z).sum(axis=2)).astype(np.float32)
+
+    def abnormality(self, image: np.ndarray, stride: int = 1, origin: tuple[int, int] | None = None,
+                    frame: tuple[int, int] | None = None) -> np.ndarray:
+        """(H, W) float32 >= 0: distance in units of the normal 99th percentile.
+
+        With a position model and ``frame`` (the full image's (H, W)) equal to the model's,
+        ``image`` may be a crop at ``origin`` (y, x) of that frame: the result is then the
+        larger of the patch-codebook and the per-position abnormality (each in its own
+        normal-99th-percentile units). A whole image of the model's size needs neither."""
+        a = self.distance(image, stride) / max(float(self.quantiles[2]), 1e-6)
+        if frame is None and origin is None:
+            frame, origin = image.shape[:2], (0, 0)
+        if self.frame is not None and frame is not None and tuple(frame) == tuple(self.frame) \
+                and self.position_quantiles is not None:
+            p = self.position_distance(image, origin or (0, 0))
+            if p is not None:
+                a = np.maximum(a, p / max(float(self.position_quantiles[2]), 1e-6))
+        return a
 
     # ---- persistence: arrays in .npz, the rest as a JSON string (no pickle) ----
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        meta = {"version": VERSION, "channels": self.channels, "n_images": self.n_images, "stats": self.stats.to_dict()}
+        meta = {"version": VERSION, "channels": self.channels, "n_images": self.n_images, "stats": self.stats.to_dict(),
+                "frame": list(self.frame) if self.frame is not None else None}
+        extra = {}
+        if self.position_mean is not None:
+            extra = {"position_mean": self.position_mean, "position_std": self.position_std,
+                     "position_quantiles": self.position_quantiles}
         with open(path, "wb") as fh:
             np.savez(fh, centre=self.centre, scale=self.scale, codebook=self.codebook, quantiles=self.quantiles,
-                     meta=np.array(json.dumps(meta)))
+                     meta=np.array(json.dumps(meta)), **extra)
         return path
 
     @classmethod
@@ -218,12 +263,21 @@ class NormalAppearance:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 arrays = {k: np.asarray(data[k], np.float32) for k in ("centre", "scale", "codebook", "quantiles")}
+                position = {k: np.asarray(data[k], np.float32) for k in ("position_mean", "position_std", "position_quantiles")
+                            if k in data.files}
         except (OSError, KeyError, ValueError) as exc:
             raise ValueError(f"{path}: not a normal-appearance model file ({exc})") from exc
         if meta.get("version") != VERSION:
             raise ValueError(f"{path}: model version {meta.get('version')} is not {VERSION}; rebuild it")
+        frame = meta.get("frame")
         model = cls(channels=int(meta["channels"]), stats=ProductStats.from_dict(meta["stats"]),
-                    n_images=int(meta.get("n_images", 0)), **arrays)
+                    n_images=int(meta.get("n_images", 0)), frame=tuple(int(v) for v in frame) if frame else None,
+                    **arrays, **position)
+        if position and (len(position) != 3 or model.position_mean.shape != model.position_std.shape
+                         or model.position_mean.shape[-1:] != (len(model.feature_names),)
+                         or model.position_quantiles.shape != (3,) or model.frame is None
+                         or not all(np.isfinite(a).all() for a in position.values())):
+            raise ValueError(f"{path}: position arrays have wrong shapes or non-finite values")
         f = len(model.feature_names)
         if model.centre.shape != (f,) or model.scale.shape != (f,) or model.codebook.ndim != 2 \
                 or model.codebook.shape[1] != f or model.quantiles.shape != (3,) \
@@ -272,7 +326,30 @@ def fit_appearance(images: Sequence[np.ndarray], rng: np.random.Generator, centr
     dists = np.concatenate([model.distance(im, stride=2).ravel() for im in held_out])
     model.quantiles = np.percentile(dists, [50, 95, 99]).astype(np.float32)
     model.stats = measure_stats(images)
+    if len({im.shape for im in images}) == 1 and len(fit_set) >= MIN_POSITION_IMAGES:
+        fit_positions(model, fit_set, held_out)
     return model
+
+
+def fit_positions(model: NormalAppearance, fit_set: list[np.ndarray], held_out: list[np.ndarray]) -> None:
+    """Add the per-position model (images of one size, a fixed pose assumed).
+
+    Per POSITION_CELL px cell: the mean of each raw feature over ``fit_set`` and its
+    spread, widened by the mean's own variation over the neighbouring cells (a part
+    shifted by a cell is not abnormal) and floored at a tenth of the feature's global
+    spread. A product that is not posed the same way (a hazelnut at any angle) gets a
+    wide spread everywhere, and then the codebook decides."""
+    h, w = fit_set[0].shape[:2]
+    gh, gw = max(1, h // POSITION_CELL), max(1, w // POSITION_CELL)
+    stack = np.stack([cv2.resize(pixel_features(im), (gw, gh), interpolation=cv2.INTER_AREA) for im in fit_set])
+    mean = stack.mean(axis=0)
+    var = stack.var(axis=0)
+    local = np.stack([_blur(np.ascontiguousarray(mean[..., k] ** 2), 1.0) - _blur(np.ascontiguousarray(mean[..., k]), 1.0) ** 2
+                      for k in range(mean.shape[2])], axis=-1)
+    std = np.sqrt(np.maximum(var + np.maximum(local, 0.0), 0.0) + (0.1 * model.scale) ** 2)
+    model.frame, model.position_mean, model.position_std = (h, w), mean.astype(np.float32), std.astype(np.float32)
+    dists = np.concatenate([model.position_distance(im).ravel() for im in held_out])
+    model.position_quantiles = np.percentile(dists, [50, 95, 99]).astype(np.float32)
 
 
 def fit(images: Sequence[np.ndarray], rng: np.random.Generator | None = None) -> NormalAppearance:
