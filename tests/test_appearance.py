@@ -102,3 +102,33 @@ def test_fit_entry_point_is_deterministic():
 
     imgs = [texture_image(np.random.default_rng(i), 48) for i in range(3)]
     assert np.array_equal(appearance.fit(imgs).codebook, appearance.fit(imgs).codebook)
+
+
+def _posed(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+    """The same part in the same pose, new sensor noise."""
+    return np.clip(base.astype(np.int16) + rng.integers(-3, 4, base.shape), 0, 255).astype(np.uint8)
+
+
+def test_position_model_sees_a_missing_piece_the_codebook_calls_normal(tmp_path):
+    rng = np.random.default_rng(0)
+    base = object_image(np.random.default_rng(1), 96)
+    model = fit_appearance([_posed(rng, base) for _ in range(10)], np.random.default_rng(0))
+    assert model.frame == (96, 96) and model.position_mean is not None
+    img = _posed(rng, base)
+    hole = img.copy()
+    hole[40:52, 40:52] = img[2:14, 2:14]  # background where the part should be: a normal-looking patch, misplaced
+    codebook = model.distance(hole)[42:50, 42:50].mean() / model.quantiles[2]
+    both = model.abnormality(hole)[42:50, 42:50].mean()
+    assert both > 2.0 and both > 2.0 * codebook
+    # a crop at its origin gives the same answer as the whole image
+    crop = model.abnormality(np.ascontiguousarray(hole[30:70, 30:70]), origin=(30, 30), frame=(96, 96))
+    assert np.allclose(crop[12:20, 12:20], model.abnormality(hole)[42:50, 42:50], atol=0.35)
+    # saved and loaded with its position arrays
+    back = NormalAppearance.load(model.save(tmp_path / "posed.npz"))
+    assert back.frame == (96, 96) and np.allclose(back.abnormality(hole), model.abnormality(hole))
+
+
+def test_no_position_model_for_images_of_different_sizes():
+    rng = np.random.default_rng(0)
+    imgs = [texture_image(rng, s) for s in (40, 48, 56, 64, 40, 48, 56, 64)]
+    assert fit_appearance(imgs, np.random.default_rng(0)).position_mean is None

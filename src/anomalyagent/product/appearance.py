@@ -22,6 +22,13 @@ codebook (32 centres); abnormality = distance to the nearest centre over the 99t
 percentile of that distance on held-out normal images (the codebook is fitted on the
 even-indexed images, the quantiles measured on the odd-indexed ones).
 
+When every normal image has the same size (a product photographed in a fixed pose, such
+as a transistor on its board), a per-position model is added: per 4 px cell, the mean and
+spread of each feature over the normal images (spread widened by a cell of
+misregistration). Abnormality is then the larger of the two, each in its own normal-99th-
+percentile units: a missing lead shows board, a normal-looking patch in the wrong place,
+which only the per-position model can call abnormal.
+
 Saved as a plain ``.npz`` of arrays plus a JSON string (no pickled code):
 ``save(path)`` / ``NormalAppearance.load(path)``.
 
