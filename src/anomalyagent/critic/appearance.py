@@ -16,7 +16,7 @@ MIN_PIXELS = 6  # fewer measurable pixels than this: the term abstains (value 1)
 # A strength term (visibility, abnormality) under this value advises "too faint". Lower
 # than the usual 0.5: their full value is calibrated high, so that the score keeps
 # ranking clear defects, and half of it is still a clearly visible defect.
-FAINT = 0.3
+FAINT = 0.2
 
 
 def defect_contrast(v: Views) -> float:
