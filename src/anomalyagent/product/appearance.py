@@ -202,8 +202,9 @@ class NormalAppearance:
         """(H, W) float32 nearest-centre distance (standardised feature units).
 
         ``stride`` > 1 evaluates every stride-th pixel and upsamples (cost / stride^2)."""
-        image = _channels(image, self.channels)
-        feats = pixel_features(image)
+        return self._distance(pixel_features(_channels(image, self.channels)), stride)
+
+    def _distance(self, feats: np.ndarray, stride: int) -> np.ndarray:
         h, w = feats.shape[:2]
         sub = feats[::stride, ::stride] if stride > 1 else feats
         z = (sub.reshape(-1, sub.shape[2]) - self.centre) / self.scale
@@ -221,7 +222,9 @@ class NormalAppearance:
         position model."""
         if self.position_mean is None or self.position_std is None:
             return None
-        feats = pixel_features(_channels(image, self.channels))
+        return self._position_distance(pixel_features(_channels(image, self.channels)), origin)
+
+    def _position_distance(self, feats: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
         h, w = feats.shape[:2]
         gh, gw = self.position_mean.shape[:2]
         ys = np.clip((np.arange(h) + origin[0]) // POSITION_CELL, 0, gh - 1)
@@ -239,14 +242,14 @@ class NormalAppearance:
         ``image`` may be a crop at ``origin`` (y, x) of that frame: the result is then the
         larger of the patch-codebook and the per-position abnormality (each in its own
         normal-99th-percentile units). A whole image of the model's size needs neither."""
-        a = self.distance(image, stride) / max(float(self.quantiles[2]), 1e-6)
+        feats = pixel_features(_channels(image, self.channels))  # once, for both models
+        a = self._distance(feats, stride) / max(float(self.quantiles[2]), 1e-6)
         if frame is None and origin is None:
             frame, origin = image.shape[:2], (0, 0)
         if self.frame is not None and frame is not None and tuple(frame) == tuple(self.frame) \
-                and self.position_quantiles is not None:
-            p = self.position_distance(image, origin or (0, 0))
-            if p is not None:
-                a = np.maximum(a, p / max(float(self.position_quantiles[2]), 1e-6))
+                and self.position_quantiles is not None and self.position_mean is not None:
+            p = self._position_distance(feats, origin or (0, 0))
+            a = np.maximum(a, p / max(float(self.position_quantiles[2]), 1e-6))
         return a
 
     # ---- persistence: arrays in .npz, the rest as a JSON string (no pickle) ----
