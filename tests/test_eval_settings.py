@@ -78,7 +78,7 @@ def test_few_shot_bench_hands_the_measured_priors_to_the_agent(tmp_path: Path, s
     (row,) = run_bench(config)
     assert row["setting"] == "few-shot" and not row.get("error") and row["params"]["knowledge"]
     assert len(stand_in_measure) == 1
-    manifest = (tmp_path / "o" / "synthetic" / "few-shot" / "agent" / "seed0" / "manifest.jsonl").read_text()
+    manifest = (tmp_path / "o" / "synthetic" / "tile" / "few-shot" / "agent" / "seed0" / "manifest.jsonl").read_text()
     specs = [json.loads(line)["spec"] for line in manifest.splitlines()]
     assert len(specs) == 2 and all(0.11 <= s["size"] <= 0.22 for s in specs)  # the measured size range was used
 

@@ -189,13 +189,14 @@ class RowPlan:
 def synthesize_method(config: BenchConfig, data: CategoryData, plan: RowPlan) -> tuple[Path, float, dict[str, Any]]:
     """Run the pipeline for one row; returns (output folder, seconds, failure info).
 
-    The folder is OUT/synthetic/<setting>/<method>/seed<k>/<detector-independent>; a stamp
+    The folder is OUT/synthetic/<category>/<setting>/<method>/seed<k> (shared by both
+    detectors); a stamp
     records the code and parameters it was made with, and a folder made by other code or
     parameters is emptied first, so the pipeline never resumes samples of another version.
     """
     from ..pipeline import synthesize
 
-    out = Path(config.out) / "synthetic" / plan.setting / plan.method / f"seed{plan.seed}"
+    out = Path(config.out) / "synthetic" / plan.category / plan.setting / plan.method / f"seed{plan.seed}"
     stamp = {"code": plan.code["fingerprint"], "n": config.n, "knowledge": plan.params["knowledge"]}
     stamp_file = out / "bench_stamp.json"
     if out.exists():
