@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ..images import read_image
 from .data import load_images, load_items, load_pairs, synthetic_pairs
+from .extras import synthetic_set_extras
 from .fingerprint import code_info
 from .metrics import localization_metrics, per_defect_metrics
 from .results import ANY_SETTING, ORACLE, RESERVED, load_rows, row_id, stale_reason, write_rows
@@ -221,53 +221,6 @@ def synthesize_method(config: BenchConfig, data: CategoryData, plan: RowPlan) ->
     return out, time.perf_counter() - start, failed
 
 
-def _extras(config: BenchConfig, data: CategoryData, pairs: list[tuple[Path, Path]]) -> dict[str, Any]:
-    """Classification accuracy and offline generation metrics of one synthetic set.
-
-    One EfficientNet-Lite0 pass over the synthetic images serves both (pooled features for
-    the classifier, logits for is_effnet); the real images' features are computed once
-    per category and cached on ``data``.
-    """
-    out: dict[str, Any] = {}
-    if not (config.classify or config.generation):
-        return out
-    from .backbone import effnet_outputs, load_effnet_lite0
-    from .classify import classify, fit_and_score, pick_backbone
-    from .generation import ic_lpips_effnet_vectors, inception_score_from_probs, lpips_effnet_vectors
-
-    if data.effnet is None:
-        data.effnet = load_effnet_lite0()
-    synth = [read_image(p) for p, _ in pairs]
-    labels = [p.parent.name for p, _ in pairs]
-    pooled, logits, _ = effnet_outputs(data.effnet, synth)
-    real = [it for it in data.split.test if it.is_anomaly]
-    real_labels = [it.defect for it in real]
-    if config.classify:
-        if pick_backbone("auto") == "effnet_lite0":
-            if data.real_features is None:
-                data.real_features = effnet_outputs(data.effnet, [read_image(it.image) for it in real])[0]
-            acc, _ = fit_and_score(pooled, labels, data.real_features, real_labels)
-            out.update(classification_accuracy=acc, classifier="effnet_lite0_linear", classification_n_test=len(real))
-        else:
-            res = classify(synth, labels, [read_image(it.image) for it in real], real_labels, backbone="resnet34")
-            out.update(classification_accuracy=res.accuracy, classifier=res.classifier, classification_n_test=res.n_test)
-    if config.generation:
-        import torch
-
-        out["is_effnet"] = inception_score_from_probs(torch.softmax(torch.from_numpy(logits), 1).numpy())
-        if data.anchor_vectors is None:
-            anchors: dict[str, list[np.ndarray]] = {}
-            for it in data.split.reserved:
-                anchors.setdefault(it.defect, []).append(read_image(it.image))
-            data.anchor_vectors = {d: lpips_effnet_vectors(ims, data.effnet) for d, ims in anchors.items()}
-        by_defect: dict[str, list[np.ndarray]] = {}
-        for image, label in zip(synth, labels):
-            by_defect.setdefault(label, []).append(image)
-        out["ic_lpips_effnet"] = ic_lpips_effnet_vectors(
-            {d: lpips_effnet_vectors(ims, data.effnet) for d, ims in by_defect.items()}, data.anchor_vectors)
-    return out
-
-
 def run_row(config: BenchConfig, data: CategoryData, plan: RowPlan) -> dict[str, Any]:
     """One row; the oracle trains on the reserved real third instead of a synthetic set."""
     tc = config.train_config()
@@ -291,7 +244,7 @@ def run_row(config: BenchConfig, data: CategoryData, plan: RowPlan) -> dict[str,
         row.update(n_train_anomalies=len(anomalies), empty_masks=empty, synth_seconds=round(synth_seconds, 2))
     row.update(evaluate(data, anomalies, masks, tc, plan.seed, config.progress))
     if pairs:
-        row.update(_extras(config, data, pairs))
+        row.update(synthetic_set_extras(data, pairs, config.classify, config.generation))
     row["seconds"] = round(time.perf_counter() - start, 2)
     row.update(code=plan.code, params=plan.params)
     return row
