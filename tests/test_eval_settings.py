@@ -10,15 +10,15 @@ import pytest
 import yaml
 
 from anomalyagent.eval.bench import BenchConfig, run_bench
-from anomalyagent.eval.settings import family_priors, knowledge_files, zero_shot_knowledge
+from anomalyagent.eval.settings import family_priors, generic_knowledge, knowledge_files
 from anomalyagent.eval.split import split_category
 from anomalyagent.knowledge import KnowledgeBase
 from eval_fixtures import make_category
 
 
-def test_zero_shot_resets_every_number_of_the_category_to_generic_priors():
+def test_generic_base_resets_every_number_of_the_category_to_generic_priors():
     kb = KnowledgeBase.default()
-    doc = zero_shot_knowledge("magnetic_tile", kb)
+    doc = generic_knowledge("magnetic_tile", kb)
     assert {e["defect"] for e in doc["entries"]} == set(kb.defects("magnetic_tile"))
     loaded = KnowledgeBase.load([_write(doc)])
     fam = family_priors()
@@ -30,9 +30,8 @@ def test_zero_shot_resets_every_number_of_the_category_to_generic_priors():
             if key in fam[after.family]:
                 assert after.priors[key] == fam[after.family][key]
     crack = loaded.lookup("magnetic_tile", "crack").entry
-    assert kb.lookup("magnetic_tile", "crack").entry.size == (0.16, 1.0)  # measured from real masks in the package
     assert min(lo for lo, _ in generic) <= crack.size[0] and crack.size[1] <= max(hi for _, hi in generic)
-    assert zero_shot_knowledge("neu_seg_unknown", kb) is None  # nothing of its own to reset
+    assert generic_knowledge("neu_seg_unknown", kb) is None  # nothing of its own to reset
 
 
 def _write(doc) -> str:
@@ -61,14 +60,15 @@ def stand_in_measure(monkeypatch):
 def test_few_shot_measures_the_reserved_third_only(tmp_path: Path, stand_in_measure):
     root = make_category(tmp_path / "data" / "tile", per_defect=6, defects=("crack", "oil"))
     split = split_category(root)
-    paths = knowledge_files("few-shot", split, tmp_path / "k")
+    assert knowledge_files("zero-shot", split, tmp_path / "z") == []  # the package knowledge base as installed
+    paths = knowledge_files("few-shot", split, tmp_path / "k", base_priors="generic")
     (records,) = stand_in_measure
     assert sorted(r[0] for r in records) == sorted(it.image for it in split.reserved)
     assert not {r[0] for r in records} & {it.image for it in split.test}
     assert all(Path(mask).name == Path(image).stem + "_mask.png" for image, mask, _ in records)
     kb = KnowledgeBase.load(paths)
     assert kb.lookup("tile", "crack").entry.size == (0.11, 0.22)  # the measured document comes last
-    assert [Path(p).name for p in paths] == ["tile_zero_shot.yaml", "tile_few_shot.yaml"]
+    assert [Path(p).name for p in paths] == ["tile_generic.yaml", "tile_few_shot.yaml"]
 
 
 def test_few_shot_bench_hands_the_measured_priors_to_the_agent(tmp_path: Path, stand_in_measure):
@@ -89,3 +89,5 @@ def test_few_shot_without_the_measuring_module_is_a_clear_error(tmp_path: Path, 
         BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), setting="few-shot")
     with pytest.raises(ValueError, match="setting 'one-shot' must be one of zero-shot, few-shot"):
         BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), setting="one-shot")
+    with pytest.raises(ValueError, match="base priors 'mine' must be one of package, generic"):
+        BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), base_priors="mine")

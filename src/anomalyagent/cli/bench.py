@@ -47,6 +47,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="zero-shot (default): the agent uses no measurement of the evaluated category's anomalies "
                    "(knowledge text and generic priors only); few-shot: its priors may be measured on the reserved "
                    "first third. Baselines see no anomaly in either; rows of both settings can share one --out")
+    p.add_argument("--base-priors", default="package", choices=["package", "generic"],
+                   help="the agent's numbers before any few-shot measuring: package (default): the knowledge base as "
+                   "installed (written from knowledge, no measurement of anomalies); generic: every number of the "
+                   "evaluated category reset to renderer-family and generic-material defaults, only the text kept "
+                   "(a stricter check; use its own --out)")
     p.add_argument("--detector", default="unet", choices=["unet", "effnet"],
                    help="unet (default): DRAEM's U-Net from scratch, the paper's protocol; effnet: a light decoder on "
                    "the pretrained EfficientNet-Lite0 encoder (offline weights), same loss and budget")
@@ -71,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             preset=args.preset, seeds=args.seeds, oracle=args.oracle, select_on_test=args.select_on_test,
             classify=not args.no_classify, generation=not args.no_generation, workers=args.workers,
             category=args.category, progress=not args.no_progress, setting=args.setting, detector=args.detector,
+            base_priors=args.base_priors,
             overrides={k: v for k, v in (("epochs", args.epochs), ("samples_per_epoch", args.samples_per_epoch))
                        if v is not None},
         )

@@ -76,6 +76,7 @@ class BenchConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     setting: str = "zero-shot"  # settings.SETTINGS: what the agent may know of the category's anomalies
     detector: str = "unet"  # detectors.DETECTORS: "unet" (the paper's) or "effnet"
+    base_priors: str = "package"  # settings.BASE_PRIORS: the agent's numbers before few-shot measuring
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -84,7 +85,7 @@ class BenchConfig:
             raise ValueError("nothing to run: give --methods or --oracle")
         if self.n < 1:
             raise ValueError(f"n must be at least 1, got {self.n}")
-        check_setting(self.setting)
+        check_setting(self.setting, self.base_priors)
         self.train_config()  # unknown detector or bad overrides: fail before any work
 
     def train_config(self) -> TrainConfig:
@@ -102,6 +103,7 @@ class BenchConfig:
         """What a row's number depends on besides the code (``results.stale_reason`` compares it)."""
         return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test,
                 "train": dataclasses.asdict(self.train_config()), "setting": setting, "knowledge": knowledge,
+                "base_priors": self.base_priors if setting not in (ANY_SETTING, RESERVED) else None,
                 "classify": self.classify, "generation": self.generation}
 
 
@@ -261,7 +263,8 @@ def plan_rows(config: BenchConfig, data: CategoryData) -> list[RowPlan]:
                 setting, files = RESERVED, []
             elif uses_knowledge(method):
                 if knowledge is None:  # written once per category, only when a method reads it
-                    knowledge = knowledge_files(config.setting, data.split, Path(config.out) / "knowledge" / config.setting)
+                    folder = Path(config.out) / "knowledge" / f"{config.setting}-{config.base_priors}"
+                    knowledge = knowledge_files(config.setting, data.split, folder, config.base_priors)
                 setting, files = config.setting, knowledge
             else:
                 setting, files = ANY_SETTING, []

@@ -1,14 +1,17 @@
 """The two benchmark settings: what a method may know about the evaluated category's anomalies.
 
-- ``zero-shot``: nothing measured from the category's real anomalies. The agent reads the
-  knowledge base's text (what the defect is, its colour relation, location words) and
-  GENERIC numeric priors only: for each knowledge entry of the evaluated category, the
-  numbers an entry may carry from measuring real masks (``size``, ``priors.aspect``,
-  ``priors.intensity``, ``priors.count`` and the family's numeric ``params``) are
-  overwritten by the renderer family's defaults (``families.yaml``) and the size range
-  of the generic-material entries of the same family (``generic.yaml``). This holds
-  whatever the package files contain: priors measured for a category never reach it in
-  zero-shot.
+- ``zero-shot``: nothing measured from the category's real anomalies; the agent reads the
+  knowledge base's text and numbers. Which numbers (``base_priors``):
+  - ``package`` (default): the knowledge base as installed. Its files state where each
+    number comes from; they are written from knowledge (how a defect forms, the
+    product's geometry), never measured on the evaluated category's anomaly masks, and
+    measured priors live in separate files (``anomalyagent kb measure``). The bench
+    trusts that provenance.
+  - ``generic``: a stricter check that trusts nothing: every number of the evaluated
+    category's entries (``size``, ``priors.aspect``, ``priors.intensity``,
+    ``priors.count`` and the family's numeric ``params``) is reset to the renderer
+    family's defaults (``families.yaml``) and the median size range of the
+    generic-material entries of the same family (``generic.yaml``); only the text stays.
 - ``few-shot``: on top of that, numbers measured from the category's reserved first third
   of anomalies (``split.py``) by ``anomalyagent.knowledge.measure.measure_priors``; never
   the test two-thirds.
@@ -34,6 +37,7 @@ from ..knowledge.loader import read_document
 from .split import Split
 
 SETTINGS = ("zero-shot", "few-shot")
+BASE_PRIORS = ("package", "generic")
 DEFAULT_SIZE = (0.05, 0.25)  # KnowledgeEntry's default when no generic entry shares the family
 NUMERIC_PRIORS = ("aspect", "intensity", "count")
 
@@ -57,9 +61,9 @@ def _numeric_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if isinstance(v, (int, float, list)) and not isinstance(v, bool)}
 
 
-def zero_shot_knowledge(category: str, kb: KnowledgeBase | None = None) -> dict[str, Any] | None:
-    """A knowledge document resetting the category's entries to generic numbers; None when the
-    knowledge base has no entry of its own for ``category`` (nothing could have been measured)."""
+def generic_knowledge(category: str, kb: KnowledgeBase | None = None) -> dict[str, Any] | None:
+    """A knowledge document resetting the category's entries to generic numbers (``base_priors``
+    "generic"); None when the knowledge base has no entry of its own for ``category``."""
     kb = kb or KnowledgeBase.default()
     cat = kb.category(category)
     entries = kb.entries(cat.name) if cat is not None else []
@@ -87,10 +91,12 @@ def _measure() -> Callable[[list[tuple[str, str, str]]], dict[str, Any]]:
     return measure_priors
 
 
-def check_setting(setting: str) -> None:
-    """Fail before any work: unknown setting, or few-shot without the measuring module."""
+def check_setting(setting: str, base_priors: str = "package") -> None:
+    """Fail before any work: unknown setting or base, or few-shot without the measuring module."""
     if setting not in SETTINGS:
         raise ValueError(f"setting {setting!r} must be one of {', '.join(SETTINGS)}")
+    if base_priors not in BASE_PRIORS:
+        raise ValueError(f"base priors {base_priors!r} must be one of {', '.join(BASE_PRIORS)}")
     if setting == "few-shot":
         _measure()
 
@@ -108,9 +114,10 @@ def few_shot_knowledge(split: Split) -> dict[str, Any]:
     return doc
 
 
-def knowledge_files(setting: str, split: Split, folder: Path) -> list[str]:
-    """Write the setting's knowledge documents for one category under ``folder``; their paths in load order."""
-    docs = [("zero_shot", zero_shot_knowledge(split.category))]
+def knowledge_files(setting: str, split: Split, folder: Path, base_priors: str = "package") -> list[str]:
+    """Write the setting's knowledge documents for one category under ``folder``; their paths
+    in load order ([] when the agent reads the package knowledge base unchanged)."""
+    docs = [("generic", generic_knowledge(split.category))] if base_priors == "generic" else []
     if setting == "few-shot":
         docs.append(("few_shot", few_shot_knowledge(split)))
     folder.mkdir(parents=True, exist_ok=True)
