@@ -117,8 +117,13 @@ def is_category(folder: Path) -> bool:
 
 
 def find_categories(data: str | Path) -> list[Path]:
-    """Category folders under ``data``: ``data`` itself when it has train/good, else its children that do."""
-    root = open_folder(data, "data folder")
+    """Category folders under ``data``: ``data`` itself when it has train/good, else its children that do.
+
+    Paths keep the spelling given (a category reached through a symbolic link keeps the
+    link's name); ``open_folder`` only checks that ``data`` can be read.
+    """
+    open_folder(data, "data folder")
+    root = Path(data).expanduser()
     if is_category(root):
         return [root]
     found = [p for p in _entries(root) if is_category(p)]
