@@ -153,13 +153,19 @@ def evaluate(data: CategoryData, anomalies: np.ndarray, masks: np.ndarray, confi
 
 
 def uses_knowledge(method: str) -> bool:
-    """True for methods whose factory takes ``knowledge=`` (the agent): their rows depend on the setting."""
+    """True for methods whose factory takes ``knowledge=`` (the agent): their rows depend on the setting.
+
+    The agent counts as one even when its factory hides its arguments behind ``**kwargs``:
+    a setting must never be silently ignored for it.
+    """
     from ..methods import METHODS
 
     try:
-        return "knowledge" in inspect.signature(METHODS.get(method)).parameters
+        if "knowledge" in inspect.signature(METHODS.get(method)).parameters:
+            return True
     except (TypeError, ValueError):
-        return False
+        pass
+    return method == "agent"
 
 
 def method_module(method: str) -> str:
