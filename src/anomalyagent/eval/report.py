@@ -74,7 +74,7 @@ def _cell(name: str, stat: tuple[float, float, int] | None) -> str:
 
 SHARED = ("any", "reserved")  # rows shown under every setting: baselines (no anomaly seen) and the oracle
 SETTING_NOTE = {
-    "zero-shot": "the agent uses no measurement of this category's anomalies (knowledge text, generic priors)",
+    "zero-shot": "the agent uses no measurement of this category's anomalies (knowledge-base text and numbers only)",
     "few-shot": "the agent's priors are measured on the reserved first third only",
     "any setting": "no method here reads anomalies of this category",
 }
@@ -114,7 +114,10 @@ def markdown_table(rows: list[dict[str, Any]], test_selected: bool = False,
         for setting, detector in _views(rows, category):
             keys = sorted((k for k in summary if k[0] == category and k[2] == detector and k[1] in SHARED + (setting,)),
                           key=lambda k: (k[3] == "oracle", k[3]))
-            lines += [f"#### {setting}, {detector} detector", "", f"Setting: {SETTING_NOTE.get(setting, setting)}; "
+            bases = sorted({str((r.get("params") or {}).get("base_priors")) for r in rows if r.get("category", "") == category
+                            and r.get("setting") == setting and (r.get("params") or {}).get("base_priors")})
+            base = f" (base priors: {', '.join(bases)})" if bases else ""
+            lines += [f"#### {setting}, {detector} detector", "", f"Setting: {SETTING_NOTE.get(setting, setting)}{base}; "
                       "baselines see no anomaly in either setting; the oracle trains on the reserved real third.", ""]
             names = [label for _, label in COLUMNS] + ["s/seed (synth + train + test)", "s total"]
             lines.append("| method | seeds | " + " | ".join(names) + " |")
