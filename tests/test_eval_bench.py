@@ -126,6 +126,19 @@ def test_resume_redoes_rows_of_other_code_saying_why(category: Path, tmp_path: P
     assert "made by other code or parameters; starting it over" in caplog.text
 
 
+def test_rows_without_code_info_are_dropped(category: Path, tmp_path: Path, caplog):
+    config = _config(category, tmp_path / "l", oracle=False)
+    run_bench(config)
+    path = tmp_path / "l" / "results.json"
+    stored = json.loads(path.read_text())
+    legacy = {k: v for k, v in stored["rows"][0].items() if k not in ("code", "params", "setting", "detector")}
+    stored["rows"] = [legacy]  # a row of the format before settings and fingerprints
+    path.write_text(json.dumps(stored))
+    rows = run_bench(config)
+    assert [(r["setting"], r["method"]) for r in rows] == [("any", "perlin")] and rows[0]["code"]
+    assert "dropping 1 rows made before rows recorded their code" in caplog.text
+
+
 def test_a_failing_sample_and_a_failing_row_do_not_stop_the_run(category: Path, tmp_path: Path, monkeypatch):
     from anomalyagent.methods import METHODS
     from anomalyagent.methods.perlin import PerlinMethod

@@ -309,7 +309,12 @@ def run_bench(config: BenchConfig) -> list[dict[str, Any]]:
         torch.set_num_threads(threads)
     results = out / "results.json"
     key = config.key()
-    stored = {row_id(r): r for r in load_rows(results, key)}
+    loaded = load_rows(results, key)
+    legacy = [r for r in loaded if not r.get("code")]
+    if legacy:  # no fingerprint: which code made them cannot be told, so they are not kept
+        log.warning("%s: dropping %d rows made before rows recorded their code; they are redone when planned",
+                    results, len(legacy))
+    stored = {row_id(r): r for r in loaded if r.get("code")}
     config_dict = dataclasses.asdict(config)
     counts: dict[str, Any] = {}
     for root in roots:
