@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "bench",
         help="evaluate synthesis methods by training a detector on their output and testing on real defects",
         description="For every category of an MVTec-layout folder, method and seed: synthesize N samples, train "
-        "DRAEM's discriminative U-Net on 50%% normal + 50%% synthetic images (fixed budget, last checkpoint), and "
+        "a detector (DRAEM's discriminative U-Net, or --detector effnet) on 50% normal + 50% synthetic images (fixed "
+        "budget, last checkpoint), and "
         "score it on two thirds of the real anomalies + all test/good images (the first third per defect type "
         "is reserved; the oracle row trains on it). Writes OUT/results.json, OUT/results.md and OUT/pixel_ap.png. "
         "Re-running the same command resumes; rows made by other code or parameters are redone (each row records "
@@ -45,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--samples-per-epoch", type=int, default=None, help="override the preset's samples per epoch")
     p.add_argument("--setting", default="zero-shot", choices=["zero-shot", "few-shot"],
                    help="zero-shot (default): the agent uses no measurement of the evaluated category's anomalies "
-                   "(knowledge text and generic priors only); few-shot: its priors may be measured on the reserved "
+                   "(knowledge-base text and numbers only, see --base-priors); few-shot: its priors may be measured on the reserved "
                    "first third. Baselines see no anomaly in either; rows of both settings can share one --out")
     p.add_argument("--base-priors", default="package", choices=["package", "generic"],
                    help="the agent's numbers before any few-shot measuring: package (default): the knowledge base as "
