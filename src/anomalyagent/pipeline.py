@@ -95,7 +95,11 @@ def _run_task(task: Task) -> dict[str, Any]:
             continue
         task = Task(path, task.category, task.defect_type, task.seed, task.index)
         start = time.perf_counter()
-        result = _WORKER["method"].synthesize(image, task, np.random.default_rng(task.seed), pool)
+        try:
+            result = _WORKER["method"].synthesize(image, task, np.random.default_rng(task.seed), pool)
+        except Exception as exc:  # one failing sample never stops the batch: recorded in summary.failed
+            return {"error": f"{task.task_id}: {_WORKER['method'].name} failed on {path}: {type(exc).__name__}: {exc}",
+                    "bad": bad, "task": task.task_id}
         seconds = time.perf_counter() - start
         sample = _WORKER["writer"].write(task, image, result, seconds, _WORKER["method"].name)
         return {"sample": sample.to_dict(), "bad": bad}
