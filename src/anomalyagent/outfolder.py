@@ -62,8 +62,12 @@ class RunRecord:
         for key in sorted(set(self.config) | set(other.config)):
             a, b = self.config.get(key), other.config.get(key)
             if a != b:
-                out.append(f"{key}: folder has {a!r}, this run asks {b!r}")
+                out.append(f"{key}: folder has {_shown(a)}, this run asks {_shown(b)}")
         return out
+
+
+def _shown(value: Any) -> str:
+    return "(default)" if value is None else repr(value)
 
 
 def _plain_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..knowledge import KnowledgeBase, format_entry
 
@@ -21,7 +22,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    kb = KnowledgeBase.load(args.extra) if args.extra else KnowledgeBase.default()
+    try:
+        kb = KnowledgeBase.load(args.extra) if args.extra else KnowledgeBase.default()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.kb_command == "show":
         found = kb.lookup(args.category, args.defect)
         if found.note:
