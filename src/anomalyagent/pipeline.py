@@ -169,21 +169,28 @@ def synthesize(
         raise ValueError(f"--n must be a whole number of at least 1, got {n}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
-    defects = clean_defects(defects)
+    summary = SynthesisSummary(out=Path(out))
+    defects = clean_defects(defects, summary.notes)
     method_kwargs = dict(method_kwargs or {})
     instance = METHODS.create(method, **method_kwargs)  # fail early: unknown method, bad knowledge file...
+    if method_kwargs.get("learned"):  # fail before the first sample, not in every one
+        from .critic.learned import LearnedUnavailable, default_bank
+
+        try:
+            default_bank()
+        except (LearnedUnavailable, OSError) as exc:
+            raise ValueError(f"--learned: {exc}") from None
     kb = getattr(instance, "kb", None) or KnowledgeBase.default()
     sets = index_normals(data, safe_name(category, "category") if category else None)
     out = Path(out)
     check_overlap(Path(data), out)
-    summary = SynthesisSummary(out=out)
     for normal_set in sets:
         summary.notes += check_defects(kb, normal_set.category, defects, allow_unknown)
     if n < len(defects):
         summary.notes.append(f"--n {n} is smaller than the {len(defects)} defect types: "
                              f"{', '.join(defects[n:])} get no sample")
-    for note in summary.notes:
-        log.warning("%s", note)
+    for note in summary.notes:  # the CLI prints them; API callers find them in the summary
+        log.debug("%s", note)
     held_out = {}
     if with_normals:
         split = [split_normals(s, seed) for s in sets]

@@ -32,8 +32,8 @@ def task_seed(seed: int, category: str, defect: str, index: int) -> int:
     return int(np.random.SeedSequence([seed, key, index]).generate_state(1)[0] >> 1)
 
 
-def clean_defects(defects: Iterable[str]) -> list[str]:
-    """Validated, de-duplicated defect names in the order given (duplicates are reported).
+def clean_defects(defects: Iterable[str], notes: list[str] | None = None) -> list[str]:
+    """Validated, de-duplicated defect names in the order given (duplicates noted in ``notes``).
 
     Refuses ``good``: anomaly-detection tools read ``test/good`` as normal images.
     """
@@ -44,7 +44,10 @@ def clean_defects(defects: Iterable[str]) -> list[str]:
             raise ValueError(f"defect type {name!r} is reserved: MVTec's test/{name} holds NORMAL images, "
                              "and detectors would read synthetic defects there as normal")
         if name in out:
-            log.warning("defect type %r given twice; using it once (--n is still the total per category)", name)
+            note = f"defect type {name!r} given twice; using it once (--n is still the total per category)"
+            if notes is not None and note not in notes:
+                notes.append(note)
+            log.debug("%s", note)
             continue
         out.append(name)
     if not out:

@@ -79,7 +79,14 @@ def method_kwargs(args: argparse.Namespace) -> dict:
             "max_turns": args.max_turns, "knowledge": tuple(args.knowledge), "learned": args.learned}
 
 
+def print_notes(summary) -> None:
+    """How defect names resolved and what was merged: printed, never only buried in trajectories."""
+    for note in summary.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
 def print_summary(out, summary) -> None:
+    print_notes(summary)
     samples = [Sample.from_dict(r) for r in OutputWriter(out).read_manifest()]
     stats = summarize(samples)
     print(f"wrote {summary.written} samples ({summary.skipped_done} already done) to {out} in {summary.seconds:.1f} s")
@@ -103,7 +110,8 @@ def print_summary(out, summary) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        defects = clean_defects(d.strip() for d in args.defects.split(",") if d.strip())
+        notes: list[str] = []
+        defects = clean_defects([d.strip() for d in args.defects.split(",") if d.strip()], notes)
         if args.n < len(defects):
             raise ValueError(f"--n {args.n} is smaller than the {len(defects)} defect types ({', '.join(defects)}): "
                              f"each needs at least one sample; use --n {len(defects)} or more, or fewer defects")
@@ -116,5 +124,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}", file=sys.stderr)
         return 2
     summary.kept_failed = args.keep_failed
+    summary.notes[:0] = notes
     print_summary(args.out, summary)
     return 130 if summary.interrupted else 0
