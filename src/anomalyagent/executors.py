@@ -112,12 +112,14 @@ class LocalExecutor:
     def abort(self) -> None:
         """Cancel queued tasks and kill the workers now (their unfinished samples are redone on resume)."""
         self.aborted = True
+        # ProcessPoolExecutor has no public terminate before Python 3.14 (terminate_workers);
+        # take the worker handles before shutdown() forgets them.
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
-        # ProcessPoolExecutor has no public terminate before Python 3.14 (terminate_workers).
-        for process in list(getattr(self.pool, "_processes", {}).values()):
+        for process in processes:
             with contextlib.suppress(Exception):
                 process.kill()
-        for process in list(getattr(self.pool, "_processes", {}).values()):
+        for process in processes:
             with contextlib.suppress(Exception):
                 process.join(timeout=2)
 
@@ -205,8 +207,7 @@ def stream(executor: Any, fn: Callable[[Any], Any], items: Iterable[Any], window
                 return
             if stop.is_set() and deadline is None:
                 deadline = time.monotonic() + grace
-                if pending:
-                    log.warning("stopping: waiting up to %.0f s for %d sample(s) in flight", grace, len(pending))
+                log.warning("stopping: waiting up to %.1f s for %d sample(s) in flight", grace, len(pending))
             timeout = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
             done, pending = executor.wait_any(pending, timeout)
             for future in done:
