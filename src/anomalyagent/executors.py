@@ -161,11 +161,14 @@ class DaskExecutor:
         return self.client.submit(fn, item, pure=False)
 
     def wait_any(self, futures: set, timeout: float) -> tuple[set, set]:
-        try:
-            done, pending = self._distributed.wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
-        except (TimeoutError, self._distributed.TimeoutError):
-            return set(), set(futures)
-        return set(done), set(pending)
+        # Polls ``done()``: distributed.wait needs a default client, and ours is not one
+        # (set_as_default=False keeps a library call from changing the caller's dask).
+        deadline = time.monotonic() + timeout
+        while True:
+            done = {f for f in futures if f.done()}
+            if done or time.monotonic() >= deadline:
+                return done, set(futures) - done
+            time.sleep(0.01)
 
     def result(self, future: Any) -> Any:
         return future.result()

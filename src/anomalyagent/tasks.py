@@ -122,15 +122,16 @@ def split_normals(normal_set: NormalSet, seed: int, test_fraction: float = 0.2) 
 def iter_tasks(sets: list[NormalSet], defects: list[str], n: int, seed: int) -> Iterator[Task]:
     """``n`` tasks per category, spread over ``defects``, generated lazily.
 
-    Normal images are used in a seeded shuffled order, cycling when n exceeds their count.
+    Each (category, defect) walks the normal images in its own seeded shuffled order,
+    cycling when it needs more: task ``category/defect/i`` is the same whatever ``n`` and
+    the other defects are, so a resume with a larger ``--n`` extends a run exactly.
     """
     for normal_set in sets:
-        order = np.random.default_rng([seed, zlib.crc32(normal_set.category.encode())]).permutation(len(normal_set.paths))
-        k = 0
         for defect, count in zip(defects, counts_per_defect(n, defects)):
+            order = np.random.default_rng(
+                [seed, zlib.crc32(normal_set.category.encode()), zlib.crc32(defect.encode())]).permutation(len(normal_set.paths))
             for i in range(count):
-                path = normal_set.paths[order[k % len(order)]]
-                k += 1
+                path = normal_set.paths[order[i % len(order)]]
                 yield Task(str(path), normal_set.category, defect, task_seed(seed, normal_set.category, defect, i), i)
 
 
