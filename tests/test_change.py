@@ -48,3 +48,49 @@ def test_iou_edge_cases():
     assert iou(a, a) == 1.0
     b = a.copy(); b[0, 0] = True
     assert iou(a, b) == 0.0
+
+
+def test_morphology_helpers_match_opencv_discs():
+    import cv2
+
+    from anomalyagent.change import dilate_disc, erode_disc, local_max
+
+    rng = np.random.default_rng(3)
+    mask = rng.random((120, 140)) > 0.995
+    def ellipse(r):
+        return cv2.dilate(mask.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+
+    for r in (2, 5, 11):  # the same disc up to its one-pixel rim
+        disc = dilate_disc(mask, r)
+        assert (ellipse(r - 1) <= disc).all() and (disc <= ellipse(r + 1)).all()
+        assert r < 5 or abs(int(disc.sum()) - int(ellipse(r).sum())) < 0.12 * ellipse(r).sum()
+    grown = dilate_disc(mask, 6)
+    assert erode_disc(grown, 6).sum() <= grown.sum() and (erode_disc(grown, 6) <= grown).all()
+    edge = np.zeros((40, 40), bool)
+    edge[:10, :10] = True  # touches the border: erosion must not eat the border side
+    assert erode_disc(edge, 2)[0, 0]
+    values = rng.random((90, 70)).astype(np.float32)
+    lm = local_max(values, 33)
+    assert (lm >= values).all() and lm.max() == values.max()
+
+
+def test_cost_grows_with_pixels_not_faster():
+    """Issue 13 item 12: 2048 px has 64x the pixels of 256 px; the mask may cost at most 1.5 x 64x
+    (slack for a shared machine). The dilation whose kernel grew with the image cost ~330x."""
+    import time
+
+    def seconds(size):
+        rng = np.random.default_rng(0)
+        img = object_image(rng, size)
+        alpha = soft_blob(img.shape[:2], (size * 0.45, size * 0.5), size * 0.12)
+        edited = blend(img.astype(np.float32), alpha, 30.0)
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            mask = change_mask(img, edited, hint=(0.45, 0.5))
+            best = min(best, time.perf_counter() - start)
+        assert iou(mask, alpha > 0.5) > 0.85
+        return best
+
+    small, large = seconds(256), seconds(2048)
+    assert large < 96 * small, (small, large)
