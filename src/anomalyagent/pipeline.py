@@ -236,8 +236,9 @@ def _run_all(summary: SynthesisSummary, writer: OutputWriter, tasks: Iterator[Ta
             for result in stream(executor, _run_remote if remote else _run_task, todo(), window, stop, STOP_GRACE_S):
                 _record(summary, writer, result)
                 bar.update(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now, the workers' unfinished samples are redone on resume
         summary.interrupted = True
+        executor.abort()
         raise
     finally:
         summary.interrupted = summary.interrupted or stop.is_set()

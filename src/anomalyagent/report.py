@@ -40,6 +40,7 @@ def summarize(samples: list[Sample]) -> dict[str, Any]:
         "samples": len(samples),
         "per_defect": dict(sorted(per.items())),
         "methods": dict(Counter(s.method for s in samples)),
+        "kept": dict(sorted(Counter(s.kept for s in samples).items())),
         "pass_rate": sum(s.passed for s in samples) / len(samples),
         "mean_score": statistics.fmean(s.score for s in samples),
         "mean_turns": statistics.fmean(s.turns for s in samples),

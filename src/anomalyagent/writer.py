@@ -89,7 +89,7 @@ class OutputWriter:
             image=rel["image"], mask=rel["mask"], trajectory=rel["trajectory"], seed=task.seed,
             passed=passed, score=round(score, 3) if np.isfinite(score) else 0.0, kept=kept,
             turns=len(result.trajectory.steps) if result.trajectory is not None else 0,
-            seconds=round(seconds, 5), method=method,
+            seconds=_rounded(seconds, 5) or 0.0, method=method,
             spec=json_safe(result.spec.to_dict()) if result.spec is not None else None,
             timings={k: round(v, 5) for k, v in result.timings.items()},
             mask_fraction=round(float(result.mask.mean()), 6),
@@ -167,13 +167,14 @@ class OutputWriter:
     def append_manifest(self, record: dict[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / MANIFEST, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
+            fh.write(json.dumps(json_safe(record), sort_keys=True, allow_nan=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 
     def _rewrite(self, records: list[dict[str, Any]]) -> None:
         records = sorted(records, key=lambda r: r["task_id"])
-        atomic_write_bytes(self.root / MANIFEST, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode())
+        atomic_write_bytes(self.root / MANIFEST, "".join(json.dumps(json_safe(r), sort_keys=True, allow_nan=False) + "\n"
+                                                         for r in records).encode())
 
     def finalize(self) -> None:
         """Sort the manifest by task id and write the HTML report."""

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     for key, count in stats["per_defect"].items():
         print(f"  {key:40s} {count}")
     print(f"pass rate      {stats['pass_rate']:.1%}")
+    print(f"kept           {', '.join(f'{k}: {v}' for k, v in stats['kept'].items())} (test = in <category>/test/)")
     print(f"mean score     {stats['mean_score']:.2f} / 10")
     print(f"turns          mean {stats['mean_turns']:.1f}, histogram {stats['turns']}")
     print(f"episodes       mean {stats['mean_attempts']:.2f} per sample")

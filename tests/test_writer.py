@@ -1,0 +1,62 @@
+"""The writer: nothing non-finite in JSON, failed samples out of test/, normals never overwritten."""
+import json
+
+import numpy as np
+import pytest
+
+from anomalyagent.methods.base import MethodResult
+from anomalyagent.records import Observation, Step, Task, ToolCall, Trajectory
+from anomalyagent.writer import MANIFEST, OutputWriter
+
+
+def result(passed=True, score=7.0, **info):
+    image = np.full((16, 16, 3), 100, np.uint8)
+    mask = np.zeros((16, 16), bool)
+    mask[4:8, 4:8] = True
+    task = Task("/x.png", "hazelnut", "crack", 1, 0)
+    traj = Trajectory(task, [Step(0, "t", ToolCall("IG", {"angle": float("nan")}),
+                                  Observation("ok", payload={"score": float("inf")}))])
+    return task, image, MethodResult(image, mask, passed, score, traj, None, {"IG": float("nan")}, info)
+
+
+def test_non_finite_numbers_become_null_never_nan(tmp_path):
+    writer = OutputWriter(tmp_path)
+    task, image, res = result(score=float("nan"), mg_iou=float("nan"), on_object=float("inf"))
+    sample = writer.write(task, image, res, float("nan"), "agent")
+    writer.append_manifest(sample.to_dict())
+    line = (tmp_path / MANIFEST).read_text()
+    assert "NaN" not in line and "Infinity" not in line
+    record = json.loads(line)
+    assert record["score"] == 0.0 and record["mg_iou"] is None and record["on_object"] is None
+    assert record["timings"]["IG"] is None and record["seconds"] == 0.0
+    traj = (tmp_path / sample.trajectory).read_text()
+    assert "NaN" not in traj and "Infinity" not in traj
+
+
+def test_not_passed_goes_to_failed_or_is_dropped(tmp_path):
+    writer = OutputWriter(tmp_path)
+    task, image, res = result(passed=False)
+    dropped = writer.write(task, image, res, 0.1, "agent")
+    assert dropped.kept == "dropped" and dropped.image == "" and not (tmp_path / "hazelnut").exists()
+    kept = writer.write(task, image, res, 0.1, "agent", keep_failed=True)
+    assert kept.kept == "failed" and (tmp_path / kept.image).is_file() and kept.image.startswith("failed/hazelnut/crack/")
+
+
+def test_mask_shape_is_checked(tmp_path):
+    task, image, res = result()
+    res.mask = np.zeros((8, 8), bool)
+    with pytest.raises(RuntimeError, match="mask"):
+        OutputWriter(tmp_path).write(task, image, res, 0.1, "agent")
+
+
+def test_write_normals_links_and_never_overwrites(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        (src / name).write_bytes(b"png " + name.encode())
+    out = tmp_path / "out"
+    (out / "cat/test/good").mkdir(parents=True)
+    (out / "cat/test/good/b.png").write_bytes(b"already here")
+    added = OutputWriter(out).write_normals("cat", [src / "a.png"], [src / "b.png"])
+    assert added == 1 and (out / "cat/train/good/a.png").read_bytes() == b"png a.png"
+    assert (out / "cat/test/good/b.png").read_bytes() == b"already here"
