@@ -84,3 +84,14 @@ def test_damaged_manifest_line_is_skipped_with_a_warning(object_tree, tmp_path, 
     code, err = run_cli(synth(object_tree, out, "--defects", "crack", "--n", "3"), capsys)
     assert code == 0 and "damaged manifest line" in caplog.text
     assert len((out / MANIFEST).read_text().splitlines()) == 3
+
+
+def test_read_only_out_is_a_clear_error(object_tree, tmp_path, capsys, monkeypatch):
+    import anomalyagent.outfolder as outfolder
+
+    out = tmp_path / "ro"
+    out.mkdir()
+    # Tests may run as root, whom permissions do not stop: simulate a read-only folder.
+    monkeypatch.setattr(outfolder.os, "access", lambda path, mode: False)
+    code, err = run_cli(synth(object_tree, out, "--defects", "crack", "--n", "1"), capsys)
+    assert code == 2 and "not writable" in err and not list(out.iterdir())
