@@ -1,7 +1,6 @@
 """Stopping a run: Ctrl-C/SIGTERM stop cleanly, SIGKILL leaves no orphans, resume redoes nothing
 done; tasks stream lazily (issue 13, items 3 and 6)."""
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -15,10 +15,10 @@ from __future__ import annotations
 import base64
 import html
 import json
-import statistics
+from array import array
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import cv2
 import numpy as np
@@ -29,30 +29,72 @@ from .records import Sample
 REPORT = "report.html"
 
 
-def summarize(samples: list[Sample]) -> dict[str, Any]:
-    """Counts, pass rate, scores, turns and timing of a run (pure)."""
-    if not samples:
-        return {"samples": 0}
-    seconds = [s.seconds for s in samples]
-    ious = [s.mg_iou for s in samples if s.mg_iou is not None]
-    per = Counter(f"{s.category}/{s.defect_type}" for s in samples)
-    return {
-        "samples": len(samples),
-        "per_defect": dict(sorted(per.items())),
-        "methods": dict(Counter(s.method for s in samples)),
-        "kept": dict(sorted(Counter(s.kept for s in samples).items())),
-        "pass_rate": sum(s.passed for s in samples) / len(samples),
-        "mean_score": statistics.fmean(s.score for s in samples),
-        "mean_turns": statistics.fmean(s.turns for s in samples),
-        "turns": dict(sorted(Counter(s.turns for s in samples).items())),
-        "mean_attempts": statistics.fmean(s.attempts for s in samples),
-        "median_seconds": statistics.median(seconds),
-        "total_seconds": sum(seconds),
-        "empty_masks": sum(s.mask_fraction == 0 for s in samples),
-        "median_mask_fraction": statistics.median(s.mask_fraction for s in samples),
-        "median_mg_iou": statistics.median(ious) if ious else None,
-        "min_on_object": min(on) if (on := [s.on_object for s in samples if s.on_object is not None]) else None,
-    }
+class RunStats:
+    """Accumulates a run's summary one sample at a time (a few floats per sample kept).
+
+    Why not a list of Samples: a run of millions of samples would hold every record in
+    memory; medians need only the numbers (float32 arrays, 12 bytes per sample).
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.per, self.methods, self.kept, self.turns = Counter(), Counter(), Counter(), Counter()
+        self.passed = self.empty = 0
+        self.score = self.turn_sum = self.attempts = self.total_seconds = 0.0
+        self.seconds, self.fraction, self.ious = array("f"), array("f"), array("f")
+        self.min_on_object: float | None = None
+
+    def add(self, s: Sample) -> None:
+        self.n += 1
+        self.per[f"{s.category}/{s.defect_type}"] += 1
+        self.methods[s.method] += 1
+        self.kept[s.kept] += 1
+        self.turns[s.turns] += 1
+        self.passed += bool(s.passed)
+        self.empty += s.mask_fraction == 0
+        self.score += s.score
+        self.turn_sum += s.turns
+        self.attempts += s.attempts
+        self.total_seconds += s.seconds
+        self.seconds.append(s.seconds)
+        self.fraction.append(s.mask_fraction)
+        if s.mg_iou is not None:
+            self.ious.append(s.mg_iou)
+        if s.on_object is not None:
+            self.min_on_object = s.on_object if self.min_on_object is None else min(self.min_on_object, s.on_object)
+
+    def result(self) -> dict[str, Any]:
+        if not self.n:
+            return {"samples": 0}
+
+        def median(values: array) -> float:
+            return round(float(np.median(np.frombuffer(values, np.float32))), 6)
+
+        return {
+            "samples": self.n,
+            "per_defect": dict(sorted(self.per.items())),
+            "methods": dict(self.methods),
+            "kept": dict(sorted(self.kept.items())),
+            "pass_rate": self.passed / self.n,
+            "mean_score": self.score / self.n,
+            "mean_turns": self.turn_sum / self.n,
+            "turns": dict(sorted(self.turns.items())),
+            "mean_attempts": self.attempts / self.n,
+            "median_seconds": median(self.seconds),
+            "total_seconds": self.total_seconds,
+            "empty_masks": self.empty,
+            "median_mask_fraction": median(self.fraction),
+            "median_mg_iou": median(self.ious) if len(self.ious) else None,
+            "min_on_object": self.min_on_object,
+        }
+
+
+def summarize(samples: Iterable[Sample]) -> dict[str, Any]:
+    """Counts, pass rate, scores, turns and timing of a run (pure; one pass over ``samples``)."""
+    stats = RunStats()
+    for s in samples:
+        stats.add(s)
+    return stats.result()
 
 
 def _fmt(value: Any) -> str:
@@ -113,23 +155,24 @@ def zoom(image: np.ndarray, mask: np.ndarray, size: int = THUMB, margin: float =
     return overlay(image[y0:y1, x0:x1], mask[y0:y1, x0:x1], size)
 
 
-def pick(samples: list[Sample], per_type: int = PER_TYPE, limit: int = MAX_CARDS) -> tuple[list[Sample], list[Sample]]:
+def pick(samples: Iterable[Sample], per_type: int = PER_TYPE, limit: int = MAX_CARDS) -> tuple[list[Sample], list[Sample]]:
     """(passed, not passed) samples to show: up to ``per_type`` of each (category, defect).
 
-    Round-robin over types, so with ``limit`` cards every type gets its first sample
-    before any type gets its second.
+    One pass, keeping at most ``per_type`` per type; then round-robin over types, so with
+    ``limit`` cards every type gets its first sample before any type gets its second.
     """
+    groups: tuple[dict[str, list[Sample]], dict[str, list[Sample]]] = ({}, {})
+    for s in samples:
+        group = groups[0 if s.passed else 1].setdefault(f"{s.category}/{s.defect_type}", [])
+        if len(group) < per_type:
+            group.append(s)
     out = []
-    for passed in (True, False):
-        groups: dict[str, list[Sample]] = {}
-        for s in samples:
-            if s.passed == passed:
-                groups.setdefault(f"{s.category}/{s.defect_type}", []).append(s)
+    for by_type in groups:
         chosen = []
         for rank in range(per_type):
-            for key in sorted(groups):
-                if rank < len(groups[key]) and len(chosen) < limit:
-                    chosen.append(groups[key][rank])
+            for key in sorted(by_type):
+                if rank < len(by_type[key]) and len(chosen) < limit:
+                    chosen.append(by_type[key][rank])
         out.append(sorted(chosen, key=lambda s: s.task_id))
     return out[0], out[1]
 
@@ -178,18 +221,27 @@ def _card(root: Path, s: Sample) -> str:
             f"{s.turns} turns, {s.seconds * 1000:.0f} ms)</small></h3><div class=row>{row}</div>{_turns_table(trajectory)}</div>")
 
 
-def write_report(root: Path, samples: list[Sample], per_type: int = PER_TYPE, limit: int = MAX_CARDS) -> Path:
-    """Write ``root/report.html``: summary, per-type counts, samples of every type, failures."""
-    stats = summarize(samples)
-    shown, failed = pick(samples, per_type, limit)
+def write_report(root: Path, samples: Iterable[Sample], per_type: int = PER_TYPE, limit: int = MAX_CARDS) -> Path:
+    """Write ``root/report.html``: summary, per-type counts, samples of every type, failures.
+
+    One pass over ``samples`` (it may be a generator over a huge manifest).
+    """
+    acc = RunStats()
     counts: dict[str, list[int]] = {}
-    for s in samples:
-        counts.setdefault(f"{s.category}/{s.defect_type}", [0, 0])[0 if s.passed else 1] += 1
+
+    def feed() -> Iterable[Sample]:
+        for s in samples:
+            acc.add(s)
+            counts.setdefault(f"{s.category}/{s.defect_type}", [0, 0])[0 if s.passed else 1] += 1
+            yield s
+
+    shown, failed = pick(feed(), per_type, limit)
+    stats = acc.result()
     type_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v[0]}</td><td>{v[1]}</td></tr>" for k, v in sorted(counts.items()))
     summary_rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>" for k, v in stats.items())
     passed_cards = "".join(_card(root, s) for s in shown)
     failed_cards = "".join(_card(root, s) for s in failed)
-    n_failed = sum(not s.passed for s in samples)
+    n_failed = stats.get("samples", 0) - acc.passed
     page = f"""<!doctype html><html><head><meta charset=utf-8><title>anomalyagent report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}} .card{{border:1px solid #ccc;padding:.5em 1em;margin:1em 0}}
 .row{{display:flex;gap:1em;flex-wrap:wrap}} figure{{margin:0}} img{{width:{THUMB}px;image-rendering:pixelated}}
@@ -197,7 +249,7 @@ def write_report(root: Path, samples: list[Sample], per_type: int = PER_TYPE, li
 td,th{{border:1px solid #ddd;padding:2px 6px;vertical-align:top;text-align:left}} small{{color:#555;font-weight:normal}}</style></head>
 <body><h1>anomalyagent synthesis report</h1><table>{summary_rows}</table>
 <h2>Per defect type</h2><table><tr><th>type</th><th>passed</th><th>not passed</th></tr>{type_rows}</table>
-<h2>Samples</h2><p>Showing {len(shown)} of {len(samples) - n_failed} passed samples: up to {per_type} of every defect type.</p>
+<h2>Samples</h2><p>Showing {len(shown)} of {acc.passed} passed samples: up to {per_type} of every defect type.</p>
 {passed_cards}
 <h2 id=failures>Not passed</h2><p>{n_failed} sample(s) never passed QE; they are not in test/ (see the manifest's
 <code>kept</code>). Showing {len(failed)}.</p>{failed_cards}</body></html>"""

@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from .records import Sample, Task, json_safe
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.jsonl"
+SORT_LIMIT = 200_000  # manifests up to this many lines are sorted by task id at the end of a run
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
@@ -128,41 +129,61 @@ class OutputWriter:
 
     # -- manifest ---------------------------------------------------------------------
     def read_manifest(self) -> list[dict[str, Any]]:
-        """Parsed manifest lines; a torn line (killed mid-write) is ignored."""
-        return self._scan()[0]
+        """Parsed manifest lines; a torn or damaged line is skipped with a warning."""
+        return [record for _, record in self.iter_manifest()]
 
-    def _scan(self) -> tuple[list[dict[str, Any]], bool]:
-        """(records, damaged): damaged when a line is torn or the file lacks its last newline."""
+    def iter_manifest(self, warn: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(line number, record) of every valid line, read one line at a time (bounded memory)."""
         path = self.root / MANIFEST
         if not path.exists():
-            return [], False
-        text = path.read_text()
-        records, damaged = [], bool(text) and not text.endswith("\n")
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                Sample.from_dict(record)  # every field present and known
-            except (json.JSONDecodeError, TypeError, ValueError, KeyError) as exc:
-                damaged = True
-                log.warning("%s:%d: skipping a damaged manifest line (%s); its sample is redone",
-                            path, number, str(exc)[:120])
-                continue
-            records.append(record)
-        return records, damaged
+            return
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    Sample.from_dict(record)  # every field present and known
+                except (json.JSONDecodeError, TypeError, ValueError, KeyError) as exc:
+                    if warn:
+                        log.warning("%s:%d: skipping a damaged manifest line (%s); its sample is redone",
+                                    path, number, str(exc)[:120])
+                    continue
+                if not line.endswith("\n"):  # torn last line (killed mid-write): JSON may still parse
+                    continue
+                yield number, record
+
+    def _done(self, record: dict[str, Any]) -> bool:
+        if record.get("kept") == "dropped":  # a failed sample recorded without image files
+            return True
+        return all(record[k] and (self.root / record[k]).is_file() for k in ("image", "mask"))
 
     def completed(self) -> set[str]:
-        """Task ids already done (line present and files on disk); rewrites a damaged manifest."""
-        records, damaged = self._scan()
-        kept: dict[str, dict[str, Any]] = {}
-        for r in records:
-            dropped = r.get("kept") == "dropped"  # a failed sample recorded without image files
-            if dropped or all(r[k] and (self.root / r[k]).is_file() for k in ("image", "mask")):
-                kept[r["task_id"]] = r  # a duplicated line keeps its last copy
-        if damaged or len(kept) != len(records):
-            self._rewrite(list(kept.values()))
-        return set(kept)
+        """Task ids already done (line present and files on disk).
+
+        Streams the manifest; when a line is damaged, duplicated or points at missing
+        files, the manifest is rewritten with the good lines only (first copy kept).
+        """
+        path = self.root / MANIFEST
+        done: set[str] = set()
+        total = good = 0
+        if path.exists():
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                total = sum(1 for line in fh if line.strip())
+        for _, record in self.iter_manifest():
+            if record["task_id"] not in done and self._done(record):
+                done.add(record["task_id"])
+                good += 1
+        if good != total:
+            self._rewrite(self._unique(lambda r: self._done(r)))
+        return done
+
+    def _unique(self, keep) -> Iterator[dict[str, Any]]:
+        seen: set[str] = set()
+        for _, record in self.iter_manifest(warn=False):
+            if record["task_id"] not in seen and keep(record):
+                seen.add(record["task_id"])
+                yield record
 
     def append_manifest(self, record: dict[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -171,18 +192,30 @@ class OutputWriter:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def _rewrite(self, records: list[dict[str, Any]]) -> None:
-        records = sorted(records, key=lambda r: r["task_id"])
-        atomic_write_bytes(self.root / MANIFEST, "".join(json.dumps(json_safe(r), sort_keys=True, allow_nan=False) + "\n"
-                                                         for r in records).encode())
+    def _rewrite(self, records: Iterable[dict[str, Any]], sort: bool = False) -> None:
+        """Replace the manifest atomically with ``records`` (streamed to a temp file)."""
+        records = sorted(records, key=lambda r: r["task_id"]) if sort else records
+        path = self.root / MANIFEST
+        tmp = path.with_name(f".{MANIFEST}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for r in records:
+                fh.write(json.dumps(json_safe(r), sort_keys=True, allow_nan=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
 
     def finalize(self) -> None:
-        """Sort the manifest by task id and write the HTML report."""
-        records = {r["task_id"]: r for r in self.read_manifest()}
-        self._rewrite(list(records.values()))
+        """Sort the manifest by task id (up to SORT_LIMIT lines) and write the HTML report.
+
+        Both stream: a run of millions of samples never holds its manifest in memory
+        (larger manifests stay in completion order; task ids make the order recoverable).
+        """
+        count = sum(1 for _ in self.iter_manifest(warn=False))
+        if 0 < count <= SORT_LIMIT:
+            self._rewrite(self._unique(lambda r: True), sort=True)
         from .report import write_report
 
-        write_report(self.root, [Sample.from_dict(r) for r in sorted(records.values(), key=lambda r: r["task_id"])])
+        write_report(self.root, (Sample.from_dict(r) for _, r in self.iter_manifest(warn=False)))
 
 
 def _rounded(value: Any, digits: int) -> float | None:
