@@ -60,3 +60,24 @@ def test_write_normals_links_and_never_overwrites(tmp_path):
     added = OutputWriter(out).write_normals("cat", [src / "a.png"], [src / "b.png"])
     assert added == 1 and (out / "cat/train/good/a.png").read_bytes() == b"png a.png"
     assert (out / "cat/test/good/b.png").read_bytes() == b"already here"
+
+
+def test_finalize_sorts_dedups_and_streams(tmp_path):
+    import tracemalloc
+
+    writer = OutputWriter(tmp_path)
+    task, image, res = result()
+    base = writer.write(task, image, res, 0.1, "agent").to_dict()
+    lines = []
+    for i in reversed(range(5000)):
+        lines.append(json.dumps({**base, "task_id": f"hazelnut/crack/{i:05d}", "passed": False, "kept": "dropped"}) + "\n")
+    lines.append(lines[0])  # a duplicate
+    (tmp_path / MANIFEST).write_text("".join(lines))
+    tracemalloc.start()
+    writer.finalize()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    ids = [json.loads(x)["task_id"] for x in (tmp_path / MANIFEST).read_text().splitlines()]
+    assert ids == sorted(set(ids)) and len(ids) == 5000
+    assert peak < 5e6, f"finalize held {peak / 1e6:.0f} MB for a 5,000-line manifest"
+    assert "5000 sample(s) never passed QE" in (tmp_path / "report.html").read_text()

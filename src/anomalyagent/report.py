@@ -185,10 +185,11 @@ def _turns_table(trajectory: dict[str, Any]) -> str:
             rows.append(f"<tr><td>answer</td><td colspan=2>{html.escape(step.get('answer') or '')}</td></tr>")
             continue
         payload = (obs or {}).get("payload", {})
-        score = f"{payload['score']:.1f}" if "score" in payload else ""
-        raw = (obs or {}).get("text", "")
+        value = payload.get("score") if isinstance(payload, dict) else None
+        score = f"{value:.1f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+        raw = str((obs or {}).get("text", ""))
         text = html.escape(raw if len(raw) <= 400 else raw[:400] + "...")
-        rows.append(f"<tr><td>{html.escape(call['name'])}</td><td>{score}</td><td>{text}</td></tr>")
+        rows.append(f"<tr><td>{html.escape(str(call.get('name', '')))}</td><td>{score}</td><td>{text}</td></tr>")
     return "<table class=turns><tr><th>tool</th><th>score</th><th>observation</th></tr>" + "".join(rows) + "</table>"
 
 

@@ -207,12 +207,40 @@ class OutputWriter:
     def finalize(self) -> None:
         """Sort the manifest by task id (up to SORT_LIMIT lines) and write the HTML report.
 
-        Both stream: a run of millions of samples never holds its manifest in memory
-        (larger manifests stay in completion order; task ids make the order recoverable).
+        Both stream: sorting keeps only (task id, byte offset) pairs and copies lines by
+        offset, the report reads one line at a time; larger manifests stay in completion
+        order (the task ids make the order recoverable).
         """
-        count = sum(1 for _ in self.iter_manifest(warn=False))
-        if 0 < count <= SORT_LIMIT:
-            self._rewrite(self._unique(lambda r: True), sort=True)
+        path = self.root / MANIFEST
+        if path.exists():
+            index, seen, ordered = [], set(), True
+            with open(path, "rb") as fh:
+                offset = 0
+                for raw in fh:
+                    try:
+                        task_id = json.loads(raw)["task_id"] if raw.endswith(b"\n") else None
+                    except (ValueError, KeyError, TypeError):
+                        task_id = None
+                    if task_id is not None and task_id not in seen:
+                        if index and task_id < index[-1][0]:
+                            ordered = False
+                        seen.add(task_id)
+                        index.append((task_id, offset))
+                    else:
+                        ordered = False
+                    offset += len(raw)
+                    if len(index) > SORT_LIMIT:
+                        break
+            if not ordered and len(index) <= SORT_LIMIT:
+                index.sort()
+                tmp = path.with_name(f".{MANIFEST}.tmp")
+                with open(path, "rb") as src, open(tmp, "wb") as dst:
+                    for _, offset in index:
+                        src.seek(offset)
+                        dst.write(src.readline())
+                    dst.flush()
+                    os.fsync(dst.fileno())
+                os.replace(tmp, path)
         from .report import write_report
 
         write_report(self.root, (Sample.from_dict(r) for _, r in self.iter_manifest(warn=False)))
