@@ -1,6 +1,7 @@
 """Stopping a run: Ctrl-C/SIGTERM stop cleanly, SIGKILL leaves no orphans, resume redoes nothing
 done; tasks stream lazily (issue 13, items 3 and 6)."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -124,3 +125,34 @@ def test_huge_n_streams_lazily_and_the_manifest_advances(object_tree, tmp_path):
     assert summary.interrupted and time.monotonic() - start < 60
     assert max(seen) >= 6, "the manifest only appeared at the end"
     assert summary.written == len(manifest_ids(out)) >= 6
+
+
+class _Dies:
+    """A method whose worker process dies on the third sample (as if killed by the OOM killer)."""
+
+    name = "dies"
+
+    def __init__(self, **_):
+        self.count = 0
+
+    def synthesize(self, image, task, rng, pool):
+        from anomalyagent.methods.base import MethodResult
+
+        if task.index == 2:
+            os._exit(9)
+        mask = image[..., 0] > 250 if image.ndim == 3 else image > 250
+        mask[0, 0] = True
+        return MethodResult(image.copy(), mask, True, 7.0)
+
+
+def test_a_dead_worker_is_a_clear_error_and_keeps_what_finished(object_tree, tmp_path):
+    from anomalyagent.methods import METHODS
+    from anomalyagent.pipeline import RunError
+
+    if "dies" not in METHODS:
+        METHODS.register("dies")(_Dies)
+    out = tmp_path / "out"
+    with pytest.raises(RunError, match="worker process died"):
+        synthesize(object_tree, out, ["crack"], 6, method="dies", workers=2, progress=False, allow_unknown=True)
+    ids = manifest_ids(out)
+    assert len(ids) == len(set(ids)) and "hazelnut/crack/002" not in ids

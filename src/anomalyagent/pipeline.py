@@ -15,6 +15,7 @@ data, not someone else's folder, one process at a time, same parameters on resum
 """
 from __future__ import annotations
 
+import concurrent.futures.process
 import logging
 import os
 import threading
@@ -43,6 +44,10 @@ log = logging.getLogger(__name__)
 MAX_BAD_IMAGE_SKIPS = 8  # a task tries this many normal images before giving up
 MAX_FAILURES_KEPT = 100  # failure messages kept in the summary (the count is exact)
 STOP_GRACE_S = 3.0  # after a stop signal, in-flight samples get this long to finish
+
+
+class RunError(RuntimeError):
+    """The run could not go on (a worker process died); what finished is kept."""
 
 
 @dataclass
@@ -236,6 +241,10 @@ def _run_all(summary: SynthesisSummary, writer: OutputWriter, tasks: Iterator[Ta
             for result in stream(executor, _run_remote if remote else _run_task, todo(), window, stop, STOP_GRACE_S):
                 _record(summary, writer, result)
                 bar.update(1)
+    except concurrent.futures.process.BrokenProcessPool:
+        summary.interrupted = True
+        raise RunError("a worker process died (killed, or out of memory); every finished sample is kept: "
+                       "re-run the same command to resume") from None
     except KeyboardInterrupt:  # a second Ctrl-C: stop now, the workers' unfinished samples are redone on resume
         summary.interrupted = True
         executor.abort()

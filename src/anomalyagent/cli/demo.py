@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data import DataError
 from ..images import write_png
-from ..pipeline import synthesize
+from ..pipeline import RunError, synthesize
 from .synthesize import add_common, bounded_int, method_kwargs, print_summary
 
 # demo category -> (scikit-image photo, defects to synthesize)
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             total = _add(total, summary)
             if summary.interrupted:
                 break
-    except (DataError, ValueError, KeyError, ImportError, OSError) as exc:
+    except (DataError, ValueError, KeyError, ImportError, OSError, RunError) as exc:
         print(f"error: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}", file=sys.stderr)
         return 2
     total.kept_failed = args.keep_failed

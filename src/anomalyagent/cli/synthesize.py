@@ -6,7 +6,7 @@ import logging
 import sys
 
 from ..data import DataError
-from ..pipeline import default_workers, synthesize
+from ..pipeline import RunError, default_workers, synthesize
 from ..report import summarize
 from ..writer import OutputWriter
 from ..records import Sample
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                              method_kwargs=method_kwargs(args), executor=args.executor, scheduler=args.scheduler,
                              keep_failed=args.keep_failed, with_normals=args.with_normals,
                              allow_unknown=args.allow_unknown)
-    except (DataError, ValueError, KeyError, ImportError) as exc:
+    except (DataError, ValueError, KeyError, ImportError, RunError) as exc:
         print(f"error: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}", file=sys.stderr)
         return 2
     summary.kept_failed = args.keep_failed
