@@ -231,8 +231,8 @@ def _run_all(summary: SynthesisSummary, writer: OutputWriter, tasks: Iterator[Ta
             yield RemoteTask(task, init_args) if remote else task
 
     start = time.perf_counter()
-    bar = tqdm(total=total, disable=not progress, unit="sample", desc=f"synthesize ({method})")
     executor = make_executor(executor_name, workers, init_args, scheduler, client)
+    bar = tqdm(total=total, disable=not progress, unit="sample", desc=f"synthesize ({method})")
     remote = executor.name == "dask"
     if window is None:
         window = 2 * (sum(client_threads(executor)) if remote else workers)
