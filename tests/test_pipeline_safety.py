@@ -44,7 +44,8 @@ def test_run_record_refuses_a_different_resume_naming_the_difference(object_tree
     synthesize(object_tree, out, ["crack"], 2, seed=1, progress=False)
     record = json.loads((out / RUN_RECORD).read_text())
     assert record["seed"] == 1 and record["method"] == "agent" and record["version"]
-    assert record["data"] == str(object_tree.resolve()) and record["config"] == {"with_normals": False}
+    assert record["data"] == str(object_tree.resolve())
+    assert record["config"]["retries"] == 2 and record["config"]["policy"] == "rule" and not record["config"]["with_normals"]
     with pytest.raises(OutputError, match=r"--seed: folder has 1, this run asks 2"):
         synthesize(object_tree, out, ["crack"], 2, seed=2, progress=False)
     with pytest.raises(OutputError, match=r"--method: folder has 'agent', this run asks 'perlin'"):
@@ -53,7 +54,7 @@ def test_run_record_refuses_a_different_resume_naming_the_difference(object_tree
     shutil.copytree(object_tree, other)
     with pytest.raises(OutputError, match=r"--data: folder has"):
         synthesize(other, out, ["crack"], 2, seed=1, progress=False)
-    with pytest.raises(OutputError, match=r"retries: folder has \(default\), this run asks 0"):
+    with pytest.raises(OutputError, match=r"retries: folder has 2, this run asks 0"):
         synthesize(object_tree, out, ["crack"], 2, seed=1, progress=False, method_kwargs={"retries": 0})
     # Same parameters (more samples): a resume that redoes nothing.
     again = synthesize(object_tree, out, ["crack"], 3, seed=1, progress=False)

@@ -16,6 +16,7 @@ data, not someone else's folder, one process at a time, same parameters on resum
 from __future__ import annotations
 
 import concurrent.futures.process
+import inspect
 import logging
 import os
 import threading
@@ -135,6 +136,21 @@ def _run_remote(item: RemoteTask) -> dict[str, Any]:
     return _run_task(item.task, item.init_args)
 
 
+def effective_config(method: str, method_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The method's constructor defaults overlaid with ``method_kwargs``: what decides its output.
+
+    Recorded in the run record, so the CLI (which passes every option) and an API call
+    (which passes none) agree when the values are the same.
+    """
+    try:
+        params = inspect.signature(METHODS.get(method)).parameters.values()
+    except (TypeError, ValueError):
+        params = []
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    defaults = {p.name: p.default for p in params if p.kind in kinds and p.default is not inspect.Parameter.empty}
+    return {**defaults, **method_kwargs}
+
+
 def make_executor(name: str, workers: int, init_args: tuple, scheduler: str | None = None, client: Any = None) -> Any:
     """The executor for ``name`` ("local": inline for one worker, else a process pool; "dask")."""
     if name == "local":
@@ -201,7 +217,7 @@ def synthesize(
         split = [split_normals(s, seed) for s in sets]
         sets, held_out = [train for train, _ in split], {t.category: (train, t) for train, t in split}
     record = RunRecord(str(Path(data).expanduser().resolve()), method, seed,
-                       {**method_kwargs, "with_normals": with_normals}, __version__)
+                       {**effective_config(method, method_kwargs), "with_normals": with_normals}, __version__)
     with OutputFolder(out) as folder:
         folder.claim(record)
         writer = OutputWriter(out)

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     if not (root / MANIFEST).is_file():
         print(f"error: {root}: no {MANIFEST}; is this an anomalyagent output folder?", file=sys.stderr)
         return 2
-    stats = summarize([Sample.from_dict(r) for r in OutputWriter(root).read_manifest()])
+    stats = summarize(Sample.from_dict(r) for _, r in OutputWriter(root).iter_manifest())  # streamed: any size
     if args.json:
         print(json.dumps(stats, indent=1))
         return 0

@@ -87,8 +87,7 @@ def print_notes(summary) -> None:
 
 def print_summary(out, summary) -> None:
     print_notes(summary)
-    samples = [Sample.from_dict(r) for r in OutputWriter(out).read_manifest()]
-    stats = summarize(samples)
+    stats = summarize(Sample.from_dict(r) for _, r in OutputWriter(out).iter_manifest(warn=False))  # streamed
     print(f"wrote {summary.written} samples ({summary.skipped_done} already done) to {out} in {summary.seconds:.1f} s")
     if summary.not_passed:
         print(f"{summary.not_passed} of them never passed QE: kept out of test/ "
