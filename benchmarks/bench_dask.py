@@ -54,7 +54,7 @@ def main() -> None:
     result = {
         "benchmark": "bench_dask", "date": datetime.date.today().isoformat(),
         "machine": "2 shared CPU cores (other sessions running), OMP_NUM_THREADS=1",
-        "command": "OMP_NUM_THREADS=1 python benchmarks/bench_dask.py --data DATA "
+        "command": f"OMP_NUM_THREADS=1 python benchmarks/bench_dask.py --data {args.data} "
                    f"--defects {args.defects} --n {args.n} --seed {args.seed}",
         "data": Path(args.data).name, "n": args.n, "png_files": len(a), "byte_identical": same,
         "differing_files": differing[:20],

@@ -38,6 +38,35 @@ def noise_floor(diff: np.ndarray, minimum: float = 2.0) -> float:
     return max(minimum, med + 6.0 * 1.4826 * mad)
 
 
+def _median_with(values: np.ndarray, extra: float, count: int) -> float:
+    """Median of ``values`` together with ``count`` copies of ``extra`` (none materialised)."""
+    ordered = np.sort(values, axis=None)
+    at = int(np.searchsorted(ordered, extra))
+    n = ordered.size + count
+
+    def kth(k: int) -> float:
+        if k < at:
+            return float(ordered[k])
+        if k < at + count:
+            return float(extra)
+        return float(ordered[k - count])
+
+    return kth((n - 1) // 2) if n % 2 else 0.5 * (kth(n // 2 - 1) + kth(n // 2))
+
+
+def _floor_with_zeros(crop: np.ndarray, total: int, minimum: float = 2.0) -> float:
+    """``noise_floor`` of an image made of ``crop`` and ``total - crop.size`` zeros.
+
+    Pixels outside the crop are byte-identical (difference 0), so their share of the
+    median and MAD is known without building the full-size array.
+    """
+    values = crop[::2, ::2].ravel()
+    zeros = max(0, (total - crop.size) // 4)  # noise_floor's 1-in-4 subsample, outside the crop
+    med = _median_with(values, 0.0, zeros)
+    mad = _median_with(np.abs(values - med), med, zeros)  # a zero deviates from the median by med
+    return max(minimum, med + 6.0 * 1.4826 * mad)
+
+
 def dilate_disc(mask: np.ndarray, radius: float) -> np.ndarray:
     """(H, W) bool: ``mask`` grown by a Euclidean disc of ``radius`` px, in O(pixels).
 
@@ -99,16 +128,32 @@ def change_mask(
     components are kept.
     """
     h, w = normal.shape[:2]
-    diff = delta_e(normal, edited)
-    diff = cv2.GaussianBlur(diff, (3, 3), 0)
-    floor = noise_floor(diff)
-    candidates = diff > floor
-    if not candidates.any():
+    if normal.shape != edited.shape:
+        raise ValueError(f"images differ in shape: {normal.shape} vs {edited.shape}")
+    # Colour difference only where some byte differs (identical pixels have delta-E 0):
+    # a procedural edit touches a few percent of the image, a generative one all of it.
+    flat = cv2.absdiff(normal, edited).reshape(h, -1)  # (H, W*C) uint8; reductions along contiguous rows are fast
+    rows = np.flatnonzero(flat.max(axis=1))
+    cols = np.flatnonzero(flat.max(axis=0).reshape(w, -1).max(axis=1))
+    if rows.size == 0:
         return np.zeros((h, w), bool)
+    y0, y1 = max(0, int(rows[0]) - 2), min(h, int(rows[-1]) + 3)
+    x0, x1 = max(0, int(cols[0]) - 2), min(w, int(cols[-1]) + 3)
+    crop = cv2.GaussianBlur(delta_e(normal[y0:y1, x0:x1], edited[y0:y1, x0:x1]), (3, 3), 0,
+                            borderType=cv2.BORDER_CONSTANT)
+    floor = _floor_with_zeros(crop, h * w)
+    crop_candidates = crop > floor
+    if not crop_candidates.any():
+        return np.zeros((h, w), bool)
+    diff = np.zeros((h, w), np.float32)
+    diff[y0:y1, x0:x1] = crop
+    candidates = np.zeros((h, w), bool)
+    candidates[y0:y1, x0:x1] = crop_candidates
     win = max(5, int(round(min(h, w) * 0.03)) | 1)
     k = max(3, int(round(min(h, w) / 256.0 * 3)) | 1)
     # Region of interest: everything that changed, plus the reach of the window and closing.
-    ys, xs = np.nonzero(candidates)
+    ys, xs = np.nonzero(crop_candidates)
+    ys, xs = ys + y0, xs + x0
     pad = win + k + 2
     y0, y1 = max(0, int(ys.min()) - pad), min(h, int(ys.max()) + pad + 1)
     x0, x1 = max(0, int(xs.min()) - pad), min(w, int(xs.max()) + pad + 1)
