@@ -156,3 +156,20 @@ def test_a_dead_worker_is_a_clear_error_and_keeps_what_finished(object_tree, tmp
         synthesize(object_tree, out, ["crack"], 6, method="dies", workers=2, progress=False, allow_unknown=True)
     ids = manifest_ids(out)
     assert len(ids) == len(set(ids)) and "hazelnut/crack/002" not in ids
+
+
+def test_second_ctrl_c_stops_at_once_without_a_traceback(object_tree, tmp_path):
+    out, n = tmp_path / "out", 160
+    proc, workers = start_run(object_tree, out, n)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 5.0
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert not any(alive(p) for p in workers)
+    ids = manifest_ids(out)
+    assert len(ids) == len(set(ids))
+    done = finish(object_tree, out, n)
+    assert done.returncode == 0 and len(set(manifest_ids(out))) == n
