@@ -60,7 +60,10 @@ def test_sample_roundtrip_and_unknown_field():
     ({"texture": "velvet"}, "texture"),
     ({"params": {"width": float("nan")}}, "params.width must be finite"),
     ({"params": {"width": [0.1, float("inf")]}}, "params.width must be finite"),
-    ({"params": {"nested": {"a": 1}}}, "params.nested must be"),
+    ({"params": {"nested": {"a": float("nan")}}}, "params.a must be finite"),
+    ({"params": {"deep": [[[[1]]]]}}, "nested deeper than 3"),
+    ({"params": {"many": list(range(300))}}, "more than 256 values"),
+    ({"params": {"odd": object()}}, "params.odd must be"),
     ({"params": {str(i): i for i in range(40)}}, "at most 32"),
 ])
 def test_spec_validate_refuses_non_finite_huge_and_mistyped(changes, needle):
@@ -80,3 +83,8 @@ def test_non_finite_never_reaches_a_renderer_or_json():
     safe = json_safe({"a": float("nan"), "b": [np.float32("inf"), 1.5], "c": np.int64(3)})
     assert safe == {"a": None, "b": [None, 1.5], "c": 3}
     json.dumps(safe, allow_nan=False)
+
+
+def test_spec_params_may_hold_small_nested_instances():
+    spec = DefectSpec(family="hole", params={"instances": [{"center": [0.2, 0.3], "size": 0.05}] * 3, "fill": "background"})
+    assert spec.validate() == []

@@ -23,6 +23,8 @@ TEXTURES = ("keep", "smooth", "grainy", "fibrous", "glossy")
 ANGLE_LIMIT = 360.0  # degrees; the knowledge base's angle priors lie in [-360, 360] too
 PARAM_LIMIT = 1e6  # |value| of a family-specific number in ``params``
 MAX_PARAMS = 32
+PARAM_DEPTH = 3  # nesting of lists/mappings inside one params value
+PARAM_ITEMS = 256  # values (leaves and containers) inside one params value
 MAX_TEXT = 4000  # characters of an instruction
 MAX_DEPTH = 32  # nesting of JSON written by ``json_safe``
 
@@ -47,24 +49,35 @@ def number_problem(name: str, value: Any, low: float, high: float) -> str | None
     return None
 
 
-def _param_problem(key: Any, value: Any, depth: int = 0) -> str | None:
+def _param_problem(key: Any, value: Any, depth: int = 0, budget: list[int] | None = None) -> str | None:
+    """Why ``params[key]`` is unsafe (None when it is fine).
+
+    Leaves must be finite numbers within PARAM_LIMIT, short text, true/false or null;
+    lists and mappings may nest PARAM_DEPTH deep with PARAM_ITEMS values in all (a
+    family may take a list of instances, each a small mapping).
+    """
+    budget = [PARAM_ITEMS] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        return f"params.{key} holds more than {PARAM_ITEMS} values"
     if not isinstance(key, str) or not (0 < len(key) <= 64):
         return f"params key {str(key)[:40]!r} must be a short string"
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
         return None if len(value) <= 64 else f"params.{key} text is longer than 64 characters"
-    if isinstance(value, (list, tuple)) and depth == 0:
-        if len(value) > 8:
-            return f"params.{key} has more than 8 items"
-        for item in value:
-            problem = _param_problem(key, item, depth + 1)
+    if isinstance(value, (list, tuple, dict)):
+        if depth >= PARAM_DEPTH:
+            return f"params.{key} is nested deeper than {PARAM_DEPTH} levels"
+        items = value.items() if isinstance(value, dict) else ((key, v) for v in value)
+        for sub, item in items:
+            problem = _param_problem(sub if isinstance(value, dict) else key, item, depth + 1, budget)
             if problem:
                 return problem
         return None
     if isinstance(value, Real):
         return number_problem(f"params.{key}", value, -PARAM_LIMIT, PARAM_LIMIT)
-    return f"params.{key} must be a number, text, true/false or a short list, got {type(value).__name__}"
+    return f"params.{key} must be a number, text, true/false, a list or a mapping, got {type(value).__name__}"
 
 
 def json_safe(value: Any, depth: int = 0) -> Any:
