@@ -54,13 +54,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="make defect images with masks from normal images",
         description="Make N defect images with pixel masks from a folder of normal images (MVTec AD layout "
         "<category>/train/good, or a plain folder). Output: OUT/<category>/test/<defect>/NNN.png, "
-        "OUT/<category>/ground_truth/<defect>/NNN_mask.png, manifest.jsonl, trajectories/, report.html. "
-        "Re-running the same command resumes an interrupted run.",
+        "OUT/<category>/ground_truth/<defect>/NNN_mask.png, manifest.jsonl, trajectories/, report.html; samples "
+        "that never passed QE stay out of test/. Re-running the same command resumes an interrupted run (Ctrl-C "
+        "stops cleanly); OUT records the run's parameters and refuses a resume with other ones. OUT must be new, "
+        "empty or an earlier output folder, outside --data.",
     )
     p.add_argument("--data", required=True, help="folder of normal images, an MVTec category folder, or an MVTec root")
     p.add_argument("--defects", required=True, help="comma-separated defect types, e.g. crack,hole,scratch")
     p.add_argument("--n", type=bounded_int(1), default=100, help="samples per category, spread over the defects (default 100; at least one per defect)")
-    p.add_argument("--out", required=True, help="output folder (created; resumable)")
+    p.add_argument("--out", required=True, help="output folder (created; resumable; never inside --data)")
     p.add_argument("--category", default=None, help="category name (default: the folder's name); selects one in an MVTec root")
     p.add_argument("--method", default="agent", help="agent (default) or a baseline: perlin, cutpaste, nsa")
     p.add_argument("--allow-unknown", action="store_true",
