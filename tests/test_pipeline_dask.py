@@ -38,3 +38,27 @@ def test_unreachable_scheduler_is_a_clear_error(object_tree, tmp_path):
     with pytest.raises(ValueError, match="cannot reach the dask scheduler"):
         synthesize(object_tree, tmp_path / "o", ["crack"], 2, executor="dask", scheduler="tcp://127.0.0.1:9",
                    progress=False)
+
+
+def test_dask_run_stops_cleanly_and_resumes(object_tree, tmp_path, cluster):
+    import threading
+    import time
+
+    out, stop = tmp_path / "dask", threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            path = out / MANIFEST
+            if path.exists() and len(path.read_text().splitlines()) >= 3:
+                stop.set()
+            time.sleep(0.02)
+
+    threading.Thread(target=watch, daemon=True).start()
+    first = synthesize(object_tree, out, ["crack", "hole"], 40, seed=1, executor="dask",
+                       scheduler=cluster.scheduler_address, progress=False, stop=stop)
+    assert first.interrupted and 3 <= first.written < 40
+    second = synthesize(object_tree, out, ["crack", "hole"], 40, seed=1, executor="dask",
+                        scheduler=cluster.scheduler_address, progress=False)
+    assert second.skipped_done == first.written and second.written == 40 - first.written
+    ids = [json.loads(x)["task_id"] for x in (out / MANIFEST).read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == 40

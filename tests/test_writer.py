@@ -81,3 +81,10 @@ def test_finalize_sorts_dedups_and_streams(tmp_path):
     assert ids == sorted(set(ids)) and len(ids) == 5000
     assert peak < 5e6, f"finalize held {peak / 1e6:.0f} MB for a 5,000-line manifest"
     assert "5000 sample(s) never passed QE" in (tmp_path / "report.html").read_text()
+
+
+def test_an_empty_mask_never_lands_in_test(tmp_path):
+    task, image, res = result(passed=True)
+    res.mask = np.zeros((16, 16), bool)  # e.g. a baseline that changed nothing
+    sample = OutputWriter(tmp_path).write(task, image, res, 0.1, "perlin")
+    assert not sample.passed and sample.kept == "dropped" and not (tmp_path / "hazelnut").exists()

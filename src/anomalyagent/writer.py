@@ -67,14 +67,15 @@ class OutputWriter:
               keep_failed: bool = False) -> Sample:
         """Write one sample's files and return its manifest record.
 
-        A sample that did not pass QE is written under ``failed/`` when ``keep_failed``,
+        A sample that did not pass QE, or whose mask is empty (no method may label an
+        unchanged image as a defect), is written under ``failed/`` when ``keep_failed``,
         else only its trajectory is kept (``kept="dropped"``, no image or mask).
         """
         if result.image.shape != image.shape or result.image.dtype != np.uint8:
             raise RuntimeError(f"{task.task_id}: method {method} returned {result.image.shape} {result.image.dtype}, input was {image.shape}")
         if result.mask.shape != image.shape[:2]:
             raise RuntimeError(f"{task.task_id}: method {method} returned a {result.mask.shape} mask for a {image.shape} image")
-        passed = bool(result.passed)
+        passed = bool(result.passed) and bool(result.mask.any())  # an empty mask is no defect sample
         kept = "test" if passed else ("failed" if keep_failed else "dropped")
         rel = self.paths(task, kept)
         if kept == "dropped":
