@@ -89,6 +89,7 @@ def main() -> None:
     p.add_argument("--work", default=None, help="output folder of the runs (default: a temporary folder)")
     p.add_argument("--out", default=None, help="write the results JSON here")
     p.add_argument("--commit", default=None, help="the commit the code under test was taken from (recorded)")
+    p.add_argument("--no-resume", action="store_true", help="only run A (e.g. --n 2000000: memory with a huge plan)")
     args = p.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="scale_run_")) / "out"
     cmd = [sys.executable, "-m", "anomalyagent", "synthesize", "--data", args.data, "--defects", args.defects,
@@ -96,6 +97,15 @@ def main() -> None:
     a = run(cmd, work, args.every, args.stop_after)
     after_a = check(work)
     print(f"A: exit {a['exit']}, stopped {a['stop_seconds']} s after SIGINT, peak RSS {a['peak_rss_mb']} MB, {after_a}", flush=True)
+    if args.no_resume:
+        result = {"benchmark": "bench_scale_run", "date": datetime.date.today().isoformat(),
+                  "machine": "2 shared CPU cores (other sessions running), OMP_NUM_THREADS=1",
+                  "command": " ".join(["OMP_NUM_THREADS=1 python benchmarks/bench_scale_run.py"] + sys.argv[1:]),
+                  "commit": args.commit, "n": args.n, "workers": args.workers, "run_a": a, "after_a": after_a}
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        return
     b = run(cmd, work, args.every, None)
     after_b = check(work)
     done = re.search(r"\((\d+) already done\)", b["stdout_tail"])
