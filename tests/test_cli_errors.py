@@ -95,3 +95,10 @@ def test_read_only_out_is_a_clear_error(object_tree, tmp_path, capsys, monkeypat
     monkeypatch.setattr(outfolder.os, "access", lambda path, mode: False)
     code, err = run_cli(synth(object_tree, out, "--defects", "crack", "--n", "1"), capsys)
     assert code == 2 and "not writable" in err and not list(out.iterdir())
+
+
+def test_hostile_knowledge_file_in_synthesize(object_tree, tmp_path, capsys):
+    laughs = tmp_path / "laughs.yaml"
+    laughs.write_text('a: &a ["x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nentries: [*b]\n')
+    code, err = run_cli(synth(object_tree, tmp_path / "o", "--defects", "crack", "--n", "1", "--knowledge", str(laughs)), capsys)
+    assert code == 2 and "laughs.yaml" in err and "aliases" in err and not (tmp_path / "o").exists()
