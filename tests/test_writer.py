@@ -49,7 +49,7 @@ def test_mask_shape_is_checked(tmp_path):
         OutputWriter(tmp_path).write(task, image, res, 0.1, "agent")
 
 
-def test_write_normals_links_and_never_overwrites(tmp_path):
+def test_write_normals_copies_and_never_overwrites(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     for name in ("a.png", "b.png"):
@@ -60,6 +60,8 @@ def test_write_normals_links_and_never_overwrites(tmp_path):
     added = OutputWriter(out).write_normals("cat", [src / "a.png"], [src / "b.png"])
     assert added == 1 and (out / "cat/train/good/a.png").read_bytes() == b"png a.png"
     assert (out / "cat/test/good/b.png").read_bytes() == b"already here"
+    (out / "cat/train/good/a.png").write_bytes(b"edited in the output")  # must not reach the data
+    assert (src / "a.png").read_bytes() == b"png a.png"
 
 
 def test_finalize_sorts_dedups_and_streams(tmp_path):

@@ -4,7 +4,7 @@
     OUT/<category>/ground_truth/<defect>/000_mask.png
     OUT/failed/<category>/<defect>/000.png            not passed, only with keep_failed
     OUT/failed/<category>/<defect>/000_mask.png       (otherwise dropped: no image files)
-    OUT/<category>/train/good, test/good              with ``write_normals`` (--with-normals)
+    OUT/<category>/train/good, test/good              copies, with ``write_normals`` (--with-normals)
     OUT/trajectories/<category>/<defect>/000.json
     OUT/manifest.jsonl        one Sample per line (``kept`` says test / failed / dropped)
     OUT/report.html           written by ``finalize``
@@ -101,7 +101,10 @@ class OutputWriter:
         )
 
     def write_normals(self, category: str, train: Iterable[Path], test: Iterable[Path]) -> int:
-        """Hard links (copies across filesystems) of normal images into train/good and test/good.
+        """Copies of normal images into train/good and test/good.
+
+        Copies rather than hard or symbolic links: a tool that edits the output category in
+        place (augmentation, relabelling) would otherwise edit the user's dataset.
 
         Makes OUT/<category> a complete MVTec category. A file already there is kept (a
         resume); returns how many files were added.
@@ -119,12 +122,9 @@ class OutputWriter:
                 dest = folder / name
                 if dest.exists():
                     continue
-                try:
-                    os.link(src, dest)
-                except OSError:
-                    tmp = folder / f".{name}.tmp"
-                    shutil.copyfile(src, tmp)
-                    os.replace(tmp, dest)
+                tmp = folder / f".{name}.tmp"
+                shutil.copyfile(src, tmp)  # a copy, not a link: editing the output must never edit the data
+                os.replace(tmp, dest)
                 added += 1
         return added
 

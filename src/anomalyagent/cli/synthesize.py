@@ -68,7 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--allow-unknown", action="store_true",
                    help="accept defect names the knowledge base does not know (the nearest entry is used and printed)")
     p.add_argument("--with-normals", action="store_true",
-                   help="also link normal images into OUT/<category>/train/good and test/good (a held-out fifth, never "
+                   help="also copy normal images into OUT/<category>/train/good and test/good (a held-out fifth, never "
                    "used for synthesis) so OUT is a complete MVTec category")
     add_common(p)
     return p
