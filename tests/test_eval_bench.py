@@ -121,7 +121,7 @@ def test_resume_redoes_rows_of_other_code_saying_why(category: Path, tmp_path: P
         {k: v for k, v in first[0].items() if "seconds" not in k and k != "code"}
     stored = json.loads((tmp_path / "f" / "results.json").read_text())
     assert len(stored["rows"]) == 1  # replaced, not appended
-    stamp = json.loads((tmp_path / "f" / "synthetic" / "tile" / "any" / "perlin" / "seed0" / "bench_stamp.json").read_text())
+    stamp = json.loads((tmp_path / "f" / "synthetic" / "tile" / "any" / "perlin" / "seed0.bench_stamp.json").read_text())
     assert stamp["code"] == "0123456789abcdef"  # the synthetic set was made again, not resumed from old code
     assert "made by other code or parameters; starting it over" in caplog.text
 

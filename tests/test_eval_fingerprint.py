@@ -19,7 +19,7 @@ def test_closure_follows_imports_but_not_sibling_methods():
     assert {"methods/perlin.py", "methods/baseline_ops.py", "methods/base.py", "pipeline.py", "eval/train.py",
             "eval/unet.py", "eval/metrics.py", "data.py"} <= perlin
     assert not {"methods/agent.py", "methods/nsa.py", "methods/cutpaste.py"} & perlin  # siblings do not count
-    assert {"methods/agent.py", "tools/__init__.py", "tools/builtin.py", "render/families/crack.py",
+    assert {"methods/agent.py", "config.py", "tools/builtin.py", "render/families/crack.py",
             "knowledge/data/mvtec_ad.yaml", "agent/loop.py"} <= agent  # lazy, re-exported and registered modules
     info = code_info("anomalyagent.methods.perlin")
     assert info["version"] == __version__ and len(info["fingerprint"]) == 16

@@ -135,7 +135,7 @@ class AgentConfig:
         if not isinstance(self.knowledge, (list, tuple)) or not all(isinstance(k, (str, Path)) for k in self.knowledge):
             raise ValueError("knowledge must be a list of file paths")
         self.knowledge = [str(k) for k in self.knowledge]
-        for name, low, high in (("max_turns", 1, 50), ("retries", 0, 20), ("concurrency", 1, 256)):
+        for name, low, high in (("max_turns", 0, 50), ("retries", 0, 20), ("concurrency", 1, 256)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")

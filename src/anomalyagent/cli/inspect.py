@@ -25,9 +25,16 @@ def run(args: argparse.Namespace) -> int:
     if not (root / MANIFEST).is_file():
         print(f"error: {root}: no {MANIFEST}; is this an anomalyagent output folder?", file=sys.stderr)
         return 2
-    samples = [Sample.from_dict(r) for r in OutputWriter(root).read_manifest()]
-    stats = summarize(samples)
-    stats["usage"] = summarize_usage(s.usage for s in samples)
+    usages: list[dict] = []
+
+    def samples():  # streamed: any size; only the small usage records are kept
+        for _, record in OutputWriter(root).iter_manifest():
+            sample = Sample.from_dict(record)
+            usages.append(sample.usage)
+            yield sample
+
+    stats = summarize(samples())
+    stats["usage"] = summarize_usage(usages)
     if args.json:
         print(json.dumps(stats, indent=1))
         return 0
@@ -38,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     for key, count in stats["per_defect"].items():
         print(f"  {key:40s} {count}")
     print(f"pass rate      {stats['pass_rate']:.1%}")
+    print(f"kept           {', '.join(f'{k}: {v}' for k, v in stats['kept'].items())} (test = in <category>/test/)")
     print(f"mean score     {stats['mean_score']:.2f} / 10")
     print(f"turns          mean {stats['mean_turns']:.1f}, histogram {stats['turns']}")
     print(f"episodes       mean {stats['mean_attempts']:.2f} per sample")

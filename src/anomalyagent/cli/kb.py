@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..knowledge import KnowledgeBase, format_entry
 
@@ -24,7 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if args.kb_command == "measure":
         return run_measure(args)
-    kb = KnowledgeBase.load(args.extra) if args.extra else KnowledgeBase.default()
+    try:
+        kb = KnowledgeBase.load(args.extra) if args.extra else KnowledgeBase.default()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.kb_command == "show":
         found = kb.lookup(args.category, args.defect)
         if found.note:
@@ -55,9 +60,8 @@ def add_measure(kb_sub: argparse._SubParsersAction) -> None:
 def run_measure(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import yaml
-
     from ..eval.split import split_category
+    from ..knowledge.loader import dump_knowledge
     from ..images import ImageError
     from ..knowledge.measure import measure_priors
 
@@ -77,6 +81,6 @@ def run_measure(args: argparse.Namespace) -> int:
             + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ").\n")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(head + yaml.safe_dump(patch, sort_keys=False))
+    out.write_text(head + dump_knowledge(patch))
     print(f"wrote {out}: {len(patch['entries'])} entries from {len(split.reserved)} reserved anomalies")
     return 0

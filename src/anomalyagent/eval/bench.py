@@ -206,7 +206,8 @@ def synthesize_method(config: BenchConfig, data: CategoryData, plan: RowPlan) ->
 
     out = Path(config.out) / "synthetic" / plan.category / plan.setting / plan.method / f"seed{plan.seed}"
     stamp = {"code": plan.code["fingerprint"], "n": config.n, "knowledge": plan.params["knowledge"]}
-    stamp_file = out / "bench_stamp.json"
+    # Beside the folder, not in it: synthesize refuses an --out holding files it did not write.
+    stamp_file = out.parent / f"{out.name}.bench_stamp.json"
     if out.exists():
         try:
             old = json.loads(stamp_file.read_text(encoding="utf-8"))

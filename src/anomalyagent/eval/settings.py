@@ -33,7 +33,7 @@ from typing import Any, Callable
 import yaml
 
 from ..knowledge import KnowledgeBase
-from ..knowledge.loader import read_document
+from ..knowledge.loader import dump_knowledge, read_document
 from .split import Split
 
 SETTINGS = ("zero-shot", "few-shot")
@@ -126,7 +126,7 @@ def knowledge_files(setting: str, split: Split, folder: Path, base_priors: str =
         if doc is None:
             continue
         path = folder / f"{split.category}_{name}.yaml"
-        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        path.write_text(dump_knowledge(doc), encoding="utf-8")
         paths.append(str(path))
     KnowledgeBase.load(paths)  # a document the knowledge base refuses fails here, naming the file
     return paths

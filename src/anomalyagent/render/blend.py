@@ -18,7 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..change import delta_e
+from ..change import delta_e, local_max
 from .shading import as_float, blur, luminance
 from .shapes import Box
 
@@ -135,8 +135,8 @@ def visibility_alpha(before: np.ndarray, after: np.ndarray, window: int, floor: 
     """
     raw = sparse_delta_e(before, after)
     smooth = cv2.GaussianBlur(raw, (3, 3), 0)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (window, window))
-    reference = np.maximum(cv2.dilate(smooth, kernel), floor)
+    # local_max: the same ellipse dilation for windows under 16 px, a max-pooled one (O(pixels)) above
+    reference = np.maximum(local_max(smooth, window), floor)
     level = np.clip(smooth, 0.5 * raw, 2.0 * raw)
     return np.clip(level / reference, 0.0, 1.0).astype(np.float32)
 
