@@ -12,6 +12,15 @@ Two rules every family follows through this module:
    exactly where a pixel changed by more than half of the defect's own local strength
    (the rule the MG tool's change detection applies), pixels that did not change get
    alpha 0, and a defect too faint to see gets a low alpha instead of a full mask.
+3. The edge is a camera's. A photograph is band-limited by the optics: every edge the
+   camera recorded spreads over two or more pixels. An edit drawn after capture does
+   not wherever its outline is narrower than a pixel (a small defect, a 1 px feather, a
+   binary weight), and such a one-pixel step is what a cut-out pasted onto a photo looks
+   like. ``finish`` therefore gives the border band of every edit (``EDGE_BAND`` px
+   either side of its alpha = 0.5 outline) the camera's point spread (``optical_edge``:
+   the change there blurred by ``EDGE_SIGMA`` px; the interior keeps its detail) before
+   it measures the alpha. A ``hard`` blend is still a one-pixel step: it is cut from
+   the finished edit afterwards (render/controls.py).
 """
 from __future__ import annotations
 
@@ -29,6 +38,11 @@ HUES = {
     "brownish": np.array([1.12, 0.85, 0.6], np.float32),
 }
 WARM_NEUTRAL = np.array([1.08, 1.0, 0.8], np.float32)  # luma 0.997: pale beige
+# Optical point spread given to an edit's border (px, Gaussian sigma): a camera edge's
+# 10-90 % rise is ~2.6 sigma, so about 2 px here - the sharp end of what lenses and
+# demosaicing give at a sensor's own resolution (an image shrunk after capture is sharper).
+EDGE_SIGMA = 0.8
+EDGE_BAND = 2  # px either side of the alpha = 0.5 outline that get the point spread
 VISIBLE_DE = 3.0  # delta-E below which a change counts as faint (JND ~ 2.3; ~4 grey levels at mid-grey)
 
 
@@ -146,13 +160,17 @@ def window_for(shape: tuple[int, ...]) -> int:
     return max(5, int(round(min(shape[:2]) * 0.03)) | 1)
 
 
-def finish(image: np.ndarray, box: Box, target_f: np.ndarray, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Composite a crop edit into the image and measure its alpha.
+def finish(image: np.ndarray, box: Box, target_f: np.ndarray, weight: np.ndarray | None = None,
+           edge: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Composite a crop edit into the image, give its border the camera's point spread
+    (``edge``; rule 3 of the module docstring) and measure its alpha.
 
     ``target_f`` (h, w, c) float32 is the fully defective look over ``box``; ``weight``
     (h, w) in [0, 1] is how much of it to apply (None = all). Pixels with weight < 0.01
-    keep their exact input values. Returns (edited uint8 like ``image``, alpha (H, W)
-    float32 in [0, 1]) for the whole image.
+    keep their exact input values, except within ~3 px of the edit's outline when
+    ``edge`` is set (families pass ``spec.blend != "hard"``: a hard paste is cut from the
+    edit as drawn). Returns (edited uint8 like ``image``, alpha (H, W) float32 in [0, 1])
+    for the whole image.
     """
     ys, xs = box.slices
     crop = image[ys, xs]
@@ -175,9 +193,36 @@ def finish(image: np.ndarray, box: Box, target_f: np.ndarray, weight: np.ndarray
     h, w = image.shape[:2]
     y0, y1 = max(0, box.y0 - pad), min(h, box.y1 + pad)
     x0, x1 = max(0, box.x0 - pad), min(w, box.x1 + pad)
+    before, after = image[y0:y1, x0:x1], edited[y0:y1, x0:x1]
+    if edge:
+        after = optical_edge(before, after, visibility_alpha(before, after, win))
+        edited[y0:y1, x0:x1] = after
     alpha = np.zeros((h, w), np.float32)
-    alpha[y0:y1, x0:x1] = visibility_alpha(image[y0:y1, x0:x1], edited[y0:y1, x0:x1], win)
+    alpha[y0:y1, x0:x1] = visibility_alpha(before, after, win)
     return edited, alpha
+
+
+def optical_edge(before: np.ndarray, after: np.ndarray, alpha: np.ndarray, sigma: float = EDGE_SIGMA) -> np.ndarray:
+    """``after`` with its change (after - before) blurred by ``sigma`` px in the band of
+    ``EDGE_BAND`` px either side of the outline alpha = 0.5, smoothly weighted; the change
+    is kept as drawn inside and outside that band (rule 3 of the module docstring).
+
+    ``before``/``after``: uint8 images of one shape ((h, w) or (h, w, 3)), usually crops
+    with a few px of unchanged margin; ``alpha``: (h, w) float32 visibility alpha of the
+    change. Returns a new uint8 array like ``after``.
+    """
+    core = alpha > 0.5
+    if int(core.sum()) < 3 or sigma <= 0.0:
+        return after.copy()
+    m = core.astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * EDGE_BAND + 1, 2 * EDGE_BAND + 1))
+    band = (cv2.dilate(m, k) - cv2.erode(m, k, borderType=cv2.BORDER_REPLICATE)).astype(np.float32)
+    weight = np.clip(2.0 * cv2.GaussianBlur(band, (0, 0), 1.0), 0.0, 1.0)[:, :, None]
+    base = as_float(before)
+    delta = as_float(after) - base
+    spread = blur(delta, sigma)
+    out = np.clip(np.round(base + delta + weight * (spread - delta)), 0, 255).astype(np.uint8)
+    return out[:, :, 0] if after.ndim == 2 else out
 
 
 def soften(alpha_like: np.ndarray, sigma: float) -> np.ndarray:

@@ -102,4 +102,4 @@ class Crack(Family):
         rel = shade(height, light_direction(image))
         rel = np.sign(rel) * np.maximum(np.abs(rel) - 0.03, 0.0)  # no faint shading tails
         target = body * (1.0 + np.clip(rel, -0.4, 0.25))[:, :, None]
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")

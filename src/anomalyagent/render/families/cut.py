@@ -81,4 +81,4 @@ class Cut(Family):
         groove = -blur(cov, max(0.5, 0.3 * half_w)) * min(1.0 + 2.0 * half_w, 4.0) * (0.5 + spec.intensity) * deep
         rel = shade(groove, light_direction(image))
         target = body * (1.0 + np.clip(rel, -0.5, 0.5))[:, :, None]
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")

@@ -69,4 +69,4 @@ class Dent(Family):
         ys, xs = box.slices
         img = as_float(image[ys, xs])
         target = img * (np.clip(1.0 + rel, 0.3, 1.8) * floor)[:, :, None]
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")

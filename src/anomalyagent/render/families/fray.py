@@ -83,4 +83,4 @@ class Fray(Family):
         tl = np.clip(luma + luma_shift(relation, (0.2 + 0.45 * spec.intensity) * np.clip(shade_k, 0.0, 1.0), luma), 0.0, 255.0)
         thread = tl[:, :, None] * tint + 0.4 * (img - local)
         target = target + cov[:, :, None] * (thread - target)
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")

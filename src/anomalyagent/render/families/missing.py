@@ -112,14 +112,15 @@ class Missing(Family):
             rel = shade(-cov * face_w * 3.0, light)
             kept = img * (1.0 + np.clip(rel, -0.5, 0.5) * face)[:, :, None]
             target = kept + cov[:, :, None] * (hole - kept)
-            return finish(image, box, target)
+            return finish(image, box, target, edge=spec.blend != "hard")
         local = local_mean(img, max(2.0, 0.3 * ry))
         # The shell window (pale wall around a dark cavity) is a hollow part broken open
         # (a nut's shell): only when the interior was asked for. A background that cannot
         # be shown (no object known here) becomes a fracture surface in the part's own
         # colours, never a black hole with a pale halo.
         if spec.color in ("lighter", "mixed") and requested in ("interior", "shell"):
-            return finish(image, box, self.shell_window(img, local, sd, cov, ry, spec, rng, light))
+            return finish(image, box, self.shell_window(img, local, sd, cov, ry, spec, rng, light),
+                          edge=spec.blend != "hard")
         relation = "lighter" if spec.color == "lighter" and reveal != "shadow" else "darker"
         # A shadowed recess is darker than a lit fracture face at the same intensity.
         strength = (0.15 + 0.6 * spec.intensity) if reveal == "shadow" else (0.1 + 0.5 * spec.intensity)
@@ -130,7 +131,7 @@ class Missing(Family):
         step = -np.clip(cov, 0.0, 1.0) * max(1.0, 0.25 * ry) * (0.5 + spec.intensity)
         rel = np.clip(shade(step, light), -0.5, 0.6)
         target = (img + cov[:, :, None] * (fresh - img)) * (1.0 + rel)[:, :, None]
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")
 
     def draw_part(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator, scene: Scene | None,
                   extent: str) -> tuple[np.ndarray, np.ndarray]:

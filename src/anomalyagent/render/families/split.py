@@ -85,5 +85,5 @@ class Split(Family):
             box = Box(int(y0), int(y1), int(x0), int(x1))
             img = as_float(edited[y0:y1, x0:x1])
             dark = recolor(img, local_mean(img, 3.0), "darker", 0.5 + 0.4 * spec.intensity, rng)
-            edited, _ = finish(edited, box, dark, opened[y0:y1, x0:x1].astype(np.float32))
+            edited, _ = finish(edited, box, dark, opened[y0:y1, x0:x1].astype(np.float32), edge=spec.blend != "hard")
         return union_alpha(image, edited, opened, cov > 0.5, rng)

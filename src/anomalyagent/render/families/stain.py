@@ -66,4 +66,4 @@ class Stain(Family):
             hl = blob_distance(box, f.cx + 0.35 * rx * lx, f.cy + 0.35 * ry * ly, 0.35 * rx, 0.3 * ry, f.theta)
             full = full + (gloss * 90.0 * feather(hl, max(1.0, 0.3 * ry)) * cov)[:, :, None]
         weight = cov * strength
-        return finish(image, box, full, weight)
+        return finish(image, box, full, weight, edge=spec.blend != "hard")
