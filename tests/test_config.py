@@ -30,7 +30,7 @@ def test_yaml_with_backends_and_options(tmp_path):
 
 @pytest.mark.parametrize("text,message", [
     ("polcy: rule\n", "unknown key(s) ['polcy']"),
-    ("max_turns: 51\n", "max_turns must be an integer in \[0, 50\]"),
+    ("max_turns: 51\n", "max_turns must be an integer in [0, 50]"),
     ("retries: -5\n", "retries must be an integer in [0, 20]"),
     ("concurrency: 2.5\n", "concurrency must be an integer"),
     ("tools: {XX: a}\n", "unknown tool(s) ['XX']"),
