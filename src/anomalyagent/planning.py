@@ -118,6 +118,8 @@ def _orientation(piece: np.ndarray, center_px: tuple[float, float], radius: floa
     near = (xs - center_px[0]) ** 2 + (ys - center_px[1]) ** 2 <= max(radius, 3.0) ** 2
     if near.sum() >= 3:
         xs, ys = xs[near], ys[near]
+    if len(xs) < 3:
+        return 0.0
     cov = np.cov(np.stack([xs, ys]).astype(np.float64))
     vals, vecs = np.linalg.eigh(cov)
     dx, dy = vecs[:, int(np.argmax(vals))]
@@ -147,7 +149,7 @@ def place_on_part(spec: DefectSpec, region: Region, rng: np.random.Generator, tr
         dist = cv2.distanceTransform(np.pad(piece.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
         ridge = dist >= 0.5 * float(dist.max())
         allowed = ridge if ridge.any() else piece
-        aspect = min(40.0, max(aspect, size * side / max(1.0, 0.9 * width)))
+        aspect = min(40.0, max(aspect, size * side / max(1.0, 0.75 * width)))
     elif not allowed.any():
         allowed = piece
     best: tuple[float, DefectSpec] | None = None
@@ -165,7 +167,8 @@ def place_on_part(spec: DefectSpec, region: Region, rng: np.random.Generator, tr
         if frac >= 0.8:
             break
     assert best is not None
-    return best[1].replace(params={**best[1].params, "part": region.name})
+    extra = {"part": region.name, **({"part_note": region.note} if region.note else {})}
+    return best[1].replace(params={**best[1].params, **extra})
 
 
 def _where(center: tuple[float, float]) -> str:

@@ -33,8 +33,16 @@ def category_kind(category: str, image: np.ndarray, kb: KnowledgeBase | None = N
     return cat.kind if cat is not None else "auto"
 
 
-def new_state(task: Task, image: np.ndarray, kb: KnowledgeBase | None = None) -> EpisodeState:
-    """Fresh tool state for ``task`` on ``image``; tool randomness derives from the task seed."""
+def new_state(task: Task, image: np.ndarray, kb: KnowledgeBase | None = None, product=None) -> EpisodeState:
+    """Fresh tool state for ``task`` on ``image``; tool randomness derives from the task seed.
+
+    ``product``: the category's ProductModel (anomalyagent.product) or None; with one, the
+    object mask and parts come from it, else from the foreground estimate.
+    """
+    if product is not None:
+        fg, parts = product.locate(image)
+        return EpisodeState(task=task, image=image, kind=product.kind, foreground=fg, rng=np.random.default_rng([task.seed, 1]),
+                            parts=parts)
     kind = category_kind(task.category, image, kb)
     fg = foreground(image, kind)
     if kind == "auto":
@@ -43,9 +51,9 @@ def new_state(task: Task, image: np.ndarray, kb: KnowledgeBase | None = None) ->
 
 
 def run_episode(task: Task, image: np.ndarray, policy: Policy, tools: ToolBox, max_turns: int = MAX_TURNS,
-                kb: KnowledgeBase | None = None) -> Episode:
+                kb: KnowledgeBase | None = None, product=None) -> Episode:
     """Run one synthesis episode on the normal ``image`` and return its trajectory and state."""
-    state = new_state(task, image, kb)
+    state = new_state(task, image, kb, product)
     trajectory = Trajectory(task=task)
     policy.reset(task, image, tools)
     for turn in range(max_turns):

@@ -19,6 +19,7 @@ COMMANDS = {
     "renderers": "anomalyagent.cli.renderers",
     "reverse": "anomalyagent.cli.reverse",
     "bench": "anomalyagent.cli.bench",
+    "product": "anomalyagent.cli.product",
 }
 
 

@@ -31,21 +31,41 @@ class AgentMethod:
     name = "agent"
 
     def __init__(self, policy: str = "rule", editor: str = "procedural", critic: str = "measured",
-                 max_turns: int = 10, retries: int = 2, learned: bool = False, knowledge: tuple[str, ...] = ()) -> None:
+                 max_turns: int = 10, retries: int = 2, learned: bool = False, knowledge: tuple[str, ...] = (),
+                 product: str | None = None) -> None:
         # ``knowledge``: user YAML/JSON files adding or overriding knowledge-base entries
         self.kb = KnowledgeBase.load(list(knowledge)) if knowledge else KnowledgeBase.default()
         self.tools = default_toolbox(editor=editor, critic=critic, learned=learned, kb=self.kb)
         self.policy_name, self.max_turns, self.retries = policy, max_turns, retries
+        # ``product``: None (foreground estimate), "auto" (build/load the category's product
+        # model from the pool's normal images, cached on disk), or a category folder / .npz cache
+        self.product, self._products = product, {}
+
+    def _product_for(self, category: str, pool: NormalPool):
+        if not self.product:
+            return None
+        if category not in self._products:
+            from ..product import ProductModel
+
+            source = self.product
+            if source == "auto":
+                self._products[category] = ProductModel.build(pool.paths[0].parent, category=category) if pool.paths else None
+            elif str(source).endswith(".npz"):
+                self._products[category] = ProductModel.load(source)
+            else:
+                self._products[category] = ProductModel.build(source, category=category)
+        return self._products[category]
 
     def synthesize(self, image: np.ndarray, task: Task, rng: np.random.Generator, pool: NormalPool) -> MethodResult:
         best = None
         timings: dict[str, float] = {}
+        product = self._product_for(task.category, pool)
         for attempt in range(1 + self.retries):
             start = time.perf_counter()
             episode_task = dataclasses.replace(task, seed=attempt_seed(task.seed, attempt))
             # Policies used as methods take (max_turns, kb); scripted replays are for tests.
             policy = POLICIES.create(self.policy_name, max_turns=self.max_turns, kb=self.kb)
-            episode = run_episode(episode_task, image, policy, self.tools, self.max_turns, kb=self.kb)
+            episode = run_episode(episode_task, image, policy, self.tools, self.max_turns, kb=self.kb, product=product)
             timings["episodes"] = timings.get("episodes", 0.0) + time.perf_counter() - start
             for key, value in episode.state.timings.items():
                 timings[key] = timings.get(key, 0.0) + value

@@ -26,14 +26,15 @@ from ..images import read_image
 from .features import PixelClassifier, fit_classifier, pixel_features
 from .parts import describe, split_parts, texture_parts
 from .regions import Region, resolve_region
-from .segment import WORK_SIDE, background_bank, is_texture, novelty, object_from_novelty, to_work
+from .segment import WORK_SIDE, background_bank, bank_reference, is_texture, novelty, object_from_novelty, to_work
 
 log = logging.getLogger(__name__)
 
 VERSION = 1  # bump when the build changes: old caches are rebuilt
 BODY_RADIUS = 0.05  # opening radius that separates thin parts from the body, fraction of the side
 PRESENCE = 0.5  # a part recurs when found in at least half of the normal images
-SAMPLES_PER_IMAGE = 6000  # classifier training pixels drawn per normal image
+SAMPLES_PER_IMAGE = 6000
+COLOUR = slice(0, 3)  # feature channels of the pixel's own (sigma 1) colour  # classifier training pixels drawn per normal image
 
 
 class ProductError(ValueError):
@@ -143,10 +144,12 @@ class ProductModel:
         feats = [pixel_features(im) for im in images]
         bank, scale, ref = background_bank(feats, rng)
         novel = [novelty(f, bank, scale, ref) for f in feats]
+        fine_ref = bank_reference(bank, rng, COLOUR)
         if kind == "auto" and is_texture(novel):
             return cls(category, "texture", radius, None, _texture_descriptors(images), time.perf_counter() - start,
                        len(images), paths=[str(p) for p in paths])
-        masks = [object_from_novelty(im, n, radius) for im, n in zip(images, novel)]
+        masks = [object_from_novelty(im, n, radius, novelty(f, bank, scale, fine_ref, COLOUR))
+                 for im, n, f in zip(images, novel, feats)]
         xs, ys = [], []
         for f, m in zip(feats, masks):
             idx = rng.choice(m.size, min(SAMPLES_PER_IMAGE, m.size), replace=False)

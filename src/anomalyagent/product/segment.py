@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from .features import knn_distance, pixel_features
-from .parts import disk, split_parts
+from .parts import disk, open_body, split_parts
 
 WORK_SIDE = 256
 BORDER = 1 / 20  # width of the border band, as a fraction of the working side
@@ -57,18 +57,28 @@ def background_bank(features: list[np.ndarray], rng: np.random.Generator) -> tup
     bank = allrows[pick]
     scale = bank.std(0) + 1e-3
     bank = bank / scale
-    probe = bank[rng.choice(len(bank), min(1000, len(bank)), replace=False)]
-    own = knn_distance(probe, bank, k=6)  # includes itself at distance 0: 6 -> 5 others
-    ref = float(np.percentile(own * 6 / 5, 99)) + 1e-6
-    return bank, scale, ref
+    return bank, scale, bank_reference(bank, rng)
 
 
-def novelty(feature: np.ndarray, bank: np.ndarray, scale: np.ndarray, ref: float) -> np.ndarray:
-    """(H, W) float32 novelty in background-spread units, computed at quarter resolution."""
+def bank_reference(bank: np.ndarray, rng: np.random.Generator, channels: slice = slice(None)) -> float:
+    """99th percentile of bank points' own k-NN distance (leave-one-out) in ``channels``."""
+    probe = bank[rng.choice(len(bank), min(1000, len(bank)), replace=False)][:, channels]
+    own = knn_distance(probe, bank[:, channels], k=6)  # includes itself at distance 0: 6 -> 5 others
+    return float(np.percentile(own * 6 / 5, 99)) + 1e-6
+
+
+def novelty(feature: np.ndarray, bank: np.ndarray, scale: np.ndarray, ref: float,
+            channels: slice = slice(None)) -> np.ndarray:
+    """(H, W) float32 novelty in background-spread units, computed at quarter resolution.
+
+    ``channels`` picks feature channels (default all; ``slice(0, 3)``: the pixel's own colour
+    only, the "fine" novelty that no neighbouring object can raise).
+    """
     h, w = feature.shape[:2]
     size = (max(4, w // 4), max(4, h // 4))
-    small = np.stack([cv2.resize(feature[..., i], size, interpolation=cv2.INTER_AREA) for i in range(feature.shape[2])], 2)
-    d = knn_distance(small.reshape(-1, small.shape[2]) / scale, bank).reshape(small.shape[:2]) / ref
+    feat = feature[..., channels]
+    small = np.stack([cv2.resize(feat[..., i], size, interpolation=cv2.INTER_AREA) for i in range(feat.shape[2])], 2)
+    d = knn_distance(small.reshape(-1, small.shape[2]) / scale[channels], bank[:, channels]).reshape(small.shape[:2]) / ref
     return cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -82,14 +92,23 @@ def is_texture(novel_maps: list[np.ndarray]) -> bool:
     return float(np.median(shares)) < TEXTURE_NOVEL_SHARE
 
 
-def object_from_novelty(image: np.ndarray, novel: np.ndarray, radius: int) -> np.ndarray:
-    """(H, W) bool object mask of one normal image: novelty seeds -> GrabCut -> parts clean-up."""
+def object_from_novelty(image: np.ndarray, novel: np.ndarray, radius: int, fine: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) bool object mask of one normal image: novelty seeds -> GrabCut -> parts clean-up.
+
+    ``fine``: novelty of the pixel's own colour; when given, hard object seeds also need
+    fine > 1 (background between close parts, novel only by context, stays probable).
+    """
     h, w = novel.shape
     seeds = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
-    seeds[novel > 1.3] = cv2.GC_PR_FGD
+    probable = novel > 1.3
+    if fine is not None:  # context alone (a background gap between close parts) is not enough
+        probable &= fine > 1.0
+    seeds[probable] = cv2.GC_PR_FGD
     # Hard object seeds only deep inside the novel region: the context features (sigma 10 px)
     # make the background next to an object novel too, up to about 2 sigma out.
     core = cv2.erode((novel > 3.0).astype(np.uint8), disk(CORE_DEPTH * min(h, w)))
+    if fine is not None:
+        core &= (fine > 1.0).astype(np.uint8)
     seeds[core > 0] = cv2.GC_FGD
     seeds[novel < 0.8] = cv2.GC_BGD
     if not (seeds == cv2.GC_FGD).any() or not (seeds == cv2.GC_BGD).any():
@@ -99,4 +118,8 @@ def object_from_novelty(image: np.ndarray, novel: np.ndarray, radius: int) -> np
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         cv2.grabCut(np.ascontiguousarray(rgb[..., ::-1]), seeds, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
         obj = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
+    if fine is not None:  # outside the compact body keep only pixels whose own colour is unusual:
+        # GrabCut glues background-coloured gaps and shadows to thin parts (leads)
+        body = cv2.dilate(open_body(obj.astype(np.uint8), radius), disk(2)) > 0
+        obj &= body | (fine > 1.0)
     return split_parts(obj, radius).get("object", obj)

@@ -48,12 +48,17 @@ class PromptGeneration(Tool):
         start = time.perf_counter()
         found = self.kb.lookup(arguments.get("category", state.task.category), arguments.get("defect_type", state.task.defect_type))
         state.entry = found.entry
-        spec = self.plan(found.entry, state.image, state.foreground, state.rng)
+        if state.parts:  # a product model located the parts: plan on the named one
+            spec = self.plan(found.entry, state.image, state.foreground, state.rng, parts=state.parts)
+        else:
+            spec = self.plan(found.entry, state.image, state.foreground, state.rng)
         spec = spec.replace(defect_type=state.task.defect_type, category=state.task.category)
         spec = spec.replace(instruction=instruction(spec, found.entry))
         state.spec, state.planned = spec, True
         _timed(state, "PG", start)
         note = f" ({found.note})" if found.note else ""
+        if state.parts and spec.params.get("part"):
+            note += f"\nPart: {spec.params['part']}" + (f" ({spec.params['part_note']})" if spec.params.get("part_note") else "")
         plan = {k: v for k, v in spec.to_dict().items() if k not in ("instruction", "params")}
         return Observation(
             text=f"Instruction: {spec.instruction}\nPlan: {json.dumps(plan)}{note}",
