@@ -133,12 +133,42 @@ def measure_hits(category: str, located: list, samples: int, kb: KnowledgeBase) 
     return out
 
 
+def measure_loop(category: str, model: ProductModel, located: list, samples: int, kb: KnowledgeBase) -> dict:
+    """The full agent loop (rule policy, procedural editor, measured critic, up to 3 episodes)
+    per sample, with and without the product model: CPU seconds, pass rate, and the share of
+    final masks mostly (> 50 %) on the labelled part the defect names."""
+    from anomalyagent.methods.agent import AgentMethod
+    from anomalyagent.methods.base import NormalPool
+    from anomalyagent.records import Task
+
+    defects = [e.defect for e in kb.entries(category)]
+    out = {}
+    for mode, method in (("product", AgentMethod(product=model)), ("foreground", AgentMethod())):
+        cpu, passed, on_part = [], [], []
+        for seed in range(samples):
+            key, image, obj, parts, rec = located[seed % len(located)]
+            defect = defects[seed % len(defects)]
+            task = Task(image_path=key, category=category, defect_type=defect, seed=seed)
+            t0 = time.process_time()
+            res = method.synthesize(image, task, np.random.default_rng(seed), NormalPool([]))
+            cpu.append(time.process_time() - t0)
+            passed.append(res.passed)
+            gt = raster(rec, named_label(defect), obj.shape)
+            on_part.append(bool(res.mask.any()) and float(gt[res.mask].mean()) > 0.5)
+        out[mode] = {"median_cpu_ms_per_sample": round(1000 * float(np.median(cpu)), 1),
+                     "mean_cpu_ms_per_sample": round(1000 * float(np.mean(cpu)), 1),
+                     "pass_rate": round(float(np.mean(passed)), 3),
+                     "final_mask_on_named_part": round(float(np.mean(on_part)), 3), "samples": samples}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True, help="folder of MVTec-layout categories")
     ap.add_argument("--labels", type=Path, default=Path(__file__).parent / "labels" / "object_masks.json")
     ap.add_argument("--samples", type=int, default=100, help="plans per transistor defect type")
     ap.add_argument("--build-categories", nargs="*", default=["hazelnut", "transistor", "magnetic_tile", "neu_seg", "crackforest"])
+    ap.add_argument("--loop-samples", type=int, default=40, help="agent-loop samples timed per mode (transistor)")
     ap.add_argument("--out", type=Path, default=None, help="write results JSON here")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
@@ -160,6 +190,12 @@ def main(argv: list[str] | None = None) -> int:
             result["part_hit_rate"][category] = hits
             for defect, h in hits.items():
                 print(f"  {defect:14s} ({h['location']}): hit {h['hit_rate']:.2f}  foreground baseline {h['hit_rate_foreground_baseline']:.2f}  parts {h['parts_chosen']}")
+            if args.loop_samples > 0:
+                loop = measure_loop(category, model, located, args.loop_samples, kb)
+                result.setdefault("loop", {})[category] = loop
+                for mode, row in loop.items():
+                    print(f"  loop ({mode}): median {row['median_cpu_ms_per_sample']:.1f} ms CPU/sample, pass {row['pass_rate']:.2f}, "
+                          f"final mask on named part {row['final_mask_on_named_part']:.2f}")
     for category in args.build_categories:
         if not (args.data / category).is_dir():
             continue

@@ -92,7 +92,7 @@ def sample_spec(entry: KnowledgeEntry, image: np.ndarray, fg: np.ndarray, rng: n
     )
     if parts:
         region = resolve_region(entry.location, entry.defect, parts)
-        spec = place_on_part(spec, region, rng, free_angle=angle_prior in (None, "any"))
+        spec = place_on_part(spec, region, rng, free_angle=angle_prior in (None, "any"), image=image)
     return spec.replace(instruction=instruction(spec, entry))
 
 
@@ -126,8 +126,23 @@ def _orientation(piece: np.ndarray, center_px: tuple[float, float], radius: floa
     return float(math.degrees(math.atan2(-dy, dx)) % 180.0)
 
 
-def place_on_part(spec: DefectSpec, region: Region, rng: np.random.Generator, tries: int = 8,
-                  free_angle: bool = True) -> DefectSpec:
+def distinct_core(piece: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The half of a thin ``piece`` whose colour differs most from the ring of background around
+    it: the metal of a lead, not the shadow its mask may carry along one side."""
+    p8 = piece.astype(np.uint8)
+    ring = (cv2.dilate(p8, np.ones((11, 11), np.uint8)) > 0) & ~(cv2.dilate(p8, np.ones((5, 5), np.uint8)) > 0)
+    if not ring.any() or image.shape[:2] != piece.shape:
+        return piece
+    pixels = image.reshape(*piece.shape, -1).astype(np.float32)
+    background = np.median(pixels[ring], axis=0)
+    contrast = np.linalg.norm(pixels[piece] - background, axis=1)
+    core = np.zeros_like(piece)
+    core[piece] = contrast >= np.median(contrast)
+    return core if core.sum() >= 3 else piece
+
+
+def place_on_part(spec: DefectSpec, region: Region, rng: np.random.Generator, tries: int = 12,
+                  free_angle: bool = True, image: np.ndarray | None = None) -> DefectSpec:
     """Put ``spec`` on ``region``'s part: size at most 0.9 of the part's length; on a thin part
     (a lead) one piece is chosen, the defect runs along it and is no wider than it. Up to
     ``tries`` centres (and angles, when the prior allows any) are drawn and the one whose
@@ -143,28 +158,33 @@ def place_on_part(spec: DefectSpec, region: Region, rng: np.random.Generator, tr
     if not piece.any():
         piece = allowed = region.part if region.part.any() else np.ones((h, w), bool)
     length, width, _ = piece_shape(piece)
-    size = max(0.01, min(spec.size, 0.9 * length / side))
+    # a thin part is usually bent: keep to a shorter, straighter stretch of it
+    size = max(0.01, min(spec.size, (0.6 if region.thin else 0.9) * length / side))
     aspect = spec.aspect
     if region.thin:
-        dist = cv2.distanceTransform(np.pad(piece.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+        core = distinct_core(piece, image) if image is not None else piece
+        dist = cv2.distanceTransform(np.pad(core.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
         ridge = dist >= 0.5 * float(dist.max())
-        allowed = ridge if ridge.any() else piece
-        aspect = min(40.0, max(aspect, size * side / max(1.0, 0.75 * width)))
+        allowed = ridge if ridge.any() else core
+        aspect = min(40.0, max(aspect, size * side / max(1.0, 0.6 * width)))
     elif not allowed.any():
         allowed = piece
+    target = region.part
+    if region.thin:  # judge against the piece's distinct core: its outline may carry a shadow
+        target = core
     best: tuple[float, DefectSpec] | None = None
     for _ in range(max(1, tries)):
         center = sample_center(allowed, rng)
         angle = spec.angle
         if region.thin:
-            angle = _orientation(piece, (center[0] * (w - 1), center[1] * (h - 1)), 0.5 * size * side)
+            angle = _orientation(core, (center[0] * (w - 1), center[1] * (h - 1)), 0.5 * size * side)
         elif free_angle:
             angle = float(rng.uniform(0, 180))
         cand = spec.replace(center=center, size=round(size, 4), aspect=round(aspect, 3), angle=round(angle, 1))
-        frac = on_part_fraction(cand, piece if region.thin else region.part)
+        frac = on_part_fraction(cand, target)
         if best is None or frac > best[0]:
             best = (frac, cand)
-        if frac >= 0.8:
+        if frac >= 0.9:
             break
     assert best is not None
     extra = {"part": region.name, **({"part_note": region.note} if region.note else {})}
@@ -197,7 +217,7 @@ def instruction(spec: DefectSpec, entry: KnowledgeEntry | None = None) -> str:
     name = spec.defect_type.replace("_", " ") or spec.family
     target = spec.category.replace("_", " ") or "the surface"
     part = str(spec.params.get("part", "")) if isinstance(spec.params, dict) else ""
-    on = f" on the {part}" if part and part not in ("object", "surface") else ""
+    on = f" on the {part}" if part and part not in ("object", "surface", "centre") else ""
     shape = f"elongated (length/width {spec.aspect:.0f}) and oriented at {spec.angle:.0f} degrees" if spec.aspect >= 2.5 else "compact"
     looks = f" It looks like: {entry.shape.rstrip('.')}; edges {entry.edges.rstrip('.')}." if entry else ""
     return (

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +13,9 @@ from ..knowledge import KnowledgeBase
 from ..records import Task
 from ..tools import default_toolbox
 from .base import METHODS, MethodResult, NormalPool
+
+if TYPE_CHECKING:
+    from ..product import ProductModel
 
 
 def attempt_seed(seed: int, attempt: int) -> int:
@@ -32,13 +36,14 @@ class AgentMethod:
 
     def __init__(self, policy: str = "rule", editor: str = "procedural", critic: str = "measured",
                  max_turns: int = 10, retries: int = 2, learned: bool = False, knowledge: tuple[str, ...] = (),
-                 product: str | None = None) -> None:
+                 product: "str | ProductModel | None" = None) -> None:
         # ``knowledge``: user YAML/JSON files adding or overriding knowledge-base entries
         self.kb = KnowledgeBase.load(list(knowledge)) if knowledge else KnowledgeBase.default()
         self.tools = default_toolbox(editor=editor, critic=critic, learned=learned, kb=self.kb)
         self.policy_name, self.max_turns, self.retries = policy, max_turns, retries
         # ``product``: None (foreground estimate), "auto" (build/load the category's product
-        # model from the pool's normal images, cached on disk), or a category folder / .npz cache
+        # model from the pool's normal images, cached on disk), a category folder / .npz cache,
+        # or a ProductModel
         self.product, self._products = product, {}
 
     def _product_for(self, category: str, pool: NormalPool):
@@ -48,7 +53,9 @@ class AgentMethod:
             from ..product import ProductModel
 
             source = self.product
-            if source == "auto":
+            if isinstance(source, ProductModel):  # a model built by the caller
+                self._products[category] = source
+            elif source == "auto":
                 self._products[category] = ProductModel.build(pool.paths[0].parent, category=category) if pool.paths else None
             elif str(source).endswith(".npz"):
                 self._products[category] = ProductModel.load(source)

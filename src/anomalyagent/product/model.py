@@ -176,6 +176,7 @@ class ProductModel:
         parts = split_parts(prob > 0.5, self.radius)
         if not parts or parts["object"].mean() < 0.01:  # nothing found: do not restrict placement
             parts = texture_parts(work.shape[:2])
+        keep_recurring_pieces(parts, round(self.parts.get("lead", {}).get("count", 0)))
         if work.shape[:2] != (h, w):
             parts = {k: _resize(v, (h, w)) for k, v in parts.items()}
         return parts["object"], parts
@@ -232,6 +233,24 @@ class ProductModel:
         return cls(meta["category"], meta["kind"], int(meta["radius_px"]), clf, meta.get("parts", {}),
                    float(meta.get("build_seconds", 0.0)), int(meta.get("n_images", 0)), meta.get("key", ""),
                    list(meta.get("paths", [])), cached=True)
+
+
+def keep_recurring_pieces(parts: dict[str, np.ndarray], count: int) -> None:
+    """Keep the ``count`` largest thin parts (the number that recurs across the normal set,
+    e.g. a transistor's 3 leads); extra thin pieces (a shadow strip beside a lead) leave the
+    lead and the object masks. In place; nothing happens when count is 0 or not exceeded."""
+    labels = parts.get("lead_labels")
+    if labels is None or count <= 0 or labels.max() <= count:
+        return
+    areas = np.bincount(labels.ravel())[1:]
+    keep = 1 + np.argsort(areas)[::-1][:count]
+    drop = (labels > 0) & ~np.isin(labels, keep)
+    for name in ("object", "lead", "edge", "centre"):
+        if name in parts:
+            parts[name] = parts[name] & ~drop
+    relabel = np.zeros(labels.max() + 1, np.int32)
+    relabel[np.sort(keep)] = np.arange(1, len(keep) + 1)
+    parts["lead_labels"] = relabel[labels]
 
 
 def _resize(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

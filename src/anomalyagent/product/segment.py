@@ -116,6 +116,7 @@ def object_from_novelty(image: np.ndarray, novel: np.ndarray, radius: int, fine:
     else:
         rgb = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(0)  # GrabCut's k-means draws from OpenCV's global RNG: same input, same mask
         cv2.grabCut(np.ascontiguousarray(rgb[..., ::-1]), seeds, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
         obj = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
     if fine is not None:  # outside the compact body keep only pixels whose own colour is unusual:
