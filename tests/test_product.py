@@ -173,3 +173,37 @@ def test_episode_state_and_pg_observation_name_the_part(board_model):
     assert state.parts and state.foreground.mean() < 0.5
     obs = default_toolbox().execute(ToolCall("PG", {}), state)
     assert "Part: lead" in obs.text and "on the lead" in obs.text
+
+
+class _FakeAppearance:
+    """Stands in for product/appearance.py's model (written separately)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    @classmethod
+    def fit(cls, images):
+        return cls(len(images))
+
+    def to_dict(self):
+        return {"n": self.n}
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(data["n"])
+
+
+def test_appearance_slot_filled_and_cached_when_the_module_exists(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    module = types.ModuleType("anomalyagent.product.appearance")
+    module.AppearanceModel = _FakeAppearance
+    monkeypatch.setitem(sys.modules, "anomalyagent.product.appearance", module)
+    monkeypatch.setattr("anomalyagent.product.appearance", module, raising=False)
+    for i in range(4):
+        write(tmp_path / "tile" / f"{i}.png", texture_gray(64, seed=i))
+    built = ProductModel.build(tmp_path / "tile", cache_dir=tmp_path / "cache", kind="texture")
+    assert isinstance(built.appearance, _FakeAppearance) and built.appearance.n == 4
+    loaded = ProductModel.build(tmp_path / "tile", cache_dir=tmp_path / "cache", kind="texture")
+    assert loaded.cached and loaded.appearance.n == 4

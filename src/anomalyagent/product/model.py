@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,8 @@ log = logging.getLogger(__name__)
 VERSION = 1  # bump when the build changes: old caches are rebuilt
 BODY_RADIUS = 0.05  # opening radius that separates thin parts from the body, fraction of the side
 PRESENCE = 0.5  # a part recurs when found in at least half of the normal images
-SAMPLES_PER_IMAGE = 6000
-COLOUR = slice(0, 3)  # feature channels of the pixel's own (sigma 1) colour  # classifier training pixels drawn per normal image
+SAMPLES_PER_IMAGE = 6000  # classifier training pixels drawn per normal image
+COLOUR = slice(0, 3)  # feature channels of the pixel's own (sigma 1) colour
 
 
 class ProductError(ValueError):
@@ -85,6 +86,7 @@ class ProductModel:
     paths: list[str] = field(default_factory=list)
     cached: bool = False  # True when this instance came from the cache
     appearance: Any = None
+    _memo: "OrderedDict[bytes, tuple]" = field(default_factory=OrderedDict, repr=False, compare=False)
 
     # ---- building -------------------------------------------------------------------
     @classmethod
@@ -139,15 +141,13 @@ class ProductModel:
             raise ProductError(f"{category}: none of the {len(paths)} normal images could be read")
         radius = max(2, round(BODY_RADIUS * WORK_SIDE))
         if kind == "texture":
-            return cls(category, "texture", radius, None, _texture_descriptors(images), time.perf_counter() - start,
-                       len(images), paths=[str(p) for p in paths])
+            return cls._texture(category, radius, images, paths, start)
         feats = [pixel_features(im) for im in images]
         bank, scale, ref = background_bank(feats, rng)
         novel = [novelty(f, bank, scale, ref) for f in feats]
         fine_ref = bank_reference(bank, rng, COLOUR)
         if kind == "auto" and is_texture(novel):
-            return cls(category, "texture", radius, None, _texture_descriptors(images), time.perf_counter() - start,
-                       len(images), paths=[str(p) for p in paths])
+            return cls._texture(category, radius, images, paths, start)
         masks = [object_from_novelty(im, n, radius, novelty(f, bank, scale, fine_ref, COLOUR))
                  for im, n, f in zip(images, novel, feats)]
         xs, ys = [], []
@@ -157,8 +157,17 @@ class ProductModel:
             ys.append(m.reshape(-1)[idx])
         clf = fit_classifier(np.concatenate(xs), np.concatenate(ys), rng)
         parts = _recurring([describe(split_parts(m, radius)) for m in masks])
-        return cls(category, "object", radius, clf, parts, time.perf_counter() - start, len(images),
-                   paths=[str(p) for p in paths])
+        model = cls(category, "object", radius, clf, parts, 0.0, len(images), paths=[str(p) for p in paths])
+        model.fit_appearance(images)
+        model.build_seconds = time.perf_counter() - start
+        return model
+
+    @classmethod
+    def _texture(cls, category: str, radius: int, images: list[np.ndarray], paths: list[Path], start: float) -> "ProductModel":
+        model = cls(category, "texture", radius, None, _texture_descriptors(images), 0.0, len(images), paths=[str(p) for p in paths])
+        model.fit_appearance(images)
+        model.build_seconds = time.perf_counter() - start
+        return model
 
     # ---- using ----------------------------------------------------------------------
     def locate(self, image: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -166,7 +175,23 @@ class ProductModel:
 
         Parts include "object", "body", "edge", "centre" and, when found, "lead" (thin
         elongated parts), "hole"; "lead_labels" is an (H, W) int32 map, one label per lead.
+        The last few results are remembered (an agent retries episodes on the same image);
+        treat the returned masks as read-only.
         """
+        digest = hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16)
+        digest.update(str(image.shape).encode())
+        key = digest.digest()
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            obj, parts = self._memo[key]
+            return obj, dict(parts)
+        obj, parts = self._locate(image)
+        self._memo[key] = (obj, parts)
+        while len(self._memo) > 8:
+            self._memo.popitem(last=False)
+        return obj, dict(parts)
+
+    def _locate(self, image: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         h, w = image.shape[:2]
         if self.kind == "texture" or self.classifier is None:
             parts = texture_parts((h, w))
@@ -186,20 +211,19 @@ class ProductModel:
         return resolve_region(location, defect_type, parts)
 
     def fit_appearance(self, images: list[np.ndarray] | None = None) -> Any:
-        """Fit the normal-appearance model (product/appearance.py) when that module exists;
-        None (and a debug log line) when it does not. ``images`` default: the build images."""
-        try:
-            from . import appearance as module  # written separately; optional here
-        except ImportError:
-            log.debug("product.appearance not available; no appearance model")
+        """Fit the normal-appearance model (product/appearance.py, written separately) when
+        that module exists; None (and a debug log line) when it does not or fails.
+        ``images`` default: the normal images the model was built from."""
+        fit = _appearance_api("fit")
+        if fit is None:
             return None
         if images is None:
-            images = [read_image(p) for p in self.paths]
-        fit = getattr(module, "fit", None) or getattr(getattr(module, "AppearanceModel", None), "fit", None)
-        if fit is None:
-            log.debug("product.appearance has no fit(); no appearance model")
-            return None
-        self.appearance = fit(images)
+            images = [read_image(p) for p in self.paths if Path(p).is_file()]
+        try:
+            self.appearance = fit(images)
+        except Exception as exc:  # an optional add-on must not break the product model
+            log.warning("appearance model could not be fitted: %s", exc)
+            self.appearance = None
         return self.appearance
 
     # ---- persistence ----------------------------------------------------------------
@@ -213,6 +237,13 @@ class ProductModel:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {**self.summary(), "paths": self.paths}
+        if self.appearance is not None and hasattr(self.appearance, "to_dict"):
+            try:
+                meta["appearance"] = self.appearance.to_dict()
+                json.dumps(meta["appearance"])
+            except (TypeError, ValueError) as exc:  # not JSON: refit after loading instead
+                log.debug("appearance model not cached: %s", exc)
+                meta.pop("appearance", None)
         arrays = self.classifier.arrays() if self.classifier is not None else {}
         tmp = path.with_name(f".{path.name}.tmp.npz")
         np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
@@ -230,9 +261,16 @@ class ProductModel:
             raise ProductError(f"{path}: not a readable product model ({exc})") from exc
         if meta.get("version") != VERSION:
             raise ProductError(f"{path}: product model version {meta.get('version')} != {VERSION}")
-        return cls(meta["category"], meta["kind"], int(meta["radius_px"]), clf, meta.get("parts", {}),
-                   float(meta.get("build_seconds", 0.0)), int(meta.get("n_images", 0)), meta.get("key", ""),
-                   list(meta.get("paths", [])), cached=True)
+        model = cls(meta["category"], meta["kind"], int(meta["radius_px"]), clf, meta.get("parts", {}),
+                    float(meta.get("build_seconds", 0.0)), int(meta.get("n_images", 0)), meta.get("key", ""),
+                    list(meta.get("paths", [])), cached=True)
+        restore = _appearance_api("from_dict")
+        if "appearance" in meta and restore is not None:
+            try:
+                model.appearance = restore(meta["appearance"])
+            except Exception as exc:  # an optional add-on must not break loading
+                log.warning("%s: cached appearance model unreadable (%s); call fit_appearance()", path, exc)
+        return model
 
 
 def keep_recurring_pieces(parts: dict[str, np.ndarray], count: int) -> None:
@@ -251,6 +289,17 @@ def keep_recurring_pieces(parts: dict[str, np.ndarray], count: int) -> None:
     relabel = np.zeros(labels.max() + 1, np.int32)
     relabel[np.sort(keep)] = np.arange(1, len(keep) + 1)
     parts["lead_labels"] = relabel[labels]
+
+
+def _appearance_api(name: str) -> Any:
+    """``fit`` / ``from_dict`` of product/appearance.py (a module function or a classmethod of
+    its AppearanceModel), or None when that module is not installed yet."""
+    try:
+        from . import appearance as module
+    except ImportError:
+        log.debug("product.appearance not available; no appearance model")
+        return None
+    return getattr(module, name, None) or getattr(getattr(module, "AppearanceModel", None), name, None)
 
 
 def _resize(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
