@@ -207,3 +207,20 @@ def test_appearance_slot_filled_and_cached_when_the_module_exists(tmp_path, monk
     assert isinstance(built.appearance, _FakeAppearance) and built.appearance.n == 4
     loaded = ProductModel.build(tmp_path / "tile", cache_dir=tmp_path / "cache", kind="texture")
     assert loaded.cached and loaded.appearance.n == 4
+
+
+def test_agent_method_builds_the_product_model_from_its_pool(board_dir, tmp_path, monkeypatch):
+    from anomalyagent.methods.agent import AgentMethod
+    from anomalyagent.methods.base import NormalPool
+
+    monkeypatch.setenv("ANOMALYAGENT_CACHE", str(tmp_path / "cache"))
+    paths = sorted((board_dir / "train" / "good").glob("*.png"))
+    method = AgentMethod(product="auto")
+    image, obj, case, leads = board_scene(104)
+    task = Task(image_path="x.png", category="widget", defect_type="cut_lead", seed=1)
+    result = method.synthesize(image, task, np.random.default_rng(0), NormalPool(paths))
+    assert method._products["widget"].kind == "object"
+    # no 'widget' entry: the knowledge base falls back to another category's cut_lead (location lead)
+    assert result.spec is not None and result.spec.params.get("part") == "lead"
+    near_part = cv2.dilate(obj.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert result.mask.any() and near_part[result.mask].mean() > 0.5
