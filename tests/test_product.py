@@ -17,10 +17,9 @@ from anomalyagent.knowledge import KnowledgeBase
 from anomalyagent.knowledge.entry import KnowledgeEntry
 from anomalyagent.planning import footprint, sample_spec
 from anomalyagent.product import ProductError, ProductModel, resolve_region
-from anomalyagent.records import Task
+from anomalyagent.records import Task, ToolCall
 from anomalyagent.synthetic import texture_gray
 from anomalyagent.tools import default_toolbox
-from anomalyagent.records import ToolCall
 
 SIZE = 128
 

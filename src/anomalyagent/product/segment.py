@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .features import knn_distance, pixel_features
+from .features import knn_distance
 from .parts import disk, open_body, split_parts
 
 WORK_SIDE = 256
