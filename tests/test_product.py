@@ -223,3 +223,17 @@ def test_agent_method_builds_the_product_model_from_its_pool(board_dir, tmp_path
     assert result.spec is not None and result.spec.params.get("part") == "lead"
     near_part = cv2.dilate(obj.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     assert result.mask.any() and near_part[result.mask].mean() > 0.5
+
+
+def test_refine_keeps_a_part_plan_on_its_part(board_model):
+    from anomalyagent.planning import refine
+
+    image, obj, case, leads = board_scene(105)
+    _, parts = board_model.locate(image)
+    entry = KnowledgeBase.default().lookup("transistor", "cut_lead").entry
+    spec = sample_spec(entry, image, obj, np.random.default_rng(4), parts=parts)
+    move = [{"parameter": "location", "direction": "move_onto_object"}]
+    whole_frame = np.ones_like(obj)
+    assert refine(spec, move, entry, whole_frame, np.random.default_rng(5)).center == spec.center
+    moved = refine(spec, move, entry, whole_frame, np.random.default_rng(5), parts=parts)
+    assert moved.params["part"] == "lead" and parts["lead"][footprint(moved, obj.shape)].mean() > 0.5

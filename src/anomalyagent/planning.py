@@ -240,12 +240,22 @@ def refine(
     entry: KnowledgeEntry | None,
     fg: np.ndarray,
     rng: np.random.Generator,
+    parts: dict[str, np.ndarray] | None = None,
 ) -> DefectSpec:
-    """Apply a critic's advice (``{"parameter", "direction", ...}`` items) to ``spec``."""
+    """Apply a critic's advice (``{"parameter", "direction", ...}`` items) to ``spec``.
+
+    A spec planned on a part (``params["part"]``) is moved only along that part: with
+    ``parts`` it is placed again on it; without, its centre stays (the foreground ``fg``
+    knows no parts, and moving would take the defect off the part its knowledge names).
+    """
     out = spec
     for item in advice:
         parameter, direction = item.get("parameter", ""), item.get("direction", "")
-        if parameter == "location":
+        if parameter == "location" and spec.params.get("part") and entry is not None:
+            if parts:
+                region = resolve_region(entry.location, entry.defect, parts)
+                out = place_on_part(out, region, rng)
+        elif parameter == "location":
             # "move_to_edge" names the region; "move_onto_object" keeps the entry's own.
             location = direction[len("move_to_"):] if direction.startswith("move_to_") else (entry.location if entry else "surface")
             out = out.replace(center=sample_center(placement_region(fg, location, out.size), rng))
