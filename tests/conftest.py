@@ -5,6 +5,7 @@ Nothing here is downloaded and no real dataset image is used.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -15,6 +16,8 @@ from anomalyagent.synthetic import object_image, texture_image  # noqa: F401  (r
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Product models built by tests are cached in a fresh folder per test process, never in ~/.cache.
+os.environ.setdefault("ANOMALYAGENT_CACHE", tempfile.mkdtemp(prefix="anomalyagent-cache-"))
 
 
 def write_image(path: Path, image: np.ndarray) -> None:

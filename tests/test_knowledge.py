@@ -94,7 +94,7 @@ def test_package_data_validates_and_entries_are_complete(kb):
         assert e.family in FAMILIES and e.color in COLOR_RELATIONS and e.location in LOCATIONS
         assert 0 < e.size[0] <= e.size[1] <= 1
         assert e.appearance and e.synonyms, f"{e.category}/{e.defect}"
-        assert {"aspect", "intensity", "angle", "blend", "count", "params", "color"} <= set(e.priors)
+        assert {"aspect", "intensity", "angle", "blend", "count", "params", "color"} <= set(e.priors), f"{e.category}/{e.defect}"
 
 
 def test_committed_priors_are_zero_shot():

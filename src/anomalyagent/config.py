@@ -118,6 +118,9 @@ class AgentConfig:
     max_turns: int = field(default=10, metadata={"help": "turn budget per episode (tool calls plus the answer); the paper uses 10"})
     retries: int = field(default=2, metadata={"help": "new episodes (derived seeds) for a task whose episode did not pass QE"})
     concurrency: int = field(default=1, metadata={"help": "episodes in flight per worker process (threads; for model servers)"})
+    product: str = field(default="auto", metadata={"help": "the product model PG, IG and QE see: auto (built once per "
+                                                    "category from its normal images, cached), none (foreground "
+                                                    "estimate only), or a category folder / .product.npz file"})
 
     def __post_init__(self) -> None:
         self.policy = BackendConfig.parse(self.policy, "policy")
@@ -135,6 +138,9 @@ class AgentConfig:
         if not isinstance(self.knowledge, (list, tuple)) or not all(isinstance(k, (str, Path)) for k in self.knowledge):
             raise ValueError("knowledge must be a list of file paths")
         self.knowledge = [str(k) for k in self.knowledge]
+        if not isinstance(self.product, (str, Path)) or not str(self.product):
+            raise ValueError(f"product must be auto, none or a path, got {self.product!r}")
+        self.product = str(self.product)
         for name, low, high in (("max_turns", 0, 50), ("retries", 0, 20), ("concurrency", 1, 256)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -145,7 +151,7 @@ class AgentConfig:
         """Plain data (no secrets by construction): what a manifest or log may record."""
         return {"policy": self.policy.to_dict(), "tools": {k: v.to_dict() for k, v in self.tools.items()},
                 "knowledge": list(self.knowledge), "max_turns": self.max_turns, "retries": self.retries,
-                "concurrency": self.concurrency}
+                "concurrency": self.concurrency, "product": self.product}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> "AgentConfig":
@@ -208,10 +214,11 @@ class Agent:
     policy: Any
     tools: Any  # ToolBox
 
-    def run(self, task: Task, image: np.ndarray):
+    def run(self, task: Task, image: np.ndarray, product: Any = None):
+        """One episode; ``product``: the category's ProductModel (object, parts, appearance) or None."""
         from .agent.loop import run_episode
 
-        return run_episode(task, image, self.policy, self.tools, self.config.max_turns, kb=self.kb)
+        return run_episode(task, image, self.policy, self.tools, self.config.max_turns, kb=self.kb, product=product)
 
 
 def _with_shared(factory: Callable[..., Any] | None, options: dict[str, Any], **shared: Any) -> dict[str, Any]:

@@ -14,7 +14,10 @@ import cv2
 import numpy as np
 
 from .knowledge.entry import KnowledgeEntry
+from .product.parts import piece_shape
+from .product.regions import Region, resolve_region
 from .records import COLOR_RELATIONS, DefectSpec
+from .render.shapes import frame
 
 EDGE_LOCATIONS = ("edge", "rim", "corner", "lead")
 
@@ -59,8 +62,14 @@ def sample_center(region: np.ndarray, rng: np.random.Generator) -> tuple[float, 
     return (round(float(xs[i]) / max(w - 1, 1), 4), round(float(ys[i]) / max(h - 1, 1), 4))
 
 
-def sample_spec(entry: KnowledgeEntry, image: np.ndarray, fg: np.ndarray, rng: np.random.Generator) -> DefectSpec:
-    """A DefectSpec drawn from ``entry``'s priors and placed on ``fg`` ((H, W) bool)."""
+def sample_spec(entry: KnowledgeEntry, image: np.ndarray, fg: np.ndarray, rng: np.random.Generator,
+                parts: dict[str, np.ndarray] | None = None) -> DefectSpec:
+    """A DefectSpec drawn from ``entry``'s priors and placed on ``fg`` ((H, W) bool).
+
+    With ``parts`` (a product model's ``locate`` output) the defect goes on the part its
+    knowledge names, sized relative to that part (see ``place_on_part``); without, the
+    draw is exactly what it always was (same seed, same spec).
+    """
     priors = entry.priors or {}
     lo, hi = entry.size
     size = float(math.exp(rng.uniform(math.log(lo), math.log(max(hi, lo)))))  # log-uniform
@@ -81,7 +90,105 @@ def sample_spec(entry: KnowledgeEntry, image: np.ndarray, fg: np.ndarray, rng: n
         params={k: (_uniform(rng, v, 0.0) if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v) else v)
                 for k, v in dict(priors.get("params", {})).items()},
     )
+    if parts:
+        region = resolve_region(entry.location, entry.defect, parts)
+        spec = place_on_part(spec, region, rng, free_angle=angle_prior in (None, "any"), image=image)
     return spec.replace(instruction=instruction(spec, entry))
+
+
+def footprint(spec: DefectSpec, shape: tuple[int, ...]) -> np.ndarray:
+    """(H, W) bool: the ellipse a spec plans (length = size x min(H, W), width = length / aspect)."""
+    f = frame(shape, spec)
+    mask = np.zeros(shape[:2], np.uint8)
+    axes = (max(1, round(8 * f.length / 2)), max(1, round(8 * f.width / 2)))
+    cv2.ellipse(mask, (round(8 * f.cx), round(8 * f.cy)), axes, -math.degrees(f.theta), 0, 360, 1, -1, cv2.LINE_8, 3)
+    return mask > 0
+
+
+def on_part_fraction(spec: DefectSpec, part: np.ndarray) -> float:
+    """Share (0-1) of the spec's footprint lying on the (H, W) bool ``part``."""
+    fp = footprint(spec, part.shape)
+    n = int(fp.sum())
+    return 0.0 if n == 0 else float(np.count_nonzero(part[fp])) / n
+
+
+def _orientation(piece: np.ndarray, center_px: tuple[float, float], radius: float) -> float:
+    """Direction (DefectSpec degrees, CCW from +x, y down) of ``piece`` near ``center_px``."""
+    ys, xs = np.nonzero(piece)
+    near = (xs - center_px[0]) ** 2 + (ys - center_px[1]) ** 2 <= max(radius, 3.0) ** 2
+    if near.sum() >= 3:
+        xs, ys = xs[near], ys[near]
+    if len(xs) < 3:
+        return 0.0
+    cov = np.cov(np.stack([xs, ys]).astype(np.float64))
+    vals, vecs = np.linalg.eigh(cov)
+    dx, dy = vecs[:, int(np.argmax(vals))]
+    return float(math.degrees(math.atan2(-dy, dx)) % 180.0)
+
+
+def distinct_core(piece: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The half of a thin ``piece`` whose colour differs most from the ring of background around
+    it: the metal of a lead, not the shadow its mask may carry along one side."""
+    p8 = piece.astype(np.uint8)
+    ring = (cv2.dilate(p8, np.ones((11, 11), np.uint8)) > 0) & ~(cv2.dilate(p8, np.ones((5, 5), np.uint8)) > 0)
+    if not ring.any() or image.shape[:2] != piece.shape:
+        return piece
+    pixels = image.reshape(*piece.shape, -1).astype(np.float32)
+    background = np.median(pixels[ring], axis=0)
+    contrast = np.linalg.norm(pixels[piece] - background, axis=1)
+    core = np.zeros_like(piece)
+    core[piece] = contrast >= np.median(contrast)
+    return core if core.sum() >= 3 else piece
+
+
+def place_on_part(spec: DefectSpec, region: Region, rng: np.random.Generator, tries: int = 12,
+                  free_angle: bool = True, image: np.ndarray | None = None) -> DefectSpec:
+    """Put ``spec`` on ``region``'s part: size at most 0.9 of the part's length; on a thin part
+    (a lead) one piece is chosen, the defect runs along it and is no wider than it. Up to
+    ``tries`` centres (and angles, when the prior allows any) are drawn and the one whose
+    footprint lies most on the part is kept. ``params["part"]`` names the part."""
+    h, w = region.part.shape
+    side = float(min(h, w))
+    piece, allowed = region.part, region.mask
+    if region.thin and region.labels is not None:
+        ids = np.unique(region.labels[region.part & (region.labels > 0)])
+        if len(ids):
+            piece = region.labels == ids[int(rng.integers(len(ids)))]
+            allowed = piece
+    if not piece.any():
+        piece = allowed = region.part if region.part.any() else np.ones((h, w), bool)
+    length, width, _ = piece_shape(piece)
+    # a thin part is usually bent: keep to a shorter, straighter stretch of it
+    size = max(0.01, min(spec.size, (0.6 if region.thin else 0.9) * length / side))
+    aspect = spec.aspect
+    if region.thin:
+        core = distinct_core(piece, image) if image is not None else piece
+        dist = cv2.distanceTransform(np.pad(core.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+        ridge = dist >= 0.5 * float(dist.max())
+        allowed = ridge if ridge.any() else core
+        aspect = min(40.0, max(aspect, size * side / max(1.0, 0.6 * width)))
+    elif not allowed.any():
+        allowed = piece
+    target = region.part
+    if region.thin:  # judge against the piece's distinct core: its outline may carry a shadow
+        target = core
+    best: tuple[float, DefectSpec] | None = None
+    for _ in range(max(1, tries)):
+        center = sample_center(allowed, rng)
+        angle = spec.angle
+        if region.thin:
+            angle = _orientation(core, (center[0] * (w - 1), center[1] * (h - 1)), 0.5 * size * side)
+        elif free_angle:
+            angle = float(rng.uniform(0, 180))
+        cand = spec.replace(center=center, size=round(size, 4), aspect=round(aspect, 3), angle=round(angle, 1))
+        frac = on_part_fraction(cand, target)
+        if best is None or frac > best[0]:
+            best = (frac, cand)
+        if frac >= 0.9:
+            break
+    assert best is not None
+    extra = {"part": region.name, **({"part_note": region.note} if region.note else {})}
+    return best[1].replace(params={**best[1].params, **extra})
 
 
 def _where(center: tuple[float, float]) -> str:
@@ -165,12 +272,22 @@ def refine(
     entry: KnowledgeEntry | None,
     fg: np.ndarray,
     rng: np.random.Generator,
+    parts: dict[str, np.ndarray] | None = None,
 ) -> DefectSpec:
-    """Apply a critic's advice (``{"parameter", "direction", ...}`` items) to ``spec``."""
+    """Apply a critic's advice (``{"parameter", "direction", ...}`` items) to ``spec``.
+
+    A spec planned on a part (``params["part"]``) is moved only along that part: with
+    ``parts`` it is placed again on it; without, its centre stays (the foreground ``fg``
+    knows no parts, and moving would take the defect off the part its knowledge names).
+    """
     out = spec
     for item in advice:
         parameter, direction = item.get("parameter", ""), item.get("direction", "")
-        if parameter == "location":
+        if parameter == "location" and spec.params.get("part") and entry is not None:
+            if parts:
+                region = resolve_region(entry.location, entry.defect, parts)
+                out = place_on_part(out, region, rng)
+        elif parameter == "location":
             # "move_to_edge" names the region; "move_onto_object" keeps the entry's own.
             location = direction[len("move_to_"):] if direction.startswith("move_to_") else (entry.location if entry else "surface")
             out = out.replace(center=sample_center(placement_region(fg, location, out.size), rng))

@@ -44,8 +44,16 @@ def category_kind(category: str, image: np.ndarray, kb: KnowledgeBase | None = N
     return cat.kind if cat is not None else "auto"
 
 
-def new_state(task: Task, image: np.ndarray, kb: KnowledgeBase | None = None) -> EpisodeState:
-    """Fresh tool state for ``task`` on ``image``; tool randomness derives from the task seed."""
+def new_state(task: Task, image: np.ndarray, kb: KnowledgeBase | None = None, product=None) -> EpisodeState:
+    """Fresh tool state for ``task`` on ``image``; tool randomness derives from the task seed.
+
+    ``product``: the category's ProductModel (anomalyagent.product) or None; with one, the
+    object mask and parts come from it, else from the foreground estimate.
+    """
+    if product is not None:
+        fg, parts = product.locate(image)
+        return EpisodeState(task=task, image=image, kind=product.kind, foreground=fg, rng=np.random.default_rng([task.seed, 1]),
+                            parts=parts, product=product)
     kind = category_kind(task.category, image, kb)
     fg = foreground(image, kind)
     if kind == "auto":
@@ -75,9 +83,9 @@ def _format_error(reply: str, exc: FormatError) -> tuple[str, Observation]:
 
 
 def run_episode(task: Task, image: np.ndarray, policy: Policy, tools: ToolBox, max_turns: int = MAX_TURNS,
-                kb: KnowledgeBase | None = None) -> Episode:
+                kb: KnowledgeBase | None = None, product=None) -> Episode:
     """Run one synthesis episode on the normal ``image`` and return its trajectory and state."""
-    state = new_state(task, image, kb)
+    state = new_state(task, image, kb, product)
     trajectory = Trajectory(task=task)
     conversation = Conversation(trajectory, tools.schemas(), max_turns, images={NORMAL_IMAGE: image})
     reset = getattr(policy, "reset", None)

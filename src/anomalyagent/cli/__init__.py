@@ -20,6 +20,7 @@ COMMANDS = {
     "reverse": "anomalyagent.cli.reverse",
     "bench": "anomalyagent.cli.bench",
     "bank": "anomalyagent.cli.bank",
+    "product": "anomalyagent.cli.product",
 }
 
 

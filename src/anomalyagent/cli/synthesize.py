@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 
@@ -48,6 +49,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-turns", type=bounded_int(0, 100), default=None, help="agent only: turn budget per episode (default 10, as in the paper)")
     p.add_argument("--policy", default=None, help="agent only: policy backend: rule (default), scripted, openai, transformers, learned")
     p.add_argument("--critic", default=None, help="agent only: QE backend (default: measured)")
+    p.add_argument("--product", default=None, metavar="auto|none|PATH",
+                   help="agent only: the product model (object, parts, normal appearance) PG and QE use: auto "
+                   "(default: built once per category from its normal images, cached under $ANOMALYAGENT_CACHE "
+                   "or ~/.cache/anomalyagent), none, or a category folder / .product.npz")
     p.add_argument("--editor", default=None, help="agent only: IG backend (default: procedural)")
     p.add_argument("--knowledge", action="append", default=[], metavar="FILE",
                    help="agent only: YAML/JSON file adding or overriding knowledge-base entries (repeatable)")
@@ -87,7 +92,8 @@ def agent_config(args: argparse.Namespace) -> AgentConfig:
     knowledge = list(base.knowledge) + list(args.knowledge) if args.knowledge else None
     config = merge_flags(base, policy=args.policy, editor=args.editor, critic=args.critic, max_turns=args.max_turns,
                          retries=args.retries, learned=args.learned or None, knowledge=knowledge)
-    return config.replace(concurrency=args.concurrency)
+    config = config.replace(concurrency=args.concurrency)
+    return dataclasses.replace(config, product=args.product) if getattr(args, "product", None) else config
 
 
 def method_kwargs(args: argparse.Namespace) -> dict:

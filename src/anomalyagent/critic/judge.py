@@ -116,6 +116,19 @@ def nothing_changed() -> Judgement:
                      write_review(0.0, 0.0, False, [t], advice, "The edit left the image unchanged."))
 
 
+STRUCTURAL_FAMILIES = ("warp", "displace", "split")
+
+
+def moves_material(spec: DefectSpec | None) -> bool:
+    """True for edits that move or remove a piece of the part (bend, move, split off, cut a
+    part away): their true mask covers where the piece was AND where it went (or the
+    background now showing), so part of it lies off the object by construction."""
+    if spec is None:
+        return False
+    extent = spec.params.get("extent") if isinstance(spec.params, dict) else None
+    return spec.family in STRUCTURAL_FAMILIES or (spec.family == "missing" and extent in ("part", "tip"))
+
+
 @CRITICS.register("measured")
 def judge(
     normal: np.ndarray,
@@ -168,7 +181,7 @@ def judge(
     priors = getattr(entry, "priors", None) or {}
     aspect = tuple(priors["aspect"]) if isinstance(priors.get("aspect"), (list, tuple)) else None
     stats = getattr(appearance, "stats", None)
-    loc = location_term(mask, foreground, location, texture, part=part)
+    loc = location_term(mask, foreground, location, texture, part=part, moved=moves_material(spec))
     quality_terms = [
         visibility_term(views, cal.visibility_good, cal.strength_power),
         seam_term(views, stats, cal.incoherence_good, texture),

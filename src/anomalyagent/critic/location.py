@@ -27,6 +27,7 @@ from .term import TermResult, ramp
 
 EDGE_LOCATIONS = ("edge", "rim", "corner", "seam")
 REGION_FLOOR = 0.15  # location value when the defect is on the part but where it does not occur
+MOVED_ON, MOVED_FULL = 0.15, 0.35  # on-object ramp for edits that move material (old + new place)
 
 
 def on_object_fraction(mask: np.ndarray, foreground: np.ndarray) -> float:
@@ -76,19 +77,25 @@ def region_score(mask: np.ndarray, foreground: np.ndarray, location: str, textur
 
 
 def location_term(mask: np.ndarray, foreground: np.ndarray, location: str = "anywhere", texture: bool = False,
-                  part: np.ndarray | None = None) -> TermResult:
+                  part: np.ndarray | None = None, moved: bool = False) -> TermResult:
     """The location term (see the module docstring); ``mask``/``foreground``: (H, W) bool;
     ``part``: (H, W) bool of the named part (product model), or None.
 
     With a part, the defect must also lie mostly on it (same ramp as ``on_object``: a cut
     lead drawn on the case is on the object but not where the defect is) and the region
-    rules are read against the part's outline instead of the whole object's."""
+    rules are read against the part's outline instead of the whole object's.
+
+    ``moved``: the edit moves or removes material (a bent lead, a rotated part, a piece
+    broken off): its mask covers the old place (on the part) and the new one (often the
+    background), so only MOVED_ON of it needs to have been on the object / the part
+    (full at MOVED_FULL) - the piece must come from the part, not from the backdrop."""
     frac = on_object_fraction(mask, foreground)
-    on = ramp(frac, 0.4, 0.85)
+    low, full = (MOVED_ON, MOVED_FULL) if moved else (0.4, 0.85)
+    on = ramp(frac, low, full)
     on_part, part_frac = 1.0, 1.0
     if part is not None:
         part_frac = on_object_fraction(mask, part)
-        on_part = ramp(part_frac, 0.4, 0.85)
+        on_part = ramp(part_frac, low, full)
     region, raw = region_score(mask, part if part is not None else foreground, location, texture)
     value = on * (REGION_FLOOR + (1.0 - REGION_FLOOR) * min(region, on_part))
     result = TermResult("location", value, {"on_object": frac, "on_part": part_frac, "region": region,

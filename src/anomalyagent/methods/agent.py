@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,6 +14,11 @@ from ..config import AgentConfig, build_agent
 from ..records import Task
 from ..usage import Usage, add_usage, usage_dict
 from .base import METHODS, MethodResult, NormalPool
+
+if TYPE_CHECKING:
+    from ..product import ProductModel
+
+log = logging.getLogger(__name__)
 
 
 def attempt_seed(seed: int, attempt: int) -> int:
@@ -50,20 +57,56 @@ class AgentMethod:
 
     name = "agent"
 
-    def __init__(self, config: AgentConfig | dict[str, Any] | None = None, **overrides: Any) -> None:
+    def __init__(self, config: AgentConfig | dict[str, Any] | None = None,
+                 product: "str | ProductModel | None" = None, **overrides: Any) -> None:
         self.config = agent_config(config, **overrides)
+        if isinstance(product, str):  # recorded in the config (the run record shows it)
+            self.config = dataclasses.replace(self.config, product=product)
         self.agent = build_agent(self.config)
         self.max_turns, self.retries = self.config.max_turns, self.config.retries
+        # ``product``: None (use the config's ``product``), "none" (foreground estimate only),
+        # "auto" (build or load the category's product model from the pool's normal images,
+        # cached in the cache folder), a category folder / .npz cache, or a ProductModel
+        self.product = product if product is not None else self.config.product
+        self._products: dict[str, Any] = {}
+        self._products_lock = threading.Lock()  # --concurrency threads share this method: build once
+
+    def _product_for(self, category: str, pool: NormalPool):
+        if not self.product or self.product == "none":
+            return None
+        with self._products_lock:
+            if category not in self._products:
+                self._products[category] = self._load_product(category, pool)
+            return self._products[category]
+
+    def _load_product(self, category: str, pool: NormalPool):
+        """The category's ProductModel from ``self.product``; None when it cannot be built."""
+        from ..product import ProductModel
+
+        source = self.product
+        try:
+            if isinstance(source, ProductModel):  # a model built by the caller
+                return source
+            if source == "auto":
+                # Cached in the cache folder ($ANOMALYAGENT_CACHE), never in the user's data folder.
+                return ProductModel.build(pool.paths[0].parent, category=category) if pool.paths else None
+            if str(source).endswith(".npz"):
+                return ProductModel.load(source)
+            return ProductModel.build(source, category=category)
+        except (OSError, ValueError) as exc:  # a model that cannot be built: plan on the foreground estimate
+            log.warning("%s: no product model (%s); planning on the foreground estimate", category, exc)
+            return None
 
     def synthesize(self, image: np.ndarray, task: Task, rng: np.random.Generator, pool: NormalPool) -> MethodResult:
         best = None
         timings: dict[str, float] = {}
         usage: dict[str, Usage] = {}
         info: dict[str, Any] = {}
+        product = self._product_for(task.category, pool)
         for attempt in range(1 + self.retries):
             start = time.perf_counter()
             episode_task = dataclasses.replace(task, seed=attempt_seed(task.seed, attempt))
-            episode = self.agent.run(episode_task, image)
+            episode = self.agent.run(episode_task, image, product=product)
             timings["episodes"] = timings.get("episodes", 0.0) + time.perf_counter() - start
             for key, value in episode.state.timings.items():
                 timings[key] = timings.get(key, 0.0) + value

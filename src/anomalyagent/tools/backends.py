@@ -56,8 +56,33 @@ class CriticJudge:
         self.learned = bool(learned)
 
     def __call__(self, state: Any) -> Any:
+        # With a product model: its normal-appearance model, and the mask of the part the
+        # plan names (None when the plan names none, or the model has no such part).
+        product = getattr(state, "product", None)
         return self.critic(state.image, state.edited, None, spec=state.spec, entry=state.entry, kind=state.kind,
-                           foreground=state.foreground, learned=self.learned)
+                           foreground=state.foreground, learned=self.learned, product=product, part=named_part(state))
+
+
+def named_part(state: Any) -> np.ndarray | None:
+    """(H, W) bool of the part the knowledge names for this defect (the whole part, e.g. the
+    case for a chipped case edge), from the product model's parts; None without parts, for
+    a defect of the whole object (a part moved as a whole) or when no part matches."""
+    parts = getattr(state, "parts", None) or {}
+    spec, entry = state.spec, state.entry
+    if not parts or spec is None or entry is None:
+        return None
+    params = spec.params if isinstance(spec.params, dict) else {}
+    if str(params.get("whole", "")).lower() in ("true", "1", "yes"):
+        return None
+    from ..product.regions import resolve_region
+
+    try:
+        region = resolve_region(entry.location, state.task.defect_type, parts)
+    except ValueError:
+        return None
+    if region.name in ("object", "surface") or not region.part.any():
+        return None
+    return region.part
 
 
 @JUDGES.register("measured")

@@ -110,6 +110,8 @@ class EpisodeState:
     kind: str  # "object" or "texture"
     foreground: np.ndarray  # (H, W) bool
     rng: np.random.Generator
+    parts: dict[str, np.ndarray] = field(default_factory=dict)  # product model parts ({} without one)
+    product: Any = None  # the category's ProductModel (object, parts, normal appearance) or None
     entry: KnowledgeEntry | None = None
     spec: DefectSpec | None = None  # the latest planned/refined spec
     planned: bool = False

@@ -48,7 +48,10 @@ class PromptGeneration(Tool):
         start = time.perf_counter()
         found = self.kb.lookup(arguments.get("category", state.task.category), arguments.get("defect_type", state.task.defect_type))
         state.entry = found.entry
-        spec = self.plan(found.entry, state.image, state.foreground, state.rng)
+        if state.parts:  # a product model located the parts: plan on the named one
+            spec = self.plan(found.entry, state.image, state.foreground, state.rng, parts=state.parts)
+        else:
+            spec = self.plan(found.entry, state.image, state.foreground, state.rng)
         spec = spec.replace(defect_type=state.task.defect_type, category=state.task.category)
         write = getattr(self.plan, "write_instruction", None)
         text = write(spec, found.entry, state) if write is not None else instruction(spec, found.entry)
@@ -56,6 +59,8 @@ class PromptGeneration(Tool):
         state.spec, state.planned = spec, True
         _timed(state, "PG", start)
         note = f" ({found.note})" if found.note else ""
+        if state.parts and spec.params.get("part"):
+            note += f"\nPart: {spec.params['part']}" + (f" ({spec.params['part_note']})" if spec.params.get("part_note") else "")
         plan = {k: v for k, v in spec.to_dict().items() if k not in ("instruction", "params")}
         return Observation(
             text=f"Instruction: {spec.instruction}\nPlan: {json.dumps(plan)}{note}",

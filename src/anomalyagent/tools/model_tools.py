@@ -71,8 +71,8 @@ class LLMPlanner:
         self.model = _chat(backend, options, pool)
         self.max_chars = int(max_chars)
 
-    def __call__(self, entry, image, foreground, rng):
-        return sample_spec(entry, image, foreground, rng)
+    def __call__(self, entry, image, foreground, rng, parts=None):
+        return sample_spec(entry, image, foreground, rng, parts=parts)
 
     def write_instruction(self, spec, entry, state) -> str:
         draft = instruction(spec, None)
