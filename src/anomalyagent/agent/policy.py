@@ -127,3 +127,11 @@ class ScriptedPolicy:
         action = self.actions[self._next]
         self._next += 1
         return action
+
+
+@POLICIES.register("learned")
+def _learned_policy(**kwargs: Any) -> Policy:
+    """The embedded learned policy (anomalyagent.policy_net); imported only when asked (torch)."""
+    from ..policy_net import LearnedPolicy
+
+    return LearnedPolicy(**kwargs)

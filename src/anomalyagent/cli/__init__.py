@@ -19,6 +19,7 @@ COMMANDS = {
     "renderers": "anomalyagent.cli.renderers",
     "reverse": "anomalyagent.cli.reverse",
     "bench": "anomalyagent.cli.bench",
+    "train": "anomalyagent.cli.train",
 }
 
 
