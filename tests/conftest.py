@@ -45,3 +45,13 @@ def texture_folder(tmp_path: Path) -> Path:
     for i, size in enumerate((80, 96, 112)):
         write_image(root / f"tile_{i}.png", texture_image(rng, size))
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3-VL saved to disk (built locally, offline, about 5 s once per worker)."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("trl")
+    from anomalyagent.models.tiny_vlm import build_tiny_qwen3_vl
+
+    return build_tiny_qwen3_vl(tmp_path_factory.mktemp("tiny_vlm"))

@@ -1,0 +1,1 @@
+"""Model-building helpers shared by policies, tools and training (heavy imports are lazy)."""
