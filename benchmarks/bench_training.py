@@ -139,11 +139,18 @@ def aggregate(rows: list[dict], cats: list[str], seeds: list[int]) -> dict:
     return out
 
 
-def write(out: Path, args, rows, cats, seeds, seconds: float) -> None:
+def commit_id() -> str:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
     except OSError:
-        commit = ""
+        return ""
+
+
+COMMIT = commit_id()  # the code the run started from
+
+
+def write(out: Path, args, rows, cats, seeds, seconds: float) -> None:
+    commit = COMMIT
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "command": "python benchmarks/bench_training.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),

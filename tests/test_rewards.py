@@ -20,8 +20,8 @@ def ig(i, spec=SPEC):
     return step(i, "IG", {"spec": spec.to_dict()})
 
 
-def qe(i, score):
-    return step(i, "QE", {"score": score, "passed": score > 5})
+def qe(i, score, passed=None):
+    return step(i, "QE", {"score": score, "passed": score > 5 if passed is None else passed})
 
 
 def answer(i):
@@ -62,6 +62,9 @@ def test_task_reward_is_the_last_judged_score():
 def test_refinement_rewards_only_improvements():
     assert refinement_reward(expert()) == 1.0  # passed at once: nothing to refine, full marks
     assert refinement_reward(traj([step(0, "PG"), ig(1), qe(2, 4.0)])) == 0.0
+    # a hard-failed first edit (score above 5, verdict fail) is not a first-try pass
+    hard = traj([step(0, "PG"), ig(1), qe(2, 6.0, passed=False), ig(3), qe(4, 8.0)])
+    assert refinement_reward(hard) == pytest.approx(0.2)
     assert refinement_reward(reflected(3.0, 7.0)) == pytest.approx(0.4)
     down_up = traj([step(0, "PG"), ig(1), qe(2, 4.0), ig(3), qe(4, 2.0), ig(5), qe(6, 5.0)])
     assert refinement_reward(down_up) == pytest.approx(0.3)  # only the 2 -> 5 rise counts
@@ -82,7 +85,10 @@ def test_kr_term_applies_only_after_a_low_score():
     assert kr_when_low(expert()) is None
     assert kr_when_low(reflected(kr=True)) == 1.0
     assert kr_when_low(reflected(kr=False)) == 0.0
-    assert kr_when_low(reflected(6.0, 7.0, kr=False), low_score=5.0) is None
+    assert kr_when_low(expert(6.0), low_score=5.0) is None
+    # a failed verdict counts as low whatever the score
+    assert kr_when_low(traj([step(0, "PG"), ig(1), qe(2, 6.0, passed=False), ig(3)])) == 0.0
+    assert kr_when_low(expert(7.0), low_score=8.0) == 0.0  # passed, but at or below the bar
 
 
 def test_well_formed_counts_bad_calls_and_policy_errors():

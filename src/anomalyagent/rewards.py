@@ -11,11 +11,11 @@ list[float | None]``, trajectories taken from the ``environments`` TRL passes in
   nothing extra; a failing edit earns no credit for being different).
 - R_ref in [0, 1]: sum over judged IG turns of max(0, S_m - S_(m-1)) / 10, clipped
   (reward for improving after a review), and 1 when the FIRST judged edit already
-  passed. The paper's plain sum gives a first-try pass 0, so a deliberately poor first
+  passed QE. The paper's plain sum gives a first-try pass 0, so a deliberately poor first
   attempt that reaches the same final score would earn more; with a first-try pass
   counted as full marks no failure can beat it (docs/training.md).
 - R_beh in [-overrun_penalty, 1]: the mean of (valid tool transitions, KR used after a
-  low score, well-formed calls), minus ``overrun_penalty`` when the turn budget ran out.
+  failed or low QE, well-formed calls), minus ``overrun_penalty`` when the turn budget ran out.
 
 Weights live in ``RewardConfig``; docs/training.md says why these defaults.
 """
@@ -39,7 +39,7 @@ class RewardConfig:
     ref: float = field(default=0.3, metadata={"help": "weight of R_ref (sum of score improvements / 10)"})
     beh: float = field(default=0.3, metadata={"help": "weight of R_beh (valid order, KR when low, format)"})
     diversity: float = field(default=0.1, metadata={"help": "R_task bonus x mean spec distance to other passing rollouts"})
-    low_score: float = field(default=PASS_SCORE, metadata={"help": "a QE score at or below this should be followed by KR"})
+    low_score: float = field(default=PASS_SCORE, metadata={"help": "a QE that fails, or scores at or below this, should be followed by KR"})
     overrun_penalty: float = field(default=0.5, metadata={"help": "subtracted from R_beh when the turn budget ran out"})
 
     def __post_init__(self) -> None:
@@ -123,12 +123,14 @@ def task_reward(trajectory: Trajectory, diversity_value: float = 0.0, config: Re
     return final_score(trajectory) + bonus
 
 
-def refinement_reward(trajectory: Trajectory, pass_score: float = PASS_SCORE) -> float:
+def refinement_reward(trajectory: Trajectory) -> float:
     """R_ref: sum over successive judged edits of max(0, S_m - S_(m-1)) / 10, in [0, 1];
-    1 when the first judged edit passed (score > pass_score: nothing left to refine)."""
-    s = qe_scores(trajectory)
-    if s and s[0] > pass_score:
+    1 when the first judged edit passed QE (nothing left to refine). A QE can fail an
+    edit scoring above 5 (one hard-failing term), so the verdict is read, not the score."""
+    first = next((st for st in _ok_calls(trajectory) if st.call.name == "QE"), None)
+    if first is not None and first.observation.payload.get("passed", False):
         return 1.0
+    s = qe_scores(trajectory)
     gain = sum(max(0.0, b - a) for a, b in zip(s, s[1:]))
     return min(gain / 10.0, 1.0)
 
@@ -170,13 +172,15 @@ def transition_validity(trajectory: Trajectory) -> list[bool]:
 
 
 def kr_when_low(trajectory: Trajectory, low_score: float = PASS_SCORE) -> float | None:
-    """1 if KR was called after the first QE scoring <= low_score, 0 if not; None when
-    no QE scored that low (the term does not apply)."""
+    """1 if KR was called after the first low QE (failed, or scoring <= low_score), 0 if
+    not; None when no QE was low (the term does not apply)."""
     low_at = None
     for i, s in enumerate(trajectory.steps):
         if s.call is None or s.observation is None or s.observation.error:
             continue
-        if low_at is None and s.call.name == "QE" and float(s.observation.payload.get("score", 0.0)) <= low_score:
+        payload = s.observation.payload
+        low = not payload.get("passed", False) or float(payload.get("score", 0.0)) <= low_score
+        if low_at is None and s.call.name == "QE" and low:
             low_at = i
         elif low_at is not None and s.call.name == "KR":
             return 1.0
