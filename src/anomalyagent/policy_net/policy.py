@@ -56,7 +56,7 @@ def save_policy(net, path: str | Path, extra: dict[str, Any] | None = None) -> P
 
 def load_policy(path: str | Path = POLICY_FILE):
     """The network stored at ``path`` (eval mode); WeightsError when it cannot be used."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     from .model import PolicyNet
@@ -70,7 +70,7 @@ def load_policy(path: str | Path = POLICY_FILE):
         space = ActionSpace.from_dict(json.loads(meta["space"]))
         net = PolicyNet(space, int(meta["state_dim"]), hidden=int(meta["hidden"]), proj=int(meta["proj"]))
         net.load_state_dict(load_file(str(path)))
-    except (KeyError, ValueError, RuntimeError, OSError) as exc:
+    except (SafetensorError, KeyError, ValueError, RuntimeError, OSError) as exc:
         raise WeightsError(f"{path}: not a policy checkpoint for this network: {exc}") from exc
     return net.eval()
 

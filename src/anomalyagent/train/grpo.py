@@ -113,7 +113,7 @@ def train_grpo(net: PolicyNet, prompts: list[Prompt], tools: ToolBox, settings: 
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
                 opt.step()
-            line.update(loss=float(loss), turns=len(batch), **info)
+            line.update(loss=float(loss.detach()), turns=len(batch), **info)
         log.info("GRPO %d: reward %.3f, pass %.2f, score %.2f, turns %.1f", it, line.get("mean_reward", 0.0),
                  line.get("pass_rate", 0.0), line.get("final_qe_score", 0.0), line.get("mean_turns", 0.0))
         history.append(line)

@@ -42,14 +42,18 @@ def _imports():
         raise ImportError(_INSTALL) from exc
 
 
-def load_model(model_path: str | Path, freeze_vision: bool = False):
-    """The model at ``model_path`` (float32 on CPU, bfloat16 when CUDA is there); with
-    ``freeze_vision`` the vision tower gets no gradients."""
+def load_model(model_path, freeze_vision: bool = False):
+    """The model at ``model_path`` (float32 on CPU, bfloat16 when CUDA is there), or
+    ``model_path`` itself when it is already a model; with ``freeze_vision`` the vision
+    tower gets no gradients."""
     import torch
     from transformers import AutoModelForImageTextToText
 
-    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    model = AutoModelForImageTextToText.from_pretrained(str(model_path), dtype=dtype)
+    if isinstance(model_path, (str, Path)):
+        dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+        model = AutoModelForImageTextToText.from_pretrained(str(model_path), dtype=dtype)
+    else:
+        model = model_path
     if freeze_vision:
         visual = getattr(getattr(model, "model", model), "visual", None)
         if visual is None:
@@ -99,19 +103,21 @@ def _history(trainer) -> list[dict[str, Any]]:
     return [{k: v for k, v in h.items() if isinstance(v, (int, float, str))} for h in trainer.state.log_history]
 
 
-def run_sft(model_path: str | Path, reverse_dir: str | Path, out: str | Path, max_steps: int = 100, lr: float = 1e-5,
-            batch_size: int = 1, seed: int = 0, freeze_vision: bool = True, save: bool = True) -> dict[str, Any]:
-    """SFT with TRL; returns the log history (loss per step) and where the model went."""
+def run_sft(model_path, reverse_dir: str | Path, out: str | Path, max_steps: int = 100, lr: float = 1e-5,
+            batch_size: int = 1, seed: int = 0, freeze_vision: bool = True, save: bool = True,
+            processor=None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """SFT with TRL; returns the log history (loss per step) and where the model went.
+    ``model_path``: a model folder, or a model object (then pass ``processor``)."""
     _imports()
     from trl import SFTConfig, SFTTrainer
 
     from ..models.tiny_vlm import load_vlm_processor
 
-    processor = load_vlm_processor(model_path)
+    processor = processor or load_vlm_processor(model_path)
     model = load_model(model_path, freeze_vision=freeze_vision)
     config = SFTConfig(output_dir=str(out), max_steps=max_steps, per_device_train_batch_size=batch_size, learning_rate=lr,
                        logging_steps=1, save_strategy="no", report_to=[], seed=seed, max_length=None,
-                       bf16=_cuda(), use_cpu=not _cuda(), dataloader_num_workers=0)
+                       bf16=_cuda(), use_cpu=not _cuda(), dataloader_num_workers=0, **(extra or {}))
     trainer = SFTTrainer(model=model, args=config, train_dataset=sft_dataset(reverse_dir), processing_class=processor)
     trainer.train()
     if save:
@@ -149,11 +155,14 @@ def grpo_dataset(data: str | Path, categories, prompts_per_category: int, seed: 
     return datasets.Dataset.from_list(rows)
 
 
-def run_grpo(model_path: str | Path, data: str | Path, out: str | Path, categories=None, prompts_per_category: int = 16,
+def run_grpo(model_path, data: str | Path, out: str | Path, categories=None, prompts_per_category: int = 16,
              num_generations: int = 8, max_completion_length: int = 1024, max_steps: int = 100, lr: float = 1e-6,
              batch_size: int = 1, seed: int = 0, max_side: int = 256, reward: RewardConfig | None = None,
-             max_turns: int = 10, beta: float = 0.04, save: bool = True, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """GRPO with TRL through our tools; returns the log history (rewards per term, tool calls)."""
+             max_turns: int = 10, beta: float = 0.04, save: bool = True, extra: dict[str, Any] | None = None,
+             processor=None) -> dict[str, Any]:
+    """GRPO with TRL through our tools; returns the log history (rewards per term, tool calls).
+    ``model_path``: a model folder, or a model object (then pass ``processor``); ``extra``:
+    more GRPOConfig fields (generation_kwargs, gradient_checkpointing, ...)."""
     _imports()
     from trl import GRPOConfig, GRPOTrainer
 
@@ -161,7 +170,7 @@ def run_grpo(model_path: str | Path, data: str | Path, out: str | Path, categori
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     reward = reward or RewardConfig()
-    processor = load_vlm_processor(model_path)
+    processor = processor or load_vlm_processor(model_path)
     model = load_model(model_path)
     config = GRPOConfig(
         output_dir=str(out), max_steps=max_steps, per_device_train_batch_size=batch_size * num_generations,
