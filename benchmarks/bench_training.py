@@ -162,5 +162,28 @@ def write(out: Path, args, rows, cats, seeds, seconds: float) -> None:
     }, indent=1, sort_keys=True))
 
 
+def table(path: str) -> str:
+    """The summary of a results file as a markdown table (docs/benchmarks.md)."""
+    data = json.loads(Path(path).read_text())
+    lines = ["| policy | mean reward | seed std | final QE score | pass rate | mean turns | KR use | runs |",
+             "|---|---|---|---|---|---|---|---|"]
+    for method, e in data["summary"].items():
+        lines.append(f"| {method} | {e['mean_reward']:.3f} | {e['reward_seed_std']:.3f} | {e['final_qe_score']:.2f} | "
+                     f"{e['pass_rate']:.3f} | {e['mean_turns']:.2f} | {e['kr_use']:.3f} | {e['runs']} |")
+    per_fold = ["", "| held out | " + " | ".join(data["summary"]) + " |", "|---|" + "---|" * len(data["summary"])]
+    for held in data["categories"]:
+        cells = []
+        for method in data["summary"]:
+            vals = [r["mean_reward"] for r in data["rows"] if r["held_out"] == held and r["method"] == method]
+            cells.append(f"{np.mean(vals):.3f}" if vals else "-")
+        per_fold.append(f"| {held} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + per_fold)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--table":
+        print(table(sys.argv[2]))
+    else:
+        main()

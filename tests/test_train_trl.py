@@ -82,3 +82,13 @@ def test_tiny_qwen3_vl_sft_then_grpo_with_our_tools_and_rewards(tiny_vlm, revers
         assert all(f"rewards/reward_{term}/mean" in h for h in steps)
     # PG called first and well formed: R_beh is positive, so the rewards came from real trajectories
     assert all(h["rewards/reward_beh/mean"] > 0 for h in steps)
+
+
+def test_train_cli_reports_missing_inputs_clearly(tmp_path, capsys):
+    from anomalyagent.cli import main
+
+    code = main(["train", "sft", "--model", str(tmp_path / "model"), "--reverse", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "not a local model folder" in capsys.readouterr().err
+    code = main(["train", "policy", "--data", str(tmp_path), "--reverse", str(tmp_path), "--out", str(tmp_path / "w")])
+    assert code == 2 and "trajectories.jsonl" in capsys.readouterr().err

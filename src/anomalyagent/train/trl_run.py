@@ -99,6 +99,13 @@ def sft_dataset(reverse_dir: str | Path):
     return datasets.Dataset.from_list(rows, features=features)
 
 
+def _check_model(model_path) -> None:
+    """A model given by path must be a local folder: nothing is downloaded."""
+    if isinstance(model_path, (str, Path)) and not (Path(model_path) / "config.json").is_file():
+        raise FileNotFoundError(f"{model_path}: not a local model folder (no config.json); "
+                                "give a downloaded Qwen3-VL folder with its processor files")
+
+
 def _history(trainer) -> list[dict[str, Any]]:
     return [{k: v for k, v in h.items() if isinstance(v, (int, float, str))} for h in trainer.state.log_history]
 
@@ -113,12 +120,14 @@ def run_sft(model_path, reverse_dir: str | Path, out: str | Path, max_steps: int
 
     from ..models.tiny_vlm import load_vlm_processor
 
+    _check_model(model_path)
+    dataset = sft_dataset(reverse_dir)
     processor = processor or load_vlm_processor(model_path)
     model = load_model(model_path, freeze_vision=freeze_vision)
     config = SFTConfig(output_dir=str(out), max_steps=max_steps, per_device_train_batch_size=batch_size, learning_rate=lr,
                        logging_steps=1, save_strategy="no", report_to=[], seed=seed, max_length=None,
                        bf16=_cuda(), use_cpu=not _cuda(), dataloader_num_workers=0, **(extra or {}))
-    trainer = SFTTrainer(model=model, args=config, train_dataset=sft_dataset(reverse_dir), processing_class=processor)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=processor)
     trainer.train()
     if save:
         trainer.save_model(str(out))
@@ -170,6 +179,8 @@ def run_grpo(model_path, data: str | Path, out: str | Path, categories=None, pro
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     reward = reward or RewardConfig()
+    _check_model(model_path)
+    dataset = grpo_dataset(data, categories, prompts_per_category, seed, max_side, max_turns)
     processor = processor or load_vlm_processor(model_path)
     model = load_model(model_path)
     config = GRPOConfig(
@@ -181,7 +192,7 @@ def run_grpo(model_path, data: str | Path, out: str | Path, categories=None, pro
     )
     factory = functools.partial(SynthesisEnvironment, max_turns=max_turns, max_side=max_side)
     trainer = GRPOTrainer(model=model, reward_funcs=reward_functions(reward), args=config, processing_class=processor,
-                          train_dataset=grpo_dataset(data, categories, prompts_per_category, seed, max_side, max_turns),
+                          train_dataset=dataset,
                           environment_factory=factory)
     trainer.train()
     if save:
