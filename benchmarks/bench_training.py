@@ -72,6 +72,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-4, help="GRPO learning rate")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="GRPO rows to run (names as in VARIANTS)")
     ap.add_argument("--no-rule", action="store_true", help="skip the rule-policy rows")
+    ap.add_argument("--held-out", default=None, help="only these folds (comma-separated; default: every category)")
     args = ap.parse_args()
     variants = {name: VARIANTS[name] for name in args.variants.split(",") if name}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -90,7 +91,8 @@ def main() -> None:
     by_cat = {c: [d for d in demos if d.trajectory.task.category == c] for c in cats}
     rows = []
     out = Path(args.out)
-    for held in cats:
+    folds = [c.strip() for c in args.held_out.split(",")] if args.held_out else cats
+    for held in folds:
         train_cats = [c for c in cats if c != held]
         train_demos = [d for c in train_cats for d in by_cat[c]]
         data = demonstration_turns(train_demos, space_net.space, space_net.state_dim, encoders, kb)
