@@ -73,6 +73,9 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS), help="GRPO rows to run (names as in VARIANTS)")
     ap.add_argument("--no-rule", action="store_true", help="skip the rule-policy rows")
     ap.add_argument("--held-out", default=None, help="only these folds (comma-separated; default: every category)")
+    ap.add_argument("--in-domain", action="store_true",
+                    help="evaluate on the TRAINING categories' normal images instead of the held-out one (does GRPO "
+                    "optimise where it trains?); --eval-prompts is then per training category")
     args = ap.parse_args()
     variants = {name: VARIANTS[name] for name in args.variants.split(",") if name}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -96,7 +99,9 @@ def main() -> None:
         train_cats = [c for c in cats if c != held]
         train_demos = [d for c in train_cats for d in by_cat[c]]
         data = demonstration_turns(train_demos, space_net.space, space_net.state_dim, encoders, kb)
-        eval_prompts = read_prompts(args.data, [held], args.eval_prompts, np.random.default_rng([99, cats.index(held)]), args.max_side)
+        eval_cats = train_cats if args.in_domain else [held]
+        eval_prompts = read_prompts(args.data, eval_cats, args.eval_prompts, np.random.default_rng([99, cats.index(held)]),
+                                    args.max_side)
         pool = read_prompts(args.data, train_cats, args.train_prompts, np.random.default_rng([7, cats.index(held)]), args.max_side)
         if not args.no_rule:
             t = time.perf_counter()
