@@ -11,6 +11,7 @@ sampling is biased towards one PG call (``--no-bias`` turns that off).
 
     python benchmarks/gpu_train_step.py --out gpu_train_step.json
     python benchmarks/gpu_train_step.py --config path/to/Qwen3-VL-4B/config.json   # the published config
+    python benchmarks/gpu_train_step.py --dry-run --max-completion-length 64        # CPU check, tiny model
 
 Writes seconds and peak GPU memory (torch.cuda.max_memory_allocated) per step, the
 configuration and the parameter counts.
@@ -27,6 +28,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -67,7 +69,15 @@ def synthetic_tree(root: Path, size: int = 256, per_defect: int = 2) -> Path:
     return root
 
 
-def build_model(processor_dir: Path, config_path: str | None):
+# --dry-run: the same code path on a CPU with a tiny model (checks the script, measures nothing useful).
+TEXT_DRY = dict(TEXT_4B, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=16, vocab_size=1024,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3], "mrope_interleaved": True})
+VISION_DRY = dict(VISION_4B, depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                  num_position_embeddings=64, deepstack_visual_indexes=[0])
+
+
+def build_model(processor_dir: Path, config_path: str | None, dry_run: bool = False):
     import torch
     from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
@@ -75,8 +85,8 @@ def build_model(processor_dir: Path, config_path: str | None):
     if config_path:
         config = Qwen3VLConfig.from_pretrained(config_path)
     else:
-        text = dict(TEXT_4B, pad_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"])
-        config = Qwen3VLConfig(text_config=text, vision_config=VISION_4B, tie_word_embeddings=True,
+        text = dict(TEXT_DRY if dry_run else TEXT_4B, pad_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"])
+        config = Qwen3VLConfig(text_config=text, vision_config=VISION_DRY if dry_run else VISION_4B, tie_word_embeddings=True,
                                image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
                                vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
     # The tiny tokenizer's special-token ids must be the ones the model looks for.
@@ -84,22 +94,30 @@ def build_model(processor_dir: Path, config_path: str | None):
                      ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>")):
         setattr(config, key, ids[tok])
     torch.manual_seed(0)
-    with torch.device("cuda"):
-        model = Qwen3VLForConditionalGeneration(config).to(torch.bfloat16)
+    if dry_run:
+        model = Qwen3VLForConditionalGeneration(config)
+    else:
+        with torch.device("cuda"):
+            model = Qwen3VLForConditionalGeneration(config).to(torch.bfloat16)
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     return model, config
 
 
 def measure(fn):
+    """(result, seconds, peak GPU GiB); the memory is None without CUDA (dry runs)."""
     import torch
 
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     result = fn()
-    torch.cuda.synchronize()
-    return result, round(time.perf_counter() - start, 2), round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    if cuda:
+        torch.cuda.synchronize()
+    peak = round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None
+    return result, round(time.perf_counter() - start, 2), peak
 
 
 def main() -> int:
@@ -110,11 +128,12 @@ def main() -> int:
     ap.add_argument("--max-completion-length", type=int, default=512)
     ap.add_argument("--no-bias", action="store_true", help="do not bias GRPO sampling towards a PG call")
     ap.add_argument("--gradient-checkpointing", action="store_true")
+    ap.add_argument("--dry-run", action="store_true", help="tiny model on the CPU: check the script, no real numbers")
     args = ap.parse_args()
     import torch
 
-    if not torch.cuda.is_available():
-        print("error: this script needs a CUDA GPU", file=sys.stderr)
+    if not torch.cuda.is_available() and not args.dry_run:
+        print("error: this script needs a CUDA GPU (--dry-run checks it on a CPU with a tiny model)", file=sys.stderr)
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from anomalyagent.models.tiny_vlm import build_tiny_qwen3_vl, load_vlm_processor
@@ -133,26 +152,35 @@ def main() -> int:
     summary = exporter.close()
 
     report = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "python": platform.python_version(),
+              "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (dry run)", "torch": torch.__version__, "python": platform.python_version(),
               "trajectories": summary.get("trajectories"), "args": vars(args)}
-    model, config = build_model(proc_dir, args.config)
+    model, config = build_model(proc_dir, args.config, args.dry_run)
     report["parameters"] = sum(p.numel() for p in model.parameters())
     report["parameters_vision"] = sum(p.numel() for p in model.model.visual.parameters())
     report["config"] = {"text": {k: getattr(config.text_config, k) for k in TEXT_4B if k != "rope_parameters"},
                         "vision": {k: getattr(config.vision_config, k) for k in VISION_4B}}
+    # Saved to disk: TRL builds GRPO's reference model from the model's path.
+    model_dir = work / "model"
+    model.save_pretrained(model_dir, safe_serialization=True)
+    for f in proc_dir.iterdir():  # tokenizer, chat template, image processor (not the tiny model's weights)
+        if f.is_file() and f.name not in ("config.json", "generation_config.json") and not f.name.endswith(".safetensors"):
+            shutil.copy(f, model_dir / f.name)
+    del model
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     common = {"gradient_checkpointing": args.gradient_checkpointing}
+    # Seconds include loading the model; TRL's own train_runtime / step_time are kept too.
     sft, report["sft_seconds"], report["sft_peak_gib"] = measure(lambda: trl_run.run_sft(
-        model, work / "reverse", work / "sft", max_steps=1, save=False, processor=processor, extra=common))
+        model_dir, work / "reverse", work / "sft", max_steps=1, save=False, processor=processor, extra=common))
     report["sft_loss"] = next((h["loss"] for h in sft["history"] if "loss" in h), None)
-    for p in model.parameters():
-        p.requires_grad_(True)  # SFT froze the vision tower; GRPO trains the whole model
+    report["sft_train_runtime"] = next((h["train_runtime"] for h in sft["history"] if "train_runtime" in h), None)
     extra = dict(common)
     if not args.no_bias:
         tok = processor.tokenizer
         ids = tok('<tool_call>\n{"name": "PG", "arguments": {}}\n</tool_call><|im_end|>', add_special_tokens=False)["input_ids"]
         extra["generation_kwargs"] = {"sequence_bias": [[ids[:k + 1], 50.0 + 10.0 * k] for k in range(len(ids))]}
     grpo, report["grpo_seconds"], report["grpo_peak_gib"] = measure(lambda: trl_run.run_grpo(
-        model, data, work / "grpo", prompts_per_category=4, num_generations=args.num_generations,
+        model_dir, data, work / "grpo", prompts_per_category=4, num_generations=args.num_generations,
         max_completion_length=args.max_completion_length, max_steps=1, save=False, processor=processor, extra=extra))
     report["grpo_log"] = grpo["history"][0] if grpo["history"] else {}
     Path(args.out).write_text(json.dumps(report, indent=1, sort_keys=True, default=str))
