@@ -17,6 +17,11 @@ It prints, per defect type and statistic, the real median, our median and their 
 (ours / real); a ratio outside [0.5, 2] is flagged. Real images and masks are only
 read, never copied.
 
+Honest by construction: the real side uses each category's RESERVED first third of
+anomalies only (eval/split.py), the only part a prior may be tuned on. ``--include-test``
+reads every anomaly for a look at the whole distribution; it then prints a banner that the
+numbers include the test two-thirds and must not be used to set priors.
+
 Usage::
 
     python benchmarks/bench_realism.py [--data /work/shared/data] [--n 30] [--seed 0]
@@ -39,6 +44,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from anomalyagent.eval.split import split_category
 from anomalyagent.foreground import foreground
 from anomalyagent.images import IMAGE_SUFFIXES, read_image, read_mask, to_gray
 from anomalyagent.knowledge import KnowledgeBase
@@ -73,11 +79,14 @@ def images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def real_stats(root: Path, category: str, defect: str) -> list[dict[str, float]]:
+def real_stats(root: Path, category: str, defect: str, include_test: bool = False) -> list[dict[str, float]]:
+    """Statistics of the real masks of one type: the reserved third only unless ``include_test``."""
+    split = split_category(root / category)
+    records = split.reserved + ([it for it in split.test if it.is_anomaly] if include_test else [])
     out = []
-    for path in images_in(root / category / "test" / defect):
-        image = read_image(path)
-        mask = read_mask(root / category / "ground_truth" / defect / f"{path.stem}_mask.png", image.shape[:2])
+    for it in (r for r in records if r.defect == defect):
+        image = read_image(it.image)
+        mask = read_mask(it.mask, image.shape[:2])
         m = measure(image, mask)
         if m:
             out.append(m)
@@ -139,21 +148,32 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=30, help="renders per defect type")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--override", action="append", default=[], help="category/defect:field=value (repeatable)")
+    parser.add_argument("--json", default="", help="also write the medians and ratios to this JSON file")
+    parser.add_argument("--include-test", action="store_true",
+                        help="also read the test two-thirds (printed with a warning; never tune priors on it)")
     args = parser.parse_args()
+    if args.include_test:
+        print("WARNING: real statistics include the TEST two-thirds of the anomalies; for reading only, "
+              "do not set knowledge-base priors from these numbers.\n")
     cv2.setNumThreads(1)
     root = Path(args.data)
     kb = KnowledgeBase.default()
     print("| defect type | n real / ours | " + " | ".join(f"{s}: real, ours, ratio" for s in STATS) + " |")
     print("|---|---|" + "---|" * len(STATS))
     flagged = []
+    results: dict = {"command": "python benchmarks/bench_realism.py " + " ".join(sys.argv[1:]),
+                     "real": "all anomalies (test two-thirds included)" if args.include_test else "reserved first third",
+                     "types": {}}
     for category, defect in defect_types(root):
-        real = real_stats(root, category, defect)
+        real = real_stats(root, category, defect, args.include_test)
         ours = our_stats(root, kb, category, defect, args.n, args.seed, args.override)
         cells = []
+        row = results["types"][f"{category}/{defect}"] = {"n_real": len(real), "n_ours": len(ours)}
         for s in STATS:
             r = float(np.median([m[s] for m in real])) if real else float("nan")
             o = float(np.median([m[s] for m in ours])) if ours else float("nan")
             ratio = o / r if r > 0 else float("nan")
+            row[s] = {k: (round(v, 5) if np.isfinite(v) else None) for k, v in (("real", r), ("ours", o), ("ratio", ratio))}
             bad = not (0.5 <= ratio <= 2.0)
             if bad:
                 flagged.append(f"{category}/{defect} {s} {ratio:.2f}")
@@ -162,6 +182,12 @@ def main() -> int:
         print(f"| {category}/{defect} | {len(real)} / {len(ours)} | " + " | ".join(cells) + " |")
     print()
     print(f"outside a factor of 2: {', '.join(flagged) if flagged else 'none'}")
+    if args.json:
+        if args.include_test:
+            print("not writing --json: the numbers include the test two-thirds", file=sys.stderr)
+            return 2
+        results["outside_factor_2"] = flagged
+        Path(args.json).write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Reverse synthesis on real data: trajectory counts, reconstruction flag rate, spec fit.
 
     python benchmarks/bench_reverse.py [--data /work/shared/data] [--all] [--seed 0]
-    python benchmarks/bench_reverse.py --picture docs/img/reverse_example.png --id hazelnut/crack/000/n3
+    python benchmarks/bench_reverse.py --data /tmp/synth/hazelnut --all --picture docs/img/reverse_example.png --id hazelnut/crack/001/n3
+    (/tmp/synth from benchmarks/synthetic_tree.py: the committed picture uses no dataset pixels)
 
 Runs ``anomalyagent reverse`` (the reserved first third by default, ``--all`` for every
 anomaly) into a temporary folder and prints the numbers of docs/benchmarks.md: the

@@ -50,8 +50,8 @@ def test_kb_show_and_list(capsys):
 def test_demo_runs_offline(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--n", "3", "--no-progress"]) == 0
-    assert (out / "report.html").is_file()
-    assert len([line for line in (out / "manifest.jsonl").read_text().splitlines() if line]) == 6
+    assert (out / "samples/report.html").is_file()
+    assert len([line for line in (out / "samples/manifest.jsonl").read_text().splitlines() if line]) == 6
 
 
 def test_knowledge_override_file(object_tree, tmp_path, capsys):

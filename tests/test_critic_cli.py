@@ -42,3 +42,22 @@ def test_critique_reports_a_size_mismatch(tmp_path, capsys):
     write_png(tmp_path / "small.png", np.zeros((40, 40), np.uint8))
     rc = main(["critique", "--normal", str(p["normal"]), "--image", str(tmp_path / "small.png")])
     assert rc == 2 and "differs" in capsys.readouterr().out
+
+
+def test_critique_with_the_products_normal_images(tmp_path, capsys):
+    from anomalyagent.synthetic import texture_image
+
+    p = _files(tmp_path)
+    normals = tmp_path / "good"
+    normals.mkdir()
+    for i in range(4):
+        write_png(normals / f"{i}.png", texture_image(np.random.default_rng(50 + i), 128))
+    model = tmp_path / "model.npz"
+    args = ["critique", "--normal", str(p["normal"]), "--image", str(p["image"]), "--mask", str(p["mask"]), "--json"]
+    assert main(args + ["--normals", str(normals), "--appearance", str(model)]) == 0
+    fitted = json.loads(capsys.readouterr().out)
+    assert "abnormality" in fitted["terms"] and model.is_file()
+    assert main(args + ["--appearance", str(model)]) == 0  # the saved model judges the same
+    assert json.loads(capsys.readouterr().out)["terms"] == fitted["terms"]
+    assert main(args + ["--normals", str(tmp_path / "nothing")]) == 2
+    assert "no normal images" in capsys.readouterr().out

@@ -35,9 +35,12 @@ def test_measured_is_the_default_backend():
 def test_a_good_defect_passes_with_full_terms(gray):
     n, e, m = texture_scene(gray=gray)
     j = judge(n, e, m, entry=ENTRY, kind="texture")
-    assert j.passed and j.score > 8.0
+    # CNR ~6.7 on this grainy surface: clear, but below the calibrated full strength
+    # (critic.calibration.DEFAULT), so the score is high without being 10
+    assert j.passed and j.score > 7.0
+    assert j.score > judge(n, *corrupt.fade(n, e, m, 0.5), entry=ENTRY, kind="texture").score
     assert j.score == pytest.approx(j.location + j.quality)
-    assert set(j.terms) == {"location", "visibility", "seam", "texture", "shape", "color"}
+    assert set(j.terms) == {"location", "visibility", "seam", "texture", "shape", "color", "spill"}
     assert all(0.0 <= v <= 1.0 for v in j.terms.values()) and not j.advice
     assert "Acceptable" in j.review
 

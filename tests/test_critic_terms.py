@@ -6,6 +6,7 @@ import pytest
 
 from anomalyagent.critic import corrupt
 from anomalyagent.critic.appearance import (
+    FAINT,
     boundary_pairs, color_term, resolution_ratio, seam_term, step_sharpness, texture_term, visibility_term,
 )
 from anomalyagent.critic.location import border_distance, location_term, on_object_fraction
@@ -36,11 +37,15 @@ def test_robust_std_ignores_outliers():
 
 # --- visibility ------------------------------------------------------------------------
 def test_visibility_passes_a_clear_defect_and_fails_a_faded_one():
+    # the term ranks strength (full value at the calibrated CNR): a clear defect gets no
+    # advice, a faded one "increase intensity", and always the lower value
     n, e, m = texture_scene()
-    assert visibility_term(make_views(n, e, m)).value == 1.0
+    clear = visibility_term(make_views(n, e, m))
+    assert clear.value > FAINT and not clear.parameter
+    assert visibility_term(make_views(n, e, m), cnr_good=3.0).value == 1.0
     faded, _ = corrupt.fade(n, e, m, 0.05)
     t = visibility_term(make_views(n, faded, m))
-    assert t.value < 0.5 and (t.parameter, t.direction) == ("intensity", "increase")
+    assert t.value < FAINT < clear.value and (t.parameter, t.direction) == ("intensity", "increase")
 
 
 def test_visibility_fails_an_absurdly_strong_change():

@@ -79,8 +79,92 @@ def test_cli(category: Path, tmp_path: Path, capsys):
     assert code == 0
     assert (tmp_path / "cli" / "results.md").is_file() and (tmp_path / "cli" / "pixel_ap.png").is_file()
     assert "| cutpaste | 1 |" in capsys.readouterr().out
-    with pytest.raises(KeyError, match="unknown synthesis method"):
-        main(["bench", "--data", str(category), "--out", str(tmp_path / "bad"), "--methods", "nope", "--preset", "tiny"])
+    assert main(["bench", "--data", str(category), "--out", str(tmp_path / "bad"), "--methods", "nope",
+                 "--preset", "tiny"]) == 2
+    assert "unknown synthesis method 'nope'" in capsys.readouterr().err
+
+
+def test_cli_unreadable_data_is_one_clear_error(tmp_path: Path, capsys):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    assert main(["bench", "--data", str(tmp_path / "a"), "--out", str(tmp_path / "o"), "--preset", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "symbolic link loop" in err and "Traceback" not in err
+
+
+def test_rows_record_setting_detector_code_and_per_defect_metrics(category: Path, tmp_path: Path):
+    rows = run_bench(_config(category, tmp_path / "p"))
+    perlin, oracle = rows
+    assert (perlin["setting"], oracle["setting"], perlin["detector"]) == ("any", "reserved", "unet")
+    assert set(perlin["code"]) == {"version", "fingerprint", "git"} and perlin["params"]["n"] == 4
+    assert set(perlin["per_defect"]) == {"hole", "scratch"}
+    for stats in perlin["per_defect"].values():
+        assert 0 <= stats["pixel_ap"] <= 1 and 0 <= stats["pixel_auroc"] <= 1 and stats["n_images"] == 2
+    table = markdown_table(rows)
+    assert "#### any setting, unet detector" in table
+    assert "| method | hole | scratch |" in table and "| perlin | " in table
+
+
+def test_resume_redoes_rows_of_other_code_saying_why(category: Path, tmp_path: Path, monkeypatch, caplog):
+    import logging
+
+    import anomalyagent.eval.bench as bench
+
+    first = run_bench(_config(category, tmp_path / "f", oracle=False))
+    real = bench.code_info
+    monkeypatch.setattr(bench, "code_info", lambda module: {**real(module), "fingerprint": "0123456789abcdef"})
+    with caplog.at_level(logging.INFO):
+        again = run_bench(_config(category, tmp_path / "f", oracle=False))
+    assert "redoing, its code changed (fingerprint " + first[0]["code"]["fingerprint"] + " -> 0123456789abcdef" in caplog.text
+    assert again[0]["code"]["fingerprint"] == "0123456789abcdef"
+    assert {k: v for k, v in again[0].items() if "seconds" not in k and k != "code"} == \
+        {k: v for k, v in first[0].items() if "seconds" not in k and k != "code"}
+    stored = json.loads((tmp_path / "f" / "results.json").read_text())
+    assert len(stored["rows"]) == 1  # replaced, not appended
+    stamp = json.loads((tmp_path / "f" / "synthetic" / "tile" / "any" / "perlin" / "seed0.bench_stamp.json").read_text())
+    assert stamp["code"] == "0123456789abcdef"  # the synthetic set was made again, not resumed from old code
+    assert "made by other code or parameters; starting it over" in caplog.text
+
+
+def test_rows_without_code_info_are_dropped(category: Path, tmp_path: Path, caplog):
+    config = _config(category, tmp_path / "l", oracle=False)
+    run_bench(config)
+    path = tmp_path / "l" / "results.json"
+    stored = json.loads(path.read_text())
+    legacy = {k: v for k, v in stored["rows"][0].items() if k not in ("code", "params", "setting", "detector")}
+    stored["rows"] = [legacy]  # a row of the format before settings and fingerprints
+    path.write_text(json.dumps(stored))
+    rows = run_bench(config)
+    assert [(r["setting"], r["method"]) for r in rows] == [("any", "perlin")] and rows[0]["code"]
+    assert "dropping 1 rows made before rows recorded their code" in caplog.text
+
+
+def test_a_failing_sample_and_a_failing_row_do_not_stop_the_run(category: Path, tmp_path: Path, monkeypatch):
+    from anomalyagent.methods import METHODS
+    from anomalyagent.methods.perlin import PerlinMethod
+
+    class Flaky(PerlinMethod):
+        name = "flaky"
+
+        def synthesize(self, image, task, rng, pool):
+            if task.index == 0:
+                raise RuntimeError("boom on purpose")
+            return super().synthesize(image, task, rng, pool)
+
+    class Broken(PerlinMethod):
+        name = "broken"
+
+        def synthesize(self, image, task, rng, pool):
+            raise RuntimeError("always broken")
+
+    monkeypatch.setitem(METHODS._items, "flaky", Flaky)
+    monkeypatch.setitem(METHODS._items, "broken", Broken)
+    rows = run_bench(_config(category, tmp_path / "e", methods=["broken", "flaky"], oracle=False))
+    by = {r["method"]: r for r in rows}
+    assert by["flaky"]["failed_samples"] == 2 and "boom on purpose" in by["flaky"]["failed_examples"][0]
+    assert by["flaky"]["n_train_anomalies"] == 2 and "pixel_ap" in by["flaky"]
+    assert "no sample could be made" in by["broken"]["error"]
+    assert "- broken seed 0: DataError" in markdown_table(rows)
 
 
 def test_unknown_category_is_a_clear_error(category: Path, tmp_path: Path):

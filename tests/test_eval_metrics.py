@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
-from anomalyagent.eval.metrics import aupro, auroc, average_precision, f1_max, image_scores, localization_metrics
+from anomalyagent.eval.metrics import (aupro, auroc, average_precision, f1_max, image_scores, localization_metrics,
+                                       per_defect_metrics)
 
 
 def _sklearn_f1_max(labels, scores) -> float:
@@ -80,3 +81,23 @@ def test_localization_metrics_keys_and_ranges():
     assert set(out) == {"pixel_auroc", "pixel_ap", "pixel_f1", "image_auroc", "image_ap", "image_f1", "aupro"}
     assert all(0.0 <= v <= 1.0 for v in out.values())
     assert out["pixel_auroc"] > 0.9
+
+
+def test_per_defect_metrics_pool_each_type_with_the_good_images():
+    rng = np.random.default_rng(3)
+    masks = np.zeros((5, 8, 8), bool)
+    masks[1, 2:4, 2:4] = masks[2, 5:7, 1:3] = masks[3, 0:2, 0:8] = masks[4, 6:8, 6:8] = True
+    maps = rng.random((5, 8, 8)).astype(np.float32)
+    maps[1][masks[1]] += 1.0  # "hole" image 1 is found perfectly, the rest is noise
+    defects = ["good", "hole", "scratch", "scratch", "hole"]
+    out = per_defect_metrics(masks, maps, defects)
+    assert set(out) == {"hole", "scratch"}
+    for defect, rows in (("hole", [0, 1, 4]), ("scratch", [0, 2, 3])):
+        labels, scores = masks[rows].ravel(), maps[rows].ravel()
+        assert out[defect]["pixel_ap"] == pytest.approx(average_precision_score(labels, scores))
+        assert out[defect]["pixel_auroc"] == pytest.approx(roc_auc_score(labels, scores))
+        assert out[defect]["positive_fraction"] == pytest.approx(labels.mean())
+        assert out[defect]["n_images"] == 2
+    assert out["hole"]["pixel_ap"] > out["scratch"]["pixel_ap"]
+    with pytest.raises(ValueError, match="do not match"):
+        per_defect_metrics(masks, maps, defects[:4])

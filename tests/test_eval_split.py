@@ -28,7 +28,7 @@ def test_split_reserves_first_third_by_name(tmp_path: Path):
 def test_anomaly_without_mask_names_the_file(tmp_path: Path):
     root = make_category(tmp_path / "tile")
     (root / "ground_truth" / "hole" / "001_mask.png").unlink()
-    with pytest.raises(ImageError, match=r"test/hole/001.png: anomaly image without a mask"):
+    with pytest.raises(ImageError, match=r"test/hole/001.png: anomaly without a mask"):
         index_test(root)
 
 

@@ -97,13 +97,26 @@ def test_package_data_validates_and_entries_are_complete(kb):
         assert {"aspect", "intensity", "angle", "blend", "count", "params", "color"} <= set(e.priors)
 
 
-def test_measured_entries_carry_the_measured_numbers(kb):
-    # Numbers from benchmarks/measure_kb_priors.py on the real masks (see the YAML comments).
-    assert kb.lookup("magnetic_tile", "blowhole").entry.size == (0.03, 0.16)
-    assert kb.lookup("magnetic_tile", "crack").entry.priors["aspect"] == [3.0, 21.5]
-    assert kb.lookup("magnetic_tile", "uneven").entry.color == "lighter"
-    assert kb.lookup("hazelnut", "print").entry.color == "lighter"
-    assert kb.lookup("hazelnut", "cut").entry.priors["aspect"] == [5.5, 7.5]
+def test_committed_priors_are_zero_shot():
+    # Issue 9: the package knowledge carries no prior measured on a dataset's anomaly masks
+    # (those used to be annotated "# measured ..."); few-shot priors come from
+    # `anomalyagent kb measure` on the reserved third, at run time.
+    import re
+    from importlib import resources
+
+    for name in resources.files("anomalyagent.knowledge").joinpath("data").iterdir():
+        if name.name.endswith(".yaml"):
+            for i, line in enumerate(name.read_text().splitlines(), 1):
+                assert not re.search(r"#\s*measured", line, re.I), f"{name.name}:{i}: {line.strip()}"
+
+
+def test_rederived_priors_are_wider_than_the_leaked_ones(kb):
+    # The old measured ranges were fitted to every real mask; the knowledge ranges must not
+    # be those numbers (they would still encode the test masks).
+    assert kb.lookup("magnetic_tile", "blowhole").entry.size != (0.03, 0.16)
+    assert kb.lookup("hazelnut", "cut").entry.priors["aspect"] != [5.5, 7.5]
+    assert kb.lookup("neu_seg", "scratches").match == "exact"
+    assert kb.lookup("crackforest", "crack").entry.color == "darker"
 
 
 # ------------------------------------------------------------------- lookups
@@ -192,7 +205,7 @@ def test_user_file_overrides_one_entry_and_adds_another(tmp_path):
     crack = kb.lookup("hazelnut", "crack")
     assert crack.match == "exact" and crack.entry.size == (0.1, 0.2)
     assert crack.entry.priors["intensity"] == [0.1, 0.2]
-    assert crack.entry.priors["aspect"] == [1.4, 2.5]  # untouched fields are kept
+    assert crack.entry.priors["aspect"] == [1.0, 4.0]  # untouched fields are kept (the package value)
     burr = kb.lookup("gadget", "burr")
     assert burr.match == "exact" and burr.entry.family == "particle" and burr.entry.material == "plastic"
     assert kb.validate() == []
@@ -237,9 +250,9 @@ def test_missing_user_file_is_a_clear_error(tmp_path):
 def test_default_is_cached_and_lookup_is_fast(kb):
     assert KnowledgeBase.default() is KnowledgeBase.default()
     pairs = [("hazelnut", "crack"), ("magnetic tile", "pore"), ("steel plate", "rust"), ("widget", "dent")]
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: on a shared machine wall time includes waiting for a core
     for _ in range(100):
         for cat, defect in pairs:
             kb.lookup(cat, defect)
-    per_lookup = (time.perf_counter() - start) / 400
+    per_lookup = (time.process_time() - start) / 400
     assert per_lookup < 1e-3, f"{per_lookup * 1e3:.3f} ms per lookup"

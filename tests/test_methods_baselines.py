@@ -76,3 +76,23 @@ def test_perlin_noise_shape_and_range():
     assert noise.shape == (64, 64) and np.abs(noise).max() <= 1.5
     with pytest.raises(ValueError):
         perlin_noise((60, 64), (8, 8), np.random.default_rng(0))
+
+
+def test_nsa_small_grey_tiles_never_crash_seamless_clone(pool):
+    """Regression (issue 13 item 9): a 5 % side of a 100-px tile scaled by 0.75 gave a 4-px
+    patch, and cv2.seamlessClone failed with "!fixedSize()" on it."""
+    from anomalyagent.methods.nsa import MIN_SIDE, poisson_patch
+
+    rng = np.random.default_rng(0)
+    image, source = _surface(rng, 100, gray=True), _surface(rng, 100, gray=True)
+    fg = np.ones((100, 100), bool)
+    for seed in range(20):  # the smallest patch every time: 5 px -> 3.75 px before the fix
+        out, region = poisson_patch(image, source, np.random.default_rng(seed), fg, fg, side=(0.05, 0.05),
+                                    scale=(0.75, 0.75))
+        assert out.shape == image.shape and out.dtype == np.uint8
+        ys, xs = np.nonzero(region)
+        assert xs.max() - xs.min() + 1 >= MIN_SIDE and ys.max() - ys.min() + 1 >= MIN_SIDE
+    method = METHODS.create("nsa")
+    for seed in range(30):
+        res = method.synthesize(image, Task("x.png", "neu", "patches", seed), np.random.default_rng(seed), pool)
+        assert res.image.shape == (100, 100)

@@ -57,7 +57,11 @@ def test_refine_follows_each_kind_of_advice():
     fg = foreground(image, "object")
     rng = np.random.default_rng(0)
     spec = sample_spec(entry, image, fg, rng).replace(intensity=0.5, size=0.1, blend="hard")
-    assert refine(spec, [{"parameter": "intensity", "direction": "increase"}], entry, fg, rng).intensity == 0.7
+    # Intensity moves half the way to its bound (at least 0.2): 0.5 -> 0.75, 0.5 -> 0.3.
+    assert refine(spec, [{"parameter": "intensity", "direction": "increase"}], entry, fg, rng).intensity == 0.75
+    assert refine(spec, [{"parameter": "intensity", "direction": "decrease"}], entry, fg, rng).intensity == 0.3
+    assert refine(spec, [{"parameter": "texture", "direction": "increase"}], entry, fg, rng).texture == "fibrous"
+    assert refine(spec, [{"parameter": "texture", "direction": "decrease"}], entry, fg, rng).texture == "glossy"
     assert refine(spec, [{"parameter": "size", "direction": "decrease"}], entry, fg, rng).size < spec.size
     assert refine(spec, [{"parameter": "blend", "direction": "soften"}], entry, fg, rng).blend == "feather"
     assert refine(spec, [{"parameter": "color", "direction": "lighter"}], entry, fg, rng).color == "lighter"

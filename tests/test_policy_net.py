@@ -89,9 +89,10 @@ def test_shipped_weights_load_and_act_offline(monkeypatch):
     assert traj.stop_reason == "finished" and traj.passed
     assert group_rewards([traj])[0].total > 1.0
     # a decision (features of the episode so far + the network) is fast once the image is encoded
+    view = policy.start(traj.task, image)
     start = time.perf_counter()
     for _ in range(20):
-        policy.act(traj)
+        policy.decide(view, traj)
     assert (time.perf_counter() - start) / 20 < 0.05
     # same seed, same trajectory
     again = run_episode(Task("s.png", "hazelnut", "crack", seed=5), image, POLICIES.create("learned"), default_toolbox())

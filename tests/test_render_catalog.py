@@ -80,3 +80,11 @@ def test_knowledge_base_params_change_the_render():
     aw = (render(image, wide, np.random.default_rng(1))[1] > 0.5).sum()
     an = (render(image, narrow, np.random.default_rng(1))[1] > 0.5).sum()
     assert aw > 2 * an
+
+
+def test_knowledge_base_accepts_every_registered_family():
+    """A KB entry may point at any renderer family (the structural ones included), and at
+    nothing else."""
+    from anomalyagent.knowledge import FAMILIES
+
+    assert set(FAMILIES) == set(RENDERERS.names())

@@ -97,6 +97,11 @@ def test_well_formed_counts_bad_calls_and_policy_errors():
     assert well_formed(t) == pytest.approx(2 / 3)
     t = traj([step(0, "PG")], stop="policy_error: bad json")
     assert well_formed(t) == pytest.approx(0.5)
+    # a reply the loop could not parse: a step with neither call nor answer, its error observed
+    garbled = Step(1, observation=Observation(text="Error: no <tool_call>", error=True))
+    t = traj([step(0, "PG"), garbled, ig(2)])
+    assert well_formed(t) == pytest.approx(2 / 3)
+    assert transition_validity(t) == [True, False, True]
     # an ordering error is not a format error (it costs in the transitions term)
     t = traj([step(0, "PG"), step(1, "MG", error=True, text="Error: MG needs an edit that passed QE")])
     assert well_formed(t) == 1.0

@@ -124,7 +124,7 @@ def test_backends_are_picked_by_name():
     from anomalyagent.critic import CRITICS
 
     assert "procedural" in EDITORS and "measured" in CRITICS and "priors" in PLANNERS and "change" in MASKERS
-    with pytest.raises(KeyError, match="unknown image editor 'nope'; known: procedural"):
+    with pytest.raises(KeyError, match="unknown image editor 'nope'; known: diffusers, openai, procedural"):
         default_toolbox(editor="nope")
     with pytest.raises(KeyError, match="unknown MG masker"):
         default_toolbox(masker="nope")

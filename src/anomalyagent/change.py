@@ -38,6 +38,81 @@ def noise_floor(diff: np.ndarray, minimum: float = 2.0) -> float:
     return max(minimum, med + 6.0 * 1.4826 * mad)
 
 
+def _median_with(values: np.ndarray, extra: float, count: int) -> float:
+    """Median of ``values`` together with ``count`` copies of ``extra`` (none materialised)."""
+    ordered = np.sort(values, axis=None)
+    at = int(np.searchsorted(ordered, extra))
+    n = ordered.size + count
+
+    def kth(k: int) -> float:
+        if k < at:
+            return float(ordered[k])
+        if k < at + count:
+            return float(extra)
+        return float(ordered[k - count])
+
+    return kth((n - 1) // 2) if n % 2 else 0.5 * (kth(n // 2 - 1) + kth(n // 2))
+
+
+def _floor_with_zeros(crop: np.ndarray, total: int, minimum: float = 2.0) -> float:
+    """``noise_floor`` of an image made of ``crop`` and ``total - crop.size`` zeros.
+
+    Pixels outside the crop are byte-identical (difference 0), so their share of the
+    median and MAD is known without building the full-size array.
+    """
+    values = crop[::2, ::2].ravel()
+    zeros = max(0, (total - crop.size) // 4)  # noise_floor's 1-in-4 subsample, outside the crop
+    med = _median_with(values, 0.0, zeros)
+    mad = _median_with(np.abs(values - med), med, zeros)  # a zero deviates from the median by med
+    return max(minimum, med + 6.0 * 1.4826 * mad)
+
+
+def dilate_disc(mask: np.ndarray, radius: float) -> np.ndarray:
+    """(H, W) bool: ``mask`` grown by a Euclidean disc of ``radius`` px, in O(pixels).
+
+    Same result (up to the rim of the digital disc) as ``cv2.dilate`` with an ellipse
+    kernel of size 2r+1, whose cost grows with r: a distance transform does not.
+    """
+    if radius <= 0 or not mask.any():
+        return mask.copy()
+    dist = cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return dist <= radius + 0.5  # +0.5: the digital disc OpenCV's ellipse kernel draws
+
+
+def erode_disc(mask: np.ndarray, radius: float) -> np.ndarray:
+    """(H, W) bool: ``mask`` eroded by a Euclidean disc of ``radius`` px.
+
+    Pixels outside the array count as inside the mask (as ``cv2.erode``'s default border
+    does), so a closing does not eat a defect that touches the image edge.
+    """
+    if radius <= 0:
+        return mask.copy()
+    padded = np.pad(mask, 1, constant_values=True).view(np.uint8)
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    return dist > radius + 0.5
+
+
+def local_max(values: np.ndarray, window: int, cells: int = 8) -> np.ndarray:
+    """(H, W) float32 maximum of ``values`` over about a ``window`` x ``window`` neighbourhood.
+
+    Max-pools by ``cell = window // cells`` first, so the dilation that follows uses a
+    kernel of about ``cells`` px whatever the image size: O(pixels). The pooled maximum
+    covers a slightly larger neighbourhood than ``window`` (at most one cell more).
+    """
+    h, w = values.shape
+    cell = max(1, window // cells)
+    if cell == 1:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (window, window))
+        return cv2.dilate(values, kernel)
+    ph, pw = -(-h // cell), -(-w // cell)
+    padded = np.full((ph * cell, pw * cell), -np.inf, np.float32)
+    padded[:h, :w] = values
+    pooled = padded.reshape(ph, cell, pw, cell).max(axis=(1, 3))
+    k = max(3, (window // cell) | 1)
+    pooled = cv2.dilate(pooled, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    return np.repeat(np.repeat(pooled, cell, axis=0), cell, axis=1)[:h, :w]
+
+
 def change_mask(
     normal: np.ndarray,
     edited: np.ndarray,
@@ -53,19 +128,39 @@ def change_mask(
     components are kept.
     """
     h, w = normal.shape[:2]
-    diff = delta_e(normal, edited)
-    diff = cv2.GaussianBlur(diff, (3, 3), 0)
-    floor = noise_floor(diff)
-    if float(diff.max()) <= floor:
+    if normal.shape != edited.shape:
+        raise ValueError(f"images differ in shape: {normal.shape} vs {edited.shape}")
+    # Colour difference only where some byte differs (identical pixels have delta-E 0):
+    # a procedural edit touches a few percent of the image, a generative one all of it.
+    flat = cv2.absdiff(normal, edited).reshape(h, -1)  # (H, W*C) uint8; reductions along contiguous rows are fast
+    rows = np.flatnonzero(flat.max(axis=1))
+    cols = np.flatnonzero(flat.max(axis=0).reshape(w, -1).max(axis=1))
+    if rows.size == 0:
         return np.zeros((h, w), bool)
+    y0, y1 = max(0, int(rows[0]) - 2), min(h, int(rows[-1]) + 3)
+    x0, x1 = max(0, int(cols[0]) - 2), min(w, int(cols[-1]) + 3)
+    crop = cv2.GaussianBlur(delta_e(normal[y0:y1, x0:x1], edited[y0:y1, x0:x1]), (3, 3), 0,
+                            borderType=cv2.BORDER_CONSTANT)
+    floor = _floor_with_zeros(crop, h * w)
+    crop_candidates = crop > floor
+    if not crop_candidates.any():
+        return np.zeros((h, w), bool)
+    diff = np.zeros((h, w), np.float32)
+    diff[y0:y1, x0:x1] = crop
+    candidates = np.zeros((h, w), bool)
+    candidates[y0:y1, x0:x1] = crop_candidates
     win = max(5, int(round(min(h, w) * 0.03)) | 1)
-    local_max = cv2.dilate(diff, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (win, win)))
-    changed = (diff > floor) & (diff >= 0.5 * local_max)
-    mask = changed.astype(np.uint8)
     k = max(3, int(round(min(h, w) / 256.0 * 3)) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    # Region of interest: everything that changed, plus the reach of the window and closing.
+    ys, xs = np.nonzero(crop_candidates)
+    ys, xs = ys + y0, xs + x0
+    pad = win + k + 2
+    y0, y1 = max(0, int(ys.min()) - pad), min(h, int(ys.max()) + pad + 1)
+    x0, x1 = max(0, int(xs.min()) - pad), min(w, int(xs.max()) + pad + 1)
+    roi = np.ascontiguousarray(diff[y0:y1, x0:x1])
+    changed = candidates[y0:y1, x0:x1] & (roi >= 0.5 * local_max(roi, win))
+    closed = erode_disc(dilate_disc(changed, k // 2), k // 2)  # closing with a disc of diameter k
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(closed.view(np.uint8), connectivity=8)
     if count <= 1:
         return np.zeros((h, w), bool)
     min_area = max(2, int(min_area_fraction * h * w))
@@ -77,13 +172,15 @@ def change_mask(
             keep[i] = True
             continue
         ys, xs = np.nonzero(labels[stats[i, 1]:stats[i, 1] + stats[i, 3], stats[i, 0]:stats[i, 0] + stats[i, 2]] == i)
-        dx = (xs + stats[i, 0]) - hint[0] * (w - 1)
-        dy = (ys + stats[i, 1]) - hint[1] * (h - 1)
+        dx = (xs + stats[i, 0] + x0) - hint[0] * (w - 1)
+        dy = (ys + stats[i, 1] + y0) - hint[1] * (h - 1)
         keep[i] = float(np.sqrt(dx * dx + dy * dy).min()) <= hint_radius * min(h, w)
     if not keep.any():  # nothing near the plan: keep the strongest component
         areas = stats[1:, cv2.CC_STAT_AREA]
         keep[1 + int(np.argmax(areas))] = True
-    return keep[labels]
+    mask = np.zeros((h, w), bool)
+    mask[y0:y1, x0:x1] = keep[labels]
+    return mask
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

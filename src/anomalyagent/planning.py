@@ -105,17 +105,38 @@ def _strength(intensity: float) -> str:
     return "faint" if intensity < 0.3 else "clearly visible" if intensity < 0.7 else "strong"
 
 
+def _percent(fraction: float) -> str:
+    """A fraction as a percentage with two significant digits (12%, 1.2%, 0.55%)."""
+    p = 100.0 * fraction
+    return f"{p:.0f}%" if p >= 9.95 else f"{p:.1f}%" if p >= 0.995 else f"{p:.2f}%"
+
+
 def instruction(spec: DefectSpec, entry: KnowledgeEntry | None = None) -> str:
-    """The localized edit instruction for ``spec``: where, how big, what it looks like."""
+    """The localized edit instruction for ``spec``: where, how big, what it looks like.
+
+    Written so that ``render.instruction.parse_instruction`` reads the family, centre,
+    size, angle, aspect, colour, texture, blend, count and part back (co-owned with the
+    renderers: change both together; tests/test_render_instruction.py checks it)."""
     name = spec.defect_type.replace("_", " ") or spec.family
+    family = f" ({spec.family})" if spec.family and spec.family != name else ""
+    part = str(spec.params.get("part", "") or "").replace("_", " ")
+    on = f" on the {part}" if part else ""
     target = spec.category.replace("_", " ") or "the surface"
-    shape = f"elongated (length/width {spec.aspect:.0f}) and oriented at {spec.angle:.0f} degrees" if spec.aspect >= 2.5 else "compact"
+    shape = (f"elongated (length/width {spec.aspect:.1f}) and oriented at {spec.angle:.0f} degrees"
+             if spec.aspect >= 2.5 else "compact")
+    texture = f", {spec.texture} texture" if spec.texture and spec.texture != "keep" else ", keeping the surface texture"
+    count = spec.params.get("count", 1)
+    try:
+        count = int(count)
+    except (TypeError, ValueError):
+        count = 1
+    several = f" Make {count} separate instances." if count > 1 else ""
     looks = f" It looks like: {entry.shape.rstrip('.')}; edges {entry.edges.rstrip('.')}." if entry else ""
     return (
-        f"Add a {_strength(spec.intensity)} {name} to the {target}, centred at "
-        f"({spec.center[0]:.0%}, {spec.center[1]:.0%}) of the image ({_where(spec.center)}), about "
-        f"{spec.size:.0%} of the shorter image side across, {shape}, {_COLOR_PHRASE.get(spec.color, spec.color)}, "
-        f"with {spec.blend} edges.{looks}"
+        f"Add a {_strength(spec.intensity)} {name}{family}{on} to the {target}, centred at "
+        f"({100 * spec.center[0]:.1f}%, {100 * spec.center[1]:.1f}%) of the image ({_where(spec.center)}), about "
+        f"{_percent(spec.size)} of the shorter image side across, {shape}, {_COLOR_PHRASE.get(spec.color, spec.color)}"
+        f"{texture}, with {spec.blend} edges.{several}{looks}"
     )
 
 
@@ -123,6 +144,19 @@ def instruction(spec: DefectSpec, entry: KnowledgeEntry | None = None) -> str:
 _SIZE_STEP = 1.5
 _BLEND_SOFTNESS = ("hard", "feather", "poisson")  # "soften" moves right, "sharpen" left
 _INTENSITY_STEP = 0.2
+# Surface finish from least to most grain: "increase" texture moves right, "decrease" left.
+_TEXTURE_GRAIN = ("smooth", "glossy", "keep", "fibrous", "grainy")
+
+
+def _step_intensity(value: float, direction: str) -> float:
+    """One intensity step: up by half the distance to 1 (at least 0.2), down to 60 %
+    (at least 0.2 less), within [0.1, 1]. Measured (benchmarks/bench_advice.py): a fixed
+    0.2 step left faint defects faint (a visibility advice improved its term in 26 %)."""
+    if direction == "increase":
+        new = max(value + _INTENSITY_STEP, 1.0 - 0.5 * (1.0 - value))
+    else:
+        new = min(value - _INTENSITY_STEP, 0.6 * value)
+    return round(min(1.0, max(0.1, new)), 3)
 
 
 def refine(
@@ -144,8 +178,7 @@ def refine(
             factor = _SIZE_STEP if direction == "increase" else 1.0 / _SIZE_STEP
             out = out.replace(size=round(min(0.9, max(0.01, out.size * factor)), 4))
         elif parameter == "intensity":
-            step = _INTENSITY_STEP if direction == "increase" else -_INTENSITY_STEP
-            out = out.replace(intensity=round(min(1.0, max(0.1, out.intensity + step)), 3))
+            out = out.replace(intensity=_step_intensity(out.intensity, direction))
         elif parameter == "aspect":
             factor = 1.5 if direction == "increase" else 1 / 1.5
             out = out.replace(aspect=round(min(40.0, max(1.0, out.aspect * factor)), 3))
@@ -155,8 +188,14 @@ def refine(
             out = out.replace(blend=order[min(i + 1, len(order) - 1)])
         elif parameter == "family" and entry is not None:
             out = out.replace(family=entry.family)
+        elif parameter == "texture":
+            i = _TEXTURE_GRAIN.index(out.texture) if out.texture in _TEXTURE_GRAIN else 2
+            i = min(i + 1, len(_TEXTURE_GRAIN) - 1) if direction == "increase" else max(i - 1, 0)
+            out = out.replace(texture=_TEXTURE_GRAIN[i])
         elif parameter == "color":
             # the critic names the relation to use; otherwise follow the knowledge base
             relation = direction if direction in COLOR_RELATIONS else (entry.color if entry else out.color)
+            if relation == out.color:  # already that relation: make it stronger
+                out = out.replace(intensity=_step_intensity(out.intensity, "increase"))
             out = out.replace(color=relation)
     return out.replace(instruction=instruction(out, entry))

@@ -108,6 +108,6 @@ def reconstruct_normal(
     region = dilate_mask(mask, default_dilation(image.shape) if dilate is None else int(dilate))
     if region.all():
         raise ValueError("the mask covers the whole image: nothing to reconstruct from")
-    out = RECONSTRUCTORS.create(method, np.ascontiguousarray(image), region)
+    out = RECONSTRUCTORS.get(method)(np.ascontiguousarray(image), region)
     out[~region] = image[~region]  # guarantee: untouched outside the filled region
     return out

@@ -8,7 +8,9 @@ by relative path in ``image_ref``.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,83 @@ import numpy as np
 COLOR_RELATIONS = ("darker", "lighter", "hue", "reddish", "brownish", "mixed")
 BLEND_MODES = ("feather", "poisson", "hard")
 TEXTURES = ("keep", "smooth", "grainy", "fibrous", "glossy")
+ANGLE_LIMIT = 360.0  # degrees; the knowledge base's angle priors lie in [-360, 360] too
+PARAM_LIMIT = 1e6  # |value| of a family-specific number in ``params``
+MAX_PARAMS = 32
+PARAM_DEPTH = 3  # nesting of lists/mappings inside one params value
+PARAM_ITEMS = 256  # values (leaves and containers) inside one params value
+MAX_TEXT = 4000  # characters of an instruction
+MAX_DEPTH = 32  # nesting of JSON written by ``json_safe``
+
+
+def number_problem(name: str, value: Any, low: float, high: float) -> str | None:
+    """Why ``value`` is not a finite real number in [low, high] (None when it is).
+
+    Model output is untrusted: NaN passes every ``low <= x <= high`` test by failing it
+    silently elsewhere (NaN compares false), a 5000-digit integer overflows ``float``,
+    and a bool is an int to Python. All three are refused here, before any renderer.
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return f"{name} must be a number, got {type(value).__name__}"
+    try:
+        x = float(value)
+    except (OverflowError, ValueError):
+        return f"{name} is too large"
+    if not math.isfinite(x):
+        return f"{name} must be finite, got {x}"
+    if not (low <= x <= high):
+        return f"{name} {x:g} must be in [{low:g}, {high:g}]"
+    return None
+
+
+def _param_problem(key: Any, value: Any, depth: int = 0, budget: list[int] | None = None) -> str | None:
+    """Why ``params[key]`` is unsafe (None when it is fine).
+
+    Leaves must be finite numbers within PARAM_LIMIT, short text, true/false or null;
+    lists and mappings may nest PARAM_DEPTH deep with PARAM_ITEMS values in all (a
+    family may take a list of instances, each a small mapping).
+    """
+    budget = [PARAM_ITEMS] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        return f"params.{key} holds more than {PARAM_ITEMS} values"
+    if not isinstance(key, str) or not (0 < len(key) <= 64):
+        return f"params key {str(key)[:40]!r} must be a short string"
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return None if len(value) <= 64 else f"params.{key} text is longer than 64 characters"
+    if isinstance(value, (list, tuple, dict)):
+        if depth >= PARAM_DEPTH:
+            return f"params.{key} is nested deeper than {PARAM_DEPTH} levels"
+        items = value.items() if isinstance(value, dict) else ((key, v) for v in value)
+        for sub, item in items:
+            problem = _param_problem(sub if isinstance(value, dict) else key, item, depth + 1, budget)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, Real):
+        return number_problem(f"params.{key}", value, -PARAM_LIMIT, PARAM_LIMIT)
+    return f"params.{key} must be a number, text, true/false, a list or a mapping, got {type(value).__name__}"
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """A JSON-writable copy: non-finite floats -> None, numpy -> Python, bounded nesting.
+
+    Writers pass every record through this (with ``allow_nan=False``) so no NaN or
+    Infinity, which JSON does not define, ever lands in a trajectory or manifest.
+    """
+    if depth > MAX_DEPTH:
+        raise ValueError(f"record nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v, depth + 1) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -86,24 +165,50 @@ class DefectSpec(_Record):
     instruction: str = ""
 
     def __post_init__(self) -> None:
-        self.center = (float(self.center[0]), float(self.center[1]))
+        # Best effort only: a malformed centre stays as given and ``validate`` names it
+        # (raising here would turn a model's bad tool call into a crash of our code).
+        try:
+            if len(self.center) == 2 and not any(isinstance(c, (bool, str)) for c in self.center):
+                self.center = (float(self.center[0]), float(self.center[1]))
+        except (TypeError, ValueError, OverflowError):
+            pass
 
     def validate(self) -> list[str]:
-        """Problems with this spec, as sentences; empty when it is usable."""
+        """Problems with this spec, as sentences; empty when it is usable.
+
+        Every number must be a finite real within its range (NaN, infinities, bools,
+        text and integers too large for a float are refused), every word one of the
+        known choices, ``params`` small and flat: nothing else reaches a renderer.
+        """
         problems = []
-        x, y = self.center
-        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            problems.append(f"center {self.center} must lie in [0, 1] x [0, 1]")
-        if not (0.005 <= self.size <= 1.0):
-            problems.append(f"size {self.size} must be in [0.005, 1] (fraction of min(H, W))")
-        if not (1.0 <= self.aspect <= 60.0):
-            problems.append(f"aspect {self.aspect} must be in [1, 60]")
-        if not (0.0 <= self.intensity <= 1.0):
-            problems.append(f"intensity {self.intensity} must be in [0, 1]")
-        if self.color not in COLOR_RELATIONS:
-            problems.append(f"color {self.color!r} must be one of {', '.join(COLOR_RELATIONS)}")
-        if self.blend not in BLEND_MODES:
-            problems.append(f"blend {self.blend!r} must be one of {', '.join(BLEND_MODES)}")
+        center = self.center
+        if not (isinstance(center, (tuple, list)) and len(center) == 2):
+            problems.append(f"center must be [x, y] fractions, got {str(center)[:40]}")
+        else:
+            for axis, value in zip("xy", center):
+                p = number_problem(f"center {axis}", value, 0.0, 1.0)
+                if p:
+                    problems.append(p + " (fraction of the image)")
+        for name, low, high, unit in (("size", 0.005, 1.0, " (fraction of min(H, W))"), ("aspect", 1.0, 60.0, ""),
+                                      ("intensity", 0.0, 1.0, ""), ("angle", -ANGLE_LIMIT, ANGLE_LIMIT, " (degrees)")):
+            p = number_problem(name, getattr(self, name), low, high)
+            if p:
+                problems.append(p + unit)
+        for name, choices in (("color", COLOR_RELATIONS), ("blend", BLEND_MODES), ("texture", TEXTURES)):
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in choices:
+                problems.append(f"{name} {str(value)[:40]!r} must be one of {', '.join(choices)}")
+        for name in ("family", "defect_type", "category"):
+            if not isinstance(getattr(self, name), str) or len(getattr(self, name)) > 64:
+                problems.append(f"{name} must be a short text")
+        if not isinstance(self.instruction, str) or len(self.instruction) > MAX_TEXT:
+            problems.append(f"instruction must be text of at most {MAX_TEXT} characters")
+        if not isinstance(self.params, dict):
+            problems.append(f"params must be a mapping, got {type(self.params).__name__}")
+        elif len(self.params) > MAX_PARAMS:
+            problems.append(f"params has {len(self.params)} keys (at most {MAX_PARAMS})")
+        else:
+            problems += [p for k, v in self.params.items() if (p := _param_problem(k, v))]
         return problems
 
     def replace(self, **changes: Any) -> "DefectSpec":
@@ -171,9 +276,10 @@ class Step:
     observation: Observation | None = None
     answer: str | None = None  # set on the final step instead of a call
     seconds: float = 0.0
+    reply: str = ""  # the raw reply when it could not be parsed (then call and answer are None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "index": self.index,
             "thought": self.thought,
             "call": self.call.to_dict() if self.call else None,
@@ -181,6 +287,9 @@ class Step:
             "answer": self.answer,
             "seconds": round(self.seconds, 6),
         }
+        if self.reply:
+            data["reply"] = self.reply
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Step":
@@ -191,6 +300,7 @@ class Step:
             observation=Observation.from_dict(data["observation"]) if data.get("observation") else None,
             answer=data.get("answer"),
             seconds=float(data.get("seconds", 0.0)),
+            reply=str(data.get("reply", "")),
         )
 
 
@@ -251,3 +361,5 @@ class Sample(_Record):
     attempts: int = 1  # episodes run (a failed episode is retried with a derived seed)
     mg_iou: float | None = None  # MG mask vs the renderer's exact alpha > 0.5, when known
     on_object: float | None = None  # fraction of the mask inside the foreground estimate
+    usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # per tool and "policy": calls, tokens, seconds
+    kept: str = "test"  # "test" (passed), "failed" (under failed/, --keep-failed) or "dropped" (no image files)

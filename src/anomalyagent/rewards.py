@@ -145,8 +145,8 @@ def transition_validity(trajectory: Trajectory) -> list[bool]:
     planned = edited = judged = passed = masked = False
     out = []
     for i, s in enumerate(trajectory.steps):
-        if s.call is None:
-            out.append(masked)
+        if s.call is None:  # the answer (valid after MG), or a reply the loop could not parse (invalid)
+            out.append(masked and s.answer is not None)
             continue
         name, ok = s.call.name, s.observation is not None and not s.observation.error
         if name == "PG":
@@ -189,11 +189,13 @@ def kr_when_low(trajectory: Trajectory, low_score: float = PASS_SCORE) -> float 
 
 def well_formed(trajectory: Trajectory) -> float:
     """Share of turns that were well formed: a known tool with valid arguments, or an
-    answer; a policy error (unparseable reply) counts as one malformed turn."""
+    answer. A reply the loop could not parse (a step with neither call nor answer, its
+    error in the observation) is malformed; so is a policy error that ended the episode."""
     n = len(trajectory.steps)
     bad = sum(1 for s in trajectory.steps
-              if s.call is not None and s.observation is not None and s.observation.error
-              and s.observation.text.startswith(_MALFORMED))
+              if (s.call is None and s.answer is None)  # a reply the loop could not parse (format error)
+              or (s.call is not None and s.observation is not None and s.observation.error
+                  and s.observation.text.startswith(_MALFORMED)))
     if trajectory.stop_reason.startswith("policy_error"):
         n, bad = n + 1, bad + 1
     return 1.0 - bad / n if n else 0.0

@@ -52,6 +52,10 @@ TYPICAL = {
     "rust": dict(size=0.18, aspect=1.3, angle=0.0, intensity=0.7, color="reddish"),
     "fold": dict(size=0.3, aspect=6.0, angle=60.0, intensity=0.6, color="darker"),
     "deform": dict(size=0.25, aspect=1.3, angle=0.0, intensity=0.7, color="darker"),
+    "warp": dict(size=0.3, aspect=1.0, angle=0.0, intensity=0.6, color="darker"),
+    "displace": dict(size=0.3, aspect=1.0, angle=0.0, intensity=0.6, color="darker"),
+    "transplant": dict(size=0.15, aspect=1.5, angle=30.0, intensity=0.6, color="darker"),
+    "split": dict(size=0.4, aspect=1.0, angle=70.0, intensity=0.6, color="darker"),
 }
 
 
@@ -86,3 +90,42 @@ def spec_for(family: str, center: tuple[float, float] = (0.45, 0.5), **changes) 
     values = dict(TYPICAL.get(family, dict(size=0.2, aspect=2.0, angle=0.0, intensity=0.6, color="darker")))
     values.update(changes)
     return DefectSpec(family=family, defect_type=family, category="fixture", center=center, **values)
+
+
+def component_scene(size: int = 256, seed: int = 0, board: str = "perforated") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A transistor-like part on a board: ((size, size, 3) uint8, masks).
+
+    A dark rounded case in the upper middle with three light metal leads running down
+    from it, on a copper-coloured board that is ``perforated`` (a grid of dark holes and
+    vertical tracks) or ``plain`` (grain only). ``masks`` holds (H, W) bool "object"
+    (case + leads), "case" and "lead" (all three leads) so structural edits can be
+    tested against known parts.
+    """
+    rng = np.random.default_rng(seed)
+    s = float(size)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    img = np.empty((size, size, 3), np.float32)
+    img[:] = (196, 132, 104)
+    if board == "perforated":
+        pitch = s / 7.0
+        for k in range(8):
+            x = (k + 0.5) * pitch
+            img[np.abs(xs - x) < 0.018 * s] = (70, 45, 38)
+        gx = (xs / pitch) % 1.0 - 0.5
+        gy = (ys / pitch) % 1.0 - 0.5
+        holes = np.hypot(gx, gy) * pitch < 0.3 * pitch
+        img[holes] = (25, 20, 20)
+    img += rng.normal(0.0, 5.0, size=img.shape)
+    case = (np.abs(xs - 0.5 * s) < 0.2 * s) & (ys > 0.12 * s) & (ys < 0.52 * s)
+    case &= ~((ys < 0.16 * s) & (np.abs(np.abs(xs - 0.5 * s) - 0.2 * s) < 0.02 * s))
+    shade = 1.0 - 0.6 * np.abs(xs - 0.5 * s) / (0.2 * s)
+    body = np.stack([38 + 25 * shade, 36 + 25 * shade, 40 + 28 * shade], axis=2)
+    img[case] = body[case] + rng.normal(0.0, 3.0, size=(int(case.sum()), 3))
+    lead = np.zeros((size, size), bool)
+    for dx in (-0.12, 0.0, 0.12):
+        lead |= (np.abs(xs - (0.5 + dx) * s) < 0.018 * s) & (ys >= 0.52 * s) & (ys < 0.88 * s)
+    metal = 170 + 60 * np.cos((xs % (0.036 * s)) / (0.036 * s) * np.pi * 2)[..., None] * 0.3
+    img[lead] = np.repeat(metal[lead], 3, axis=1) * np.array([1.0, 1.0, 1.05]) + rng.normal(0.0, 4.0, (int(lead.sum()), 3))
+    img = cv2.GaussianBlur(img, (0, 0), max(0.5, s / 400.0))
+    masks = {"object": case | lead, "case": case, "lead": lead}
+    return np.clip(img, 0, 255).astype(np.uint8), masks

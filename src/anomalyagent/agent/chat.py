@@ -1,19 +1,21 @@
-"""Trajectories as chat messages, and model text back into actions.
+"""Trajectories as chat messages: the ONE rendering used by live episodes and exported data.
 
 The message format is what multimodal chat templates (Qwen3-VL's, via transformers /
 TRL) take: a system prompt listing the tools, a user turn with the normal image, then
 assistant turns whose text is ``<think>...</think>`` plus ``<tool_call>{json}</tool_call>``
 (or ``<answer>...</answer>``), and ``tool`` turns carrying each tool's text and image.
-Images are referenced by path (``{"type": "image", "image": "relative/path.png"}``).
+Images are referenced by name (``{"type": "image", "image": "turn01_IG.png"}``): a live
+episode keeps the pixels in ``Conversation.images`` under that name; an exporter maps
+the names to file paths with ``image_ref``. A reply that could not be parsed is kept
+verbatim (``Step.reply``) and answered by a tool turn with the error.
 """
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Callable
 
-from ..records import Step, ToolCall, Trajectory
-from .policy import Action, PolicyError
+from ..records import Step, Trajectory
+from .parse import Action, FormatError, PolicyError, parse_action  # noqa: F401  (re-exported: old import path)
 
 SYSTEM_PROMPT = """You are an industrial anomaly synthesis agent. Given a normal image of a product or \
 surface, its category and a defect type, you create a realistic defect on the image and its pixel mask \
@@ -29,10 +31,7 @@ Tools:
 {tools}"""
 
 USER_PROMPT = "Create a realistic '{defect}' defect on this {category} image and produce its mask."
-
-_THINK = re.compile(r"<think>(.*?)</think>", re.S)
-_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
+NORMAL_IMAGE = "normal.png"  # the name of the episode's input image in messages
 
 
 def system_prompt(tool_schemas: list[dict[str, Any]], max_turns: int = 10) -> str:
@@ -40,65 +39,69 @@ def system_prompt(tool_schemas: list[dict[str, Any]], max_turns: int = 10) -> st
     return SYSTEM_PROMPT.format(max_turns=max_turns, tools=tools)
 
 
-def assistant_text(step: Step) -> str:
-    """The text a model would have generated for ``step``."""
-    think = f"<think>{step.thought}</think>\n" if step.thought else ""
-    if step.call is not None:
-        body = json.dumps({"name": step.call.name, "arguments": step.call.arguments}, sort_keys=True)
+def action_text(action: Action) -> str:
+    """The text a model writes for ``action`` (what ``parse_action`` reads back exactly)."""
+    think = f"<think>{action.thought}</think>\n" if action.thought else ""
+    if action.call is not None:
+        body = json.dumps({"name": action.call.name, "arguments": action.call.arguments}, sort_keys=True, allow_nan=False)
         return f"{think}<tool_call>{body}</tool_call>"
-    return f"{think}<answer>{step.answer or ''}</answer>"
+    return f"{think}<answer>{action.answer or ''}</answer>"
+
+
+def assistant_text(step: Step) -> str:
+    """The assistant text of ``step``: the raw reply when it was malformed, else its canonical form."""
+    if step.reply:
+        return step.reply
+    return action_text(Action(step.thought, step.call, step.answer))
+
+
+def observation_image_name(step: Step) -> str:
+    """Name under which a live episode keeps a step's observation image."""
+    tool = step.call.name if step.call is not None else "reply"
+    return f"turn{step.index:02d}_{tool}.png"
+
+
+def task_messages(trajectory: Trajectory, tool_schemas: list[dict[str, Any]], normal_ref: str,
+                  max_turns: int) -> list[dict[str, Any]]:
+    task = trajectory.task
+    return [
+        {"role": "system", "content": [{"type": "text", "text": system_prompt(tool_schemas, max_turns)}]},
+        {"role": "user", "content": [
+            {"type": "image", "image": normal_ref},
+            {"type": "text", "text": USER_PROMPT.format(defect=task.defect_type.replace("_", " "),
+                                                        category=task.category.replace("_", " "))},
+        ]},
+    ]
+
+
+def step_messages(step: Step, ref: Callable[[str], str]) -> list[dict[str, Any]]:
+    """The assistant message of ``step`` and, when something came back, its tool message."""
+    messages: list[dict[str, Any]] = [{"role": "assistant", "content": [{"type": "text", "text": assistant_text(step)}]}]
+    if step.observation is not None:
+        content: list[dict[str, Any]] = []
+        if step.observation.image_ref:
+            content.append({"type": "image", "image": ref(step.observation.image_ref)})
+        name = step.call.name if step.call is not None else "reply"
+        content.append({"type": "text", "text": f"[{name}] {step.observation.text}"})
+        messages.append({"role": "tool", "content": content})
+    return messages
 
 
 def to_messages(
     trajectory: Trajectory,
     tool_schemas: list[dict[str, Any]],
     image_ref: Callable[[str], str] | None = None,
-    normal_ref: str = "normal.png",
+    normal_ref: str = NORMAL_IMAGE,
     max_turns: int = 10,
 ) -> list[dict[str, Any]]:
-    """Chat messages of a trajectory.
+    """Chat messages of a trajectory (live or finished).
 
-    ``image_ref(name)`` maps an observation's stored image (``Observation.image_ref``) to
-    the path the dataset uses; ``normal_ref`` is the normal image's path.
+    ``image_ref(name)`` maps an observation's image name (``Observation.image_ref``) to
+    the reference the consumer uses (a dataset path, say); ``normal_ref`` is the normal
+    image's name, mapped by ``image_ref`` too.
     """
     ref = image_ref or (lambda name: name)
-    task = trajectory.task
-    messages: list[dict[str, Any]] = [
-        {"role": "system", "content": [{"type": "text", "text": system_prompt(tool_schemas, max_turns)}]},
-        {"role": "user", "content": [
-            {"type": "image", "image": ref(normal_ref)},
-            {"type": "text", "text": USER_PROMPT.format(defect=task.defect_type.replace("_", " "), category=task.category.replace("_", " "))},
-        ]},
-    ]
+    messages = task_messages(trajectory, tool_schemas, ref(normal_ref), max_turns)
     for step in trajectory.steps:
-        messages.append({"role": "assistant", "content": [{"type": "text", "text": assistant_text(step)}]})
-        if step.call is not None and step.observation is not None:
-            content: list[dict[str, Any]] = []
-            if step.observation.image_ref:
-                content.append({"type": "image", "image": ref(step.observation.image_ref)})
-            content.append({"type": "text", "text": f"[{step.call.name}] {step.observation.text}"})
-            messages.append({"role": "tool", "content": content})
+        messages.extend(step_messages(step, ref))
     return messages
-
-
-def parse_action(text: str) -> Action:
-    """An Action from a model's raw text; PolicyError when it has neither call nor answer.
-
-    Model output is untrusted: only a JSON object with a string ``name`` and an object
-    ``arguments`` is accepted; the ToolBox validates the arguments themselves.
-    """
-    think = _THINK.search(text)
-    thought = think.group(1).strip() if think else ""
-    call = _CALL.search(text)
-    if call:
-        try:
-            data = json.loads(call.group(1).strip())
-        except json.JSONDecodeError as exc:
-            raise PolicyError(f"tool call is not valid JSON: {exc}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not isinstance(data.get("arguments", {}), dict):
-            raise PolicyError("tool call must be {\"name\": str, \"arguments\": object}")
-        return Action(thought, ToolCall(data["name"], data.get("arguments", {})))
-    answer = _ANSWER.search(text)
-    if answer:
-        return Action(thought, answer=answer.group(1).strip())
-    raise PolicyError("model output has neither <tool_call> nor <answer>")

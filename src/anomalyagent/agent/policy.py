@@ -1,41 +1,33 @@
-"""Policies: what chooses the next tool call. The loop is the same for all of them.
+"""Policies: what writes the next assistant message. The loop is the same for all of them.
+
+``POLICIES`` maps a name to a factory taking keyword arguments (the ``policy`` section of
+an AgentConfig); ``build_agent`` calls it once per worker process. A policy implements
+``act(conversation) -> Reply | str`` and keeps per-episode state in
+``conversation.memory`` so one instance can serve several episodes at once.
 
 ``RulePolicy`` follows the expert order PG -> IG -> QE -> (KR once) -> refined IG -> QE
-... -> MG -> answer, refining the spec from the critic's advice. ``ScriptedPolicy``
-replays a fixed list of actions (tests, reverse-synthesised trajectories).
+... -> MG -> answer, refining the spec from the critic's advice; it reads the structured
+steps and writes its action as text, which the loop parses like a model's reply.
+``ScriptedPolicy`` replays fixed actions or raw replies (tests, reverse-synthesised
+trajectories). Model-backed policies live in ``agent/model_policy.py``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Any, Protocol, Sequence
 
 from ..foreground import foreground
 from ..knowledge import KnowledgeBase
 from ..knowledge.entry import KnowledgeEntry
 from ..planning import refine
-from ..records import DefectSpec, Task, ToolCall, Trajectory
+from ..records import DefectSpec, ToolCall
 from ..registry import Registry
-
-
-class PolicyError(RuntimeError):
-    """The policy could not produce an action (a model backend failed, for instance)."""
-
-
-@dataclass
-class Action:
-    """A thought plus either a tool call or a final answer."""
-
-    thought: str = ""
-    call: ToolCall | None = None
-    answer: str | None = None
+from .chat import action_text
+from .conversation import Conversation, Reply
+from .parse import Action, PolicyError
 
 
 class Policy(Protocol):
-    def reset(self, task: Task, image: np.ndarray, tools: Any) -> None: ...
-
-    def act(self, trajectory: Trajectory) -> Action: ...
+    def act(self, conversation: Conversation) -> Reply | str: ...
 
 
 POLICIES: Registry[Policy] = Registry("policy")
@@ -53,23 +45,36 @@ def ig_arguments(spec: DefectSpec) -> dict[str, Any]:
 
 @POLICIES.register("rule")
 class RulePolicy:
-    """The expert procedure as rules; the reference every learned policy is compared with."""
+    """The expert procedure as rules; the reference every learned policy is compared with.
 
-    def __init__(self, max_turns: int = 10, kb: KnowledgeBase | None = None) -> None:
+    ``max_turns``: budget the rules plan for (default: the episode's); ``kb``: knowledge
+    base for the category's kind (default: the built-in one).
+    """
+
+    def __init__(self, max_turns: int | None = None, kb: KnowledgeBase | None = None) -> None:
         self.max_turns = max_turns
         self.kb = kb
 
-    def reset(self, task: Task, image: np.ndarray, tools: Any) -> None:
-        self.task = task
-        kb = self.kb or KnowledgeBase.default()
-        cat = kb.category(task.category)
-        self.fg = foreground(image, cat.kind if cat else "auto")
-        self.entry: KnowledgeEntry | None = None
-        self.rng = np.random.default_rng([task.seed, 2])
+    def act(self, conversation: Conversation) -> Reply:
+        return Reply(action_text(self.decide(conversation)))
 
-    def act(self, trajectory: Trajectory) -> Action:
-        steps = [s for s in trajectory.steps if s.call is not None]
-        remaining = self.max_turns - len(trajectory.steps)
+    def _memory(self, conversation: Conversation) -> dict[str, Any]:
+        memory = conversation.memory
+        if "fg" not in memory:  # first turn of this episode
+            import numpy as np
+
+            task = conversation.task
+            cat = (self.kb or KnowledgeBase.default()).category(task.category)
+            memory["fg"] = foreground(conversation.normal, cat.kind if cat else "auto")
+            memory["entry"] = None
+            memory["rng"] = np.random.default_rng([task.seed, 2])
+        return memory
+
+    def decide(self, conversation: Conversation) -> Action:
+        memory = self._memory(conversation)
+        steps = [s for s in conversation.steps if s.call is not None]
+        budget = self.max_turns or conversation.max_turns
+        remaining = budget - len(conversation.steps)
         ok = [s for s in steps if not s.observation.error]
         if not ok or ok[0].call.name != "PG":
             if any(s.call.name == "PG" for s in steps):
@@ -88,18 +93,18 @@ class RulePolicy:
         if name == "IG":
             return Action("Have the edit judged.", ToolCall("QE", {}))
         if name == "MG":
-            return Action("The mask is ready.", answer=f"done: {trajectory.task.defect_type} synthesized with mask")
+            return Action("The mask is ready.", answer=f"done: {conversation.task.defect_type} synthesized with mask")
         if name == "QE" and payload["passed"]:
             return Action(f"Score {payload['score']:.1f} passes; generate the mask.", ToolCall("MG", {}))
         if name == "KR":
-            self.entry = KnowledgeEntry.from_dict(payload["entry"])
+            memory["entry"] = KnowledgeEntry.from_dict(payload["entry"])
         if remaining < _TURNS_FOR_ATTEMPT:
             return Action("The turn budget is spent without a passing edit.", answer="failed: no passing edit within the turn budget")
         if name == "QE" and not any(s.call.name == "KR" for s in ok):
             return Action("The edit failed; look up how this defect really looks.", ToolCall("KR", {}))
         qe = next(s for s in reversed(ok) if s.call.name == "QE")
         advice = qe.observation.payload.get("advice", [])
-        spec = refine(self._spec(ok), advice, self.entry, self.fg, self.rng)
+        spec = refine(self._spec(ok), advice, memory["entry"], memory["fg"], memory["rng"])
         reasons = "; ".join(a.get("text", "") for a in advice) or "try a new variation"
         return Action(f"Refine following the review: {reasons}", ToolCall("IG", ig_arguments(spec)))
 
@@ -113,25 +118,31 @@ class RulePolicy:
 
 @POLICIES.register("scripted")
 class ScriptedPolicy:
-    """Replays ``actions`` in order; answers when they run out."""
+    """Replays ``actions`` (Actions, or raw reply strings written as a model would) in
+    order, then answers "script finished". With no script it answers at once, so
+    ``--policy scripted`` is a valid (if useless) run: every sample fails without an edit.
+    """
 
-    def __init__(self, actions: list[Action]) -> None:
-        self.actions = list(actions)
+    def __init__(self, actions: Sequence[Action | str] = (), replies: Sequence[str] = ()) -> None:
+        self.actions = list(actions) + list(replies)
+        for a in self.actions:
+            if not isinstance(a, (Action, str)):
+                raise TypeError(f"scripted policy: each step must be an Action or reply text, got {type(a).__name__}")
 
-    def reset(self, task: Task, image: np.ndarray, tools: Any) -> None:
-        self._next = 0
-
-    def act(self, trajectory: Trajectory) -> Action:
-        if self._next >= len(self.actions):
-            return Action(answer="script finished")
-        action = self.actions[self._next]
-        self._next += 1
-        return action
+    def act(self, conversation: Conversation) -> Reply | Action:
+        index = conversation.memory.get("next", 0)
+        conversation.memory["next"] = index + 1
+        if index >= len(self.actions):
+            return Reply(action_text(Action(answer="script finished")))
+        action = self.actions[index]
+        # An Action is rendered by the loop (as_reply), so one with NaN becomes a format error, not a crash.
+        return Reply(action) if isinstance(action, str) else action
 
 
 @POLICIES.register("learned")
-def _learned_policy(**kwargs: Any) -> Policy:
+def _learned_policy(max_turns: int | None = None, kb: KnowledgeBase | None = None, weights: str | None = None,
+                    sample_tools: bool = False, temperature: float = 1.0) -> Policy:
     """The embedded learned policy (anomalyagent.policy_net); imported only when asked (torch)."""
     from ..policy_net import LearnedPolicy
 
-    return LearnedPolicy(**kwargs)
+    return LearnedPolicy(max_turns=max_turns, kb=kb, weights=weights, sample_tools=sample_tools, temperature=temperature)

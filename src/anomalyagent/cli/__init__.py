@@ -19,6 +19,7 @@ COMMANDS = {
     "renderers": "anomalyagent.cli.renderers",
     "reverse": "anomalyagent.cli.reverse",
     "bench": "anomalyagent.cli.bench",
+    "bank": "anomalyagent.cli.bank",
     "train": "anomalyagent.cli.train",
 }
 

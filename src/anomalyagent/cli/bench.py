@@ -20,10 +20,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "bench",
         help="evaluate synthesis methods by training a detector on their output and testing on real defects",
         description="For every category of an MVTec-layout folder, method and seed: synthesize N samples, train "
-        "DRAEM's discriminative U-Net on 50%% normal + 50%% synthetic images (fixed budget, last checkpoint), and "
+        "a detector (DRAEM's discriminative U-Net, or --detector effnet) on 50% normal + 50% synthetic images (fixed "
+        "budget, last checkpoint), and "
         "score it on two thirds of the real anomalies + all test/good images (the first third per defect type "
         "is reserved; the oracle row trains on it). Writes OUT/results.json, OUT/results.md and OUT/pixel_ap.png. "
-        "Re-running the same command resumes.",
+        "Re-running the same command resumes; rows made by other code or parameters are redone (each row records "
+        "the package version, a fingerprint of its sources and the git commit).",
     )
     p.add_argument("--data", required=True, help="an MVTec category folder or a root holding several")
     p.add_argument("--out", required=True, help="output folder (synthetic sets, results.json, table, chart)")
@@ -42,6 +44,18 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--no-generation", action="store_true", help="skip is_effnet / ic_lpips_effnet")
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (budget-sensitivity runs)")
     p.add_argument("--samples-per-epoch", type=int, default=None, help="override the preset's samples per epoch")
+    p.add_argument("--setting", default="zero-shot", choices=["zero-shot", "few-shot"],
+                   help="zero-shot (default): the agent uses no measurement of the evaluated category's anomalies "
+                   "(knowledge-base text and numbers only, see --base-priors); few-shot: its priors may be measured on the reserved "
+                   "first third. Baselines see no anomaly in either; rows of both settings can share one --out")
+    p.add_argument("--base-priors", default="package", choices=["package", "generic"],
+                   help="the agent's numbers before any few-shot measuring: package (default): the knowledge base as "
+                   "installed (written from knowledge, no measurement of anomalies); generic: every number of the "
+                   "evaluated category reset to renderer-family and generic-material defaults, only the text kept "
+                   "(a stricter check; use its own --out)")
+    p.add_argument("--detector", default="unet", choices=["unet", "effnet"],
+                   help="unet (default): DRAEM's U-Net from scratch, the paper's protocol; effnet: a light decoder on "
+                   "the pretrained EfficientNet-Lite0 encoder (offline weights), same loss and budget")
     p.add_argument("--category", default=None, help="only this category of an MVTec root")
     p.add_argument("--workers", type=int, default=1, help="synthesis worker processes (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -49,28 +63,36 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from ..data import DataError
     from ..eval.bench import BenchConfig, run_bench
     from ..eval.report import bar_chart, markdown_table
     from ..images import atomic_write_bytes
-    import json
 
-    config = BenchConfig(
-        data=args.data, out=args.out, methods=[m.strip() for m in args.methods.split(",") if m.strip()], n=args.n,
-        preset=args.preset, seeds=args.seeds, oracle=args.oracle, select_on_test=args.select_on_test,
-        classify=not args.no_classify, generation=not args.no_generation, workers=args.workers,
-        category=args.category, progress=not args.no_progress,
-        overrides={k: v for k, v in (("epochs", args.epochs), ("samples_per_epoch", args.samples_per_epoch)) if v is not None},
-    )
-    from ..methods import METHODS
-
-    for m in config.methods:
-        METHODS.get(m)  # unknown method: fail before any work
-    rows = run_bench(config)
+    try:
+        config = BenchConfig(
+            data=args.data, out=args.out, methods=[m.strip() for m in args.methods.split(",") if m.strip()], n=args.n,
+            preset=args.preset, seeds=args.seeds, oracle=args.oracle, select_on_test=args.select_on_test,
+            classify=not args.no_classify, generation=not args.no_generation, workers=args.workers,
+            category=args.category, progress=not args.no_progress, setting=args.setting, detector=args.detector,
+            base_priors=args.base_priors,
+            overrides={k: v for k, v in (("epochs", args.epochs), ("samples_per_epoch", args.samples_per_epoch))
+                       if v is not None},
+        )
+        rows = run_bench(config)
+    except (DataError, ValueError, KeyError, RuntimeError) as exc:  # bad input or settings: one line, no traceback
+        print(f"anomalyagent bench: error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     counts = json.loads((out / "results.json").read_text()).get("test_counts")
     table = markdown_table(rows, config.select_on_test, counts)
     atomic_write_bytes(out / "results.md", table.encode())
     bar_chart(rows, out / "pixel_ap.png", "pixel_ap", config.select_on_test)
     log.info("wrote %s, %s and %s", out / "results.json", out / "results.md", out / "pixel_ap.png")
+    failed = sum(1 for r in rows if r.get("error"))
+    if failed:
+        log.warning("%d rows failed (see results.md); re-run the same command to retry them", failed)
     print(table)
     return 0

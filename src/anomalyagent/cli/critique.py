@@ -30,8 +30,36 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--build-bank", metavar="DATA",
                    help="instead of judging: build the realism bank from the real anomalies (with masks) of the "
                    "MVTec-layout folder DATA and write it to --bank. Use held-out images, never the ones you judge.")
+    p.add_argument("--normals", metavar="DIR",
+                   help="folder of the product's normal images (e.g. train/good): fit its normal-appearance model "
+                   "and judge the defect against it too (with --appearance FILE, also save the model there)")
+    p.add_argument("--appearance", metavar="FILE",
+                   help="a saved normal-appearance model (.npz, product/appearance.py) to judge against")
     p.add_argument("--json", action="store_true", help="print the judgement as JSON")
     return p
+
+
+def _appearance(args: argparse.Namespace):
+    """The normal-appearance model asked for by --normals/--appearance, or None."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..images import is_image_file
+    from ..product.appearance import NormalAppearance, fit_appearance
+
+    if args.normals:
+        folder = Path(args.normals)
+        paths = sorted(p for p in folder.iterdir() if is_image_file(p))[:100] if folder.is_dir() else []
+        if not paths:
+            raise ImageError(f"{folder}: no normal images (expected a folder of .png/.jpg, e.g. train/good)")
+        model = fit_appearance([read_image(p) for p in paths], np.random.default_rng(0))
+        if args.appearance:
+            model.save(args.appearance)
+        return model
+    if args.appearance:
+        return NormalAppearance.load(args.appearance)
+    return None
 
 
 def _build_bank(args: argparse.Namespace) -> int:
@@ -79,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         if normal.shape != edited.shape:
             raise ImageError(f"{args.image}: {edited.shape} differs from the normal image's {normal.shape}")
         mask = read_mask(args.mask, normal.shape[:2]) if args.mask else None
-    except ImageError as exc:
+        appearance = _appearance(args)
+    except (ImageError, ValueError) as exc:
         print(f"error: {exc}")
         return 2
     entry, kind, note = _knowledge(args.category, args.defect)
@@ -88,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         if args.learned:
             extra["bank"] = RealismBank.load(args.bank) if args.bank else default_bank()
         critic = CRITICS.get(args.critic)
+        if appearance is not None:
+            extra["appearance"] = appearance
         j = critic(normal, edited, mask, entry=entry, kind=args.kind or kind or "auto", learned=args.learned, **extra)
     except KeyError as exc:
         print(f"error: {exc.args[0]}")

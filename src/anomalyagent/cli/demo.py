@@ -3,7 +3,8 @@
 The photos are scikit-image's bundled images (nothing is downloaded): a brick wall
 stands in for a ceramic texture and single coins cropped from a photo of coins for metal parts (category "metal_coins": an unknown name whose material word
 # "metal" selects the generic metal knowledge, and whose kind, object, is seen in the image). Crops of each photo make a
-small normal set in the MVTec layout, then ``synthesize`` runs on it.
+small normal set in the MVTec layout (OUT/normals), then ``synthesize`` runs on it into
+OUT/samples (two folders: a run never writes into the folder holding its data).
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..data import DataError
 from ..images import write_png
-from ..pipeline import synthesize
-from .synthesize import add_common, method_kwargs, print_summary
+from ..pipeline import RunError, synthesize
+from .synthesize import add_common, bounded_int, concurrency, method_kwargs, print_summary
 
 # demo category -> (scikit-image photo, defects to synthesize)
 DEMO_SETS = {
@@ -75,29 +77,50 @@ def prepare_inputs(root: Path, per_category: int = 6) -> Path:
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the loop on bundled sample photos and write an HTML report",
                        description="Synthesize defects on scikit-image's bundled photos (brick wall as ceramic, "
-                       "coins as metal), offline, and write OUT/report.html.")
-    p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    p.add_argument("--n", type=int, default=6, help="samples per category (default 6)")
+                       "coins as metal), offline: normal crops in OUT/normals, samples and report in OUT/samples.")
+    p.add_argument("--out", default="demo_out", help="output folder (default: demo_out): OUT/normals, OUT/samples")
+    p.add_argument("--n", type=bounded_int(1, 100000), default=6, help="samples per category (default 6)")
     p.set_defaults(method="agent")
     add_common(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    inputs = prepare_inputs(out / "inputs")
+    root = Path(args.out)
+    if root.exists() and not root.is_dir():
+        print(f"error: --out {root}: is a file, not a folder", file=sys.stderr)
+        return 2
+    out = root / "samples"
     total = None
-    for category, (_, defects) in DEMO_SETS.items():
-        summary = synthesize(inputs, out, defects, args.n, seed=args.seed, workers=args.workers, category=category,
-                             progress=not args.no_progress, method_kwargs=method_kwargs(args))
-        if total is None:
-            total = summary
-        else:
-            total.written += summary.written
-            total.skipped_done += summary.skipped_done
-            total.seconds += summary.seconds
-            total.bad_images += summary.bad_images
-            total.failed += summary.failed
+    try:
+        inputs = prepare_inputs(root / "normals")
+        for category, (_, defects) in DEMO_SETS.items():
+            summary = synthesize(inputs, out, defects, args.n, seed=args.seed, workers=args.workers, category=category,
+                                 progress=not args.no_progress, method_kwargs=method_kwargs(args),
+                                 executor=args.executor, scheduler=args.scheduler, keep_failed=args.keep_failed,
+                                 concurrency=concurrency(args))
+            total = _add(total, summary)
+            if summary.interrupted:
+                break
+    except (DataError, ValueError, KeyError, ImportError, OSError, RunError) as exc:
+        print(f"error: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}", file=sys.stderr)
+        return 2
+    total.kept_failed = args.keep_failed
     print_summary(out, total)
     print(f"open {out.resolve()}/report.html in a browser", file=sys.stderr)
-    return 0
+    return 130 if total.interrupted else 0
+
+
+def _add(total, summary):
+    """Sum of two run summaries (the demo runs one per category)."""
+    if total is None:
+        return summary
+    total.written += summary.written
+    total.skipped_done += summary.skipped_done
+    total.seconds += summary.seconds
+    total.bad_images += summary.bad_images
+    total.failed += summary.failed
+    total.failed_count += summary.failed_count
+    total.not_passed += summary.not_passed
+    total.interrupted = total.interrupted or summary.interrupted
+    return total

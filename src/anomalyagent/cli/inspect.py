@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..records import Sample
 from ..report import summarize
+from ..usage import summarize_usage
 from ..writer import MANIFEST, OutputWriter
 
 
@@ -24,7 +25,16 @@ def run(args: argparse.Namespace) -> int:
     if not (root / MANIFEST).is_file():
         print(f"error: {root}: no {MANIFEST}; is this an anomalyagent output folder?", file=sys.stderr)
         return 2
-    stats = summarize([Sample.from_dict(r) for r in OutputWriter(root).read_manifest()])
+    usages: list[dict] = []
+
+    def samples():  # streamed: any size; only the small usage records are kept
+        for _, record in OutputWriter(root).iter_manifest():
+            sample = Sample.from_dict(record)
+            usages.append(sample.usage)
+            yield sample
+
+    stats = summarize(samples())
+    stats["usage"] = summarize_usage(usages)
     if args.json:
         print(json.dumps(stats, indent=1))
         return 0
@@ -35,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     for key, count in stats["per_defect"].items():
         print(f"  {key:40s} {count}")
     print(f"pass rate      {stats['pass_rate']:.1%}")
+    print(f"kept           {', '.join(f'{k}: {v}' for k, v in stats['kept'].items())} (test = in <category>/test/)")
     print(f"mean score     {stats['mean_score']:.2f} / 10")
     print(f"turns          mean {stats['mean_turns']:.1f}, histogram {stats['turns']}")
     print(f"episodes       mean {stats['mean_attempts']:.2f} per sample")
@@ -44,4 +55,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"on object      every mask has >= {stats['min_on_object']:.1%} of its area on the foreground estimate")
     if stats["median_mg_iou"] is not None:
         print(f"MG IoU         median {stats['median_mg_iou']:.3f} vs the renderer's exact alpha > 0.5")
+    usage = stats["usage"]
+    if usage["samples"]:
+        per = usage["per_sample"]
+        print(f"usage          per sample: {per['calls']:.1f} calls, {per['tokens']:.0f} tokens, {per['seconds']:.2f} s")
+        for key, u in usage["per_key"].items():
+            print(f"  {key:8s} {u['calls']:6d} calls {u['prompt_tokens']:9d} prompt + {u['completion_tokens']:8d} completion tokens "
+                  f"{u['seconds']:9.2f} s")
     return 0

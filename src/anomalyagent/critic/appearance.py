@@ -8,10 +8,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .term import TermResult, band, log_ramp, ramp
+from .calibration import DEFAULT
+from .term import TermResult, band, ramp
 from .views import Views, robust_std
 
 MIN_PIXELS = 6  # fewer measurable pixels than this: the term abstains (value 1)
+# A strength term (visibility, abnormality) under this value advises "too faint". Lower
+# than the usual 0.5: their full value is calibrated high, so that the score keeps
+# ranking clear defects, and half of it is still a clearly visible defect.
+FAINT = 0.2
 
 
 def defect_contrast(v: Views) -> float:
@@ -20,21 +25,31 @@ def defect_contrast(v: Views) -> float:
     return float(np.percentile(v.diff[v.mask], 90))
 
 
-def visibility_term(v: Views) -> TermResult:
+def visibility_values(contrast: float, cnr: float, cnr_good: float, power: float) -> tuple[float, float]:
+    """(faint, strong) parts of the visibility term from its raw measurements: contrast in
+    delta-E and the contrast-to-noise ratio (see ``visibility_term``)."""
+    faint = min(1.0, max(contrast, 0.0) / 8.0, max(cnr, 0.0) / cnr_good) ** power
+    return faint, ramp(contrast, 100.0, 80.0)
+
+
+def visibility_term(v: Views, cnr_good: float | None = None, power: float | None = None) -> TermResult:
     """Contrast of the change against the image's own grain (contrast-to-noise ratio).
 
-    A defect must be clearly visible twice over: in absolute terms (a just-noticeable
-    difference is ~2.3 delta-E; full value from 8, i.e. ~3.5 JND, zero at 2.5) and against
-    the grain (Rose's criterion: full value from 3 noise units, zero at 1). Too faint fails
-    with "increase intensity"; absurdly strong (over 80 delta-E: most of the black-to-white
-    range, beyond any measured real defect) fails with "decrease intensity".
+    A defect must be visible twice over: in absolute terms (a just-noticeable difference
+    is ~2.3 delta-E; full value from 8, i.e. ~3.5 JND) and against the grain (Rose's
+    criterion: full value from ``cnr_good`` noise units, calibrated in
+    critic/calibration.py; default ``critic.calibration.DEFAULT``); below that the value falls as (measure / full) ** power, so a
+    fainter edit always scores lower. Too faint (value < FAINT) advises "increase
+    intensity"; absurdly strong (over 80 delta-E: most of the black-to-white range,
+    beyond any real defect) fails with "decrease intensity".
     """
     c = defect_contrast(v)
     cnr = c / v.noise
-    faint = min(log_ramp(c, 2.5, 8.0), log_ramp(cnr, 1.0, 3.0))
-    strong = ramp(c, 100.0, 80.0)
+    cnr_good = DEFAULT.visibility_good if cnr_good is None else cnr_good
+    power = DEFAULT.strength_power if power is None else power
+    faint, strong = visibility_values(c, cnr, cnr_good, power)
     result = TermResult("visibility", min(faint, strong), {"contrast": c, "noise": v.noise, "cnr": cnr})
-    if faint < 0.5:
+    if faint < FAINT:
         result.parameter, result.direction = "intensity", "increase"
         result.text = f"The defect is too faint ({cnr:.1f}x the image noise); increase its intensity."
     elif strong < 0.5:
@@ -72,13 +87,23 @@ def resolution_ratio(v: Views) -> float:
     return fine / max(medium, 1e-3)
 
 
-def texture_term(v: Views) -> TermResult:
+def texture_term(v: Views, stats=None) -> TermResult:
     """Texture consistency: a patch much smoother than its surroundings (painted, flat),
-    much noisier, or lacking pixel-scale detail (upsampled, blurred) fails."""
+    much noisier, or lacking pixel-scale detail (upsampled, blurred) fails.
+
+    ``stats``: the product's ProductStats (product/appearance.py); when given, the
+    resolution check is relative to the product's own fine detail: full value down to
+    2/3 of its normal windows' low (10th percentile) ratio, zero at 1/3 of it - a patch
+    enlarged 3x has its detail moved 3x coarser - so a smooth product (a moulded case) is
+    not "blurred" for lacking grain and a grainy one (asphalt) is held to its grain.
+    Without stats: the generic ramp 0.25-0.45."""
     r = texture_ratio(v)
     res = resolution_ratio(v)
     grain = band(r, 0.15, 0.45, 25.0, 80.0)
-    sharp = ramp(res, 0.25, 0.45)
+    bad, good = 0.25, 0.45
+    if stats is not None and float(stats.resolution[0]) > 0.0:
+        bad, good = float(stats.resolution[0]) / 3.0, float(stats.resolution[0]) / 1.5
+    sharp = ramp(res, bad, good)
     result = TermResult("texture", min(grain, sharp), {"grain_ratio": r, "resolution": res})
     if grain < 0.5:
         result.parameter = "texture"
@@ -122,13 +147,50 @@ def step_sharpness(s1: np.ndarray, s3: np.ndarray) -> float:
     return float((s1 * s3).sum()) / den if den > 1e-9 else 0.0
 
 
-def seam_measures(v: Views) -> dict[str, float]:
+def signed_steps(lum: np.ndarray, inside: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """L(p) - L(q) for every 4-neighbour pair p (inside) -> q = p + d (outside), 1-D (L*)."""
+    e = np.pad(lum, 1, mode="edge")
+    o = np.pad(outside, 1)
+    h, w = lum.shape
+    out = []
+    for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+        def at(a: np.ndarray) -> np.ndarray:  # a[y + dy, x + dx] over the unpadded frame
+            return a[1 + dy: 1 + dy + h, 1 + dx: 1 + dx + w]
+        sel = inside & at(o)
+        out.append((lum - at(e))[sel])
+    return np.concatenate(out)
+
+
+def incoherence(v: Views) -> float:
+    """How much the steps across the mask boundary look like a texture cut, not a defect's
+    edge: std(d) / rms(natural neighbour steps in the ring) * (1 - |mean(d)| / rms(d)),
+    where d are the signed inside-minus-outside steps across the boundary.
+
+    Why: a real defect's border is a consistent step (a crack is darker than the surface
+    all along it: |mean| close to rms), and a pasted patch of the surface taken from
+    elsewhere meets its surroundings with steps of random sign, larger than neighbouring
+    pixels of one continuous texture ever make (std above the natural steps). About
+    0.3-1.1 on real defects of textured surfaces, 1-2 and more on CutPaste borders.
+    """
+    d = signed_steps(v.edited, v.mask, ~v.mask)
+    nat = signed_steps(v.edited, v.ring, v.ring)
+    if d.size < MIN_PIXELS or nat.size < MIN_PIXELS:
+        return 0.0
+    rms = float(np.sqrt((d * d).mean()))
+    natural = max(float(np.sqrt((nat * nat).mean())), 0.5)
+    return float(d.std()) / natural * (1.0 - abs(float(d.mean())) / max(rms, 1e-6))
+
+
+def seam_measures(v: Views, product_sharpness: float = 0.0) -> dict[str, float]:
     """Sharpness of the mask boundary's steps vs the image's natural edges.
 
     ``sharpness``: ``step_sharpness`` of the pairs straddling the mask boundary;
     ``natural``: the same over neighbouring pairs inside the surrounding ring;
     ``excess``: (sharpness - natural) / (1 - natural), 0 when the boundary is as soft as
-    the image's own edges, 1 when it is a perfect one-pixel step.
+    the image's own edges, 1 when it is a perfect one-pixel step. ``natural`` is at least
+    ``product_sharpness`` (the median sharpness of the product's own strongest edges over
+    its normal images): a ring without strong edges says little about how sharp the
+    product's edges may be.
 
     Measured on the mask's boundary only: the mask must follow the edit's border (a
     renderer's alpha > 0.5 does; a mask derived from the change can stop short of a
@@ -139,22 +201,37 @@ def seam_measures(v: Views) -> dict[str, float]:
     b1, b3 = boundary_pairs(v.edited, v.mask, ~v.mask)
     n1, n3 = boundary_pairs(v.edited, v.ring, v.ring)
     if b1.size < MIN_PIXELS or n1.size < MIN_PIXELS:
-        return {"sharpness": 0.0, "natural": 0.0, "excess": 0.0}
-    sharp, natural = step_sharpness(b1, b3), step_sharpness(n1, n3)
-    return {"sharpness": sharp, "natural": natural, "excess": (sharp - natural) / max(1.0 - natural, 0.05)}
+        return {"sharpness": 0.0, "natural": 0.0, "excess": 0.0, "incoherence": 0.0}
+    sharp, natural = step_sharpness(b1, b3), max(step_sharpness(n1, n3), product_sharpness)
+    return {"sharpness": sharp, "natural": natural, "excess": (sharp - natural) / max(1.0 - natural, 0.05),
+            "incoherence": incoherence(v)}
 
 
-def seam_term(v: Views) -> TermResult:
+def seam_value(excess: float, incoherent: float, incoherence_good: float, texture: bool = True) -> float:
+    """The seam term's value from its raw measurements (see ``seam_term``)."""
+    value = ramp(excess, 0.45, 0.25)
+    if texture:
+        value = min(value, ramp(incoherent, 2.0 * incoherence_good, incoherence_good))
+    return value
+
+
+def seam_term(v: Views, stats=None, incoherence_good: float | None = None, texture: bool = True) -> TermResult:
     """Seam: a border cut with a binary alpha is sharper than every edge the camera made
-    in the same image; a pasted patch or a flat blob shows that line. Full value up to
-    an excess of 0.25 (real defects reach ~0.2), zero from 0.45."""
-    m = seam_measures(v)
-    value = ramp(m["excess"], 0.45, 0.25)
+    in the same image (full value up to an excess sharpness of 0.25 - real defects reach
+    ~0.2 - zero from 0.45); on a texture (a surface filling the frame), a patch of
+    surface pasted from elsewhere also meets its surroundings with incoherent steps
+    (``incoherence``: full value up to ``incoherence_good``, calibrated, zero at twice
+    that). Not on objects: there a real defect sits on the part's structure (a crack
+    with a pale rim across the shell stripes) and its border is incoherent too."""
+    incoherence_good = DEFAULT.incoherence_good if incoherence_good is None else incoherence_good
+    m = seam_measures(v, float(stats.edge_sharpness[1]) if stats is not None else 0.0)
+    m["texture"] = 1.0 if texture else 0.0
+    value = seam_value(m["excess"], m["incoherence"], incoherence_good, texture)
     result = TermResult("seam", value, m)
     if value < 0.5:
         result.parameter, result.direction = "blend", "soften"
-        result.text = ("The defect's border is a hard cut-out line, sharper than the image's own edges; "
-                       "blend it softly into the surface (feather).")
+        result.text = ("The defect's border is a visible cut-out line (sharper or more abrupt than the product's "
+                       "own edges); blend it softly into the surface (feather).")
     return result
 
 

@@ -45,7 +45,7 @@ def _network():
     try:
         import torch  # noqa: F401
 
-        from ..eval.backbone import BackboneUnavailable, load_effnet_lite0
+        from ..features import BackboneUnavailable, load_effnet_lite0
     except ImportError as exc:
         raise LearnedUnavailable(HINT) from exc
     try:
@@ -72,7 +72,7 @@ def features(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(152,) float32 unit vector describing the defect under ``mask`` (see the module doc)."""
     import torch
 
-    from ..eval.backbone import preprocess
+    from ..features import preprocess
 
     model = _network()
     crop, m = patch(image, mask)

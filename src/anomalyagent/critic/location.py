@@ -75,17 +75,31 @@ def region_score(mask: np.ndarray, foreground: np.ndarray, location: str, textur
     return 1.0, 0.0
 
 
-def location_term(mask: np.ndarray, foreground: np.ndarray, location: str = "anywhere", texture: bool = False) -> TermResult:
-    """The location term (see the module docstring); ``mask``/``foreground``: (H, W) bool."""
+def location_term(mask: np.ndarray, foreground: np.ndarray, location: str = "anywhere", texture: bool = False,
+                  part: np.ndarray | None = None) -> TermResult:
+    """The location term (see the module docstring); ``mask``/``foreground``: (H, W) bool;
+    ``part``: (H, W) bool of the named part (product model), or None.
+
+    With a part, the defect must also lie mostly on it (same ramp as ``on_object``: a cut
+    lead drawn on the case is on the object but not where the defect is) and the region
+    rules are read against the part's outline instead of the whole object's."""
     frac = on_object_fraction(mask, foreground)
     on = ramp(frac, 0.4, 0.85)
-    region, raw = region_score(mask, foreground, location, texture)
-    value = on * (REGION_FLOOR + (1.0 - REGION_FLOOR) * region)
-    result = TermResult("location", value, {"on_object": frac, "region": region, "region_measure": raw})
+    on_part, part_frac = 1.0, 1.0
+    if part is not None:
+        part_frac = on_object_fraction(mask, part)
+        on_part = ramp(part_frac, 0.4, 0.85)
+    region, raw = region_score(mask, part if part is not None else foreground, location, texture)
+    value = on * (REGION_FLOOR + (1.0 - REGION_FLOOR) * min(region, on_part))
+    result = TermResult("location", value, {"on_object": frac, "on_part": part_frac, "region": region,
+                                            "region_measure": raw})
     if on < 0.5:
         result.parameter, result.direction = "location", "move_onto_object"
         result.text = (f"{1 - frac:.0%} of the defect lies off the object; move its centre onto the part, "
                        "away from the background.")
+    elif on_part < 0.5:
+        result.parameter, result.direction = "location", "move_onto_part"
+        result.text = (f"{1 - part_frac:.0%} of the defect lies off the part it belongs to; move it onto that part.")
     elif region < 0.5:
         result.parameter, result.direction = "location", f"move_to_{location}"
         where = "the part's border" if location in EDGE_LOCATIONS else "the middle of the part"

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..change import dilate_disc, erode_disc
+
 # L* of each 8-bit grey level (sRGB transfer + CIE cube root); grey images skip cvtColor.
 _GREY_TO_L = cv2.cvtColor(np.arange(256, dtype=np.uint8).reshape(1, 256, 1).repeat(3, 2), cv2.COLOR_RGB2LAB)[0, :, 0]
 _GREY_TO_L = (_GREY_TO_L.astype(np.float32) * (100.0 / 255.0))
@@ -28,8 +30,13 @@ def _kernel(pixels: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
 
 
+LARGE_RADIUS = 8  # px; above it a distance transform (O(pixels)) replaces the kernel (O(pixels x radius))
+
+
 def grow(mask: np.ndarray, pixels: int) -> np.ndarray:
     """(h, w) bool mask dilated by ``pixels`` (0 returns it unchanged)."""
+    if pixels > LARGE_RADIUS:
+        return dilate_disc(mask, pixels)
     return mask if pixels <= 0 else cv2.dilate(mask.view(np.uint8), _kernel(pixels)).astype(bool)
 
 
@@ -37,6 +44,8 @@ def shrink(mask: np.ndarray, pixels: int) -> np.ndarray:
     """(h, w) bool mask eroded by ``pixels``; pixels outside the crop count as inside."""
     if pixels <= 0:
         return mask
+    if pixels > LARGE_RADIUS:
+        return erode_disc(mask, pixels)
     return cv2.erode(mask.view(np.uint8), _kernel(pixels), borderType=cv2.BORDER_REPLICATE).astype(bool)
 
 

@@ -1,22 +1,29 @@
 """The benchmark: synthesize with each method, train the same detector, score on real defects.
 
-One row per (category, method, seed): synthesis through ``anomalyagent.pipeline`` (the
-same writer as ``anomalyagent synthesize``), the U-Net of ``unet.py`` trained on 50% normal
-training images + 50% synthetic pairs with a fixed budget, scored on the shared test split
-of ``split.py`` (two thirds of the real anomalies of every type + all test/good images).
-The oracle row trains the same U-Net on the reserved real third instead.
+One row per (category, setting, detector, method, seed): synthesis through
+``anomalyagent.pipeline`` (the same writer as ``anomalyagent synthesize``), a detector
+(``detectors.py``: the paper's U-Net by default, or the EfficientNet-Lite0 segmenter)
+trained on 50% normal training images + 50% synthetic pairs with a fixed budget, scored on
+the shared test split of ``split.py`` (two thirds of the real anomalies of every type +
+all test/good images), overall and per defect type. The oracle row trains the same
+detector on the reserved real third instead. ``settings.py`` says what the agent may know
+in the zero-shot and few-shot settings.
 
 Optional per row: defect-type classification accuracy (synthetic -> real) and the
 offline generation metrics ``is_effnet`` / ``ic_lpips_effnet``.
 
-results.json is rewritten after every row, so an interrupted run resumes: rows already
-there (same category, method, seed) are kept when the configuration is the same.
+results.json is rewritten after every row, so an interrupted run resumes; a stored row is
+kept only when it was made by the same code and parameters (``results.py``). A row that
+fails is recorded with its error and the run goes on; one sample that fails inside a
+method is counted in its row (``failed_samples``).
 """
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +31,18 @@ from typing import Any
 
 import numpy as np
 
-from ..images import atomic_write_bytes, read_image
 from .data import load_images, load_items, load_pairs, synthetic_pairs
-from .metrics import localization_metrics
+from .extras import synthetic_set_extras
+from .fingerprint import code_info
+from .metrics import localization_metrics, per_defect_metrics
+from .results import ANY_SETTING, ORACLE, RESERVED, load_rows, row_id, stale_reason, write_rows
+from .settings import check_setting, knowledge_digest, knowledge_files
 from .split import Split, find_categories, split_category, train_images
 from .train import TrainConfig, predict_maps, train_detector
 
 log = logging.getLogger(__name__)
 
-ORACLE = "oracle"
+DETECTOR_NAMES = ("unet", "effnet")
 PRESETS: dict[str, TrainConfig] = {
     # AnomalyDiffusion / DRAEM scale: for a GPU machine.
     "paper": TrainConfig(image_size=256, base_width=64, epochs=200, samples_per_epoch=500, batch_size=8, lr=1e-4, flip=False),
@@ -64,20 +74,37 @@ class BenchConfig:
     progress: bool = True
     # TrainConfig fields changed from the preset (budget-sensitivity runs), e.g. {"epochs": 16}.
     overrides: dict[str, Any] = field(default_factory=dict)
+    setting: str = "zero-shot"  # settings.SETTINGS: what the agent may know of the category's anomalies
+    detector: str = "unet"  # detectors.DETECTORS: "unet" (the paper's) or "effnet"
+    base_priors: str = "package"  # settings.BASE_PRIORS: the agent's numbers before few-shot measuring
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"preset {self.preset!r} must be one of {', '.join(PRESETS)}")
         if not self.methods and not self.oracle:
             raise ValueError("nothing to run: give --methods or --oracle")
+        if self.n < 1:
+            raise ValueError(f"n must be at least 1, got {self.n}")
+        check_setting(self.setting, self.base_priors)
+        self.train_config()  # unknown detector or bad overrides: fail before any work
 
     def train_config(self) -> TrainConfig:
-        return dataclasses.replace(PRESETS[self.preset], **self.overrides, select_on_test=self.select_on_test)
+        return dataclasses.replace(PRESETS[self.preset], **self.overrides, select_on_test=self.select_on_test,
+                                   detector=self.detector)
 
     def key(self) -> dict[str, Any]:
-        """The settings a resumed run must share with the rows already written."""
+        """The run-wide settings a resumed run must share with the rows already written
+        (setting and detector are part of each row's identity instead)."""
+        train = dataclasses.asdict(self.train_config())
+        train.pop("detector")
+        return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test, "train": train}
+
+    def row_params(self, setting: str, knowledge: str | None) -> dict[str, Any]:
+        """What a row's number depends on besides the code (``results.stale_reason`` compares it)."""
         return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test,
-                "train": dataclasses.asdict(self.train_config())}
+                "train": dataclasses.asdict(self.train_config()), "setting": setting, "knowledge": knowledge,
+                "base_priors": self.base_priors if setting not in (ANY_SETTING, RESERVED) else None,
+                "classify": self.classify, "generation": self.generation}
 
 
 @dataclass
@@ -89,6 +116,7 @@ class CategoryData:
     normals: np.ndarray  # (N, S, S, 3) uint8 train/good
     test_images: np.ndarray  # (T, S, S, 3) uint8
     test_masks: np.ndarray  # (T, S, S) bool
+    test_defects: list[str]  # (T,) defect type of each test image ("good" for normals)
     # Caches for the classification / generation extras (filled on first use).
     effnet: Any = None
     real_features: np.ndarray | None = None  # (A, 1280) Lite0 features of the real test anomalies
@@ -99,7 +127,7 @@ def load_category(root: Path, size: int) -> CategoryData:
     split = split_category(root)
     normals = load_images(train_images(root), size)
     test_images, test_masks = load_items(split.test, size)
-    return CategoryData(root, split, normals, test_images, test_masks)
+    return CategoryData(root, split, normals, test_images, test_masks, [it.defect for it in split.test])
 
 
 def _score_fn(data: CategoryData):
@@ -119,112 +147,160 @@ def evaluate(data: CategoryData, anomalies: np.ndarray, masks: np.ndarray, confi
                             score_fn=_score_fn(data) if config.select_on_test else None, progress=progress)
     maps = predict_maps(result.model, data.test_images)
     metrics = localization_metrics(data.test_masks, maps)
+    metrics["per_defect"] = per_defect_metrics(data.test_masks, maps, data.test_defects)
     return {**metrics, "epoch": result.epoch, "train_seconds": round(result.seconds, 2),
             "final_loss": round(result.losses[-1], 5), "test_selected": result.test_selected}
 
 
-def synthesize_method(config: BenchConfig, data: CategoryData, method: str, seed: int) -> tuple[Path, float]:
-    """Run the pipeline for one method and seed; returns (output folder, seconds)."""
+def uses_knowledge(method: str) -> bool:
+    """True for methods whose factory takes ``knowledge=`` (the agent): their rows depend on the setting.
+
+    The agent counts as one even when its factory hides its arguments behind ``**kwargs``:
+    a setting must never be silently ignored for it.
+    """
+    from ..methods import METHODS
+
+    try:
+        if "knowledge" in inspect.signature(METHODS.get(method)).parameters:
+            return True
+    except (TypeError, ValueError):
+        pass
+    return method == "agent"
+
+
+def method_module(method: str) -> str:
+    """The module a method's code lives in (the root of its code fingerprint)."""
+    if method == ORACLE:
+        return __name__
+    from ..methods import METHODS
+
+    return getattr(METHODS.get(method), "__module__", None) or __name__
+
+
+@dataclass
+class RowPlan:
+    """One row to run: its identity, the knowledge files it hands the method, code and params."""
+
+    category: str
+    setting: str  # the bench setting, ANY_SETTING or RESERVED (see results.py)
+    method: str
+    seed: int
+    knowledge: list[str]
+    code: dict[str, Any]
+    params: dict[str, Any]
+
+    @property
+    def ident(self) -> tuple:
+        return (self.category, self.setting, self.params["train"]["detector"], self.method, self.seed)
+
+
+def synthesize_method(config: BenchConfig, data: CategoryData, plan: RowPlan) -> tuple[Path, float, dict[str, Any]]:
+    """Run the pipeline for one row; returns (output folder, seconds, failure info).
+
+    The folder is OUT/synthetic/<category>/<setting>/<method>/seed<k> (shared by both
+    detectors); a stamp
+    records the code and parameters it was made with, and a folder made by other code or
+    parameters is emptied first, so the pipeline never resumes samples of another version.
+    """
     from ..pipeline import synthesize
 
-    out = Path(config.out) / "synthetic" / method / f"seed{seed}"
+    out = Path(config.out) / "synthetic" / plan.category / plan.setting / plan.method / f"seed{plan.seed}"
+    stamp = {"code": plan.code["fingerprint"], "n": config.n, "knowledge": plan.params["knowledge"]}
+    # Beside the folder, not in it: synthesize refuses an --out holding files it did not write.
+    stamp_file = out.parent / f"{out.name}.bench_stamp.json"
+    if out.exists():
+        try:
+            old = json.loads(stamp_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = None
+        if old != stamp:
+            log.info("%s: made by other code or parameters; starting it over", out)
+            shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp_file.write_text(json.dumps(stamp), encoding="utf-8")
+    kwargs = {"knowledge": tuple(plan.knowledge)} if plan.knowledge else {}
     start = time.perf_counter()
-    synthesize(data.root, out, data.split.defects(), config.n, method=method, seed=seed, workers=config.workers,
-               category=data.root.name, progress=config.progress)
-    return out, time.perf_counter() - start
+    summary = synthesize(data.root, out, data.split.defects(), config.n, method=plan.method, seed=plan.seed,
+                         workers=config.workers, category=data.root.name, progress=config.progress, method_kwargs=kwargs)
+    failed = {"failed_samples": len(summary.failed)}
+    if summary.failed:
+        failed["failed_examples"] = [f["error"] for f in summary.failed[:3]]
+        log.warning("%s %s seed %d: %d samples failed, e.g. %s", data.root.name, plan.method, plan.seed,
+                    len(summary.failed), failed["failed_examples"][0])
+    return out, time.perf_counter() - start, failed
 
 
-def _extras(config: BenchConfig, data: CategoryData, pairs: list[tuple[Path, Path]]) -> dict[str, Any]:
-    """Classification accuracy and offline generation metrics of one synthetic set.
-
-    One EfficientNet-Lite0 pass over the synthetic images serves both (pooled features for
-    the classifier, logits for is_effnet); the real images' features are computed once
-    per category and cached on ``data``.
-    """
-    out: dict[str, Any] = {}
-    if not (config.classify or config.generation):
-        return out
-    from .backbone import effnet_outputs, load_effnet_lite0
-    from .classify import classify, fit_and_score, pick_backbone
-    from .generation import ic_lpips_effnet_vectors, inception_score_from_probs, lpips_effnet_vectors
-
-    if data.effnet is None:
-        data.effnet = load_effnet_lite0()
-    synth = [read_image(p) for p, _ in pairs]
-    labels = [p.parent.name for p, _ in pairs]
-    pooled, logits, _ = effnet_outputs(data.effnet, synth)
-    real = [it for it in data.split.test if it.is_anomaly]
-    real_labels = [it.defect for it in real]
-    if config.classify:
-        if pick_backbone("auto") == "effnet_lite0":
-            if data.real_features is None:
-                data.real_features = effnet_outputs(data.effnet, [read_image(it.image) for it in real])[0]
-            acc, _ = fit_and_score(pooled, labels, data.real_features, real_labels)
-            out.update(classification_accuracy=acc, classifier="effnet_lite0_linear", classification_n_test=len(real))
-        else:
-            res = classify(synth, labels, [read_image(it.image) for it in real], real_labels, backbone="resnet34")
-            out.update(classification_accuracy=res.accuracy, classifier=res.classifier, classification_n_test=res.n_test)
-    if config.generation:
-        import torch
-
-        out["is_effnet"] = inception_score_from_probs(torch.softmax(torch.from_numpy(logits), 1).numpy())
-        if data.anchor_vectors is None:
-            anchors: dict[str, list[np.ndarray]] = {}
-            for it in data.split.reserved:
-                anchors.setdefault(it.defect, []).append(read_image(it.image))
-            data.anchor_vectors = {d: lpips_effnet_vectors(ims, data.effnet) for d, ims in anchors.items()}
-        by_defect: dict[str, list[np.ndarray]] = {}
-        for image, label in zip(synth, labels):
-            by_defect.setdefault(label, []).append(image)
-        out["ic_lpips_effnet"] = ic_lpips_effnet_vectors(
-            {d: lpips_effnet_vectors(ims, data.effnet) for d, ims in by_defect.items()}, data.anchor_vectors)
-    return out
-
-
-def run_row(config: BenchConfig, data: CategoryData, method: str, seed: int) -> dict[str, Any]:
-    """One (category, method, seed) row; ``method`` "oracle" trains on the reserved real third."""
+def run_row(config: BenchConfig, data: CategoryData, plan: RowPlan) -> dict[str, Any]:
+    """One row; the oracle trains on the reserved real third instead of a synthetic set."""
     tc = config.train_config()
     start = time.perf_counter()
-    row: dict[str, Any] = {"category": data.root.name, "method": method, "seed": seed}
-    if method == ORACLE:
+    row: dict[str, Any] = {"category": data.root.name, "setting": plan.setting, "detector": tc.detector,
+                           "method": plan.method, "seed": plan.seed}
+    if plan.method == ORACLE:
         if not data.split.reserved:
             raise ValueError(f"{data.root}: no reserved anomalies for the oracle (every type has a single image)")
         anomalies, masks = load_items(data.split.reserved, tc.image_size)
         row.update(n_train_anomalies=len(anomalies), synth_seconds=0.0)
         pairs: list[tuple[Path, Path]] = []
     else:
-        out, synth_seconds = synthesize_method(config, data, method, seed)
+        out, synth_seconds, failed = synthesize_method(config, data, plan)
+        row.update(failed)
         pairs = synthetic_pairs(out, data.root.name)
         if not pairs:
-            raise ValueError(f"{out}: method {method!r} wrote no samples")
+            raise ValueError(f"{out}: method {plan.method!r} wrote no samples")
         anomalies, masks = load_pairs(pairs, tc.image_size)
         empty = int((~masks.reshape(len(masks), -1).any(axis=1)).sum())
         row.update(n_train_anomalies=len(anomalies), empty_masks=empty, synth_seconds=round(synth_seconds, 2))
-    row.update(evaluate(data, anomalies, masks, tc, seed, config.progress))
+    row.update(evaluate(data, anomalies, masks, tc, plan.seed, config.progress))
     if pairs:
-        row.update(_extras(config, data, pairs))
+        row.update(synthetic_set_extras(data, pairs, config.classify, config.generation))
     row["seconds"] = round(time.perf_counter() - start, 2)
+    row.update(code=plan.code, params=plan.params)
     return row
 
 
-def _load_results(path: Path, key: dict[str, Any]) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    stored = json.loads(path.read_text())
-    if stored.get("config_key") != key:
-        raise ValueError(f"{path}: written with other settings ({stored.get('config_key')}); use another --out "
-                         "or delete it to start over")
-    return list(stored.get("rows", []))
+def plan_rows(config: BenchConfig, data: CategoryData) -> list[RowPlan]:
+    """The rows of one category, seeds outer, methods inner, the oracle last."""
+    methods = list(config.methods) + ([ORACLE] if config.oracle else [])
+    knowledge: list[str] | None = None
+    plans = []
+    for seed in config.seeds:
+        for method in methods:
+            if method == ORACLE:
+                setting, files = RESERVED, []
+            elif uses_knowledge(method):
+                if knowledge is None:  # written once per category, only when a method reads it
+                    folder = Path(config.out) / "knowledge" / f"{config.setting}-{config.base_priors}"
+                    knowledge = knowledge_files(config.setting, data.split, folder, config.base_priors)
+                setting, files = config.setting, knowledge
+            else:
+                setting, files = ANY_SETTING, []
+            params = config.row_params(setting, knowledge_digest(files) if files else None)
+            plans.append(RowPlan(data.root.name, setting, method, seed, files, code_info(method_module(method)), params))
+    return plans
 
 
-def write_results(path: Path, config: BenchConfig, rows: list[dict[str, Any]], counts: dict[str, Any]) -> None:
-    payload = {"config": dataclasses.asdict(config), "config_key": config.key(), "test_counts": counts,
-               "test_selected": config.select_on_test, "rows": rows}
-    atomic_write_bytes(path, (json.dumps(payload, indent=1, sort_keys=False) + "\n").encode())
+def _select_roots(config: BenchConfig) -> list[Path]:
+    roots = find_categories(config.data)
+    if config.category:
+        known = ", ".join(r.name for r in roots)
+        roots = [r for r in roots if r.name == config.category]
+        if not roots:
+            raise ValueError(f"{config.data}: no category {config.category!r} (has {known})")
+    return roots
 
 
 def run_bench(config: BenchConfig) -> list[dict[str, Any]]:
-    """Run every (category, seed, method) row not yet in OUT/results.json; returns all rows."""
+    """Run every row not yet in OUT/results.json (or stale there); returns all rows.
+
+    A row that raises is recorded with ``error`` (type and message) and the run goes on;
+    a later run with the same --out retries it.
+    """
+    from ..methods import METHODS
+
+    for m in config.methods:
+        METHODS.get(m)  # unknown method: fail before any work
+    roots = _select_roots(config)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     threads = config.train_config().threads
@@ -233,29 +309,39 @@ def run_bench(config: BenchConfig) -> list[dict[str, Any]]:
 
         torch.set_num_threads(threads)
     results = out / "results.json"
-    rows = _load_results(results, config.key())
-    done = {(r["category"], r["method"], r["seed"]) for r in rows}
-    roots = find_categories(config.data)
-    if config.category:
-        known = ", ".join(r.name for r in roots)
-        roots = [r for r in roots if r.name == config.category]
-        if not roots:
-            raise ValueError(f"{config.data}: no category {config.category!r} (has {known})")
-    methods = list(config.methods) + ([ORACLE] if config.oracle else [])
+    key = config.key()
+    loaded = load_rows(results, key)
+    legacy = [r for r in loaded if not r.get("code")]
+    if legacy:  # no fingerprint: which code made them cannot be told, so they are not kept
+        log.warning("%s: dropping %d rows made before rows recorded their code; they are redone when planned",
+                    results, len(legacy))
+    stored = {row_id(r): r for r in loaded if r.get("code")}
+    config_dict = dataclasses.asdict(config)
     counts: dict[str, Any] = {}
     for root in roots:
         data = load_category(root, config.train_config().image_size)
         counts[root.name] = {"test": data.split.counts(), "reserved": len(data.split.reserved),
                              "train_good": len(data.normals)}
         log.info("%s: test set %s, %d reserved anomalies", root.name, counts[root.name]["test"], len(data.split.reserved))
-        for seed in config.seeds:
-            for method in methods:
-                if (root.name, method, seed) in done:
+        for plan in plan_rows(config, data):
+            old = stored.get(plan.ident)
+            if old is not None:
+                reason = stale_reason(old, plan.code, plan.params)
+                if reason is None:
                     continue
-                row = run_row(config, data, method, seed)
-                log.info("%s %s seed %d: pixel AP %.3f, pixel AUROC %.3f, image AUROC %.3f, %.0f s", root.name, method,
-                         seed, row["pixel_ap"], row["pixel_auroc"], row["image_auroc"], row["seconds"])
-                rows.append(row)
-                write_results(results, config, rows, counts)
-    write_results(results, config, rows, counts)
-    return rows
+                log.info("%s %s %s seed %d: redoing, %s", root.name, plan.setting, plan.method, plan.seed, reason)
+            try:
+                row = run_row(config, data, plan)
+            except Exception as exc:  # one row never stops the table; the error is recorded and retried later
+                log.exception("%s %s %s seed %d failed", root.name, plan.setting, plan.method, plan.seed)
+                row = {"category": root.name, "setting": plan.setting, "detector": config.detector,
+                       "method": plan.method, "seed": plan.seed, "error": f"{type(exc).__name__}: {exc}",
+                       "code": plan.code, "params": plan.params}
+            else:
+                log.info("%s %s %s seed %d: pixel AP %.3f, pixel AUROC %.3f, image AUROC %.3f, %.0f s", root.name,
+                         plan.setting, plan.method, plan.seed, row["pixel_ap"], row["pixel_auroc"], row["image_auroc"],
+                         row["seconds"])
+            stored[plan.ident] = row
+            write_rows(results, config_dict, key, list(stored.values()), counts, config.select_on_test)
+    write_rows(results, config_dict, key, list(stored.values()), counts, config.select_on_test)
+    return sorted(stored.values(), key=row_id)

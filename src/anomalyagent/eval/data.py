@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..images import read_image, read_mask, to_rgb
+from ..data import index_mvtec
 from .split import EvalItem
 
 
@@ -62,25 +63,18 @@ def load_items(items: list[EvalItem], size: int) -> tuple[np.ndarray, np.ndarray
 def synthetic_pairs(root: str | Path, category: str | None = None) -> list[tuple[Path, Path]]:
     """(image, mask) pairs written by the synthesis pipeline under ``root``.
 
-    Reads the MVTec layout the writer produces, ``<root>/<category>/test/<defect>/NNN.png``
-    with ``<root>/<category>/ground_truth/<defect>/NNN_mask.png``; ``category`` None takes
-    every category folder. A synthetic image without its mask raises an error naming it.
+    The writer produces the MVTec layout (``<root>/<category>/test/<defect>/NNN.png`` with
+    ``ground_truth/<defect>/NNN_mask.png``), read by ``data.index_mvtec``; ``category``
+    None takes every category folder. A synthetic image without its mask raises an error
+    naming it.
     """
-    from ..images import ImageError, is_image_file
-
     root = Path(root)
-    cats = [root / category] if category else sorted(p for p in root.iterdir() if (p / "test").is_dir())
+    cats = [root / category] if category else [p for p in sorted(root.iterdir()) if (p / "test").is_dir()]
     pairs: list[tuple[Path, Path]] = []
     for cat in cats:
-        test = cat / "test"
-        if not test.is_dir():
-            continue
-        for defect_dir in sorted(p for p in test.iterdir() if p.is_dir() and p.name != "good"):
-            for path in sorted(p for p in defect_dir.iterdir() if is_image_file(p)):
-                mask = cat / "ground_truth" / defect_dir.name / f"{path.stem}_mask.png"
-                if not mask.is_file():
-                    raise ImageError(f"{path}: synthetic image without a mask (expected {mask})")
-                pairs.append((path, mask))
+        for it in index_mvtec(cat):
+            if it.is_anomaly:
+                pairs.append((Path(it.image), Path(it.mask)))
     return pairs
 
 

@@ -165,3 +165,33 @@ def localization_metrics(masks: np.ndarray, maps: np.ndarray, pool: int = 21) ->
         "image_f1": f1_max(labels, scores),
         "aupro": aupro(masks, maps),
     }
+
+
+def per_defect_metrics(masks: np.ndarray, maps: np.ndarray, defects: list[str], good: str = "good") -> dict[str, dict[str, float]]:
+    """Pixel AP and pixel AUROC per defect type: defect -> {pixel_ap, pixel_auroc, n_images, positive_fraction}.
+
+    The pixels of one type are those of its test images PLUS every good test image. Why
+    the good images: the overall metric pools every test pixel, and a detector that fires
+    on normal images must lose per type as it loses overall; scoring a type on its own
+    images only would let false positives on good images go unseen and make the per-type
+    numbers incomparable with the overall row. ``positive_fraction`` (defect pixels / all
+    pixels of that pool) is the AP of a random detector, the chance level to read AP against.
+
+    masks: (N, H, W) bool; maps: (N, H, W) float; defects: N type names ("good" for normals).
+    A type without defect pixels after resizing is left out (AP undefined).
+    """
+    masks = np.asarray(masks).astype(bool)
+    maps = np.asarray(maps, dtype=np.float32)
+    if masks.shape != maps.shape or len(defects) != len(masks):
+        raise ValueError(f"masks {masks.shape}, maps {maps.shape} and {len(defects)} defect names do not match")
+    names = np.asarray(defects)
+    is_good = names == good
+    out: dict[str, dict[str, float]] = {}
+    for defect in sorted(set(defects) - {good}):
+        pick = (names == defect) | is_good
+        labels, scores = masks[pick].ravel(), maps[pick].ravel()
+        if not labels.any() or labels.all():
+            continue
+        out[defect] = {"pixel_ap": average_precision(labels, scores), "pixel_auroc": auroc(labels, scores),
+                       "n_images": int((names == defect).sum()), "positive_fraction": float(labels.mean())}
+    return out

@@ -22,19 +22,41 @@ COLUMNS = [
 PERCENT = {"pixel_auroc", "pixel_ap", "pixel_f1", "image_auroc", "image_ap", "image_f1", "aupro", "classification_accuracy"}
 
 
-def summarize(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, tuple[float, float, int]]]:
-    """(category, method) -> metric -> (mean, std over seeds, number of seeds); NaNs skipped."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+Group = tuple[str, str, str, str]  # (category, setting, detector, method)
+
+
+def _group(r: dict[str, Any]) -> Group:
+    return (r.get("category", ""), r.get("setting", "zero-shot"), r.get("detector", "unet"), r["method"])
+
+
+def _stats(values: list[Any]) -> tuple[float, float, int] | None:
+    arr = np.array([float(v) for v in values if v is not None], np.float64)
+    arr = arr[~np.isnan(arr)]
+    return (float(arr.mean()), float(arr.std(ddof=0)), len(arr)) if len(arr) else None
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[Group, dict[str, tuple[float, float, int]]]:
+    """(category, setting, detector, method) -> metric -> (mean, std over seeds, number of seeds).
+
+    NaNs and failed rows (``error``) are skipped; per-defect metrics appear as
+    ``"<defect>/pixel_ap"`` and ``"<defect>/pixel_auroc"``.
+    """
+    groups: dict[Group, list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r.get("category", ""), r["method"]), []).append(r)
-    out: dict[tuple[str, str], dict[str, tuple[float, float, int]]] = {}
+        if not r.get("error"):
+            groups.setdefault(_group(r), []).append(r)
+    out: dict[Group, dict[str, tuple[float, float, int]]] = {}
     for key, group in groups.items():
         stats = {}
         for name in [c for c, _ in COLUMNS] + ["seconds", "synth_seconds", "train_seconds"]:
-            values = np.array([float(r[name]) for r in group if r.get(name) is not None], np.float64)
-            values = values[~np.isnan(values)]
-            if len(values):
-                stats[name] = (float(values.mean()), float(values.std(ddof=0)), len(values))
+            stat = _stats([r.get(name) for r in group])
+            if stat:
+                stats[name] = stat
+        for defect in sorted({d for r in group for d in (r.get("per_defect") or {})}):
+            for metric in ("pixel_ap", "pixel_auroc"):
+                stat = _stats([(r.get("per_defect") or {}).get(defect, {}).get(metric) for r in group])
+                if stat:
+                    stats[f"{defect}/{metric}"] = stat
         out[key] = stats
     return out
 
@@ -43,48 +65,95 @@ def _cell(name: str, stat: tuple[float, float, int] | None) -> str:
     if stat is None:
         return "-"
     mean, std, _ = stat
-    if name in PERCENT:
+    if name in PERCENT or name.endswith(("/pixel_ap", "/pixel_auroc")):
         return f"{100 * mean:.1f} ± {100 * std:.1f}"
     if name in ("seconds", "synth_seconds", "train_seconds"):
         return f"{mean:.0f} ± {std:.0f}"
     return f"{mean:.3f} ± {std:.3f}"
 
 
+SHARED = ("any", "reserved")  # rows shown under every setting: baselines (no anomaly seen) and the oracle
+SETTING_NOTE = {
+    "zero-shot": "the agent uses no measurement of this category's anomalies (knowledge-base text and numbers only)",
+    "few-shot": "the agent's priors are measured on the reserved first third only",
+    "any setting": "no method here reads anomalies of this category",
+}
+
+
+def _views(rows: list[dict[str, Any]], category: str) -> list[tuple[str, str]]:
+    """(setting, detector) tables of one category; baselines and the oracle appear in each."""
+    mine = [r for r in rows if r.get("category", "") == category]
+    detectors = sorted({r.get("detector", "unet") for r in mine}, key=lambda d: (d != "unet", d))
+    settings = sorted({r.get("setting", "zero-shot") for r in mine} - set(SHARED)) or ["any setting"]
+    return [(s, d) for d in detectors for s in settings]
+
+
+def _in_view(r: dict[str, Any], setting: str, detector: str) -> bool:
+    return r.get("detector", "unet") == detector and (r.get("setting", "zero-shot") in SHARED + (setting,))
+
+
 def markdown_table(rows: list[dict[str, Any]], test_selected: bool = False,
                    counts: dict[str, Any] | None = None) -> str:
-    """One table per category; percentages for the [0, 1] metrics; seconds = wall time per row."""
+    """Per category and (setting, detector): the overall table, then pixel AP (AUROC) per defect type.
+
+    Percentages for the [0, 1] metrics; seconds = wall time per row; failed rows are
+    listed with their error under the table they belong to.
+    """
     summary = summarize(rows)
     mark = "*" if test_selected else ""
     lines = []
     if test_selected:
         lines.append("**TEST-SELECTED (legacy protocol: best epoch picked on the test set; optimistic). "
                      "Every method marked * is test-selected.**\n")
-    for category in sorted({c for c, _ in summary}):
+    for category in sorted({r.get("category", "") for r in rows}):
         head = f"### {category}"
         if counts and category in counts:
             c = counts[category]
             head += f" (test: {', '.join(f'{k} {v}' for k, v in c['test'].items())}; reserved {c['reserved']}; train/good {c['train_good']})"
         lines += [head, ""]
-        names = [label for _, label in COLUMNS] + ["s/seed (synth + train + test)", "s total"]
-        lines.append("| method | seeds | " + " | ".join(names) + " |")
-        lines.append("|---|---|" + "---|" * len(names))
-        for (cat, method), stats in sorted(summary.items(), key=lambda kv: (kv[0][0], kv[0][1] == "oracle", kv[0][1])):
-            if cat != category:
-                continue
-            seeds = max((s[2] for s in stats.values()), default=0)
-            cells = [_cell(name, stats.get(name)) for name, _ in COLUMNS] + [_cell("seconds", stats.get("seconds"))]
-            total = stats.get("seconds")
-            cells.append(f"{total[0] * total[2]:.0f}" if total else "-")
-            lines.append(f"| {method}{mark} | {seeds} | " + " | ".join(cells) + " |")
-        lines.append("")
+        for setting, detector in _views(rows, category):
+            keys = sorted((k for k in summary if k[0] == category and k[2] == detector and k[1] in SHARED + (setting,)),
+                          key=lambda k: (k[3] == "oracle", k[3]))
+            bases = sorted({str((r.get("params") or {}).get("base_priors")) for r in rows if r.get("category", "") == category
+                            and r.get("setting") == setting and (r.get("params") or {}).get("base_priors")})
+            base = f" (base priors: {', '.join(bases)})" if bases else ""
+            lines += [f"#### {setting}, {detector} detector", "", f"Setting: {SETTING_NOTE.get(setting, setting)}{base}; "
+                      "baselines see no anomaly in either setting; the oracle trains on the reserved real third.", ""]
+            names = [label for _, label in COLUMNS] + ["s/seed (synth + train + test)", "s total"]
+            lines.append("| method | seeds | " + " | ".join(names) + " |")
+            lines.append("|---|---|" + "---|" * len(names))
+            for key in keys:
+                stats = summary[key]
+                seeds = max((s[2] for s in stats.values()), default=0)
+                cells = [_cell(name, stats.get(name)) for name, _ in COLUMNS] + [_cell("seconds", stats.get("seconds"))]
+                total = stats.get("seconds")
+                cells.append(f"{total[0] * total[2]:.0f}" if total else "-")
+                lines.append(f"| {key[3]}{mark} | {seeds} | " + " | ".join(cells) + " |")
+            defects = sorted({n.split("/")[0] for k in keys for n in summary[k] if n.endswith("/pixel_ap")})
+            if defects:
+                lines += ["", "Pixel AP (pixel AUROC) per defect type, % (pixels of the type's test images + all good "
+                          "test images; chance AP = defect pixel share):", "",
+                          "| method | " + " | ".join(defects) + " |", "|---|" + "---|" * len(defects)]
+                for key in keys:
+                    cells = [f"{_cell('x/pixel_ap', summary[key].get(f'{d}/pixel_ap'))} "
+                             f"({_cell('x/pixel_auroc', summary[key].get(f'{d}/pixel_auroc')).split(' ')[0]})"
+                             for d in defects]
+                    lines.append(f"| {key[3]}{mark} | " + " | ".join(cells) + " |")
+            failed = [r for r in rows if r.get("error") and r.get("category", "") == category and _in_view(r, setting, detector)]
+            if failed:
+                lines += ["", "Failed rows (retried by the next run with the same --out):", ""]
+                lines += [f"- {r['method']} seed {r['seed']}: {r['error']}" for r in failed]
+            lines.append("")
     return "\n".join(lines)
 
 
 def bar_chart(rows: list[dict[str, Any]], path: str | Path, metric: str = "pixel_ap", test_selected: bool = False) -> None:
     """Bars of ``metric`` (mean, with +- std whiskers) per method, grouped by category."""
-    summary = summarize(rows)
+    grouped = summarize(rows)
+    several = len({(k[1], k[2]) for k in grouped if k[1] not in SHARED}) > 1 or len({k[2] for k in grouped}) > 1
+    summary = {(k[0], f"{k[3]} ({k[1]}, {k[2]})" if several else k[3]): v for k, v in grouped.items()}
     categories = sorted({c for c, _ in summary})
-    methods = sorted({m for _, m in summary}, key=lambda m: (m == "oracle", m))
+    methods = sorted({m for _, m in summary}, key=lambda m: (m.startswith("oracle"), m))
     title = f"{metric} (mean ± std over seeds){' - TEST-SELECTED' if test_selected else ''}"
     try:
         import matplotlib

@@ -22,7 +22,8 @@ from .entry import Category, KnowledgeEntry, LookupResult
 from .loader import Documents, add_document, build_entries, entry_problems, normalize, read_document
 
 # Package files load in this order (families first: their priors sit under every entry).
-PACKAGE_FILES = ("families.yaml", "categories.yaml", "generic.yaml", "mvtec_ad.yaml", "visa.yaml", "magnetic_tile.yaml")
+PACKAGE_FILES = ("families.yaml", "categories.yaml", "generic.yaml", "mvtec_ad.yaml", "visa.yaml", "magnetic_tile.yaml",
+                 "surfaces.yaml")
 SAME_CATEGORY_BOOST = 1.5  # a search prefers the asked category's own entries...
 SAME_MATERIAL_BOOST = 1.25  # ...then the generic entries of its material
 N_ALTERNATIVES = 3

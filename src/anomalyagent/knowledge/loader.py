@@ -32,6 +32,7 @@ from .entry import LOCATIONS, Category, KnowledgeEntry
 FAMILIES = (
     "scratch", "crack", "hole", "dent", "stain", "particle", "discoloration",
     "missing", "cut", "print", "fray", "rust", "fold", "deform",
+    "warp", "displace", "split", "transplant",  # structural: move, bend, break or transplant real pixels
 )
 KINDS = ("object", "texture")
 TOP_KEYS = ("categories", "entries", "family_priors")
@@ -43,6 +44,30 @@ RANGE_LIMITS = {"aspect": (1.0, 60.0), "intensity": (0.0, 1.0), "count": (1, 50)
 _SEP = re.compile(r"[\s\-_]+")
 # libyaml's C loader parses the package data about ten times faster; same safe subset.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_FILE_BYTES = 2_000_000  # a user knowledge file larger than this is refused before parsing
+MAX_NODES = 200_000  # YAML/JSON values in one user file
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors/aliases and counts nodes.
+
+    Why: nested aliases ("billion laughs") make a few hundred bytes expand to gigabytes
+    once entries are deep-copied into every trajectory. Knowledge files never need them.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nodes = 0
+
+    def compose_node(self, parent, index):  # noqa: ANN001  (PyYAML's signature)
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed in knowledge files",
+                                              event.start_mark)
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise yaml.composer.ComposerError(None, None, f"more than {MAX_NODES} values", self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 def normalize(name: str) -> str:
@@ -72,14 +97,31 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_document(path: str | Path, text: str | None = None) -> dict[str, Any]:
-    """Parse one YAML or JSON knowledge file into its top-level mapping."""
+    """Parse one YAML or JSON knowledge file into its top-level mapping.
+
+    ``text`` given: trusted package data (fast C loader). Otherwise a user file: at most
+    MAX_FILE_BYTES, plain YAML only (no aliases, no ``!!python`` or other tags).
+    """
     path = Path(path)
+    trusted = text is not None
     try:
         if text is None:
+            if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+                raise ValueError(f"{path}: knowledge file is larger than {MAX_FILE_BYTES // 1_000_000} MB")
             text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=_YAML_LOADER)
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.load(text, Loader=_YAML_LOADER if trusted else _NoAliasLoader)
     except FileNotFoundError:
         raise ValueError(f"{path}: knowledge file not found") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a folder, not a knowledge file") from None
+    except yaml.constructor.ConstructorError as exc:
+        raise ValueError(f"{path}: only plain YAML is allowed in knowledge files (no !!python or other tags): "
+                         f"{exc.problem}{exc.problem_mark or ''}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ValueError(f"{path}: cannot parse knowledge file: {exc}") from None
     if data is None:
@@ -220,3 +262,15 @@ def entry_problems(entry: KnowledgeEntry) -> list[str]:
             problems.append(f"{name} is empty")
     problems.extend(priors_problems(entry.priors))
     return problems
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes repeated values out in full: knowledge files may not hold YAML aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_knowledge(doc: dict) -> str:
+    """YAML text of a knowledge document that ``load`` accepts (no aliases, keys in order)."""
+    return yaml.dump(doc, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True)

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Any
 
 import numpy as np
 
-from ..agent import POLICIES, run_episode
 from ..change import change_mask, iou
-from ..knowledge import KnowledgeBase
+from ..config import AgentConfig, build_agent
 from ..records import Task
-from ..tools import default_toolbox
+from ..usage import Usage, add_usage, usage_dict
 from .base import METHODS, MethodResult, NormalPool
 
 
@@ -19,49 +19,71 @@ def attempt_seed(seed: int, attempt: int) -> int:
     return seed if attempt == 0 else int(np.random.SeedSequence([seed, attempt]).generate_state(1)[0] >> 1)
 
 
+def agent_config(config: AgentConfig | dict[str, Any] | None = None, *, policy: str | None = None,
+                 editor: str | None = None, critic: str | None = None, max_turns: int | None = None,
+                 retries: int | None = None, learned: bool | None = None,
+                 knowledge: tuple[str, ...] | list[str] | None = None) -> AgentConfig:
+    """``config`` (or the defaults) with the older keyword arguments applied on top."""
+    if not isinstance(config, AgentConfig):
+        config = AgentConfig.from_dict(config or {})
+    config = config.replace(max_turns=max_turns, retries=retries, knowledge=list(knowledge) if knowledge else None)
+    if policy is not None and policy != config.policy.name:
+        config = dataclasses.replace(config, policy=policy)
+    config = config.with_tool("IG", editor if editor != config.tools["IG"].name else None)
+    config = config.with_tool("QE", critic if critic != config.tools["QE"].name else None)
+    if learned:
+        config = config.with_tool("QE", None, learned=True)
+    return config
+
+
 @METHODS.register("agent")
 class AgentMethod:
-    """Runs ``run_episode`` with the named policy and tools; up to ``1 + retries`` episodes.
+    """Runs episodes of one agent (built once, here) on each task; up to ``1 + retries`` episodes.
 
     A sample is "passed" when an episode ended with a passing QE and an MG mask. When no
     episode passes, the best-scored attempt is kept, its mask computed by the same change
-    detection as MG, and the sample is marked not passed in the manifest.
+    detection as MG, and the sample is marked not passed in the manifest. Options: an
+    AgentConfig (or its dict form) as ``config``, and/or the older keyword arguments
+    (``policy``, ``editor``, ``critic``, ``max_turns``, ``retries``, ``learned``,
+    ``knowledge``), which override it.
     """
 
     name = "agent"
 
-    def __init__(self, policy: str = "rule", editor: str = "procedural", critic: str = "measured",
-                 max_turns: int = 10, retries: int = 2, learned: bool = False, knowledge: tuple[str, ...] = ()) -> None:
-        # ``knowledge``: user YAML/JSON files adding or overriding knowledge-base entries
-        self.kb = KnowledgeBase.load(list(knowledge)) if knowledge else KnowledgeBase.default()
-        self.tools = default_toolbox(editor=editor, critic=critic, learned=learned, kb=self.kb)
-        self.policy_name, self.max_turns, self.retries = policy, max_turns, retries
+    def __init__(self, config: AgentConfig | dict[str, Any] | None = None, **overrides: Any) -> None:
+        self.config = agent_config(config, **overrides)
+        self.agent = build_agent(self.config)
+        self.max_turns, self.retries = self.config.max_turns, self.config.retries
 
     def synthesize(self, image: np.ndarray, task: Task, rng: np.random.Generator, pool: NormalPool) -> MethodResult:
         best = None
         timings: dict[str, float] = {}
+        usage: dict[str, Usage] = {}
+        info: dict[str, Any] = {}
         for attempt in range(1 + self.retries):
             start = time.perf_counter()
             episode_task = dataclasses.replace(task, seed=attempt_seed(task.seed, attempt))
-            # Policies used as methods take (max_turns, kb); scripted replays are for tests.
-            policy = POLICIES.create(self.policy_name, max_turns=self.max_turns, kb=self.kb)
-            episode = run_episode(episode_task, image, policy, self.tools, self.max_turns, kb=self.kb)
+            episode = self.agent.run(episode_task, image)
             timings["episodes"] = timings.get("episodes", 0.0) + time.perf_counter() - start
             for key, value in episode.state.timings.items():
                 timings[key] = timings.get(key, 0.0) + value
+            for key, value in episode.state.usage.items():
+                add_usage(usage, key, value)
+            info["usage"] = usage_dict(usage)
             state, traj = episode.state, episode.trajectory
             if traj.passed:
                 return MethodResult(state.edited, state.mask, True, traj.score, traj, state.spec, timings,
-                                    {"attempts": attempt + 1, **self._measure(state.mask, state.alpha, state.foreground)})
+                                    {"attempts": attempt + 1, **info, **self._measure(state.mask, state.alpha, state.foreground)})
             if state.best and (best is None or state.best["score"] > best[0]["score"]):
                 best = (state.best, traj, state.foreground)
         if best is None:  # no edit at all (the policy never reached IG): return the input, empty mask
-            return MethodResult(image.copy(), np.zeros(image.shape[:2], bool), False, 0.0, traj, None, timings, {"attempts": 1 + self.retries})
+            return MethodResult(image.copy(), np.zeros(image.shape[:2], bool), False, 0.0, traj, None, timings,
+                                {"attempts": 1 + self.retries, **info})
         chosen, traj, fg = best
         spec = chosen["spec"]
         mask = change_mask(image, chosen["edited"], hint=spec.center if spec else None)
         return MethodResult(chosen["edited"], mask, False, float(chosen["score"]), traj, spec, timings,
-                            {"attempts": 1 + self.retries, **self._measure(mask, chosen["alpha"], fg)})
+                            {"attempts": 1 + self.retries, **info, **self._measure(mask, chosen["alpha"], fg)})
 
     @staticmethod
     def _measure(mask: np.ndarray, alpha: np.ndarray | None, fg: np.ndarray) -> dict[str, float]:

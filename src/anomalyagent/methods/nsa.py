@@ -26,6 +26,10 @@ from .base import METHODS, MethodResult, NormalPool
 from .baseline_ops import draw_visible, like, random_point
 
 MAX_TRIES = 10
+# cv2.seamlessClone needs a mask interior of at least 3 px per side (the outer ring of the
+# clone mask is zeroed below): a 4-px patch (5 % of a 100-px NEU tile, shrunk by the 0.75
+# scale) fails with "!fixedSize()". Sides are kept >= MIN_SIDE px before and after scaling.
+MIN_SIDE = 6
 MASK_SMOOTH = 1.5  # px, sigma of the smoothing of the change before thresholding
 CLONE_MODES = {"normal": cv2.NORMAL_CLONE, "mixed": cv2.MIXED_CLONE}
 
@@ -37,16 +41,18 @@ def poisson_patch(image: np.ndarray, source: np.ndarray, rng: np.random.Generato
     ``image`` and ``source`` have the same shape; ``fg_*`` are their (H, W) bool foregrounds.
     """
     h, w = image.shape[:2]
-    pw = max(4, int(round(rng.uniform(*side) * w)))
-    ph = max(4, int(round(rng.uniform(*side) * h)))
+    if min(h, w) < MIN_SIDE + 6:
+        raise ValueError(f"NSA needs images of at least {MIN_SIDE + 6} px per side, got {w}x{h}")
+    pw = min(w - 4, max(MIN_SIDE, int(round(rng.uniform(*side) * w))))
+    ph = min(h - 4, max(MIN_SIDE, int(round(rng.uniform(*side) * h))))
     src_centre = random_point(fg_source, rng, (pw // 2 + 1, ph // 2 + 1))
     if src_centre is None:
         return image, np.zeros((h, w), bool)
     sx, sy = src_centre[0] - pw // 2, src_centre[1] - ph // 2
     patch = source[sy:sy + ph, sx:sx + pw]
     f = rng.uniform(*scale)
-    pw2 = int(np.clip(round(pw * f), 4, w - 6))
-    ph2 = int(np.clip(round(ph * f), 4, h - 6))
+    pw2 = int(np.clip(round(pw * f), MIN_SIDE, w - 6))
+    ph2 = int(np.clip(round(ph * f), MIN_SIDE, h - 6))
     patch = cv2.resize(patch, (pw2, ph2), interpolation=cv2.INTER_LINEAR)
     centre = random_point(fg_image, rng, (pw2 // 2 + 3, ph2 // 2 + 3))
     if centre is None:

@@ -1,9 +1,10 @@
 """``LearnedPolicy``: the policy network behind the agent's policy interface (``--policy learned``).
 
 This class is the ONE adapter between the network and the agent contract
-(``reset(task, image, tools)`` / ``act(trajectory) -> Action``): it turns the trajectory
-records into features (features.py), runs the network, and turns the chosen classes
-into a tool call (space.py). A change of the contract touches only this class.
+(``act(conversation) -> Reply``, per-episode state in ``conversation.memory``): it turns
+the trajectory records (``conversation.trajectory``) into features (features.py), runs
+the network, and writes the chosen classes as a tool call (space.py) in the reply text
+the loop parses. A change of the contract touches only this class.
 
 Weights: ``weights/policy.safetensors`` in this package (the head only; metadata: the
 action space and sizes), next to ``weights/text_cache.safetensors`` (MiniLM embeddings of
@@ -21,7 +22,10 @@ from typing import Any
 import numpy as np
 
 from ..agent.loop import category_kind
-from ..agent.policy import Action, ig_arguments
+from ..agent.chat import action_text
+from ..agent.conversation import Reply
+from ..agent.parse import Action
+from ..agent.policy import ig_arguments
 from ..foreground import foreground
 from ..knowledge import KnowledgeBase
 from ..planning import instruction
@@ -116,19 +120,41 @@ class Turn:
     log_prob: float
 
 
-class LearnedPolicy:
-    """The trained network as an agent policy.
+@dataclass
+class EpisodeView:
+    """What the policy keeps for one episode (in ``conversation.memory``): the task's
+    knowledge entry, foreground and its grid, the encoded image and texts, the sampling
+    generator, and the recorded turns."""
 
-    ``sample_tools``: draw the tool from the network's distribution (training rollouts)
-    instead of taking the most likely one; IG parameters are always drawn (seeded by the
-    task), so one image gives varied defects. ``record``: keep every ``Turn`` in
-    ``self.turns`` (GRPO reads them).
+    task: Task
+    entry: Any
+    fg: np.ndarray  # (H, W) bool
+    texture: bool
+    grid: np.ndarray  # (GRID * GRID,)
+    image_features: np.ndarray  # (1280,)
+    request_emb: np.ndarray  # (384,)
+    knowledge_emb: np.ndarray  # (384,)
+    rng: np.random.Generator
+    turns: list[Turn] = field(default_factory=list)
+
+
+class LearnedPolicy:
+    """The trained network as an agent policy: ``act(conversation) -> Reply``.
+
+    Per-episode state lives in ``conversation.memory`` (one instance may serve several
+    episodes at once). ``sample_tools``: draw the tool from the network's distribution
+    (training rollouts) instead of taking the most likely one; IG parameters are always
+    drawn (seeded by the task), so one image gives varied defects. ``record``: keep
+    every ``Turn`` of an episode (``EpisodeView.turns``; ``self.turns`` is the latest
+    episode's, for training, which builds one instance per rollout).
     """
 
-    def __init__(self, max_turns: int = 10, kb: KnowledgeBase | None = None, net=None, weights: str | Path | None = None,
-                 encoders: Encoders | None = None, sample_tools: bool = False, record: bool = False,
-                 temperature: float = 1.0) -> None:
-        self.max_turns = max_turns
+    MEMORY_KEY = "learned_policy"
+
+    def __init__(self, max_turns: int | None = None, kb: KnowledgeBase | None = None, net=None,
+                 weights: str | Path | None = None, encoders: Encoders | None = None, sample_tools: bool = False,
+                 record: bool = False, temperature: float = 1.0) -> None:
+        self.max_turns = max_turns or 10
         self.kb = kb or KnowledgeBase.default()
         if net is None:
             net, shared = shared_parts(str(weights or POLICY_FILE))
@@ -139,60 +165,68 @@ class LearnedPolicy:
         self.sample_tools, self.record, self.temperature = sample_tools, record, temperature
         self.turns: list[Turn] = []
 
-    def reset(self, task: Task, image: np.ndarray, tools: Any = None) -> None:
-        self.task = task
-        found = self.kb.lookup(task.category, task.defect_type)
-        self.entry = found.entry
+    def start(self, task: Task, image: np.ndarray) -> EpisodeView:
+        """Encode what stays fixed for an episode (image features are cached across episodes)."""
+        entry = self.kb.lookup(task.category, task.defect_type).entry
         kind = category_kind(task.category, image, self.kb)
-        self.fg = foreground(image, kind)
-        self.texture = kind == "texture" or (kind == "auto" and bool(self.fg.all()))
-        self.grid = foreground_grid(self.fg)
-        self.image_features = self.encoders.image_features(task, image)
-        request, knowledge = self.encoders.text.encode([request_text(task.category, task.defect_type), self.entry.text()])
-        self.request_emb, self.knowledge_emb = request, knowledge
-        self.rng = np.random.default_rng([task.seed, 3])
-        self.turns = []
+        fg = foreground(image, kind)
+        request, knowledge = self.encoders.text.encode([request_text(task.category, task.defect_type), entry.text()])
+        view = EpisodeView(task, entry, fg, kind == "texture" or (kind == "auto" and bool(fg.all())), foreground_grid(fg),
+                           self.encoders.image_features(task, image), request, knowledge,
+                           np.random.default_rng([task.seed, 3]))
+        self.turns = view.turns
+        return view
 
-    def inputs(self, trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def inputs(self, view: EpisodeView, trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(image (1280,), text (768,), state (S,)) the network reads before the next turn."""
         looked_up = any(s.call is not None and s.call.name == "KR" and s.observation is not None and not s.observation.error
                         for s in trajectory.steps)
-        text = np.concatenate([self.request_emb, self.knowledge_emb if looked_up else np.zeros(TEXT_DIM, np.float32)])
-        state = state_vector(trajectory, self.grid, self.texture, self.space, self.max_turns)
-        return self.image_features, text, state
+        text = np.concatenate([view.request_emb, view.knowledge_emb if looked_up else np.zeros(TEXT_DIM, np.float32)])
+        state = state_vector(trajectory, view.grid, view.texture, self.space, self.max_turns)
+        return view.image_features, text, state
 
-    def _choose(self, logits: np.ndarray, sample: bool) -> tuple[int, float]:
+    def _choose(self, logits: np.ndarray, sample: bool, rng: np.random.Generator) -> tuple[int, float]:
         z = logits / max(self.temperature, 1e-3)
         logp = z - z.max() - np.log(np.exp(z - z.max()).sum())
-        i = int(self.rng.choice(len(z), p=np.exp(logp) / np.exp(logp).sum())) if sample else int(np.argmax(z))
+        i = int(rng.choice(len(z), p=np.exp(logp) / np.exp(logp).sum())) if sample else int(np.argmax(z))
         return i, float(logp[i])
 
-    def act(self, trajectory: Trajectory) -> Action:
+    def act(self, conversation) -> Reply:
+        """The next assistant message for ``conversation`` (agent.conversation.Conversation)."""
+        view = conversation.memory.get(self.MEMORY_KEY)
+        if view is None:
+            view = conversation.memory[self.MEMORY_KEY] = self.start(conversation.task, conversation.normal)
+        return Reply(action_text(self.decide(view, conversation.trajectory)))
+
+    def decide(self, view: EpisodeView, trajectory: Trajectory) -> Action:
+        """The next action from the network (recorded as a Turn when ``record``)."""
         import torch
 
-        image, text, state = self.inputs(trajectory)
+        image, text, state = self.inputs(view, trajectory)
         with torch.no_grad():
             out = self.net(torch.from_numpy(image)[None], torch.from_numpy(text)[None], torch.from_numpy(state)[None])
         logits = {k: v[0].numpy().astype(np.float64) for k, v in out.items()}
-        tool_i, logp = self._choose(logits["tool"], self.sample_tools)
+        tool_i, logp = self._choose(logits["tool"], self.sample_tools, view.rng)
         actions = {"tool": tool_i, **{h: 0 for h in IG_HEADS}}
         tool = self.space.tools[tool_i]
         if tool == "IG":
             for head in IG_HEADS:
-                actions[head], lp = self._choose(logits[head], True)
+                actions[head], lp = self._choose(logits[head], True, view.rng)
                 logp += lp
         if self.record:
-            self.turns.append(Turn(image, text, state, actions, logp))
-        p = float(np.exp(logits["tool"] - logits["tool"].max())[tool_i] / np.exp(logits["tool"] - logits["tool"].max()).sum())
-        thought = f"Learned policy: {tool} (p = {p:.2f})."
+            view.turns.append(Turn(image, text, state, actions, logp))
+        z = logits["tool"] - logits["tool"].max()
+        thought = f"Learned policy: {tool} (p = {float(np.exp(z[tool_i]) / np.exp(z).sum()):.2f})."
+        task = view.task
         if tool == "answer":
             done = any(s.call is not None and s.call.name == "MG" and not s.observation.error for s in trajectory.steps)
-            return Action(thought, answer=f"done: {self.task.defect_type} synthesized with mask" if done else "failed: no passing edit")
+            return Action(thought, answer=f"done: {task.defect_type} synthesized with mask" if done else "failed: no passing edit")
         if tool != "IG":
             return Action(thought, ToolCall(tool, {}))
-        before = current_spec(trajectory) or DefectSpec(self.entry.family, self.task.defect_type, self.task.category)
-        spec = self.space.decode_edit(before, {h: actions[h] for h in IG_HEADS}, self.fg)
-        spec = spec.replace(instruction=instruction(spec, self.entry))
+        before = current_spec(trajectory) or DefectSpec(view.entry.family, task.defect_type, task.category)
+        spec = self.space.decode_edit(before, {h: actions[h] for h in IG_HEADS}, view.fg)
+        spec = spec.replace(instruction=instruction(spec, view.entry))
         return Action(thought, ToolCall("IG", ig_arguments(spec)))
 
 
-__all__ = ["Encoders", "IMAGE_DIM", "LearnedPolicy", "POLICY_FILE", "TEXT_CACHE_FILE", "Turn", "WeightsError", "load_policy", "save_policy"]
+__all__ = ["Encoders", "EpisodeView", "IMAGE_DIM", "LearnedPolicy", "POLICY_FILE", "TEXT_CACHE_FILE", "Turn", "WeightsError", "load_policy", "save_policy"]

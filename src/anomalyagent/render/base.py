@@ -4,7 +4,7 @@ A renderer family draws one kind of defect. It reads a DefectSpec (geometry rela
 the image, appearance) and returns the edited image and the exact soft alpha of what it
 changed:
 
-    render(image, spec, rng) -> (edited, alpha)
+    render(image, spec, rng, scene=None) -> (edited, alpha)
     image, edited: (H, W) or (H, W, 3) uint8 RGB, same shape and dtype
     alpha: (H, W) float32 in [0, 1]; > 0.5 where the change is visible, < 0.05 where
            the pixels are untouched
@@ -48,7 +48,8 @@ class Renderer(Protocol):
     description: str
     parameters: tuple[Param, ...]
 
-    def render(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]: ...
+    def render(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator,
+               scene: Any = None) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 RENDERERS: Registry[Renderer] = Registry("renderer")
@@ -59,11 +60,17 @@ def check_image(image: np.ndarray) -> None:
         raise ValueError(f"renderers take (H, W) or (H, W, 3) uint8 images, got {image.dtype} {image.shape}")
 
 
-def render(image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Render ``spec`` on ``image`` with the family it names."""
+def render(image: np.ndarray, spec: DefectSpec, rng: np.random.Generator,
+           scene: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Render ``spec`` on ``image`` with the family it names.
+
+    ``scene`` (render.scene.Scene, optional) tells structural families where the object
+    and its parts are and gives them other normal images and a defect bank; without it
+    they estimate the part from colour and fill from this image's own background.
+    """
     check_image(image)
     renderer = RENDERERS.create(spec.family)
-    edited, alpha = renderer.render(image, spec, rng)
+    edited, alpha = renderer.render(image, spec, rng, scene)
     assert edited.shape == image.shape and edited.dtype == np.uint8, spec.family
     assert alpha.shape == image.shape[:2], spec.family
     return edited, np.clip(alpha.astype(np.float32), 0.0, 1.0)

@@ -12,13 +12,22 @@ Two rules every family follows through this module:
    exactly where a pixel changed by more than half of the defect's own local strength
    (the rule the MG tool's change detection applies), pixels that did not change get
    alpha 0, and a defect too faint to see gets a low alpha instead of a full mask.
+3. The edge is a camera's. A photograph is band-limited by the optics: every edge the
+   camera recorded spreads over two or more pixels. An edit drawn after capture does
+   not wherever its outline is narrower than a pixel (a small defect, a 1 px feather, a
+   binary weight), and such a one-pixel step is what a cut-out pasted onto a photo looks
+   like. ``finish`` therefore gives the border band of every edit (``EDGE_BAND`` px
+   either side of its alpha = 0.5 outline) the camera's point spread (``optical_edge``:
+   the change there blurred by ``EDGE_SIGMA`` px; the interior keeps its detail) before
+   it measures the alpha. A ``hard`` blend is still a one-pixel step: it is cut from
+   the finished edit afterwards (render/controls.py).
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from ..change import delta_e
+from ..change import delta_e, local_max
 from .shading import as_float, blur, luminance
 from .shapes import Box
 
@@ -29,6 +38,11 @@ HUES = {
     "brownish": np.array([1.12, 0.85, 0.6], np.float32),
 }
 WARM_NEUTRAL = np.array([1.08, 1.0, 0.8], np.float32)  # luma 0.997: pale beige
+# Optical point spread given to an edit's border (px, Gaussian sigma): a camera edge's
+# 10-90 % rise is ~2.6 sigma, so about 2 px here - the sharp end of what lenses and
+# demosaicing give at a sensor's own resolution (an image shrunk after capture is sharper).
+EDGE_SIGMA = 0.8
+EDGE_BAND = 2  # px either side of the alpha = 0.5 outline that get the point spread
 VISIBLE_DE = 3.0  # delta-E below which a change counts as faint (JND ~ 2.3; ~4 grey levels at mid-grey)
 
 
@@ -51,8 +65,8 @@ def recolor(image_f: np.ndarray, local_f: np.ndarray, color: str, strength: floa
 
     ``image_f`` and ``local_f`` (its blur, the surface colour) are (h, w, c). The grain
     (image - local) is carried over, scaled by the brightness ratio (dark material shows
-    less texture) and by ``grain_gain`` (family.TEXTURE_GAIN: a smooth film hides some
-    of it, a granular deposit adds). Hue relations on a grey image fall back to a
+    less texture) and by ``grain_gain`` (a smooth film hides some of it, a granular
+    deposit adds; ``spec.texture`` itself is applied by render/controls.py). Hue relations on a grey image fall back to a
     luminance change.
     """
     c = image_f.shape[2]
@@ -90,6 +104,40 @@ def recolor(image_f: np.ndarray, local_f: np.ndarray, color: str, strength: floa
     return new_local + (image_f - local_f) * (ratio * float(grain_gain))
 
 
+def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(h, w) bool: pixels where any channel differs (OpenCV per-channel max: numpy's
+    ``(a != b).any(axis=2)`` is several times slower)."""
+    d = cv2.absdiff(before, after)
+    if d.ndim == 3:
+        c0, c1, c2 = cv2.split(d)
+        d = cv2.max(cv2.max(c0, c1), c2)
+    return d > 0
+
+
+def sparse_delta_e(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(h, w) float32 CIE76 delta-E like ``change.delta_e``, computed only at pixels that
+    differ (unchanged pixels are 0 by definition): a structural edit touches a few
+    percent of its box, and the float Lab conversion is the cost."""
+    changed = changed_pixels(before, after)
+    out = np.zeros(changed.shape, np.float32)
+    n = int(changed.sum())
+    if n == 0:
+        return out
+    if n > 0.5 * changed.size:
+        return delta_e(before, after).astype(np.float32)
+    a, b = before[changed], after[changed]
+    if before.ndim == 2:
+        a, b = np.repeat(a[:, None], 3, axis=1), np.repeat(b[:, None], 3, axis=1)
+        la = cv2.cvtColor(a[None].astype(np.uint8), cv2.COLOR_RGB2LAB)[0, :, 0].astype(np.float32)
+        lb = cv2.cvtColor(b[None].astype(np.uint8), cv2.COLOR_RGB2LAB)[0, :, 0].astype(np.float32)
+        out[changed] = np.abs(la - lb) * (100.0 / 255.0)
+        return out
+    la = cv2.cvtColor(a[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0]
+    lb = cv2.cvtColor(b[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0]
+    out[changed] = np.linalg.norm(la - lb, axis=1)
+    return out
+
+
 def visibility_alpha(before: np.ndarray, after: np.ndarray, window: int, floor: float = VISIBLE_DE) -> np.ndarray:
     """(h, w) float32 alpha in [0, 1]: delta-E relative to its local maximum.
 
@@ -99,10 +147,10 @@ def visibility_alpha(before: np.ndarray, after: np.ndarray, window: int, floor: 
     factor of 2 of the pixel's own change: an unchanged pixel stays at 0, and a pixel
     that changed by d units gets between d/2 and 2d over the reference.
     """
-    raw = delta_e(before, after).astype(np.float32)
+    raw = sparse_delta_e(before, after)
     smooth = cv2.GaussianBlur(raw, (3, 3), 0)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (window, window))
-    reference = np.maximum(cv2.dilate(smooth, kernel), floor)
+    # local_max: the same ellipse dilation for windows under 16 px, a max-pooled one (O(pixels)) above
+    reference = np.maximum(local_max(smooth, window), floor)
     level = np.clip(smooth, 0.5 * raw, 2.0 * raw)
     return np.clip(level / reference, 0.0, 1.0).astype(np.float32)
 
@@ -112,13 +160,17 @@ def window_for(shape: tuple[int, ...]) -> int:
     return max(5, int(round(min(shape[:2]) * 0.03)) | 1)
 
 
-def finish(image: np.ndarray, box: Box, target_f: np.ndarray, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Composite a crop edit into the image and measure its alpha.
+def finish(image: np.ndarray, box: Box, target_f: np.ndarray, weight: np.ndarray | None = None,
+           edge: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Composite a crop edit into the image, give its border the camera's point spread
+    (``edge``; rule 3 of the module docstring) and measure its alpha.
 
     ``target_f`` (h, w, c) float32 is the fully defective look over ``box``; ``weight``
     (h, w) in [0, 1] is how much of it to apply (None = all). Pixels with weight < 0.01
-    keep their exact input values. Returns (edited uint8 like ``image``, alpha (H, W)
-    float32 in [0, 1]) for the whole image.
+    keep their exact input values, except within ~3 px of the edit's outline when
+    ``edge`` is set (families pass ``spec.blend != "hard"``: a hard paste is cut from the
+    edit as drawn). Returns (edited uint8 like ``image``, alpha (H, W) float32 in [0, 1])
+    for the whole image.
     """
     ys, xs = box.slices
     crop = image[ys, xs]
@@ -141,11 +193,167 @@ def finish(image: np.ndarray, box: Box, target_f: np.ndarray, weight: np.ndarray
     h, w = image.shape[:2]
     y0, y1 = max(0, box.y0 - pad), min(h, box.y1 + pad)
     x0, x1 = max(0, box.x0 - pad), min(w, box.x1 + pad)
+    before, after = image[y0:y1, x0:x1], edited[y0:y1, x0:x1]
+    if edge:
+        after = optical_edge(before, after, visibility_alpha(before, after, win))
+        edited[y0:y1, x0:x1] = after
     alpha = np.zeros((h, w), np.float32)
-    alpha[y0:y1, x0:x1] = visibility_alpha(image[y0:y1, x0:x1], edited[y0:y1, x0:x1], win)
+    alpha[y0:y1, x0:x1] = visibility_alpha(before, after, win)
     return edited, alpha
+
+
+def optical_edge(before: np.ndarray, after: np.ndarray, alpha: np.ndarray, sigma: float = EDGE_SIGMA) -> np.ndarray:
+    """``after`` with its change (after - before) blurred by ``sigma`` px in the band of
+    ``EDGE_BAND`` px either side of the outline alpha = 0.5, smoothly weighted; the change
+    is kept as drawn inside and outside that band (rule 3 of the module docstring).
+
+    ``before``/``after``: uint8 images of one shape ((h, w) or (h, w, 3)), usually crops
+    with a few px of unchanged margin; ``alpha``: (h, w) float32 visibility alpha of the
+    change. Returns a new uint8 array like ``after``.
+    """
+    core = alpha > 0.5
+    if int(core.sum()) < 3 or sigma <= 0.0:
+        return after.copy()
+    m = core.astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * EDGE_BAND + 1, 2 * EDGE_BAND + 1))
+    band = (cv2.dilate(m, k) - cv2.erode(m, k, borderType=cv2.BORDER_REPLICATE)).astype(np.float32)
+    weight = np.clip(2.0 * cv2.GaussianBlur(band, (0, 0), 1.0), 0.0, 1.0)[:, :, None]
+    base = as_float(before)
+    delta = as_float(after) - base
+    spread = blur(delta, sigma)
+    out = np.clip(np.round(base + delta + weight * (spread - delta)), 0, 255).astype(np.uint8)
+    return out[:, :, 0] if after.ndim == 2 else out
 
 
 def soften(alpha_like: np.ndarray, sigma: float) -> np.ndarray:
     """Blur a (h, w) map by ``sigma`` px (a feathered transition for masks and weights)."""
     return blur(alpha_like.astype(np.float32), sigma)
+
+
+def measure_alpha(image: np.ndarray, edited: np.ndarray, changed: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) float32 visibility alpha of ``edited`` vs ``image`` over the bounding box of
+    ``changed`` ((H, W) bool, default: pixels that differ), padded by the window."""
+    h, w = image.shape[:2]
+    if changed is None:
+        changed = changed_pixels(image, edited)
+    alpha = np.zeros((h, w), np.float32)
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    if len(rows) == 0:
+        return alpha
+    win = window_for(image.shape)
+    pad = win // 2 + 2
+    y0, y1 = max(0, rows[0] - pad), min(h, rows[-1] + 1 + pad)
+    x0, x1 = max(0, cols[0] - pad), min(w, cols[-1] + 1 + pad)
+    alpha[y0:y1, x0:x1] = visibility_alpha(image[y0:y1, x0:x1], edited[y0:y1, x0:x1], win)
+    return alpha
+
+
+CLONE_MARGIN = 2  # px a Poisson region keeps from the image border (cv2.seamlessClone needs it)
+
+
+def clone_grow(shape: tuple[int, ...]) -> int:
+    """Pixels a Poisson region is grown by beyond the pasted pixels: max(5, 2 % of
+    min(H, W)). Measured: with 1-3 px OpenCV's solver washes a 9 px wide pasted lead out
+    (mean error 23-41 grey levels), from 5 px it keeps it (3-10)."""
+    return max(5, int(round(0.02 * min(shape[:2]))))
+
+
+def poisson_clone(dst: np.ndarray, src: np.ndarray, region: np.ndarray, mixed: bool = False) -> tuple[np.ndarray, str]:
+    """Gradient-domain paste of ``src`` into ``dst`` over ``region`` ((H, W) bool) with
+    cv2.seamlessClone; returns (result uint8 like ``dst``, note).
+
+    ``mixed`` uses MIXED_CLONE (at each pixel the stronger of the two gradients, so the
+    surface's own texture survives under a smooth edit); otherwise NORMAL_CLONE (the
+    pasted gradients, colour matched to ``dst`` along the border). seamlessClone fails on
+    regions that touch the border (OpenCV's ``!fixedSize()``) or on tiny images: pixels
+    within CLONE_MARGIN px of the border are left out of the region, and when too little
+    is left the result is ``src`` composited with a feathered ``region`` and the note says
+    so (empty note = Poisson was applied).
+    """
+    h, w = dst.shape[:2]
+    reg = region.copy()
+    m = CLONE_MARGIN
+    reg[:m], reg[-m:], reg[:, :m], reg[:, -m:] = False, False, False, False
+    if h < 4 * m + 3 or w < 4 * m + 3 or reg.sum() < 9:
+        note = "poisson: region too close to the image border or too small; feathered instead"
+        return _feather_paste(dst, src, region), note
+    ys, xs = np.nonzero(reg)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    # seamlessClone places the mask's bounding box centred on ``center``: choose the
+    # centre so that the box lands exactly where it is (w // 2 as OpenCV rounds).
+    bw, bh = x1 - x0, y1 - y0
+    center = (x0 + bw // 2, y0 + bh // 2)
+    d3 = dst if dst.ndim == 3 else cv2.cvtColor(dst, cv2.COLOR_GRAY2RGB)
+    s3 = src if src.ndim == 3 else cv2.cvtColor(src, cv2.COLOR_GRAY2RGB)
+    mask = reg.astype(np.uint8) * 255
+    flag = cv2.MIXED_CLONE if mixed else cv2.NORMAL_CLONE
+    try:
+        out = cv2.seamlessClone(np.ascontiguousarray(s3), np.ascontiguousarray(d3), mask, center, flag)
+    except cv2.error as exc:  # keep one odd region from killing a batch
+        return _feather_paste(dst, src, region), f"poisson: cv2.seamlessClone failed ({str(exc).strip()[:80]}); feathered instead"
+    # Outside the region the destination is kept exactly.
+    out = np.where(reg[:, :, None], out, d3)
+    if dst.ndim == 2:
+        out = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
+    return out.astype(np.uint8), ""
+
+
+def _feather_paste(dst: np.ndarray, src: np.ndarray, region: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    wgt = cv2.GaussianBlur(region.astype(np.float32), (0, 0), sigma)
+    wgt = wgt[:, :, None] if dst.ndim == 3 else wgt
+    out = dst.astype(np.float32) + wgt * (src.astype(np.float32) - dst.astype(np.float32))
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend: str,
+              rng: np.random.Generator | None = None, keep_colour: bool = False) -> tuple[np.ndarray, str]:
+    """Put ``layer`` (an image like ``image``) over ``image`` where ``coverage`` ((H, W)
+    float in [0, 1], hard-edged) says, with the edge transition of ``blend``:
+
+    hard: the coverage as is (1 px anti-aliasing at most); feather: the coverage blurred
+    by ~1.5 px (2 % of the image at most); poisson: cv2.seamlessClone of the layer over the
+    coverage region grown by ``clone_grow`` px (NORMAL_CLONE: the layer's colour is
+    matched to the surroundings along the border). Returns (result, note) like
+    ``poisson_clone``. Work is done on the coverage's bounding box only.
+
+    ``keep_colour`` (an opaque part moved, not a material pasted): after the Poisson
+    blend the layer's own slow colour is restored inside the part (its coverage eroded
+    by the clone margin, feathered), so only the seam band is gradient-blended; without
+    it a dark case moved onto a copper board turns copper.
+    """
+    h, w = image.shape[:2]
+    cov = np.clip(coverage.astype(np.float32), 0.0, 1.0)
+    rows, cols = np.flatnonzero((cov > 0).any(axis=1)), np.flatnonzero((cov > 0).any(axis=0))
+    if len(rows) == 0:
+        return image.copy(), ""
+    if blend == "poisson":
+        k = clone_grow(image.shape)
+        region = cv2.dilate((cov > 0.5).astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).astype(bool)
+        out, note = poisson_clone(image, layer, region)
+        if not note and keep_colour:
+            core = cv2.erode((cov > 0.5).astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).astype(np.float32)
+            wgt = cv2.GaussianBlur(core, (0, 0), max(1.0, k / 2.0))
+            wgt = wgt[:, :, None] if image.ndim == 3 else wgt
+            sig = max(2.0, 2.0 * k)
+            lf, of = layer.astype(np.float32), out.astype(np.float32)
+            shift = cv2.GaussianBlur(lf - of, (0, 0), sig)
+            shift = shift.reshape(lf.shape)
+            out = np.clip(np.round(of + wgt * shift), 0, 255).astype(np.uint8)
+        if not note:
+            return out, ""
+        blend = "feather"
+    else:
+        note = ""
+    sigma = float(np.clip(0.006 * min(h, w), 0.8, 3.0))
+    pad = int(np.ceil(4 * sigma)) + 2
+    y0, y1 = max(0, rows[0] - pad), min(h, rows[-1] + 1 + pad)
+    x0, x1 = max(0, cols[0] - pad), min(w, cols[-1] + 1 + pad)
+    c = cov[y0:y1, x0:x1]
+    if blend == "feather":
+        c = np.maximum(cv2.GaussianBlur(c, (0, 0), sigma), 0.0)
+    wgt = c[:, :, None] if image.ndim == 3 else c
+    base = image[y0:y1, x0:x1].astype(np.float32)
+    mixed = base + wgt * (layer[y0:y1, x0:x1].astype(np.float32) - base)
+    out = image.copy()
+    out[y0:y1, x0:x1] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+    return out, note

@@ -39,7 +39,7 @@ def color_param(default: str, what: str = "relation of the defect's colour to th
 
 def blend_param() -> Param:
     return Param("blend", "choice", "feather", choices=BLEND_MODES,
-                 help="edge transition: feather (soft), hard (1 px anti-aliased) or poisson (treated as feather)")
+                 help="edge transition: feather (soft), hard (a 1 px step) or poisson (cv2.seamlessClone gradient-domain blend)")
 
 
 def extra_param(name: str, kind: str, default, low=None, high=None, help: str = "") -> Param:
@@ -48,12 +48,16 @@ def extra_param(name: str, kind: str, default, low=None, high=None, help: str = 
 
 
 def edge_width(spec: DefectSpec, soft_px: float, unit: float) -> float:
-    """Feather width (px) of an outline: ``soft_px`` for feather/poisson, ~1 px for hard.
+    """Feather width (px) of an outline: ``soft_px`` for feather, twice that for poisson
+    (the softest setting: a wider ramp, then the gradient-domain blend), ~1 px for hard.
 
-    The soft width never exceeds 2 % of the image so a large stain keeps a defined edge.
+    The soft width never exceeds 2 % (poisson: 4 %) of the image so a large stain keeps
+    a defined edge.
     """
     if spec.blend == "hard":
         return 1.0
+    if spec.blend == "poisson":
+        return float(np.clip(2.0 * soft_px, 1.0, max(1.0, 0.04 * unit)))
     return float(np.clip(soft_px, 1.0, max(1.0, 0.02 * unit)))
 
 
@@ -66,7 +70,12 @@ def read_param(spec: DefectSpec, key: str, default, low: float | None = None, hi
     value = spec.params.get(key)
     if value is None or isinstance(value, (str, bool)):
         return default
-    value = float(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    if not np.isfinite(value):
+        return default
     if low is not None:
         value = max(low, value)
     if high is not None:
@@ -81,24 +90,52 @@ def line_width(spec: DefectSpec, width_px: float, unit: float, max_fraction: flo
     return float(np.clip(width, 0.8, max_fraction * unit + 0.8))
 
 
-# How much of the surface grain a defect interior keeps, by DefectSpec.texture.
-TEXTURE_GAIN = {"keep": 1.0, "smooth": 0.5, "glossy": 0.6, "grainy": 1.6, "fibrous": 1.2}
 
 
 class Family:
-    """Base class of a renderer family (see module docstring)."""
+    """Base class of a renderer family (see module docstring).
+
+    ``uses_scene``: ``draw`` takes a fourth argument, the render.scene.Scene (object,
+    parts, normal images, bank). ``handles_texture`` / ``handles_blend``: the family
+    applies ``spec.texture`` / ``spec.blend`` itself; otherwise render/controls.py does
+    it around ``draw``. ``spec.params["count"]`` instances are always drawn here.
+    """
 
     name = ""
     description = ""
     parameters: tuple[Param, ...] = ()
+    uses_scene = False
+    handles_texture = False
+    handles_blend = False
 
-    def render(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def render(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator,
+               scene=None) -> tuple[np.ndarray, np.ndarray]:
         """Edited copy of ``image`` and the (H, W) float32 alpha of what visibly changed."""
+        from .controls import apply_blend, apply_texture, finalize, instance_specs
+
         check_image(image)
         problems = spec.validate()
+        numbers = (*spec.center, spec.size, spec.angle, spec.aspect, spec.intensity)
+        if not all(isinstance(v, (int, float)) and np.isfinite(v) for v in numbers):
+            problems.append(f"centre, size, angle, aspect and intensity must be finite numbers, got {numbers}")
         if problems:
             raise ValueError(f"{self.name}: invalid spec: {'; '.join(problems)}")
-        return self.draw(image, spec, rng)
+        current = image
+        alpha_all = np.zeros(image.shape[:2], np.float32)
+        for one in instance_specs(image.shape, spec, scene, rng):
+            # Families draw "poisson" like feather (with edge_width's wider ramp); the
+            # gradient-domain blend is applied afterwards (controls.apply_blend).
+            edited, alpha = self.draw(current, one, rng, scene) if self.uses_scene else self.draw(current, one, rng)
+            touched = False
+            if not self.handles_texture and one.texture != "keep":
+                edited, touched = apply_texture(current, edited, alpha, one, rng), True
+            if not self.handles_blend and one.blend != "feather":
+                edited, touched = apply_blend(current, edited, alpha, one.blend), True
+            if touched:
+                edited, alpha = finalize(current, edited)
+            alpha_all = np.maximum(alpha_all, alpha)
+            current = edited
+        return current, alpha_all
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError

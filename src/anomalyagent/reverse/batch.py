@@ -22,9 +22,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..agent.loop import category_kind
-from ..eval.split import GOOD, EvalItem, find_categories, reserved_count, train_images
+from ..data import index_mvtec
+from ..eval.split import EvalItem, find_categories, reserved_count, train_images
 from ..foreground import looks_like_texture
-from ..images import ImageError, is_image_file, read_image, read_mask
+from ..images import ImageError, read_image, read_mask
 from ..knowledge import KnowledgeBase
 from ..records import Task
 from .choose import METHODS, candidates, critic_flags
@@ -110,15 +111,7 @@ def index_anomalies(category_dir: Path) -> list[EvalItem]:
     test_dir = Path(category_dir) / "test"
     if not test_dir.is_dir():
         raise ImageError(f"{test_dir}: missing (expected the MVTec layout <category>/test/<defect>/)")
-    items = []
-    for defect_dir in sorted(p for p in test_dir.iterdir() if p.is_dir() and p.name != GOOD):
-        for path in sorted((p for p in defect_dir.iterdir() if is_image_file(p)), key=lambda p: p.name):
-            mask = Path(category_dir) / "ground_truth" / defect_dir.name / f"{path.stem}_mask.png"
-            if not mask.is_file():
-                log.warning("%s: anomaly without a mask (expected %s); skipped", path, mask)
-                continue
-            items.append(EvalItem(str(path), defect_dir.name, str(mask)))
-    return items
+    return [it for it in index_mvtec(category_dir, missing_mask="skip") if it.is_anomaly]
 
 
 def select(category_dir: Path, reserved_only: bool) -> list[tuple[EvalItem, int, bool]]:

@@ -68,11 +68,12 @@ class RevealEditor:
     def families(self) -> list[str]:
         return self.inner.families()
 
-    def edit(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    def edit(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator,
+             scene=None) -> tuple[np.ndarray, np.ndarray | None]:
         if same_edit(spec, self.target):
             self.revealed = self.anomaly.copy()
             return self.revealed, self.mask.astype(np.float32)
-        return self.inner.edit(image, spec, rng)
+        return self.inner.edit(image, spec, rng, scene)
 
 
 class RevealImageGeneration(ImageGeneration):

@@ -1,14 +1,21 @@
-"""Backends of the PG and MG tools, by name (IG editors: editors.py; QE critics: anomalyagent.critic).
+"""Backends of the PG, QE and MG tools, by name (IG editors: editors.py, model_editors.py).
 
-A planner turns knowledge into a placed DefectSpec:
-``plan(entry, image, foreground, rng) -> DefectSpec``. A masker segments what changed:
-``mask(normal, edited, hint) -> (H, W) bool``. The embedded defaults are the knowledge
-priors sampler and change detection; a learned change-segmentation network (the paper's
-MG) or an LLM planner registers here under its own name.
+Each registry maps a name to a factory taking keyword arguments (the tool's options in
+an AgentConfig); the factory runs once per worker and returns the backend:
+
+- PLANNERS: ``plan(entry, image, foreground, rng) -> DefectSpec`` places the defect. A
+  planner may also have ``write_instruction(spec, entry, state) -> str`` (a language
+  model writing the instruction); otherwise PG uses the template ``planning.instruction``.
+- JUDGES: ``judge(state) -> Judgement`` scores the latest edit (critic.Judgement).
+- MASKERS: ``mask(normal, edited, hint) -> (H, W) bool`` segments what changed.
+
+Model-backed planners and judges (``llm``, ``mllm``) live in model_tools.py. A backend
+that calls a model adds the tokens it used to ``state.usage[tool]`` (calls and seconds
+are counted by the ToolBox).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -19,10 +26,52 @@ from ..records import DefectSpec
 from ..registry import Registry
 
 Planner = Callable[[KnowledgeEntry, np.ndarray, np.ndarray, np.random.Generator], DefectSpec]
+Judge = Callable[[Any], Any]  # EpisodeState -> critic.Judgement
 Masker = Callable[[np.ndarray, np.ndarray, "tuple[float, float] | None"], np.ndarray]
 
 PLANNERS: Registry[Planner] = Registry("PG planner")
+JUDGES: Registry[Judge] = Registry("QE judge")
 MASKERS: Registry[Masker] = Registry("MG masker")
 
-PLANNERS.register("priors")(lambda: sample_spec)
-MASKERS.register("change")(lambda: change_mask)
+
+@PLANNERS.register("priors")
+def priors_planner() -> Planner:
+    """The knowledge base's priors, sampled on the foreground (planning.sample_spec)."""
+    return sample_spec
+
+
+@MASKERS.register("change")
+def change_masker() -> Masker:
+    """Change detection between the normal and the edited image (change.change_mask)."""
+    return change_mask
+
+
+class CriticJudge:
+    """A critic from ``critic.CRITICS`` (default: the measured critic) as a QE judge."""
+
+    def __init__(self, critic: str = "measured", learned: bool = False) -> None:
+        from ..critic import CRITICS
+
+        self.critic = CRITICS.get(critic)
+        self.learned = bool(learned)
+
+    def __call__(self, state: Any) -> Any:
+        return self.critic(state.image, state.edited, None, spec=state.spec, entry=state.entry, kind=state.kind,
+                           foreground=state.foreground, learned=self.learned)
+
+
+@JUDGES.register("measured")
+def measured_judge(learned: bool = False) -> Judge:
+    """The measured critic (critic/judge.py); ``learned`` adds its EfficientNet realism term."""
+    return CriticJudge("measured", learned=learned)
+
+
+def create_judge(name: str, **options: Any) -> Judge:
+    """A judge by name: a JUDGES entry, else a critic registered in ``critic.CRITICS``."""
+    if name in JUDGES:
+        return JUDGES.create(name, **options)
+    from ..critic import CRITICS
+
+    if name in CRITICS:
+        return CriticJudge(name, **options)
+    return JUDGES.create(name, **options)  # raises: unknown, listing the judges

@@ -7,6 +7,8 @@ Observation the policy can react to; an exception inside our own tool code is ra
 """
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from ..knowledge.entry import KnowledgeEntry
 from ..records import DefectSpec, Observation, Task, ToolCall
+from ..usage import Usage, add_usage
 
 _TYPES = {"string": str, "number": (int, float), "integer": int, "boolean": bool, "array": list, "object": dict}
 
@@ -22,8 +25,19 @@ class CallError(Exception):
     """A policy's call cannot run as asked; the message is shown to the policy."""
 
 
+MAX_STRING = 4000  # characters of a string argument without its own maxLength
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def check_schema(schema: dict[str, Any], where: str) -> None:
-    """Raise ValueError unless ``schema`` is the JSON-schema subset tools may use."""
+    """Raise ValueError unless ``schema`` is the JSON-schema subset tools may use.
+
+    Model output is untrusted, so every number (and every number inside an array) must
+    declare ``minimum`` and ``maximum``: NaN, inf and absurd magnitudes never reach a tool.
+    """
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         raise ValueError(f"{where}: parameters must be an object schema with properties")
     for name, prop in schema["properties"].items():
@@ -31,6 +45,11 @@ def check_schema(schema: dict[str, Any], where: str) -> None:
             raise ValueError(f"{where}: property {name!r} has unsupported type {prop.get('type')!r}")
         if not prop.get("description"):
             raise ValueError(f"{where}: property {name!r} needs a description (the model reads it)")
+        numeric = prop if prop["type"] in ("number", "integer") else prop.get("items", {}) if prop["type"] == "array" else {}
+        if numeric.get("type", prop["type"]) in ("number", "integer") and not ("minimum" in numeric and "maximum" in numeric):
+            raise ValueError(f"{where}: number property {name!r} needs minimum and maximum (model output is untrusted)")
+        if prop["type"] == "array" and "maxItems" not in prop:
+            raise ValueError(f"{where}: array property {name!r} needs maxItems")
     for name in schema.get("required", []):
         if name not in schema["properties"]:
             raise ValueError(f"{where}: required {name!r} is not a property")
@@ -49,24 +68,34 @@ def validate_arguments(schema: dict[str, Any], arguments: Any) -> list[str]:
             continue
         kind = _TYPES[prop["type"]]
         if isinstance(value, bool) and prop["type"] in ("number", "integer") or not isinstance(value, kind):
-            problems.append(f"argument {name!r} must be {prop['type']}, got {value!r}")
+            problems.append(f"argument {name!r} must be {prop['type']}, got {_short(value)}")
             continue
         if "enum" in prop and value not in prop["enum"]:
-            problems.append(f"argument {name!r} must be one of {prop['enum']}, got {value!r}")
+            problems.append(f"argument {name!r} must be one of {prop['enum']}, got {_short(value)}")
+        if prop["type"] == "string" and len(value) > prop.get("maxLength", MAX_STRING):
+            problems.append(f"argument {name!r} is {len(value)} characters long; at most {prop.get('maxLength', MAX_STRING)}")
         if prop["type"] in ("number", "integer"):
-            if "minimum" in prop and value < prop["minimum"] or "maximum" in prop and value > prop["maximum"]:
-                problems.append(f"argument {name!r}={value} outside [{prop.get('minimum')}, {prop.get('maximum')}]")
+            if not math.isfinite(value):
+                problems.append(f"argument {name!r} must be a finite number, got {value!r}")
+            elif value < prop["minimum"] or value > prop["maximum"]:
+                problems.append(f"argument {name!r}={value} outside [{prop['minimum']}, {prop['maximum']}]")
         if prop["type"] == "array":
             items = prop.get("items", {})
-            if "minItems" in prop and len(value) < prop["minItems"] or "maxItems" in prop and len(value) > prop["maxItems"]:
-                problems.append(f"argument {name!r} must have {prop.get('minItems')}-{prop.get('maxItems')} items")
-            elif items.get("type") == "number" and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            if "minItems" in prop and len(value) < prop["minItems"] or len(value) > prop["maxItems"]:
+                problems.append(f"argument {name!r} must have {prop.get('minItems', 0)}-{prop['maxItems']} items")
+            elif items.get("type") == "number" and not all(_is_number(v) for v in value):
                 problems.append(f"argument {name!r} must be a list of numbers")
-            elif items.get("type") == "number" and any(
-                ("minimum" in items and v < items["minimum"]) or ("maximum" in items and v > items["maximum"]) for v in value
-            ):
-                problems.append(f"argument {name!r} items must lie in [{items.get('minimum')}, {items.get('maximum')}]")
+            elif items.get("type") == "number" and not all(math.isfinite(v) for v in value):
+                problems.append(f"argument {name!r} items must be finite numbers")
+            elif items.get("type") == "number" and any(v < items["minimum"] or v > items["maximum"] for v in value):
+                problems.append(f"argument {name!r} items must lie in [{items['minimum']}, {items['maximum']}]")
     return problems
+
+
+def _short(value: Any) -> str:
+    """repr of a value, cut: an error message never echoes a megabyte of model output."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass
@@ -84,7 +113,6 @@ class EpisodeState:
     entry: KnowledgeEntry | None = None
     spec: DefectSpec | None = None  # the latest planned/refined spec
     planned: bool = False
-    kr_calls: int = 0
     attempts: int = 0
     edited: np.ndarray | None = None
     alpha: np.ndarray | None = None  # renderer's exact soft alpha, for measurement only
@@ -93,6 +121,7 @@ class EpisodeState:
     mask: np.ndarray | None = None
     best: dict[str, Any] = field(default_factory=dict)  # best attempt so far: score, edited, spec, alpha
     timings: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, Usage] = field(default_factory=dict)  # per tool (and "policy"): calls, tokens, seconds
 
 
 class Tool:
@@ -125,13 +154,17 @@ class ToolBox:
         return [t.schema() for t in self.tools.values()]
 
     def execute(self, call: ToolCall, state: EpisodeState) -> Observation:
+        """Run ``call``; count it in ``state.usage[call.name]`` (calls and seconds) when the tool exists."""
         tool = self.tools.get(call.name)
         if tool is None:
-            return Observation(text=f"Error: unknown tool {call.name!r}. Available tools: {', '.join(self.tools)}.", error=True)
+            return Observation(text=f"Error: unknown tool {_short(call.name)}. Available tools: {', '.join(self.tools)}.", error=True)
         problems = validate_arguments(tool.parameters, call.arguments)
         if problems:
             return Observation(text=f"Error: invalid arguments for {call.name}: " + "; ".join(problems) + ".", error=True)
+        start = time.perf_counter()
         try:
             return tool.run(call.arguments, state)
         except CallError as exc:
             return Observation(text=f"Error: {exc}", error=True)
+        finally:
+            add_usage(state.usage, call.name, Usage(calls=1, seconds=time.perf_counter() - start))

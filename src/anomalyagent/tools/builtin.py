@@ -16,9 +16,9 @@ from ..change import iou
 from ..knowledge import KnowledgeBase
 from ..planning import instruction
 from ..records import BLEND_MODES, COLOR_RELATIONS, Observation
-from .backends import MASKERS, PLANNERS
+from .backends import MASKERS, PLANNERS, create_judge
 from .base import CallError, EpisodeState, Tool
-from .editors import EDITORS
+from .editors import EDITORS, scene_from_state, spec_from_call
 
 _NAME = {"type": "string", "description": "object category, e.g. 'hazelnut'; defaults to the task's"}
 _DEFECT = {"type": "string", "description": "defect type, e.g. 'crack'; defaults to the task's"}
@@ -37,10 +37,10 @@ class PromptGeneration(Tool):
     )
     parameters = {"type": "object", "properties": {"category": _NAME, "defect_type": _DEFECT}, "required": []}
 
-    def __init__(self, kb: KnowledgeBase | None = None, planner: str = "priors") -> None:
+    def __init__(self, kb: KnowledgeBase | None = None, planner: str = "priors", **options: Any) -> None:
         super().__init__()
         self.kb = kb or KnowledgeBase.default()
-        self.plan = PLANNERS.create(planner)
+        self.plan = PLANNERS.create(planner, **options)
 
     def run(self, arguments: dict[str, Any], state: EpisodeState) -> Observation:
         if state.planned:
@@ -50,7 +50,9 @@ class PromptGeneration(Tool):
         state.entry = found.entry
         spec = self.plan(found.entry, state.image, state.foreground, state.rng)
         spec = spec.replace(defect_type=state.task.defect_type, category=state.task.category)
-        spec = spec.replace(instruction=instruction(spec, found.entry))
+        write = getattr(self.plan, "write_instruction", None)
+        text = write(spec, found.entry, state) if write is not None else instruction(spec, found.entry)
+        spec = spec.replace(instruction=text)
         state.spec, state.planned = spec, True
         _timed(state, "PG", start)
         note = f" ({found.note})" if found.note else ""
@@ -86,9 +88,9 @@ class ImageGeneration(Tool):
         "required": ["instruction"],
     }
 
-    def __init__(self, editor: str = "procedural") -> None:
+    def __init__(self, editor: str = "procedural", **options: Any) -> None:
         super().__init__()
-        self.editor = EDITORS.create(editor)
+        self.editor = EDITORS.create(editor, **options)
 
     def run(self, arguments: dict[str, Any], state: EpisodeState) -> Observation:
         if not state.planned or state.spec is None:
@@ -97,7 +99,7 @@ class ImageGeneration(Tool):
         changes = {k: v for k, v in arguments.items() if k in _SPEC_FIELDS}
         if "center" in changes:
             changes["center"] = tuple(changes["center"])
-        spec = state.spec.replace(**changes, instruction=arguments["instruction"])
+        spec = spec_from_call(state.spec, arguments["instruction"], changes, self.editor.families())
         problems = spec.validate()
         if spec.family not in self.editor.families():
             problems.append(f"family {spec.family!r} unknown; known: {', '.join(self.editor.families())}")
@@ -106,7 +108,7 @@ class ImageGeneration(Tool):
         state.spec = spec
         state.attempts += 1
         seed = int(state.rng.integers(2**31))
-        edited, alpha = self.editor.edit(state.image, spec, np.random.default_rng(seed))
+        edited, alpha = self.editor.edit(state.image, spec, np.random.default_rng(seed), scene_from_state(state))
         state.edited, state.alpha, state.judged, state.judgement = edited, alpha, False, None
         _timed(state, "IG", start)
         return Observation(
@@ -126,19 +128,15 @@ class QualityEvaluation(Tool):
     )
     parameters = {"type": "object", "properties": {}, "required": []}
 
-    def __init__(self, critic: str = "measured", learned: bool = False) -> None:
+    def __init__(self, critic: str = "measured", learned: bool = False, **options: Any) -> None:
         super().__init__()
-        from ..critic import CRITICS
-
-        self.critic = CRITICS.get(critic)
-        self.learned = learned
+        self.judge = create_judge(critic, learned=learned, **options) if learned else create_judge(critic, **options)
 
     def run(self, arguments: dict[str, Any], state: EpisodeState) -> Observation:
         if state.edited is None:
             raise CallError("QE needs an edited image: call IG first.")
         start = time.perf_counter()
-        j = self.critic(state.image, state.edited, None, spec=state.spec, entry=state.entry, kind=state.kind,
-                        foreground=state.foreground, learned=self.learned)
+        j = self.judge(state)
         state.judgement, state.judged = j, True
         if j.score > state.best.get("score", -1.0):
             state.best = {"score": j.score, "passed": j.passed, "edited": state.edited, "alpha": state.alpha, "spec": state.spec}
@@ -167,7 +165,6 @@ class KnowledgeRetrieval(Tool):
         start = time.perf_counter()
         found = self.kb.lookup(arguments.get("category", state.task.category), arguments.get("defect_type", state.task.defect_type))
         state.entry = found.entry
-        state.kr_calls += 1
         _timed(state, "KR", start)
         note = f"\nNote: {found.note}" if found.note else ""
         return Observation(text=found.entry.text() + note, payload={"entry": found.entry.to_dict(), "match": found.match})
@@ -181,9 +178,9 @@ class MaskGeneration(Tool):
     )
     parameters = {"type": "object", "properties": {}, "required": []}
 
-    def __init__(self, masker: str = "change") -> None:
+    def __init__(self, masker: str = "change", **options: Any) -> None:
         super().__init__()
-        self.segment = MASKERS.create(masker)
+        self.segment = MASKERS.create(masker, **options)
 
     def run(self, arguments: dict[str, Any], state: EpisodeState) -> Observation:
         if state.edited is None or not state.judged or not state.judgement.passed:
@@ -206,5 +203,3 @@ class MaskGeneration(Tool):
             hidden=hidden,
         )
 
-
-TOOL_CLASSES = (PromptGeneration, ImageGeneration, QualityEvaluation, KnowledgeRetrieval, MaskGeneration)

@@ -76,16 +76,16 @@ def demonstration_turns(demos: list[Demonstration], space: ActionSpace, state_di
     images, texts, states, labels = [], [], [], []
     for demo in demos:
         traj = demo.trajectory
-        reader.reset(traj.task, demo.image)
+        view = reader.start(traj.task, demo.image)
         for k, step in enumerate(traj.steps):
             prefix = Trajectory(traj.task, traj.steps[:k])
-            image, text, state = reader.inputs(prefix)
+            image, text, state = reader.inputs(view, prefix)
             tool = step.call.name if step.call is not None else "answer"
             if tool not in space.tools:
                 continue
             label = {"tool": space.tools.index(tool), **{h: 0 for h in IG_HEADS}}
             if tool == "IG":
-                before = current_spec(prefix) or DefectSpec(reader.entry.family, traj.task.defect_type, traj.task.category)
+                before = current_spec(prefix) or DefectSpec(view.entry.family, traj.task.defect_type, traj.task.category)
                 label.update(space.encode_edit(before, step.call.arguments))
             images.append(image)
             texts.append(text)

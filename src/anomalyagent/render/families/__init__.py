@@ -1,3 +1,3 @@
 """Renderer families; each module registers itself with RENDERERS under its file name."""
-from . import (crack, cut, deform, dent, discoloration, fold, fray, hole, missing, particle,  # noqa: F401
-               print, rust, scratch, stain)
+from . import (crack, cut, deform, dent, discoloration, displace, fold, fray, hole, missing,  # noqa: F401
+               particle, print, rust, scratch, split, stain, transplant, warp)

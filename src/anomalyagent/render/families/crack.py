@@ -65,14 +65,14 @@ class Crack(Family):
         blend_param(),
         extra_param("width", "float", None, 0.001, 0.06, "opening width at the origin, fraction of min(H, W) (overrides aspect)"),
         extra_param("branches", "int", 2, 0, 5, "side branches (random 0-3 when absent)"),
-        extra_param("jaggedness", "float", 0.5, 0.0, 1.0, "0 smooth path, 1 zig-zag"),
+        extra_param("jaggedness", "float", None, 0.0, 1.0, "0 smooth path, 1 zig-zag (unset: drawn from [0.3, 0.7])"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=0.8)
         width = line_width(spec, f.width, f.unit, 0.06)
         branches = int(round(read_param(spec, "branches", int(rng.integers(0, 4)), 0, 5)))
-        jag = read_param(spec, "jaggedness", 0.5, 0.0, 1.0)
+        jag = read_param(spec, "jaggedness", float(rng.uniform(0.3, 0.7)), 0.0, 1.0)  # unpinned: spread
         strokes = crack_strokes(f.cx, f.cy, f.theta, f.length, width, branches, rng, wiggle=0.1 + 0.5 * jag)
         allp = np.concatenate([p for p, _ in strokes])
         box = box_around(image.shape, allp[:, 0].min(), allp[:, 1].min(), allp[:, 0].max(), allp[:, 1].max(),
@@ -102,4 +102,4 @@ class Crack(Family):
         rel = shade(height, light_direction(image))
         rel = np.sign(rel) * np.maximum(np.abs(rel) - 0.03, 0.0)  # no faint shading tails
         target = body * (1.0 + np.clip(rel, -0.4, 0.25))[:, :, None]
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")

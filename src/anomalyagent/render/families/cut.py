@@ -35,14 +35,14 @@ class Cut(Family):
         blend_param(),
         extra_param("width", "float", None, 0.002, 0.1, "least width of the cut, fraction of min(H, W) (the width is "
                     "max(this, size / aspect))"),
-        extra_param("gape", "float", 0.3, 0.0, 1.0, "how far the lips open: the dark gap's share of the width (lighter cuts)"),
+        extra_param("gape", "float", None, 0.0, 1.0, "how far the lips open: the dark gap's share of the width (lighter cuts; unset: drawn from [0.15, 0.45])"),
         extra_param("tear", "float", 0.0, 0.0, 1.0, "raggedness of the lips (0 = clean blade cut)"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=1.2)
         half_len = 0.5 * f.length
-        gape = read_param(spec, "gape", 0.3, 0.0, 1.0)
+        gape = read_param(spec, "gape", float(rng.uniform(0.15, 0.45)), 0.0, 1.0)  # unpinned: spread
         half_w = 0.5 * max(f.width, read_param(spec, "width", 0.0, 0.0, 0.1) * f.unit)
         half_w = max(0.6, half_w)
         tear = read_param(spec, "tear", rng.uniform(0.1, 0.3) + (0.25 if spec.color == "lighter" else 0.0), 0.0, 1.0)
@@ -81,4 +81,4 @@ class Cut(Family):
         groove = -blur(cov, max(0.5, 0.3 * half_w)) * min(1.0 + 2.0 * half_w, 4.0) * (0.5 + spec.intensity) * deep
         rel = shade(groove, light_direction(image))
         target = body * (1.0 + np.clip(rel, -0.5, 0.5))[:, :, None]
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")

@@ -74,4 +74,4 @@ class Deform(Family):
         rel = shade(height * (1.0 + 1.5 * spec.intensity), light_direction(image))
         target = as_float(warped) * np.clip(1.0 + rel, 0.5, 1.6)[:, :, None]
         weight = np.clip(g * 4.0, 0.0, 1.0)  # exact input where the warp has faded out
-        return finish(image, box, target, weight)
+        return finish(image, box, target, weight, edge=spec.blend != "hard")

@@ -33,7 +33,7 @@ class Dent(Family):
         intensity_param(0.6, "depth of the dent (slope of its walls)"),
         blend_param(),
         extra_param("relief", "float", -1.0, -1.0, 1.0, "< 0 pressed in (dent), > 0 pushed out (bump); magnitude scales the depth"),
-        extra_param("sharpness", "float", 0.4, 0.0, 1.0, "0 broad shading, 1 steep walls and a flat floor"),
+        extra_param("sharpness", "float", None, 0.0, 1.0, "0 broad shading, 1 steep walls and a flat floor (unset: drawn from [0.25, 0.6])"),
         extra_param("band", "bool", False, help="a band across the whole part along ``angle`` (uneven grinding): "
                     "its width is size / aspect, its length unlimited"),
     )
@@ -43,7 +43,7 @@ class Dent(Family):
         rx, ry = max(1.5, 0.5 * f.length), max(1.5, 0.5 * f.width)
         relief = read_param(spec, "relief", 1.0 if spec.color == "lighter" else -1.0, -1.0, 1.0)
         bump = relief > 0.0
-        sharp = read_param(spec, "sharpness", 0.4, 0.0, 1.0)
+        sharp = read_param(spec, "sharpness", float(rng.uniform(0.25, 0.6)), 0.0, 1.0)  # unpinned: spread
         if spec.params.get("band"):
             # A strip running off the image at both ends; its borders bow gently.
             box = box_around(image.shape, 0, 0, f.w - 1, f.h - 1, pad=0.0)
@@ -69,4 +69,4 @@ class Dent(Family):
         ys, xs = box.slices
         img = as_float(image[ys, xs])
         target = img * (np.clip(1.0 + rel, 0.3, 1.8) * floor)[:, :, None]
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")

@@ -51,4 +51,4 @@ class Discoloration(Family):
         blotch = 1.0 + 0.25 * fractal_noise(sd.shape, max(2.0, 0.5 * ry), rng, octaves=2)
         strength = np.clip((0.2 + 0.6 * spec.intensity) * blotch, 0.0, 1.0)
         full = recolor(img, local, spec.color, 0.6, rng)
-        return finish(image, box, full, cov * strength)
+        return finish(image, box, full, cov * strength, edge=spec.blend != "hard")

@@ -60,4 +60,4 @@ class Fold(Family):
         ys, xs = box.slices
         img = as_float(image[ys, xs])
         gain = np.clip(1.0 + rel, 0.35, 1.8) * (1.0 - (0.08 + 0.12 * spec.intensity) * crease)
-        return finish(image, box, img * gain[:, :, None])
+        return finish(image, box, img * gain[:, :, None], edge=spec.blend != "hard")

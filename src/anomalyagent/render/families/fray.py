@@ -36,13 +36,13 @@ class Fray(Family):
         color_param("lighter"),
         blend_param(),
         extra_param("threads", "int", 10, 3, 30, "number of loose threads (random 6-16 when absent; alias: strands)"),
-        extra_param("strand_length", "float", 0.6, 0.1, 1.0, "typical thread length relative to size (each varies +-40 %)"),
+        extra_param("strand_length", "float", None, 0.1, 1.0, "typical thread length relative to size (each varies +-40 %; unset: drawn from [0.45, 0.8])"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = frame(image.shape, spec, min_width_px=2.0)
         count = int(round(read_param(spec, "threads", read_param(spec, "strands", int(rng.integers(6, 17))), 3, 30)))
-        typical = read_param(spec, "strand_length", 0.6, 0.1, 1.0)
+        typical = read_param(spec, "strand_length", float(rng.uniform(0.45, 0.8)), 0.1, 1.0)  # unpinned: spread
         thread_w = max(0.7, 0.006 * f.unit)
         ux, uy = f.axis
         nx, ny = f.normal
@@ -83,4 +83,4 @@ class Fray(Family):
         tl = np.clip(luma + luma_shift(relation, (0.2 + 0.45 * spec.intensity) * np.clip(shade_k, 0.0, 1.0), luma), 0.0, 255.0)
         thread = tl[:, :, None] * tint + 0.4 * (img - local)
         target = target + cov[:, :, None] * (thread - target)
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")

@@ -86,4 +86,4 @@ class Hole(Family):
         lit = np.where(cov > 0.5, 0.5 * rel, rel)
         body = img + cov[:, :, None] * (inside - img)
         target = body * (1.0 + np.clip(lit, -0.6, 0.8))[:, :, None]
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")

@@ -90,4 +90,4 @@ class Particle(Family):
         shade_surface = 1.0 - shadow_k * np.clip(shadow - cov, 0.0, 1.0)
         under = img * shade_surface[:, :, None]
         target = under + cov[:, :, None] * (body - under)
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")

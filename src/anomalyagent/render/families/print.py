@@ -84,7 +84,7 @@ class Print(Family):
         ys, xs = box.slices
         img = as_float(image[ys, xs])
         if spec.params.get("mode", "extra") == "missing":
-            removed = self.remove_marking(image, box, f, img)
+            removed = self.remove_marking(image, box, f, img, edge=spec.blend != "hard")
             if removed is not None:
                 return removed
         cov = glyph_coverage(box.shape, (f.cx - box.x0, f.cy - box.y0), f.length, max(2.0, f.width), spec.angle, rng)
@@ -100,11 +100,12 @@ class Print(Family):
         ink = np.repeat(ink_l[:, :, None], img.shape[2], axis=2)
         ink = ink + 0.3 * (img - local)  # the surface grain shows through the ink film
         opacity = 0.55 + 0.45 * spec.intensity
-        return finish(image, box, ink, np.clip(cov * opacity, 0.0, 1.0))
+        return finish(image, box, ink, np.clip(cov * opacity, 0.0, 1.0), edge=spec.blend != "hard")
 
     @staticmethod
-    def remove_marking(image: np.ndarray, box, f, img: np.ndarray):
-        """Inpaint high-contrast marking inside the region; None when there is none."""
+    def remove_marking(image: np.ndarray, box, f, img: np.ndarray, edge: bool = True):
+        """Inpaint high-contrast marking inside the region; None when there is none.
+        ``edge``: blend.finish's optical edge (off for a hard blend)."""
         luma = luminance(img)
         ground = cv2.medianBlur(np.clip(luma, 0, 255).astype(np.uint8), max(3, int(0.15 * f.length) | 1)).astype(np.float32)
         resid = luma - ground
@@ -116,4 +117,4 @@ class Print(Family):
         crop = image[box.slices]
         filled = cv2.inpaint(crop, marks, 3, cv2.INPAINT_TELEA)
         weight = blur(marks.astype(np.float32), 0.7)
-        return finish(image, box, as_float(filled), weight)
+        return finish(image, box, as_float(filled), weight, edge=edge)

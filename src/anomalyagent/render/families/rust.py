@@ -63,4 +63,4 @@ class Rust(Family):
         pits = np.clip((fractal_noise(shape, max(1.0, 0.05 * ry), rng, octaves=1) - (0.8 - 0.5 * pitting)) * 5.0, 0.0, 1.0) * cov
         oxide = oxide * (1.0 - (0.3 + 0.4 * pitting) * pits)[:, :, None]
         weight = cov * np.clip(density * (0.6 + 0.5 * spec.intensity), 0.0, 1.0)
-        return finish(image, box, oxide, weight)
+        return finish(image, box, oxide, weight, edge=spec.blend != "hard")

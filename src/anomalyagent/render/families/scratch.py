@@ -77,4 +77,4 @@ class Scratch(Family):
         height = -blur(cov, max(0.6, 0.6 * width)) * (1.0 + 1.5 * width) * (0.5 + spec.intensity)
         rel = shade(height, light_direction(image))
         target = body * (1.0 + np.clip(rel, -0.6, 0.6))[:, :, None]
-        return finish(image, box, target)
+        return finish(image, box, target, edge=spec.blend != "hard")

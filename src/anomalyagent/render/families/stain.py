@@ -14,7 +14,7 @@ import numpy as np
 from ...records import DefectSpec
 from ..base import RENDERERS
 from ..blend import finish, recolor
-from ..family import (TEXTURE_GAIN, Family, angle_param, aspect_param, blend_param, center_param, color_param,
+from ..family import (Family, angle_param, aspect_param, blend_param, center_param, color_param,
                       edge_width, extra_param, intensity_param, read_param, size_param)
 from ..noise import fractal_noise, polar_profile
 from ..shading import as_float, light_direction, local_mean
@@ -59,11 +59,11 @@ class Stain(Family):
         density = 1.0 + 0.2 * fractal_noise(sd.shape, max(2.0, 0.35 * ry), rng, octaves=3)
         ring = ring_amount * np.exp(-np.maximum(sd, 0.0) / max(1.0, 0.12 * ry))
         strength = np.clip(opacity * (density + 0.5 * ring), 0.0, 1.0)
-        full = recolor(img, local, spec.color, 0.8, rng, grain_gain=TEXTURE_GAIN.get(spec.texture, 1.0))
+        full = recolor(img, local, spec.color, 0.8, rng)  # texture: render/controls.py
         if gloss > 0.0:
             # A wet film reflects the light source: a soft highlight offset towards it.
             lx, ly, _ = light_direction(image)
             hl = blob_distance(box, f.cx + 0.35 * rx * lx, f.cy + 0.35 * ry * ly, 0.35 * rx, 0.3 * ry, f.theta)
             full = full + (gloss * 90.0 * feather(hl, max(1.0, 0.3 * ry)) * cov)[:, :, None]
         weight = cov * strength
-        return finish(image, box, full, weight)
+        return finish(image, box, full, weight, edge=spec.blend != "hard")

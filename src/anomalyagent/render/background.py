@@ -1,0 +1,352 @@
+"""What is behind a part that moves or goes: the background plate of a structural edit.
+
+Why: moving, bending or removing a part is only believable when the place it leaves shows
+the real background (the board, the tray) with its own texture, not a black hole. The
+background comes, in order of preference, from (1) another normal image of the category
+registered to this one by phase correlation, where that image shows background over the
+whole hole; (2) this image's own background, copied from the offset whose surroundings
+match the hole's surroundings best (a periodic board, a tray: the copy lands in phase);
+(2b) for a hole too big for one offset, tile by tile along the background's own lattice
+(autocorrelation peaks) when it repeats, else tile by tile by matching, with the
+surroundings' lighting; (3) OpenCV inpainting with re-inserted grain, as a last resort.
+
+Masks are (H, W) bool; images (H, W) or (H, W, 3) uint8.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .scene import Scene, distinct_object, gray
+from .shading import as_float
+
+
+def _register(src: np.ndarray, dst: np.ndarray, src_fg: np.ndarray | None = None,
+              dst_fg: np.ndarray | None = None) -> tuple[float, float, float]:
+    """(dx, dy, response): translation that maps ``src``'s background onto ``dst``'s by
+    phase correlation. Object pixels are weighted out with a soft (blurred) weight: a
+    constant fill would leave sharp edges that align the objects instead."""
+    def prep(image: np.ndarray, fg: np.ndarray | None) -> np.ndarray:
+        g = np.float32(gray(image))
+        if fg is None or not distinct_object(fg):
+            return g - float(g.mean())
+        g = g - float(g[~fg].mean())
+        keep = ~cv2.dilate(fg.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        return g * cv2.GaussianBlur(keep.astype(np.float32), (0, 0), 4.0)
+
+    (dx, dy), resp = cv2.phaseCorrelate(prep(src, src_fg), prep(dst, dst_fg))
+    return float(dx), float(dy), float(resp)
+
+
+def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarray | None:
+    """The hole's pixels from a registered normal image whose object does not cover it."""
+    if scene is None or not scene.normals:
+        return None
+    from ..foreground import foreground
+
+    h, w = image.shape[:2]
+    own_fg = scene.foreground if scene.foreground is not None and scene.foreground.shape == (h, w) else None
+    for i, other in enumerate(scene.normals):
+        if other.shape[:2] != (h, w):
+            other = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
+        if other.ndim != image.ndim:
+            other = cv2.cvtColor(other, cv2.COLOR_GRAY2RGB) if image.ndim == 3 else gray(other)
+        given = scene.normal_masks[i] if i < len(scene.normal_masks) else None
+        if given is not None and given.shape != (h, w):
+            given = cv2.resize(given.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        ofg = given if given is not None else foreground(other)
+        if not distinct_object(ofg):
+            continue
+        dx, dy, _ = _register(other, image, ofg, own_fg)
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        moved = cv2.warpAffine(other, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+        moved_fg = cv2.warpAffine(ofg.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
+        if float(moved_fg[hole].mean()) >= 0.02:
+            continue
+        # Accept the registration only where it visibly holds: around the hole the other
+        # image's background must match ours better than our background varies.
+        ring = cv2.dilate(hole.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~hole & ~moved_fg
+        if own_fg is not None and distinct_object(own_fg):
+            ring &= ~own_fg
+        if ring.sum() < 20:
+            continue
+        ours, theirs = as_float(image)[ring], as_float(moved)[ring]
+        if float(np.abs(ours - theirs).mean()) < 0.5 * float(ours.std()) + 2.0:
+            return moved
+    return None
+
+
+def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """``image`` whose pixel (x, y) shows the input's (x + dx, y + dy) (reflected at the border)."""
+    h, w = image.shape[:2]
+    return cv2.warpAffine(image, np.float32([[1, 0, -dx], [0, 1, -dy]]), (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+def _offset_ok(hole: np.ndarray, avoid: np.ndarray, dx: int, dy: int, coords=None) -> bool:
+    """The hole shifted by (dx, dy) lies inside the image and off ``avoid``. ``coords``:
+    the hole's (ys, xs) when already known."""
+    ys, xs = coords if coords is not None else np.nonzero(hole)
+    h, w = hole.shape
+    if ys.min() + dy < 0 or xs.min() + dx < 0 or ys.max() + dy >= h or xs.max() + dx >= w:
+        return False
+    return float(avoid[ys + dy, xs + dx].mean()) <= 0.02
+
+
+def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
+               with_offset: bool = False):
+    """The hole's pixels copied from this image at the offset whose ring of surroundings
+    matches the hole's own ring best (masked SSD by cv2.matchTemplate), penalised when
+    the copied area's mean colour differs from the ring's (it would carry another part),
+    and never taken from ``avoid`` (the object/part) or the hole itself."""
+    h, w = image.shape[:2]
+    ys, xs = np.nonzero(hole)
+    if len(ys) == 0:
+        return None
+    hy0, hy1, hx0, hx1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    span = max(hy1 - hy0, hx1 - hx0)
+    ring_w = int(np.clip(0.25 * span, 3, 16))
+    y0, y1 = max(0, hy0 - ring_w), min(h, hy1 + ring_w)
+    x0, x1 = max(0, hx0 - ring_w), min(w, hx1 + ring_w)
+    th, tw = y1 - y0, x1 - x0
+    if th >= h - 2 or tw >= w - 2:
+        return None
+    # Downsample for speed on large images: the offset is found at <= 128 px.
+    scale = min(1.0, 128.0 / max(h, w))
+    f = as_float(image)
+    img_s = cv2.resize(f, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else f
+    img_s = img_s[:, :, None] if img_s.ndim == 2 else img_s
+    hole_c = hole[y0:y1, x0:x1]
+    ring = cv2.dilate(hole_c.astype(np.uint8), np.ones((2 * ring_w + 1,) * 2, np.uint8)).astype(bool) & ~hole_c
+    if avoid is not None:
+        ring &= ~avoid[y0:y1, x0:x1]
+    if ring.sum() < 8:
+        ring = ~hole_c
+    sy0, sx0 = int(y0 * scale), int(x0 * scale)
+    sth, stw = max(2, round(th * scale)), max(2, round(tw * scale))
+    if scale < 1:
+        ring_s = cv2.resize(ring.astype(np.uint8), (stw, sth), interpolation=cv2.INTER_NEAREST)
+        # Any covered share keeps a hole pixel: a thin hole must not vanish when shrunk.
+        hole_s = (cv2.resize(hole_c.astype(np.float32), (stw, sth), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    else:
+        ring_s, hole_s = ring.astype(np.uint8), hole_c.astype(np.uint8)
+    sth, stw = min(sth, img_s.shape[0] - sy0), min(stw, img_s.shape[1] - sx0)
+    ring_s, hole_s = ring_s[:sth, :stw], hole_s[:sth, :stw]
+    templ = np.ascontiguousarray(img_s[sy0:sy0 + sth, sx0:sx0 + stw])
+    if templ.shape[0] >= img_s.shape[0] or templ.shape[1] >= img_s.shape[1] or ring_s.sum() < 4:
+        return None
+    m = np.repeat(ring_s[:, :, None], templ.shape[2], axis=2).astype(np.float32) if templ.shape[2] > 1 else ring_s.astype(np.float32)
+    src = np.ascontiguousarray(img_s if img_s.shape[2] > 1 else img_s[:, :, 0])
+    tpl = templ if templ.shape[2] > 1 else templ[:, :, 0]
+    ssd = cv2.matchTemplate(src, tpl, cv2.TM_SQDIFF, mask=m) / max(1.0, float(ring_s.sum()) * templ.shape[2])
+    # Mean colour of what the hole would receive from each offset vs the ring's mean, and
+    # how much of the object/part it would carry: box means over the hole's bounding box
+    # (an integral-image blur, not a masked correlation per channel: a few times faster).
+    hy, hx = np.flatnonzero(hole_s.any(axis=1)), np.flatnonzero(hole_s.any(axis=0))
+    if len(hy) == 0:
+        return None
+    by0, by1, bx0, bx1 = int(hy[0]), int(hy[-1]) + 1, int(hx[0]), int(hx[-1]) + 1
+    kh, kw = by1 - by0, bx1 - bx0
+    ring_mean = templ[ring_s.astype(bool)].mean(axis=0)
+    oh, ow = ssd.shape
+    means = cv2.blur(img_s, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    means = means[:, :, None] if means.ndim == 2 else means
+    window = means[by0:by0 + oh, bx0:bx0 + ow]
+    if window.shape[:2] != ssd.shape:
+        return None
+    diff = ((window - ring_mean) ** 2).sum(axis=2)
+    score = ssd + 0.5 * diff
+    # Forbidden offsets: the copied area would overlap the hole, the part, or the object.
+    bad = np.zeros(score.shape, bool)
+    near = max(2, int(round(0.6 * span * scale)))
+    oy, ox = sy0, sx0
+    bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
+    if avoid is not None and avoid.any():
+        av = cv2.resize(avoid.astype(np.float32), (img_s.shape[1], img_s.shape[0]), interpolation=cv2.INTER_AREA) if scale < 1 else avoid.astype(np.float32)
+        share = cv2.blur(av, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[by0:by0 + oh, bx0:bx0 + ow]
+        bad |= share > 0.02
+    score = np.where(bad | ~np.isfinite(score), np.inf, score)
+    if not np.isfinite(score).any():
+        return None
+    by, bx = np.unravel_index(int(np.argmin(score)), score.shape)
+    dy, dx = int(round((by - sy0) / scale)), int(round((bx - sx0) / scale))
+    plate = _shifted(image, dx, dy)
+    return (plate, (dx, dy)) if with_offset else plate
+
+
+def _inpaint(image: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Telea inpainting of ``hole`` with the surroundings' grain re-inserted."""
+    f = image if image.ndim == 3 else image
+    filled = cv2.inpaint(f, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+    ring = cv2.dilate(hole.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~hole
+    ff = as_float(image)
+    resid = ff - cv2.GaussianBlur(ff, (0, 0), 1.5).reshape(ff.shape)
+    sd = float(np.std(resid[ring])) if ring.any() else 2.0
+    noise = rng.normal(0.0, max(0.5, sd), hole.shape).astype(np.float32)
+    out = as_float(filled) + (cv2.GaussianBlur(noise, (0, 0), 0.7) * hole)[:, :, None]
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    return out[:, :, 0] if image.ndim == 2 else out
+
+
+def background_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, rng: np.random.Generator,
+                     avoid: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """(plate, source): an image like ``image`` whose pixels under ``hole`` ((H, W) bool)
+    show what is behind the removed part; ``source`` is "normal", "self" or "inpaint".
+
+    ``avoid`` ((H, W) bool) marks pixels that are not background (the object, the part);
+    by default the scene's foreground when it marks an object, plus the hole.
+    """
+    if not hole.any():
+        return image.copy(), "none"
+    fg = scene.foreground if scene is not None else None
+    if avoid is None:
+        avoid = fg.copy() if distinct_object(fg) else np.zeros(hole.shape, bool)
+    avoid = avoid | hole
+    plate = _from_normals(image, hole, scene)
+    if plate is not None:
+        return plate, "normal"
+    plate = _from_self(image, hole, avoid)
+    if plate is not None:
+        return plate, "self"
+    plate = _from_lattice(image, hole, avoid)
+    if plate is not None:
+        return _match_lighting(image, plate, hole, avoid), "self-lattice"
+    plate = _from_self_tiles(image, hole, avoid)
+    if plate is not None:
+        return _match_lighting(image, plate, hole, avoid), "self-tiles"
+    return _inpaint(image, hole, rng), "inpaint"
+
+
+def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray:
+    """``plate`` with its slow brightness inside ``hole`` matched to the surroundings'.
+
+    Tiles copied from farther away carry other lighting (a lamp's falloff, the part's
+    own shadow on the board): the background's brightness around the hole (its bright
+    envelope, so dark holes do not count as shade) is carried into it by normalised
+    convolution (background pixels only) and divided by the same estimate of the copied
+    pixels; one gain per channel and pixel, in [0.75, 1.33]."""
+    h, w = hole.shape
+    sigma = max(3.0, 0.06 * min(h, w))
+    f, p = as_float(image), as_float(plate)
+    keep = (~(avoid | hole)).astype(np.float32)
+    inside = hole.astype(np.float32)
+    if keep.sum() < 16:
+        return plate
+
+    def smooth(a: np.ndarray, wgt: np.ndarray) -> np.ndarray:
+        num = cv2.GaussianBlur(a * wgt[:, :, None], (0, 0), sigma).reshape(a.shape)
+        den = cv2.GaussianBlur(wgt, (0, 0), sigma)[:, :, None]
+        return num / np.maximum(den, 1e-3)
+
+    # Compare the bright envelope (a closing wider than the board's holes and tracks), so
+    # how many dark features a neighbourhood holds does not read as lighting.
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, int(0.08 * min(h, w)) | 1),) * 2)
+    fe = cv2.morphologyEx(f, cv2.MORPH_CLOSE, k).reshape(f.shape)
+    pe = cv2.morphologyEx(p, cv2.MORPH_CLOSE, k).reshape(p.shape)
+    gain = np.clip((smooth(fe, keep) + 4.0) / (smooth(pe, inside) + 4.0), 0.75, 1.33)
+    out = p.copy()
+    out[hole] = p[hole] * gain[hole]
+    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return out[:, :, 0] if plate.ndim == 2 else out
+
+
+def lattice_offsets(image: np.ndarray, avoid: np.ndarray, limit: int = 24) -> list[tuple[int, int]]:
+    """Offsets (dx, dy) px under which the background repeats (a perforated board, a
+    tiled tray), strongest first; empty when it does not.
+
+    The background-weighted image's autocorrelation, divided by the weight's own (so a
+    masked object does not bias it), has peaks at the lattice vectors; peaks above half
+    the zero-shift value count. Computed at <= 256 px.
+    """
+    h, w = avoid.shape
+    scale = min(1.0, 256.0 / max(h, w))
+    g = np.float32(gray(image))
+    keep = (~avoid).astype(np.float32)
+    if scale < 1:
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        g, keep = cv2.resize(g, size, interpolation=cv2.INTER_AREA), cv2.resize(keep, size, interpolation=cv2.INTER_AREA)
+    if keep.sum() < 0.2 * keep.size:
+        return []
+    g = np.ascontiguousarray((g - float((g * keep).sum() / keep.sum())) * keep, np.float32)
+
+    def autocorr(a: np.ndarray) -> np.ndarray:  # float32 OpenCV DFT: ~3x numpy's float64 FFT
+        f = cv2.dft(a, flags=cv2.DFT_COMPLEX_OUTPUT)
+        return cv2.idft(cv2.mulSpectrums(f, f, 0, conjB=True), flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
+
+    ac, overlap = autocorr(g), autocorr(np.ascontiguousarray(keep, np.float32))
+    norm = ac / np.maximum(overlap, 0.25 * float(overlap.max()))
+    norm = np.fft.fftshift(norm)
+    cy, cx = norm.shape[0] // 2, norm.shape[1] // 2
+    zero = float(norm[cy, cx])
+    if zero <= 1e-6:
+        return []
+    peaks = (norm == cv2.dilate(norm.astype(np.float32), np.ones((5, 5), np.uint8))) & (norm > 0.5 * zero)
+    yy, xx = np.nonzero(peaks)
+    d = np.hypot(yy - cy, xx - cx)
+    sel = d > 4
+    order = np.argsort(-norm[yy[sel], xx[sel]])[:limit]
+    return [(int(round((xx[sel][i] - cx) / scale)), int(round((yy[sel][i] - cy) / scale))) for i in order]
+
+
+def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
+    """Fill ``hole`` tile by tile, each from the shortest valid lattice vector (sums of
+    two vectors allowed), so a periodic background continues in phase."""
+    vecs = lattice_offsets(image, avoid)
+    if not vecs:
+        return None
+    cands = set(vecs)
+    for a in vecs[:8]:
+        for b in vecs[:8]:
+            cands.add((a[0] + b[0], a[1] + b[1]))
+    cands.discard((0, 0))
+    ordered = sorted(cands, key=lambda o: o[0] ** 2 + o[1] ** 2)
+    h, w = hole.shape
+    t = max(12, int(min(h, w) / 5))
+    ys, xs = np.nonzero(hole)
+    blocked = avoid | hole
+    current = image.copy()
+    tile_of = (ys - ys.min()) // t * 10_000 + (xs - xs.min()) // t
+    for key in np.unique(tile_of):
+        sel = tile_of == key
+        ty, tx = ys[sel], xs[sel]
+        off = next((o for o in ordered if _offset_ok(hole, blocked, *o, coords=(ty, tx))), None)
+        if off is None:
+            return None
+        current[ty, tx] = image[ty + off[1], tx + off[0]]
+    return current
+
+
+def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
+    """``_from_self`` tile by tile for a hole too big for one offset (a whole case): tiles
+    of ~1/5 of min(H, W) are filled from the outside in, each matched on its ring of
+    known (or already filled) pixels; None when a tile finds no source."""
+    h, w = hole.shape
+    t = max(12, int(min(h, w) / 5))
+    ys, xs = np.nonzero(hole)
+    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+    tiles = []
+    for y in range(int(ys.min()), int(ys.max()) + 1, t):
+        for x in range(int(xs.min()), int(xs.max()) + 1, t):
+            sel = np.zeros_like(hole)
+            sel[y:y + t, x:x + t] = hole[y:y + t, x:x + t]
+            if sel.any():
+                tiles.append((float(depth[sel].mean()), sel))
+    if len(tiles) > 36:
+        return None
+    current = image.copy()
+    remaining = hole.copy()
+    offsets: list[tuple[int, int]] = []
+    for _, sel in sorted(tiles, key=lambda item: item[0]):
+        remaining &= ~sel
+        # Reuse an offset that already worked when it fits this tile too: a periodic
+        # board then continues in phase across tiles instead of a patchwork.
+        reuse = next((o for o in offsets if _offset_ok(sel, avoid | remaining, *o)), None)
+        if reuse is not None:
+            current[sel] = _shifted(current, *reuse)[sel]
+            continue
+        found = _from_self(current, sel, avoid | remaining, with_offset=True)
+        if found is None:
+            return None
+        plate, offset = found
+        offsets.append(offset)
+        current[sel] = plate[sel]
+    return current

@@ -1,0 +1,69 @@
+"""The local defect bank: built from a (synthetic) MVTec tree by ``anomalyagent bank
+build``, reserved anomalies only by default, read back safely, and used by the
+transplant family."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from anomalyagent.bank import DefectBank
+from anomalyagent.cli import main
+from anomalyagent.render import render
+from anomalyagent.render.scene import Scene
+from anomalyagent.synthetic import object_rgb, spec_for
+from reverse_fixtures import reverse_tree
+
+
+@pytest.fixture(scope="module")
+def bank_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    reverse_tree(root, per_defect=3)
+    out = tmp_path_factory.mktemp("bank") / "bank"
+    assert main(["bank", "build", "--data", str(root / "hazelnut"), "--out", str(out)]) == 0
+    return out
+
+
+def test_build_keeps_the_reserved_third_only(bank_dir):
+    index = json.loads((bank_dir / "index.json").read_text())
+    entries = index["entries"]
+    # 3 anomalies per defect -> reserved_count(3) = 1 per defect type.
+    assert sorted(e["defect"] for e in entries) == ["crack", "cut"]
+    for e in entries:
+        assert (bank_dir / e["image"]).is_file() and (bank_dir / e["mask"]).is_file() and e["area"] > 0
+        assert e["source"].endswith("000.png")
+
+
+def test_bank_loads_and_samples(bank_dir):
+    bank = DefectBank.load(bank_dir)
+    assert bank.has("crack", "hazelnut") and not bank.has("rust")
+    patch, mask = bank.sample("crack", "hazelnut", np.random.default_rng(0))
+    assert patch.shape[:2] == mask.shape and mask.dtype == bool and mask.any()
+
+
+def test_transplant_pastes_a_bank_defect(bank_dir):
+    bank = DefectBank.load(bank_dir)
+    image = object_rgb(128)
+    spec = spec_for("transplant", center=(0.5, 0.5), size=0.3, intensity=0.8).replace(defect_type="crack", category="hazelnut",
+                                                                                     params={"source": "bank"})
+    edited, alpha = render(image, spec, np.random.default_rng(0), Scene(bank=bank))
+    assert (alpha > 0.5).sum() > 20
+    plain, _ = render(image, spec.replace(params={"source": "self"}), np.random.default_rng(0), Scene())
+    assert not np.array_equal(edited, plain)
+
+
+def test_refuses_out_inside_data_and_damaged_index(tmp_path, bank_dir, capsys):
+    root = tmp_path / "d"
+    reverse_tree(root, per_defect=1)
+    assert main(["bank", "build", "--data", str(root / "hazelnut"), "--out", str(root / "hazelnut" / "bank")]) == 2
+    assert "inside --data" in capsys.readouterr().out
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "index.json").write_text(json.dumps({"version": 1, "entries": [
+        {"category": "x", "defect": "crack", "image": "../../etc/passwd", "mask": "m.png"}]}))
+    with pytest.raises(ValueError, match="leaves the bank folder"):
+        DefectBank.load(bad)
+    (bad / "index.json").write_text("{not json")
+    with pytest.raises(ValueError, match="damaged bank index"):
+        DefectBank.load(bad)

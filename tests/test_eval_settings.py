@@ -1,0 +1,93 @@
+"""Zero-shot and few-shot: what the agent may know of the evaluated category's anomalies."""
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+
+from anomalyagent.eval.bench import BenchConfig, run_bench
+from anomalyagent.eval.settings import family_priors, generic_knowledge, knowledge_files
+from anomalyagent.eval.split import split_category
+from anomalyagent.knowledge import KnowledgeBase
+from eval_fixtures import make_category
+
+
+def test_generic_base_resets_every_number_of_the_category_to_generic_priors():
+    kb = KnowledgeBase.default()
+    doc = generic_knowledge("magnetic_tile", kb)
+    assert {e["defect"] for e in doc["entries"]} == set(kb.defects("magnetic_tile"))
+    loaded = KnowledgeBase.load([_write(doc)])
+    fam = family_priors()
+    generic = {e.size for c in kb.categories("generic") for e in kb.entries(c.name) if e.family == "crack"}
+    for defect in kb.defects("magnetic_tile"):
+        before, after = kb.lookup("magnetic_tile", defect).entry, loaded.lookup("magnetic_tile", defect).entry
+        assert after.text().split("Size:")[0] == before.text().split("Size:")[0]  # the knowledge text stays
+        for key in ("aspect", "intensity", "count"):
+            if key in fam[after.family]:
+                assert after.priors[key] == fam[after.family][key]
+    crack = loaded.lookup("magnetic_tile", "crack").entry
+    assert min(lo for lo, _ in generic) <= crack.size[0] and crack.size[1] <= max(hi for _, hi in generic)
+    assert generic_knowledge("neu_seg_unknown", kb) is None  # nothing of its own to reset
+
+
+def _write(doc) -> str:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp()) / "k.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+@pytest.fixture
+def stand_in_measure(monkeypatch):
+    """A stand-in for anomalyagent.knowledge.measure (helper h9b's module) that records its input."""
+    calls = []
+
+    def measure_priors(records):
+        calls.append(list(records))
+        return {"entries": [{"category": "tile", "defect": d, "size": [0.11, 0.22]} for d in sorted({r[2] for r in records})]}
+
+    module = types.ModuleType("anomalyagent.knowledge.measure")
+    module.measure_priors = measure_priors
+    monkeypatch.setitem(sys.modules, "anomalyagent.knowledge.measure", module)
+    return calls
+
+
+def test_few_shot_measures_the_reserved_third_only(tmp_path: Path, stand_in_measure):
+    root = make_category(tmp_path / "data" / "tile", per_defect=6, defects=("crack", "oil"))
+    split = split_category(root)
+    assert knowledge_files("zero-shot", split, tmp_path / "z") == []  # the package knowledge base as installed
+    paths = knowledge_files("few-shot", split, tmp_path / "k", base_priors="generic")
+    (records,) = stand_in_measure
+    assert sorted(r[0] for r in records) == sorted(it.image for it in split.reserved)
+    assert not {r[0] for r in records} & {it.image for it in split.test}
+    assert all(Path(mask).name == Path(image).stem + "_mask.png" for image, mask, _ in records)
+    kb = KnowledgeBase.load(paths)
+    assert kb.lookup("tile", "crack").entry.size == (0.11, 0.22)  # the measured document comes last
+    assert [Path(p).name for p in paths] == ["tile_generic.yaml", "tile_few_shot.yaml"]
+
+
+def test_few_shot_bench_hands_the_measured_priors_to_the_agent(tmp_path: Path, stand_in_measure):
+    root = make_category(tmp_path / "data" / "tile", defects=("crack", "oil"))
+    config = BenchConfig(data=str(root), out=str(tmp_path / "o"), methods=["agent"], n=2, preset="tiny", seeds=[0],
+                         oracle=False, classify=False, generation=False, progress=False, setting="few-shot")
+    (row,) = run_bench(config)
+    assert row["setting"] == "few-shot" and not row.get("error") and row["params"]["knowledge"]
+    assert len(stand_in_measure) == 1
+    manifest = (tmp_path / "o" / "synthetic" / "tile" / "few-shot" / "agent" / "seed0" / "manifest.jsonl").read_text()
+    specs = [json.loads(line)["spec"] for line in manifest.splitlines()]
+    assert len(specs) == 2 and all(0.11 <= s["size"] <= 0.22 for s in specs)  # the measured size range was used
+
+
+def test_few_shot_without_the_measuring_module_is_a_clear_error(tmp_path: Path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "anomalyagent.knowledge.measure", None)  # import fails
+    with pytest.raises(RuntimeError, match="few-shot priors need anomalyagent.knowledge.measure"):
+        BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), setting="few-shot")
+    with pytest.raises(ValueError, match="setting 'one-shot' must be one of zero-shot, few-shot"):
+        BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), setting="one-shot")
+    with pytest.raises(ValueError, match="base priors 'mine' must be one of package, generic"):
+        BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), base_priors="mine")

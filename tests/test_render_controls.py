@@ -1,0 +1,134 @@
+"""Every control changes the render: blend (poisson, hard, feather), texture and count,
+in every registered family."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from anomalyagent.render import RENDERERS, render
+from anomalyagent.render.blend import poisson_clone
+from anomalyagent.render.controls import read_count
+from anomalyagent.render.scene import Scene
+from anomalyagent.synthetic import component_scene, object_rgb, spec_for
+
+FAMILIES = RENDERERS.names()
+IMAGE = object_rgb(256)
+SCENE_IMAGE, MASKS = component_scene(256, 0)
+SCENE = Scene(foreground=MASKS["object"], parts={"lead": MASKS["lead"], "case": MASKS["case"]})
+STRUCTURAL = {"warp": {"part": "lead"}, "displace": {"part": "lead"}, "transplant": {}}
+
+
+def _clusters(alpha, close=9):
+    """Separate defect clusters: alpha > 0.5 closed by ``close`` px (so one defect's lobes
+    merge), components of >= 8 px."""
+    blobs = cv2.morphologyEx((alpha > 0.5).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((close, close), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(blobs, connectivity=8)
+    return [int(a) for a in stats[1:, cv2.CC_STAT_AREA] if a >= 8]
+
+
+def _render(family, seed=5, size=0.3, **changes):
+    params = dict(STRUCTURAL.get(family, {}), **changes.pop("params", {}))
+    if family in STRUCTURAL:
+        center = (0.62, 0.75) if family in ("warp", "displace") else (0.5, 0.3)
+        spec = spec_for(family, center=center, size=size, params=params, **changes)
+        return SCENE_IMAGE, render(SCENE_IMAGE, spec, np.random.default_rng(seed), SCENE)
+    if size != 0.3:  # an explicit size (the count tests); else the family's typical one
+        changes["size"] = size
+    spec = spec_for(family, params=params, **changes)
+    return IMAGE, render(IMAGE, spec, np.random.default_rng(seed))
+
+
+def _changed(a, b):
+    """Mean absolute difference (grey levels) over pixels where either render changed the input."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_poisson_differs_from_feather(family):
+    image, (feather, _) = _render(family, blend="feather")
+    _, (poisson, alpha) = _render(family, blend="poisson")
+    region = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    diff = np.abs(feather.astype(np.int16) - poisson.astype(np.int16))
+    diff = diff if diff.ndim == 2 else diff.max(axis=2)
+    # Not a rounding difference: at least 5 % of the defect region changes by > 2 levels.
+    assert (diff[region] > 2).mean() > 0.05, family
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_hard_differs_from_feather(family):
+    image, (feather, _) = _render(family, blend="feather")
+    _, (hard, alpha) = _render(family, blend="hard")
+    diff = np.abs(feather.astype(np.int16) - hard.astype(np.int16))
+    diff = diff if diff.ndim == 2 else diff.max(axis=2)
+    assert (diff > 2).sum() >= 10, family
+    # Hard edges are steps: the edit's boundary pixels change more abruptly than feathered ones.
+    def edge_gradient(edited):
+        d = np.abs(edited.astype(np.float32) - image.astype(np.float32))
+        d = d if d.ndim == 2 else d.max(axis=2)
+        g = np.hypot(cv2.Sobel(d, cv2.CV_32F, 1, 0), cv2.Sobel(d, cv2.CV_32F, 0, 1))
+        return float(np.percentile(g[g > 0], 95)) if (g > 0).any() else 0.0
+    assert edge_gradient(hard) >= edge_gradient(feather) * 0.99, family
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_texture_changes_the_pixels(family):
+    _, (keep, _) = _render(family, texture="keep")
+    for texture in ("smooth", "grainy", "fibrous", "glossy"):
+        _, (other, _) = _render(family, texture=texture)
+        diff = np.abs(keep.astype(np.int16) - other.astype(np.int16))
+        assert (diff > 2).sum() >= 10, (family, texture)
+
+
+@pytest.mark.parametrize("family", ["stain", "hole", "dent", "discoloration", "rust", "particle", "transplant"])
+def test_count_three_gives_three_components(family):
+    spec = spec_for(family, center=(0.5, 0.5), size=0.1, aspect=1.3, params={"count": 3})
+    if family == "particle":
+        spec = spec.replace(size=0.06)
+    fg = np.zeros(IMAGE.shape[:2], bool)
+    fg[30:226, 40:216] = True
+    _, alpha = render(IMAGE, spec, np.random.default_rng(2), Scene(foreground=fg))
+    assert len(_clusters(alpha)) == 3, (family, _clusters(alpha))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_count_adds_instances_in_every_family(family):
+    """count = 3 adds two separate defects (on the component scene: the other leads)."""
+    _, (_, one) = _render(family, size=0.12, params={"count": 1})
+    _, (_, three) = _render(family, size=0.12, params={"count": 3})
+    if family in ("warp", "displace"):  # the part is named: each lead is one instance
+        _, leads = cv2.connectedComponents(MASKS["lead"].astype(np.uint8))
+        touched = [len(set(np.unique(leads[(a > 0.5) & MASKS["lead"]])) - {0}) for a in (one, three)]
+        assert touched[0] < 3 and touched[1] == 3, (family, touched)
+        return
+    assert len(_clusters(three)) >= len(_clusters(one)) + 2, (family, _clusters(one), _clusters(three))
+
+
+def test_count_is_validated():
+    assert read_count(spec_for("stain", params={"count": float("nan")})) == 1
+    assert read_count(spec_for("stain", params={"count": 10 ** 9})) == 12
+    assert read_count(spec_for("stain", params={"count": "three"})) == 1
+
+
+def test_poisson_clone_guards_the_border_and_tiny_images():
+    img = object_rgb(48)
+    src = np.full_like(img, 200)
+    region = np.zeros(img.shape[:2], bool)
+    region[:, :10] = True  # touches the border: cv2.seamlessClone's !fixedSize() case
+    out, note = poisson_clone(img, src, region)
+    assert out.shape == img.shape and note == ""
+    assert (out[:, :2] == img[:, :2]).all()  # the margin is left alone
+    tiny = object_rgb(48)[:9, :9]
+    out, note = poisson_clone(tiny, np.full_like(tiny, 200), np.ones((9, 9), bool))
+    assert "feathered instead" in note and out.shape == tiny.shape
+
+
+@pytest.mark.parametrize("family", ["warp", "displace", "transplant", "missing", "deform"])
+def test_non_finite_numbers_are_refused_or_ignored(family):
+    spec = spec_for(family)
+    with pytest.raises(ValueError, match="finite"):
+        render(IMAGE, spec.replace(angle=float("nan")), np.random.default_rng(0))
+    # A non-finite family parameter is refused too (records-level validation), never a hang.
+    with pytest.raises(ValueError, match="finite"):
+        render(IMAGE, spec.replace(params={"bend": float("inf"), "rotation": float("nan"),
+                                           "displacement": float("nan")}), np.random.default_rng(0))
