@@ -137,3 +137,12 @@ class ScriptedPolicy:
         action = self.actions[index]
         # An Action is rendered by the loop (as_reply), so one with NaN becomes a format error, not a crash.
         return Reply(action) if isinstance(action, str) else action
+
+
+@POLICIES.register("learned")
+def _learned_policy(max_turns: int | None = None, kb: KnowledgeBase | None = None, weights: str | None = None,
+                    sample_tools: bool = False, temperature: float = 1.0) -> Policy:
+    """The embedded learned policy (anomalyagent.policy_net); imported only when asked (torch)."""
+    from ..policy_net import LearnedPolicy
+
+    return LearnedPolicy(max_turns=max_turns, kb=kb, weights=weights, sample_tools=sample_tools, temperature=temperature)

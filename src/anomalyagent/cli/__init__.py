@@ -21,6 +21,7 @@ COMMANDS = {
     "bench": "anomalyagent.cli.bench",
     "bank": "anomalyagent.cli.bank",
     "product": "anomalyagent.cli.product",
+    "train": "anomalyagent.cli.train",
 }
 
 

@@ -1,0 +1,111 @@
+"""The learned policy's action space: the next tool, and an IG edit relative to the current spec.
+
+All heads are categorical (a discrete action has an exact log-probability and an exact
+KL, which GRPO needs):
+
+- ``tool``: PG, IG, QE, KR, MG or answer;
+- for IG: ``family`` (keep, or one of the editor's families), ``blend`` (keep or one
+  of BLEND_MODES), ``location`` (keep, or one cell of a GRID x GRID grid over the image;
+  the centre goes to the foreground pixel of that cell nearest its middle), ``size``
+  (a factor on the current size), ``intensity`` (a step added to the current intensity).
+
+Relative size/intensity bins keep the action meaningful whatever the category's scale;
+the absolute grid cell lets the policy put the defect where it sees the part.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..records import BLEND_MODES, DefectSpec
+
+TOOLS = ("PG", "IG", "QE", "KR", "MG", "answer")
+SIZE_FACTORS = (0.5, 0.71, 1.0, 1.41, 2.0)
+INTENSITY_STEPS = (-0.3, -0.15, 0.0, 0.15, 0.3)
+KEEP = "keep"
+HEADS = ("tool", "family", "blend", "location", "size", "intensity")
+IG_HEADS = HEADS[1:]
+
+
+@dataclass(frozen=True)
+class ActionSpace:
+    """Sizes and meanings of the heads (stored with the weights so they stay in step)."""
+
+    families: tuple[str, ...]
+    blends: tuple[str, ...] = BLEND_MODES
+    grid: int = 4
+    size_factors: tuple[float, ...] = SIZE_FACTORS
+    intensity_steps: tuple[float, ...] = INTENSITY_STEPS
+    tools: tuple[str, ...] = field(default=TOOLS)
+
+    def sizes(self) -> dict[str, int]:
+        """Number of classes per head."""
+        return {"tool": len(self.tools), "family": 1 + len(self.families), "blend": 1 + len(self.blends),
+                "location": 1 + self.grid * self.grid, "size": len(self.size_factors),
+                "intensity": len(self.intensity_steps)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"families": list(self.families), "blends": list(self.blends), "grid": self.grid,
+                "size_factors": list(self.size_factors), "intensity_steps": list(self.intensity_steps),
+                "tools": list(self.tools)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ActionSpace":
+        return cls(families=tuple(data["families"]), blends=tuple(data["blends"]), grid=int(data["grid"]),
+                   size_factors=tuple(float(x) for x in data["size_factors"]),
+                   intensity_steps=tuple(float(x) for x in data["intensity_steps"]), tools=tuple(data["tools"]))
+
+    # -- labels from a demonstrated edit -------------------------------------------------
+    def cell(self, center: tuple[float, float]) -> int:
+        """Grid cell index (row-major) of an (x, y) centre in [0, 1]^2."""
+        col = min(int(center[0] * self.grid), self.grid - 1)
+        row = min(int(center[1] * self.grid), self.grid - 1)
+        return row * self.grid + col
+
+    def encode_edit(self, before: DefectSpec, after: dict[str, Any]) -> dict[str, int]:
+        """Head labels of the IG call ``after`` (its arguments) made from spec ``before``."""
+        family = after.get("family", before.family)
+        blend = after.get("blend", before.blend)
+        center = tuple(after.get("center", before.center))
+        size = float(after.get("size", before.size))
+        intensity = float(after.get("intensity", before.intensity))
+        moved = abs(center[0] - before.center[0]) + abs(center[1] - before.center[1]) > 1e-6
+        ratio = math.log(max(size, 1e-4) / max(before.size, 1e-4))
+        return {
+            "family": 0 if family == before.family or family not in self.families else 1 + self.families.index(family),
+            "blend": 0 if blend == before.blend or blend not in self.blends else 1 + self.blends.index(blend),
+            "location": 1 + self.cell(center) if moved else 0,
+            "size": int(np.argmin([abs(ratio - math.log(f)) for f in self.size_factors])),
+            "intensity": int(np.argmin([abs(intensity - before.intensity - s) for s in self.intensity_steps])),
+        }
+
+    # -- an edit from chosen classes -----------------------------------------------------
+    def place(self, cell: int, fg: np.ndarray) -> tuple[float, float]:
+        """Centre for grid ``cell``: the foreground pixel in the cell nearest its middle
+        (the cell's middle when the cell holds no foreground)."""
+        h, w = fg.shape
+        row, col = divmod(cell, self.grid)
+        y0, y1 = row * h // self.grid, (row + 1) * h // self.grid
+        x0, x1 = col * w // self.grid, (col + 1) * w // self.grid
+        cy, cx = (y0 + y1 - 1) / 2.0, (x0 + x1 - 1) / 2.0
+        ys, xs = np.nonzero(fg[y0:y1, x0:x1])
+        if len(ys):
+            i = int(np.argmin((ys + y0 - cy) ** 2 + (xs + x0 - cx) ** 2))
+            cy, cx = ys[i] + y0, xs[i] + x0
+        return (round(float(cx) / max(w - 1, 1), 4), round(float(cy) / max(h - 1, 1), 4))
+
+    def decode_edit(self, before: DefectSpec, choice: dict[str, int], fg: np.ndarray) -> DefectSpec:
+        """The spec an IG call sets from the chosen classes (bounded to valid values)."""
+        spec = before
+        if choice["family"] > 0:
+            spec = spec.replace(family=self.families[choice["family"] - 1])
+        if choice["blend"] > 0:
+            spec = spec.replace(blend=self.blends[choice["blend"] - 1])
+        if choice["location"] > 0:
+            spec = spec.replace(center=self.place(choice["location"] - 1, fg))
+        size = min(0.9, max(0.01, spec.size * self.size_factors[choice["size"]]))
+        intensity = min(1.0, max(0.05, spec.intensity + self.intensity_steps[choice["intensity"]]))
+        return spec.replace(size=round(size, 4), intensity=round(intensity, 3))

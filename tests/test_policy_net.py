@@ -1,0 +1,100 @@
+"""The learned policy: action space round trips, the network's log-probs, and the shipped weights acting offline."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("efficientnet_lite_pytorch")
+
+from anomalyagent.agent import POLICIES, run_episode  # noqa: E402
+from anomalyagent.policy_net import POLICY_FILE, TEXT_CACHE_FILE, ActionSpace, LearnedPolicy, load_policy  # noqa: E402
+from anomalyagent.policy_net.features import request_text, text_key  # noqa: E402
+from anomalyagent.policy_net.model import PolicyNet, action_log_prob, kl_to  # noqa: E402
+from anomalyagent.policy_net.policy import WeightsError, save_policy  # noqa: E402
+from anomalyagent.records import DefectSpec, Task  # noqa: E402
+from anomalyagent.rewards import group_rewards  # noqa: E402
+from anomalyagent.synthetic import object_image  # noqa: E402
+from anomalyagent.tools import default_toolbox  # noqa: E402
+
+SPACE = ActionSpace(("crack", "hole", "stain"))
+
+
+def test_edit_labels_round_trip_through_the_action_space():
+    before = DefectSpec("crack", center=(0.5, 0.5), size=0.2, intensity=0.5, blend="feather")
+    fg = np.ones((64, 64), bool)
+    after = SPACE.decode_edit(before, {"family": 2, "blend": 3, "location": 1 + 5, "size": 3, "intensity": 4}, fg)
+    assert after.family == "hole" and after.blend == "hard"
+    assert after.size == pytest.approx(0.2 * 1.41) and after.intensity == pytest.approx(0.8)
+    assert SPACE.cell(after.center) == 5
+    labels = SPACE.encode_edit(before, after.to_dict())
+    assert labels == {"family": 2, "blend": 3, "location": 6, "size": 3, "intensity": 4}
+    assert SPACE.encode_edit(before, {"instruction": "same"}) == {"family": 0, "blend": 0, "location": 0, "size": 2, "intensity": 2}
+    # a cell without foreground falls back to its middle; one with foreground snaps onto it
+    fg = np.zeros((64, 64), bool)
+    fg[40:44, 40:44] = True
+    assert SPACE.place(0, fg) == pytest.approx((7.5 / 63, 7.5 / 63), abs=1e-3)
+    x, y = SPACE.place(10, fg)
+    assert fg[round(y * 63), round(x * 63)]
+    assert ActionSpace.from_dict(SPACE.to_dict()) == SPACE
+
+
+def test_log_prob_counts_ig_heads_only_on_ig_turns_and_kl_is_zero_to_itself():
+    torch.manual_seed(0)
+    net = PolicyNet(SPACE, state_dim=10, hidden=16, proj=8).eval()
+    x = (torch.randn(2, 1280), torch.randn(2, 768), torch.randn(2, 10))
+    with torch.no_grad():
+        logits = net(*x)
+    actions = {h: torch.zeros(2, dtype=torch.long) for h in logits}
+    actions["tool"] = torch.tensor([1, 2])  # IG, QE
+    lp = action_log_prob(logits, actions)
+    tool = torch.log_softmax(logits["tool"], -1)
+    assert lp[1] == pytest.approx(float(tool[1, 2]))
+    assert lp[0] < tool[0, 1]  # the IG turn adds the five parameter heads' log-probs
+    assert torch.allclose(kl_to(logits, logits, actions), torch.zeros(2), atol=1e-6)
+
+
+def test_checkpoint_round_trip_and_clear_errors(tmp_path):
+    net = PolicyNet(SPACE, state_dim=10, hidden=16, proj=8)
+    path = save_policy(net, tmp_path / "p.safetensors")
+    back = load_policy(path)
+    assert back.space == SPACE
+    for a, b in zip(net.state_dict().values(), back.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(WeightsError, match="not found"):
+        load_policy(tmp_path / "missing.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsError, match="bad.safetensors"):
+        load_policy(tmp_path / "bad.safetensors")
+
+
+def test_shipped_weights_load_and_act_offline(monkeypatch):
+    """The packaged head and text cache: loaded offline, an episode through the real tools,
+    fast per decision. The text cache covers the knowledge base, so MiniLM never loads here."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert POLICY_FILE.is_file() and POLICY_FILE.stat().st_size < 20 * 2**20
+    from anomalyagent.policy_net.features import load_text_cache
+
+    cache = load_text_cache(TEXT_CACHE_FILE)
+    assert text_key(request_text("hazelnut", "crack")) in cache
+    policy = POLICIES.create("learned", max_turns=10)
+    assert isinstance(policy, LearnedPolicy)
+    image = object_image(np.random.default_rng(4), 128)
+    episode = run_episode(Task("s.png", "hazelnut", "crack", seed=5), image, policy, default_toolbox())
+    traj = episode.trajectory
+    assert policy.encoders.text._model is None  # every text came from the shipped cache
+    assert traj.tool_names[:3] == ["PG", "IG", "QE"]
+    assert traj.stop_reason == "finished" and traj.passed
+    assert group_rewards([traj])[0].total > 1.0
+    # a decision (features of the episode so far + the network) is fast once the image is encoded
+    view = policy.start(traj.task, image)
+    start = time.perf_counter()
+    for _ in range(20):
+        policy.decide(view, traj)
+    assert (time.perf_counter() - start) / 20 < 0.05
+    # same seed, same trajectory
+    again = run_episode(Task("s.png", "hazelnut", "crack", seed=5), image, POLICIES.create("learned"), default_toolbox())
+    assert again.trajectory.tool_names == traj.tool_names
+    assert [s.call.arguments for s in again.trajectory.steps if s.call] == [s.call.arguments for s in traj.steps if s.call]

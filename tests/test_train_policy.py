@@ -1,0 +1,171 @@
+"""Our SFT + GRPO for the learned policy, on synthetic scenes (rule-policy episodes as demonstrations)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("efficientnet_lite_pytorch")
+
+from anomalyagent.agent import RulePolicy, run_episode  # noqa: E402
+from anomalyagent.knowledge import KnowledgeBase  # noqa: E402
+from anomalyagent.policy_net import Encoders, LearnedPolicy  # noqa: E402
+from anomalyagent.policy_net.features import TextEncoder, request_text, text_key  # noqa: E402
+from anomalyagent.records import Task  # noqa: E402
+from anomalyagent.rewards import RewardConfig  # noqa: E402
+from anomalyagent.synthetic import object_image  # noqa: E402
+from anomalyagent.tools import default_toolbox  # noqa: E402
+from anomalyagent.train.batch import TurnBatch  # noqa: E402
+from anomalyagent.train.grpo import GRPOSettings, grpo_loss, train_grpo  # noqa: E402
+from anomalyagent.train.prompts import Prompt, read_prompts  # noqa: E402
+from anomalyagent.train.recipe import new_network  # noqa: E402
+from anomalyagent.train.rollout import advantages, rollout_group, summarize  # noqa: E402
+from anomalyagent.train.sft import Demonstration, demonstration_turns, tool_accuracy, train_sft  # noqa: E402
+from reverse_fixtures import reverse_tree  # noqa: E402
+
+KB = KnowledgeBase.default()
+
+
+class FakeText(TextEncoder):
+    """Deterministic 384-d vectors from the text's hash: no MiniLM load in these tests."""
+
+    def encode(self, texts):
+        out = []
+        for t in texts:
+            rng = np.random.default_rng(int(text_key(t), 16) % 2**32)
+            v = rng.normal(size=384).astype(np.float32)
+            out.append(v / np.linalg.norm(v))
+        return np.stack(out)
+
+
+@pytest.fixture(scope="module")
+def encoders():
+    return Encoders(text=FakeText())
+
+
+@pytest.fixture(scope="module")
+def demos():
+    tools = default_toolbox(kb=KB)
+    out = []
+    for i in range(6):
+        image = object_image(np.random.default_rng(i), 96)
+        task = Task(f"img{i}.png", "hazelnut", ("crack", "hole", "cut")[i % 3], seed=i, index=i)
+        out.append(Demonstration(run_episode(task, image, RulePolicy(kb=KB), tools).trajectory, image))
+    return out
+
+
+def test_demonstrations_become_labelled_turns(demos, encoders):
+    net = new_network(hidden=32)
+    data = demonstration_turns(demos, net.space, net.state_dim, encoders, KB)
+    n_steps = sum(len(d.trajectory.steps) for d in demos)
+    assert len(data) == n_steps
+    tools = [net.space.tools[int(i)] for i in data.actions["tool"]]
+    want = [s.call.name if s.call else "answer" for d in demos for s in d.trajectory.steps]
+    assert tools == want
+    assert data.state.shape == (n_steps, net.state_dim) and torch.isfinite(data.state).all()
+
+
+def test_sft_fits_the_demonstrated_tools(demos, encoders):
+    net = new_network(hidden=64, seed=1)
+    data = demonstration_turns(demos, net.space, net.state_dim, encoders, KB)
+    before = tool_accuracy(net, data)
+    history = train_sft(net, data, epochs=40, seed=0, batch_size=8)
+    assert history[-1] < history[0]
+    assert tool_accuracy(net, data) >= 0.9 > before
+
+
+def test_grpo_loss_moves_probability_with_the_advantage(demos, encoders):
+    net = new_network(hidden=32, seed=2).eval()
+    data = demonstration_turns(demos[:1], net.space, net.state_dim, encoders, KB)
+    one = data.select(torch.tensor([1]))  # the IG turn after PG
+    with torch.no_grad():
+        from anomalyagent.policy_net.model import action_log_prob
+
+        old = action_log_prob(net(one.image, one.text, one.state), one.actions)
+    for sign in (1.0, -1.0):
+        trial = new_network(hidden=32, seed=2).eval()
+        batch = TurnBatch(one.image, one.text, one.state, one.actions, torch.tensor([sign]), old.clone())
+        opt = torch.optim.SGD(trial.parameters(), lr=0.05)
+        loss, info = grpo_loss(trial, new_network(hidden=32, seed=2).eval(), batch, clip=0.2, beta=0.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            new = action_log_prob(trial(one.image, one.text, one.state), one.actions)
+        assert (new - old).item() * sign > 0
+        assert info["kl"] == pytest.approx(0.0, abs=1e-6)  # same weights as the reference before the step
+
+
+def test_advantages_are_group_normalised(demos):
+    from anomalyagent.rewards import RewardBreakdown
+    from anomalyagent.train.rollout import Rollout
+
+    group = [Rollout(demos[0].trajectory, RewardBreakdown(0, 0, 0, r)) for r in (1.0, 2.0, 3.0)]
+    a = advantages(group)
+    assert np.mean(a) == pytest.approx(0.0, abs=1e-9) and a[0] < a[1] < a[2]
+    assert advantages(group[:1] * 3) == [0.0, 0.0, 0.0]
+
+
+def test_grpo_runs_episodes_through_the_loop_and_changes_the_network(demos, encoders):
+    net = new_network(hidden=32, seed=3)
+    data = demonstration_turns(demos, net.space, net.state_dim, encoders, KB)
+    train_sft(net, data, epochs=10, seed=0)
+    before = [p.detach().clone() for p in net.parameters()]
+    prompts = [Prompt(d.trajectory.task, d.image) for d in demos[:3]]
+    settings = GRPOSettings(iterations=2, prompts_per_step=2, group_size=3, epochs=1)
+    history = train_grpo(net, prompts, default_toolbox(kb=KB), settings, RewardConfig(), encoders, KB,
+                         np.random.default_rng(0))
+    assert len(history) == 2 and all(h["episodes"] == 6 for h in history)
+    assert all(0.0 <= h["pass_rate"] <= 1.0 and np.isfinite(h["mean_reward"]) for h in history)
+    if any("loss" in h for h in history):  # an update happens unless every group tied
+        assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    with pytest.raises(ValueError):
+        GRPOSettings(group_size=1)
+
+
+def test_rollout_groups_vary_the_seed_and_summarize(demos, encoders):
+    net = new_network(hidden=32, seed=4)
+    prompt = Prompt(demos[0].trajectory.task, demos[0].image)
+    make = lambda: LearnedPolicy(kb=KB, net=net, encoders=encoders, sample_tools=True, record=True)
+    group = rollout_group(prompt, make, default_toolbox(kb=KB), 3, RewardConfig())
+    assert len({r.trajectory.task.seed for r in group}) == 3
+    assert all(len(r.turns) == len(r.trajectory.steps) for r in group)
+    stats = summarize([group])
+    assert stats["episodes"] == 3 and set(stats) >= {"mean_reward", "final_qe_score", "pass_rate", "mean_turns", "kr_use"}
+
+
+def test_prompts_read_only_normal_training_images(tmp_path):
+    cat = reverse_tree(tmp_path / "data", per_defect=2)
+    prompts = read_prompts(tmp_path / "data", None, 4, np.random.default_rng(0), max_side=64)
+    assert len(prompts) == 4
+    assert all("/train/good/" in p.task.image_path for p in prompts)
+    assert {p.task.defect_type for p in prompts} == {"crack", "cut"}
+    assert all(max(p.image.shape[:2]) <= 64 for p in prompts)
+    assert read_prompts(cat, ["other"], 4, np.random.default_rng(0)) == []
+
+
+def test_train_policy_cli_writes_weights_that_act(tmp_path, monkeypatch):
+    """``anomalyagent train policy`` end to end on a synthetic tree (tiny budgets)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pytest.importorskip("sentence_transformers")
+    from anomalyagent.cli import main
+    from anomalyagent.reverse.batch import ReverseConfig, run_reverse
+    from anomalyagent.reverse.export import Exporter
+
+    data = reverse_tree(tmp_path / "data", per_defect=3).parent
+    exporter = Exporter(tmp_path / "reverse")
+    for result in run_reverse(data, ReverseConfig(seed=0, turns=(1, 2))):
+        exporter.add(result)
+    exporter.close()
+    out = tmp_path / "weights"
+    code = main(["train", "policy", "--data", str(data), "--reverse", str(tmp_path / "reverse"), "--out", str(out),
+                 "--sft-epochs", "3", "--iterations", "1", "--group-size", "2", "--prompts", "2"])
+    assert code == 0
+    report = json.loads((out / "training.json").read_text())
+    assert report["sft"]["turns"] > 0 and len(report["grpo"]) == 1
+    policy = LearnedPolicy(weights=out / "policy.safetensors", kb=KB)
+    image = object_image(np.random.default_rng(9), 96)
+    traj = run_episode(Task("x.png", "hazelnut", "crack", seed=1), image, policy, default_toolbox(kb=KB)).trajectory
+    assert traj.steps and policy.encoders.text.cache[text_key(request_text("hazelnut", "crack"))].shape == (384,)
