@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 COMMANDS = {
@@ -54,5 +55,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The console script: ``main``, and after a run stopped by a signal, exit at once.
+
+    Why: the samples are written and the manifest synced by then; interpreter shutdown
+    (joining pools, finalizers) restores the default SIGINT action, so a second Ctrl-C
+    landing there would kill the process with a signal instead of the documented 130.
+    """
+    code = main()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(130)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
