@@ -93,7 +93,7 @@ def agent_config(args: argparse.Namespace) -> AgentConfig:
     config = merge_flags(base, policy=args.policy, editor=args.editor, critic=args.critic, max_turns=args.max_turns,
                          retries=args.retries, learned=args.learned or None, knowledge=knowledge)
     config = config.replace(concurrency=args.concurrency)
-    return dataclasses.replace(config, product=args.product) if getattr(args, "product", None) else config
+    return dataclasses.replace(config, product=args.product) if args.product else config
 
 
 def method_kwargs(args: argparse.Namespace) -> dict:

@@ -62,13 +62,13 @@ class Split(Family):
         ux, uy = math.cos(t), -math.sin(t)  # along the fracture line
         nx, ny = -uy, ux  # across it
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        along = (xs - cx) * ux + (ys - cy) * uy
         across = (xs - cx) * nx + (ys - cy) * ny
         jag = read_param(spec, "jaggedness", float(rng.uniform(0.3, 0.8)), 0.0, 1.0)
         wander = jag * 0.12 * reach * fractal_noise((h, w), max(2.0, 0.15 * reach), rng, octaves=3)
-        piece = obj & (across + wander > 0) & (np.hypot(xs - cx, ys - cy) < reach)
+        dist = np.hypot(xs - cx, ys - cy)
+        piece = obj & (across + wander > 0) & (dist < reach)
         if piece.sum() < 9:
-            piece = obj & (np.hypot(xs - cx, ys - cy) < 0.5 * reach)
+            piece = obj & (dist < 0.5 * reach)
         gap = read_param(spec, "gap", (0.03 + 0.12 * spec.intensity) * spec.size, 0.005, 0.2) * unit
         turn = float(rng.uniform(-6.0, 6.0)) * spec.intensity
         matrix = rotation_about(np.array([cx, cy]), turn, (gap * nx, gap * ny))
