@@ -37,7 +37,8 @@ def write_synthetic(root: Path, images: int) -> list[Path]:
         good = root / name / "train" / "good"
         good.mkdir(parents=True, exist_ok=True)
         for s in range(images):
-            write_png(good / f"{s:03d}.png", make(s))
+            if not (good / f"{s:03d}.png").is_file():  # kept between runs: same mtimes, same cache key
+                write_png(good / f"{s:03d}.png", make(s))
         out.append(root / name)
     return out
 
