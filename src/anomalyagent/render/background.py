@@ -223,14 +223,28 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     own shadow on the board): the background's brightness around the hole (its bright
     envelope, so dark holes do not count as shade) is carried into it by normalised
     convolution (background pixels only) and divided by the same estimate of the copied
-    pixels; one gain per channel and pixel, in [0.75, 1.33]."""
+    pixels; one gain per channel and pixel, in [0.75, 1.33].
+
+    Speed (same bytes as the full-frame computation): the closing runs on uint8 (min and
+    max commute with the exact uint8 -> float32 cast), and everything runs on the hole's
+    bounding box grown by what a hole pixel depends on (the blur's kernel radius plus
+    twice the closing's); where the box meets the frame, the frame's own border applies."""
     h, w = hole.shape
     sigma = max(3.0, 0.06 * min(h, w))
-    f, p = as_float(image), as_float(plate)
-    keep = (~(avoid | hole)).astype(np.float32)
-    inside = hole.astype(np.float32)
-    if keep.sum() < 16:
+    keep_full = ~(avoid | hole)
+    if np.count_nonzero(keep_full) < 16:
         return plate
+    ksize = max(3, int(0.08 * min(h, w)) | 1)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ksize, ksize))
+    ys, xs = np.nonzero(hole)
+    # OpenCV's float Gaussian kernel: ksize = round(sigma * 8 + 1) | 1, radius ksize // 2.
+    margin = (int(round(sigma * 8 + 1)) | 1) // 2 + 2 * (ksize // 2) + 2
+    y0, y1 = max(0, int(ys.min()) - margin), min(h, int(ys.max()) + 1 + margin)
+    x0, x1 = max(0, int(xs.min()) - margin), min(w, int(xs.max()) + 1 + margin)
+    box = (slice(y0, y1), slice(x0, x1))
+    img_c, plate_c, hole_c = image[box], plate[box], hole[box]
+    keep = keep_full[box].astype(np.float32)
+    inside = hole_c.astype(np.float32)
 
     def smooth(a: np.ndarray, wgt: np.ndarray) -> np.ndarray:
         num = cv2.GaussianBlur(a * wgt[:, :, None], (0, 0), sigma).reshape(a.shape)
@@ -239,14 +253,14 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
 
     # Compare the bright envelope (a closing wider than the board's holes and tracks), so
     # how many dark features a neighbourhood holds does not read as lighting.
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, int(0.08 * min(h, w)) | 1),) * 2)
-    fe = cv2.morphologyEx(f, cv2.MORPH_CLOSE, k).reshape(f.shape)
-    pe = cv2.morphologyEx(p, cv2.MORPH_CLOSE, k).reshape(p.shape)
+    fe = as_float(cv2.morphologyEx(np.ascontiguousarray(img_c), cv2.MORPH_CLOSE, k))
+    pe = as_float(cv2.morphologyEx(np.ascontiguousarray(plate_c), cv2.MORPH_CLOSE, k))
     gain = np.clip((smooth(fe, keep) + 4.0) / (smooth(pe, inside) + 4.0), 0.75, 1.33)
-    out = p.copy()
-    out[hole] = p[hole] * gain[hole]
-    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
-    return out[:, :, 0] if plate.ndim == 2 else out
+    p = as_float(plate_c)
+    vals = np.clip(np.round(p[hole_c] * gain[hole_c]), 0, 255).astype(np.uint8)
+    out = plate.copy()
+    out[box][hole_c] = vals if plate.ndim == 3 else vals[:, 0]
+    return out
 
 
 def lattice_offsets(image: np.ndarray, avoid: np.ndarray, limit: int = 24) -> list[tuple[int, int]]:
