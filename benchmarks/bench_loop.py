@@ -40,6 +40,13 @@ def worker(args: argparse.Namespace) -> dict:
     import cv2
 
     cv2.setNumThreads(1)
+    if args.heap == "retain":  # what synthesize's workers do (anomalyagent/heap.py), same call for either tree
+        from ctypes import CDLL, c_int
+
+        mallopt = CDLL(None).mallopt
+        mallopt.argtypes = [c_int, c_int]
+        mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+        mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
     try:
         import torch
 
@@ -97,7 +104,7 @@ def stats(values: list[float]) -> dict:
 def run_tree(src: Path, args: argparse.Namespace) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     cmd = [sys.executable, __file__, "--worker", "--data", str(args.data), "--cache", str(args.cache),
-           "--samples", str(args.samples), "--images", str(args.images), "--categories", *args.categories]
+           "--samples", str(args.samples), "--heap", args.heap, "--images", str(args.images), "--categories", *args.categories]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise SystemExit(f"worker on {src} failed:\n{res.stderr[-3000:]}")
@@ -136,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-src", type=Path, default=None, help="another tree's src/ to time in the same run")
     ap.add_argument("--rounds", type=int, default=2, help="alternating runs per tree (minimum per sample)")
     ap.add_argument("--json", type=Path, default=None, help="write results JSON here")
+    ap.add_argument("--heap", choices=("retain", "default"), default="retain",
+                    help="retain: glibc keeps freed memory (as synthesize's workers set it, anomalyagent/heap.py), "
+                    "applied to both trees; default: glibc's defaults")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -151,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"command": " ".join(["python", "benchmarks/bench_loop.py", *(argv if argv is not None else sys.argv[1:])]),
                     "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                     "machine": f"{platform.machine()}, 2 shared CPU cores (other jobs running), one thread",
-                    "clock": "process CPU time per sample, minimum over rounds", "trees": {k: str(v) for k, v in trees.items()},
+                    "clock": "process CPU time per sample, minimum over rounds", "heap": args.heap, "trees": {k: str(v) for k, v in trees.items()},
                     "categories": {}}
     for cat in args.categories:
         row = {name: summarise(m[cat]) for name, m in merged.items()}

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from . import __version__
 from .data import DataError, index_normals
 from .executors import EXECUTORS, handle_signals, stream
+from .heap import retain_freed_memory
 from .images import ImageError, read_image
 from .knowledge import KnowledgeBase
 from .methods import METHODS, NormalPool
@@ -83,6 +84,7 @@ def _worker_state(init_args: tuple, built: Any = None) -> dict[str, Any]:
             import cv2
 
             cv2.setNumThreads(1)  # parallelism comes from workers; avoid oversubscription
+            retain_freed_memory()  # image-sized temporaries reuse mapped pages (heap.py)
             method, method_kwargs, pools, out, keep_failed = init_args
             state = {
                 "method": built if built is not None else METHODS.create(method, **method_kwargs),
