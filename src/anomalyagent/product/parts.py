@@ -75,14 +75,17 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     return ((m | cv2.bitwise_not(flood)) > 0)[1:-1, 1:-1]
 
 
-def piece_shape(piece: np.ndarray) -> tuple[float, float, float]:
+def piece_shape(piece: np.ndarray, origin: tuple[int, int] = (0, 0)) -> tuple[float, float, float]:
     """(length px, mean width px, orientation deg) of one connected piece.
 
     Length is the longer side of the minimum-area rectangle (the chord of a bent lead),
     width is area / length; orientation is that side's angle, counter-clockwise from +x
-    (the DefectSpec convention, image y pointing down).
+    (the DefectSpec convention, image y pointing down). ``piece`` may be a crop whose
+    top-left pixel is ``origin`` (y, x) in the frame: the points stay in frame coordinates.
     """
     ys, xs = np.nonzero(piece)
+    if origin != (0, 0):
+        ys, xs = ys + origin[0], xs + origin[1]
     if len(xs) < 3:
         return float(len(xs)), 1.0, 0.0
     (_, _), (w, h), angle = cv2.minAreaRect(np.stack([xs, ys], 1).astype(np.float32))
@@ -118,12 +121,15 @@ def split_parts(obj: np.ndarray, radius: int) -> dict[str, np.ndarray]:
         area = stats[i, cv2.CC_STAT_AREA]
         if area < max(6, 0.0005 * side * side):
             continue
-        piece = labels == i
-        length, width, _ = piece_shape(piece)
-        if length / width >= THIN_ELONGATION and length >= 2.0 * radius and (piece & near).any():
-            thin[piece] = 1
+        # the piece's bounding box only (same points, same order as the full frame: same bytes)
+        x0, y0 = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
+        box = (slice(y0, y0 + stats[i, cv2.CC_STAT_HEIGHT]), slice(x0, x0 + stats[i, cv2.CC_STAT_WIDTH]))
+        piece = labels[box] == i
+        length, width, _ = piece_shape(piece, (y0, x0))
+        if length / width >= THIN_ELONGATION and length >= 2.0 * radius and (piece & near[box]).any():
+            thin[box][piece] = 1
         elif area >= KEEP_PIECE * obj_area:
-            extra[piece] = 1
+            extra[box][piece] = 1
     if thin.any():  # re-attach the strip cut off next to the body
         thin = cv2.dilate(thin, disk(2)) & o & (1 - body)
     clean = (body | thin | extra) > 0
