@@ -60,15 +60,22 @@ class RulePolicy:
 
     def _memory(self, conversation: Conversation) -> dict[str, Any]:
         memory = conversation.memory
-        if "fg" not in memory:  # first turn of this episode
+        if "rng" not in memory:  # first turn of this episode
             import numpy as np
 
+            memory["entry"] = None
+            memory["rng"] = np.random.default_rng([conversation.task.seed, 2])
+        return memory
+
+    def _foreground(self, conversation: Conversation) -> Any:
+        """The normal image's foreground estimate, computed when a refinement first needs it
+        (most episodes pass at once and never do: a few ms saved per sample)."""
+        memory = conversation.memory
+        if "fg" not in memory:
             task = conversation.task
             cat = (self.kb or KnowledgeBase.default()).category(task.category)
             memory["fg"] = foreground(conversation.normal, cat.kind if cat else "auto")
-            memory["entry"] = None
-            memory["rng"] = np.random.default_rng([task.seed, 2])
-        return memory
+        return memory["fg"]
 
     def decide(self, conversation: Conversation) -> Action:
         memory = self._memory(conversation)
@@ -104,7 +111,7 @@ class RulePolicy:
             return Action("The edit failed; look up how this defect really looks.", ToolCall("KR", {}))
         qe = next(s for s in reversed(ok) if s.call.name == "QE")
         advice = qe.observation.payload.get("advice", [])
-        spec = refine(self._spec(ok), advice, memory["entry"], memory["fg"], memory["rng"])
+        spec = refine(self._spec(ok), advice, memory["entry"], self._foreground(conversation), memory["rng"])
         reasons = "; ".join(a.get("text", "") for a in advice) or "try a new variation"
         return Action(f"Refine following the review: {reasons}", ToolCall("IG", ig_arguments(spec)))
 
