@@ -54,9 +54,11 @@ def placement_region(fg: np.ndarray, location: str, size: float) -> np.ndarray:
     return fg if fg.any() else np.ones_like(fg)
 
 
-def sample_center(region: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
-    """A uniformly drawn point of ``region`` as (x, y) fractions."""
-    ys, xs = np.nonzero(region)
+def sample_center(region: np.ndarray, rng: np.random.Generator,
+                  coords: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
+    """A uniformly drawn point of ``region`` as (x, y) fractions. ``coords``: the region's
+    ``np.nonzero`` when the caller draws several times from it."""
+    ys, xs = coords if coords is not None else np.nonzero(region)
     i = int(rng.integers(len(ys)))
     h, w = region.shape
     return (round(float(xs[i]) / max(w - 1, 1), 4), round(float(ys[i]) / max(h - 1, 1), 4))
@@ -112,9 +114,11 @@ def on_part_fraction(spec: DefectSpec, part: np.ndarray) -> float:
     return 0.0 if n == 0 else float(np.count_nonzero(part[fp])) / n
 
 
-def _orientation(piece: np.ndarray, center_px: tuple[float, float], radius: float) -> float:
-    """Direction (DefectSpec degrees, CCW from +x, y down) of ``piece`` near ``center_px``."""
-    ys, xs = np.nonzero(piece)
+def _orientation(piece: np.ndarray, center_px: tuple[float, float], radius: float,
+                 coords: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+    """Direction (DefectSpec degrees, CCW from +x, y down) of ``piece`` near ``center_px``
+    (``coords``: the piece's ``np.nonzero``, when known)."""
+    ys, xs = coords if coords is not None else np.nonzero(piece)
     near = (xs - center_px[0]) ** 2 + (ys - center_px[1]) ** 2 <= max(radius, 3.0) ** 2
     if near.sum() >= 3:
         xs, ys = xs[near], ys[near]
@@ -173,11 +177,13 @@ def place_on_part(spec: DefectSpec, region: Region, rng: np.random.Generator, tr
     if region.thin:  # judge against the piece's distinct core: its outline may carry a shadow
         target = core
     best: tuple[float, DefectSpec] | None = None
+    allowed_at = np.nonzero(allowed)  # drawn from up to ``tries`` times
+    core_at = np.nonzero(core) if region.thin else None
     for _ in range(max(1, tries)):
-        center = sample_center(allowed, rng)
+        center = sample_center(allowed, rng, allowed_at)
         angle = spec.angle
         if region.thin:
-            angle = _orientation(core, (center[0] * (w - 1), center[1] * (h - 1)), 0.5 * size * side)
+            angle = _orientation(core, (center[0] * (w - 1), center[1] * (h - 1)), 0.5 * size * side, core_at)
         elif free_angle:
             angle = float(rng.uniform(0, 180))
         cand = spec.replace(center=center, size=round(size, 4), aspect=round(aspect, 3), angle=round(angle, 1))
