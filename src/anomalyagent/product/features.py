@@ -66,10 +66,21 @@ class PixelClassifier:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(H, W) float32 probability for (H, W, F) features."""
         h, w, f = features.shape
-        x = (features.reshape(-1, f) - self.mean) / self.scale
-        hidden = np.maximum(x @ self.w1 + self.b1, 0.0)
-        logit = hidden @ self.w2 + self.b2
-        return (1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))).reshape(h, w).astype(np.float32)
+        # In place where the expression allowed it: the same float32 operations in the same
+        # order as (x - mean) / scale, max(x @ w1 + b1, 0), 1 / (1 + exp(-clip(...))): same bytes.
+        x = features.reshape(-1, f) - self.mean
+        x /= self.scale
+        hidden = x @ self.w1
+        hidden += self.b1
+        np.maximum(hidden, 0.0, out=hidden)
+        logit = hidden @ self.w2
+        logit += self.b2
+        np.clip(logit, -30, 30, out=logit)
+        np.negative(logit, out=logit)
+        np.exp(logit, out=logit)
+        logit += 1.0
+        np.divide(1.0, logit, out=logit)
+        return logit.reshape(h, w).astype(np.float32, copy=False)
 
     def arrays(self, prefix: str = "clf_") -> dict[str, np.ndarray]:
         return {prefix + k: np.asarray(getattr(self, k), np.float32) for k in ("mean", "scale", "w1", "b1", "w2", "b2")}
