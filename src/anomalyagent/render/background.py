@@ -351,13 +351,16 @@ def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> 
     offsets: list[tuple[int, int]] = []
     for _, sel in sorted(tiles, key=lambda item: item[0]):
         remaining &= ~sel
+        blocked = avoid | remaining
+        at = np.nonzero(sel)
         # Reuse an offset that already worked when it fits this tile too: a periodic
-        # board then continues in phase across tiles instead of a patchwork.
-        reuse = next((o for o in offsets if _offset_ok(sel, avoid | remaining, *o)), None)
+        # board then continues in phase across tiles instead of a patchwork. (The tile's
+        # source lies inside the frame, so a plain copy is what _shifted would give.)
+        reuse = next((o for o in offsets if _offset_ok(sel, blocked, *o, coords=at)), None)
         if reuse is not None:
-            current[sel] = _shifted(current, *reuse)[sel]
+            current[at] = current[at[0] + reuse[1], at[1] + reuse[0]]
             continue
-        found = _from_self(current, sel, avoid | remaining, with_offset=True)
+        found = _from_self(current, sel, blocked, with_offset=True)
         if found is None:
             return None
         plate, offset = found
