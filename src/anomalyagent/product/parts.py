@@ -37,6 +37,15 @@ def open_body(mask: np.ndarray, radius: int) -> np.ndarray:
     return (cv2.resize(small * 255, (w, h), interpolation=cv2.INTER_LINEAR) > 127).astype(np.uint8) & mask
 
 
+def running_median(values: np.ndarray, size: int) -> np.ndarray:
+    """Median over a centred window of odd ``size`` of a 1-D array, the ends repeated:
+    ``scipy.ndimage.median_filter(values, size, mode="nearest")`` with the same values,
+    without importing scipy (a fifth of a second on the first located image)."""
+    half = size // 2
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(values, half, mode="edge"), size)
+    return np.partition(windows, half, axis=1)[:, half].astype(values.dtype, copy=False)
+
+
 def trim_bumps(mask: np.ndarray, window: int) -> np.ndarray:
     """Remove short excursions from a compact body's outline (uint8 0/1 in, bool out).
 
@@ -46,8 +55,6 @@ def trim_bumps(mask: np.ndarray, window: int) -> np.ndarray:
     straight side, a corner or a smooth curve is (nearly) a monotone run of extents, which a
     median keeps. Only removes pixels, never adds.
     """
-    from scipy.ndimage import median_filter
-
     keep = mask.astype(bool).copy()
     for axis in (0, 1):
         m = keep if axis == 0 else keep.T
@@ -58,8 +65,8 @@ def trim_bumps(mask: np.ndarray, window: int) -> np.ndarray:
         first = m[idx].argmax(1)
         last = m.shape[1] - 1 - m[idx][:, ::-1].argmax(1)
         w = max(3, min(int(window), len(idx)) | 1)
-        lo = median_filter(first, size=w, mode="nearest")
-        hi = median_filter(last, size=w, mode="nearest")
+        lo = running_median(first, w)
+        hi = running_median(last, w)
         cols = np.arange(m.shape[1])[None]
         band = np.zeros_like(m)
         band[idx] = (cols >= lo[:, None]) & (cols <= hi[:, None])
