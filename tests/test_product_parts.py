@@ -1,0 +1,62 @@
+"""product/parts.py: the fast paths give the bytes of their plain versions."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from anomalyagent.product.parts import piece_shape, running_median, split_parts
+
+
+def plain_piece_shape(piece: np.ndarray) -> tuple[float, float, float]:
+    """The reference: the rectangle of ALL the piece's pixels."""
+    ys, xs = np.nonzero(piece)
+    (_, _), (w, h), angle = cv2.minAreaRect(np.stack([xs, ys], 1).astype(np.float32))
+    length = float(max(w, h, 1.0))
+    theta = angle if w >= h else angle + 90.0
+    return length, max(float(len(xs)) / length, 1.0), float((-theta) % 180.0)
+
+
+def random_shapes(rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    out = []
+    for i in range(n):
+        m = np.zeros((int(rng.integers(20, 200)), int(rng.integers(20, 200))), np.uint8)
+        if i % 3 == 0:
+            cv2.ellipse(m, tuple(int(v) for v in rng.integers(0, 200, 2)), tuple(int(v) for v in rng.integers(1, 60, 2)),
+                        float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        elif i % 3 == 1:
+            cv2.line(m, tuple(int(v) for v in rng.integers(0, 200, 2)), tuple(int(v) for v in rng.integers(0, 200, 2)), 1,
+                     int(rng.integers(1, 7)))
+        else:
+            m[:] = rng.random(m.shape) < rng.uniform(0.01, 0.9)
+        if np.count_nonzero(m) >= 3:
+            out.append(m > 0)
+    return out
+
+
+def test_piece_shape_from_the_rim_equals_all_pixels():
+    for piece in random_shapes(np.random.default_rng(0), 150) + [np.ones((30, 40), bool)]:
+        assert piece_shape(piece) == plain_piece_shape(piece)
+        ys, xs = np.nonzero(piece)
+        y0, x0 = int(ys.min()), int(xs.min())
+        assert piece_shape(piece[y0:, x0:], (y0, x0)) == plain_piece_shape(piece)
+
+
+def test_running_median_matches_scipy():
+    ndimage = pytest.importorskip("scipy.ndimage")
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        values = rng.integers(0, 256, int(rng.integers(1, 120))).astype(np.int64)
+        size = int(rng.integers(1, 40)) | 1
+        got, want = running_median(values, size), ndimage.median_filter(values, size=size, mode="nearest")
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_split_parts_finds_thin_parts_beside_a_body():
+    m = np.zeros((128, 128), np.uint8)
+    cv2.rectangle(m, (40, 20), (88, 60), 1, -1)
+    for x in (50, 64, 78):
+        cv2.line(m, (x, 60), (x, 110), 1, 3)
+    parts = split_parts(m > 0, 6)
+    assert int(parts["lead_labels"].max()) == 3
+    assert parts["body"][40, 64] and not parts["body"][100, 64] and parts["lead"][100, 64]

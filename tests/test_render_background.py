@@ -1,0 +1,53 @@
+"""render/background.py: the lighting match on a crop gives the full-frame bytes."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from anomalyagent.render.background import _match_lighting
+from anomalyagent.render.shading import as_float
+from anomalyagent.synthetic import component_scene, object_rgb, texture_gray
+
+
+def full_frame_match_lighting(image, plate, hole, avoid):
+    """The reference: the same normalised convolution on the whole frame, float closing."""
+    h, w = hole.shape
+    sigma = max(3.0, 0.06 * min(h, w))
+    f, p = as_float(image), as_float(plate)
+    keep = (~(avoid | hole)).astype(np.float32)
+    inside = hole.astype(np.float32)
+    if keep.sum() < 16:
+        return plate
+
+    def smooth(a, wgt):
+        num = cv2.GaussianBlur(a * wgt[:, :, None], (0, 0), sigma).reshape(a.shape)
+        return num / np.maximum(cv2.GaussianBlur(wgt, (0, 0), sigma)[:, :, None], 1e-3)
+
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, int(0.08 * min(h, w)) | 1),) * 2)
+    fe = cv2.morphologyEx(f, cv2.MORPH_CLOSE, k).reshape(f.shape)
+    pe = cv2.morphologyEx(p, cv2.MORPH_CLOSE, k).reshape(p.shape)
+    gain = np.clip((smooth(fe, keep) + 4.0) / (smooth(pe, inside) + 4.0), 0.75, 1.33)
+    out = p.copy()
+    out[hole] = p[hole] * gain[hole]
+    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return out[:, :, 0] if plate.ndim == 2 else out
+
+
+def test_match_lighting_equals_the_full_frame_computation():
+    rng = np.random.default_rng(3)
+    images = [component_scene(256, 0)[0], object_rgb(200, 1), texture_gray(160, 2), component_scene(96, 1)[0]]
+    for i in range(24):
+        image = images[i % len(images)]
+        h, w = image.shape[:2]
+        hole = np.zeros((h, w), np.uint8)
+        cv2.ellipse(hole, (int(rng.integers(0, w)), int(rng.integers(0, h))), (int(rng.integers(2, w // 3)), int(rng.integers(2, h // 3))),
+                    float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        avoid = np.zeros((h, w), np.uint8)
+        cv2.circle(avoid, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(1, min(h, w) // 3)), 1, -1)
+        hole, avoid = hole > 0, avoid > 0
+        if not hole.any():
+            continue
+        plate = np.clip(np.roll(image, (7, -11), (0, 1)).astype(int) + int(rng.integers(-30, 30)), 0, 255).astype(np.uint8)
+        got = _match_lighting(image, plate, hole, avoid)
+        want = full_frame_match_lighting(image, plate, hole, avoid)
+        assert got.dtype == want.dtype and np.array_equal(got, want), i
