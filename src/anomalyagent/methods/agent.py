@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..change import change_mask, iou
+from ..change import change_mask, iou, solid
 from ..config import AgentConfig, build_agent
 from ..records import Task
 from ..usage import Usage, add_usage, usage_dict
@@ -171,6 +171,10 @@ class AgentMethod:
         chosen, traj, fg = best
         spec = chosen["spec"]
         mask = change_mask(image, chosen["edited"], hint=spec.center if spec else None)
+        from ..critic.judge import moves_material
+
+        if moves_material(spec):  # as MG does (tools/builtin.py)
+            mask = solid(mask)
         return MethodResult(chosen["edited"], mask, False, float(chosen["score"]), traj, spec, timings,
                             {"attempts": 1 + self.retries, **info, **self._measure(mask, chosen["alpha"], fg)})
 

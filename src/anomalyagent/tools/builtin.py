@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..change import iou
+from ..change import iou, solid
 from ..knowledge import KnowledgeBase
 from ..planning import instruction
 from ..records import BLEND_MODES, COLOR_RELATIONS, Observation
@@ -209,6 +209,10 @@ class MaskGeneration(Tool):
         start = time.perf_counter()
         hint = state.spec.center if state.spec else None
         mask = self.segment(state.image, state.edited, hint)
+        from ..critic.judge import moves_material
+
+        if moves_material(state.spec):  # a moved part's mask covers its old and new place whole
+            mask = solid(mask)
         state.mask = mask
         _timed(state, "MG", start)
         payload: dict[str, Any] = {"area_fraction": float(mask.mean())}
