@@ -4,7 +4,9 @@ Nothing here is downloaded and no real dataset image is used.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,8 +18,12 @@ from anomalyagent.synthetic import object_image, texture_image  # noqa: F401  (r
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# Product models built by tests are cached in a fresh folder per test process, never in ~/.cache.
-os.environ.setdefault("ANOMALYAGENT_CACHE", tempfile.mkdtemp(prefix="anomalyagent-cache-"))
+# Product models built by tests are cached in a fresh folder per test process, never in
+# ~/.cache, and that folder is removed when the process ends.
+if "ANOMALYAGENT_CACHE" not in os.environ:
+    _CACHE = tempfile.mkdtemp(prefix="anomalyagent-cache-")
+    os.environ["ANOMALYAGENT_CACHE"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 def write_image(path: Path, image: np.ndarray) -> None:

@@ -67,3 +67,30 @@ def test_refuses_out_inside_data_and_damaged_index(tmp_path, bank_dir, capsys):
     (bad / "index.json").write_text("{not json")
     with pytest.raises(ValueError, match="damaged bank index"):
         DefectBank.load(bad)
+
+
+def test_synthesize_with_a_bank_pastes_its_defects(tmp_path, bank_dir):
+    """``synthesize --bank``: PG plans the transplant family from the bank for the defect
+    types it holds (same category), and the run record names the bank."""
+    root = tmp_path / "d"
+    reverse_tree(root, per_defect=1)
+    out = tmp_path / "out"
+    args = ["synthesize", "--data", str(root / "hazelnut" / "train" / "good"), "--category", "hazelnut",
+            "--defects", "crack,hole", "--n", "4", "--out", str(out), "--no-progress", "--product", "none",
+            "--retries", "0"]
+    assert main(args + ["--bank", str(bank_dir)]) == 0
+    lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    families = {(r["defect_type"], r["spec"]["family"]) for r in lines if r.get("spec")}
+    assert ("crack", "transplant") in families  # the bank holds crack
+    assert all(f != "transplant" for d, f in families if d == "hole")  # and no hole: planned as usual
+    assert str(bank_dir) in (out / "anomalyagent-run.json").read_text()
+
+
+def test_synthesize_refuses_a_folder_that_is_no_bank(tmp_path, capsys):
+    root = tmp_path / "d"
+    reverse_tree(root, per_defect=1)
+    args = ["synthesize", "--data", str(root / "hazelnut" / "train" / "good"), "--category", "hazelnut",
+            "--defects", "crack", "--n", "2", "--out", str(tmp_path / "out"), "--no-progress", "--bank", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "index.json" in err and "not a defect bank" in err

@@ -111,3 +111,25 @@ def test_floor_from_a_crop_matches_the_full_image_floor(rng):
         assert abs(_floor_with_zeros(crop, full.size) - noise_floor(full)) < 0.35
     dense = rng.random((40, 40)).astype(np.float32) * 5
     assert abs(_floor_with_zeros(dense, dense.size) - noise_floor(dense)) < 1e-6
+
+
+def test_solid_fills_the_holes_a_moved_part_leaves():
+    """A part moved over its own old place: change detection leaves holes where like
+    colours overlap; ``solid`` covers both places whole, keeps far blobs apart and never
+    glues the mask to the frame edge."""
+    from anomalyagent.change import solid
+
+    mask = np.zeros((100, 100), bool)
+    mask[20:60, 20:60] = True
+    mask[30:50, 30:50] = False  # the overlap that did not change
+    mask[38:40, :] = False  # and a thin crack through it
+    out = solid(mask)
+    assert out[20:60, 20:60].all()
+    assert not out[:15].any() and not out[65:].any() and not out[:, :15].any() and not out[:, 65:].any()
+    far = np.zeros((100, 100), bool)
+    far[5:15, 5:15] = far[80:95, 80:95] = True
+    assert np.array_equal(solid(far), far | solid(far)) and not solid(far)[40:60, 40:60].any()
+    edge = np.zeros((60, 60), bool)
+    edge[0:10, 20:40] = True
+    assert not solid(edge)[:, :15].any()
+    assert not solid(np.zeros((8, 8), bool)).any()

@@ -237,3 +237,27 @@ def test_refine_keeps_a_part_plan_on_its_part(board_model):
     assert refine(spec, move, entry, whole_frame, np.random.default_rng(5)).center == spec.center
     moved = refine(spec, move, entry, whole_frame, np.random.default_rng(5), parts=parts)
     assert moved.params["part"] == "lead" and parts["lead"][footprint(moved, obj.shape)].mean() > 0.5
+
+
+def test_agent_method_hands_the_editor_other_normals_with_their_masks(board_dir, tmp_path, monkeypatch):
+    """Structural edits fill what a part leaves from the normal set: each episode gets
+    ``config.normals`` other normal images (never its own) with the product model's object
+    masks, the same ones for the same task seed."""
+    from anomalyagent.methods.agent import AgentMethod
+    from anomalyagent.methods.base import NormalPool
+
+    monkeypatch.setenv("ANOMALYAGENT_CACHE", str(tmp_path / "cache"))
+    paths = sorted((board_dir / "train" / "good").glob("*.png"))
+    pool = NormalPool(paths)
+    method = AgentMethod(product="auto")
+    product = method._product_for("widget", pool)
+    task = Task(image_path=str(paths[0]), category="widget", defect_type="misplaced", seed=3)
+    context = method._context(task, pool, product)
+    assert len(context["normals"]) == min(3, len(paths) - 1) == len(context["normal_masks"])
+    own = pool.load(0)
+    assert not any(n is own or np.array_equal(n, own) for n in context["normals"])
+    assert all(m.dtype == bool and m.shape == own.shape[:2] and 0 < m.mean() < 1 for m in context["normal_masks"])
+    again = method._context(task, pool, product)
+    assert all(np.array_equal(a, b) for a, b in zip(context["normals"], again["normals"]))
+    none = AgentMethod(product="auto", config={"normals": 0})._context(task, pool, product)
+    assert "normals" not in none and none["bank"] is None

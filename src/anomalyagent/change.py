@@ -187,3 +187,24 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two bool masks (1.0 when both are empty)."""
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+def solid(mask: np.ndarray, closing: float = 0.12) -> np.ndarray:
+    """``mask`` with its gaps closed and its holes filled: the mask of an edit that moved
+    material (a part bent, shifted or turned). Change detection marks only the pixels that
+    differ, so where the part's old and new places overlap in like colours (a black case
+    over a black case) it leaves holes, while the true mask covers both places whole.
+    ``closing``: kernel diameter as a fraction of the square root of the mask's area."""
+    mask = np.asarray(mask, bool)
+    area = int(mask.sum())
+    if area == 0:
+        return mask.copy()
+    k = max(3, int(round(closing * np.sqrt(area))) | 1)
+    ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    pad = k  # padded so closing never glues the mask to the frame edge
+    m = cv2.copyMakeBorder(mask.astype(np.uint8), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, ker)
+    flood = m.copy()
+    cv2.floodFill(flood, np.zeros((m.shape[0] + 2, m.shape[1] + 2), np.uint8), (0, 0), 1)
+    filled = (m > 0) | (flood == 0)  # pixels the outside flood never reached are holes
+    return filled[pad:-pad, pad:-pad]

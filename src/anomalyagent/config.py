@@ -121,6 +121,10 @@ class AgentConfig:
     product: str = field(default="auto", metadata={"help": "the product model PG, IG and QE see: auto (built once per "
                                                     "category from its normal images, cached), none (foreground "
                                                     "estimate only), or a category folder / .product.npz file"})
+    normals: int = field(default=3, metadata={"help": "other normal images of the category each episode's editor gets "
+                                                     "(background plates for parts that move or go, transplant donors); 0: none"})
+    bank: str | None = field(default=None, metadata={"help": "a local defect bank folder (anomalyagent bank build) the "
+                                                            "transplant family draws real defects from; none by default"})
 
     def __post_init__(self) -> None:
         self.policy = BackendConfig.parse(self.policy, "policy")
@@ -141,7 +145,11 @@ class AgentConfig:
         if not isinstance(self.product, (str, Path)) or not str(self.product):
             raise ValueError(f"product must be auto, none or a path, got {self.product!r}")
         self.product = str(self.product)
-        for name, low, high in (("max_turns", 0, 50), ("retries", 0, 20), ("concurrency", 1, 256)):
+        if self.bank is not None:
+            if not isinstance(self.bank, (str, Path)) or not str(self.bank):
+                raise ValueError(f"bank must be a folder path or null, got {self.bank!r}")
+            self.bank = str(self.bank)
+        for name, low, high in (("max_turns", 0, 50), ("retries", 0, 20), ("concurrency", 1, 256), ("normals", 0, 16)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
@@ -151,7 +159,7 @@ class AgentConfig:
         """Plain data (no secrets by construction): what a manifest or log may record."""
         return {"policy": self.policy.to_dict(), "tools": {k: v.to_dict() for k, v in self.tools.items()},
                 "knowledge": list(self.knowledge), "max_turns": self.max_turns, "retries": self.retries,
-                "concurrency": self.concurrency, "product": self.product}
+                "concurrency": self.concurrency, "product": self.product, "normals": self.normals, "bank": self.bank}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> "AgentConfig":
@@ -214,11 +222,13 @@ class Agent:
     policy: Any
     tools: Any  # ToolBox
 
-    def run(self, task: Task, image: np.ndarray, product: Any = None):
-        """One episode; ``product``: the category's ProductModel (object, parts, appearance) or None."""
+    def run(self, task: Task, image: np.ndarray, product: Any = None, **context: Any):
+        """One episode; ``product``: the category's ProductModel (object, parts, appearance) or
+        None; ``context``: ``normals``, ``normal_masks``, ``bank`` for the editor."""
         from .agent.loop import run_episode
 
-        return run_episode(task, image, self.policy, self.tools, self.config.max_turns, kb=self.kb, product=product)
+        return run_episode(task, image, self.policy, self.tools, self.config.max_turns, kb=self.kb, product=product,
+                           **context)
 
 
 def _with_shared(factory: Callable[..., Any] | None, options: dict[str, Any], **shared: Any) -> dict[str, Any]:

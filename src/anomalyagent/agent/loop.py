@@ -44,21 +44,26 @@ def category_kind(category: str, image: np.ndarray, kb: KnowledgeBase | None = N
     return cat.kind if cat is not None else "auto"
 
 
-def new_state(task: Task, image: np.ndarray, kb: KnowledgeBase | None = None, product=None) -> EpisodeState:
+def new_state(task: Task, image: np.ndarray, kb: KnowledgeBase | None = None, product=None,
+              normals: tuple = (), normal_masks: tuple = (), bank=None) -> EpisodeState:
     """Fresh tool state for ``task`` on ``image``; tool randomness derives from the task seed.
 
     ``product``: the category's ProductModel (anomalyagent.product) or None; with one, the
-    object mask and parts come from it, else from the foreground estimate.
+    object mask and parts come from it, else from the foreground estimate. ``normals``
+    (with their object masks ``normal_masks``, or () to estimate them) and ``bank`` (a
+    bank.DefectBank) reach the editor: background plates for parts that move or go, and
+    donor material for the transplant family.
     """
+    extras = {"normals": tuple(normals), "normal_masks": tuple(normal_masks), "bank": bank}
     if product is not None:
         fg, parts = product.locate(image)
         return EpisodeState(task=task, image=image, kind=product.kind, foreground=fg, rng=np.random.default_rng([task.seed, 1]),
-                            parts=parts, product=product)
+                            parts=parts, product=product, **extras)
     kind = category_kind(task.category, image, kb)
     fg = foreground(image, kind)
     if kind == "auto":
         kind = "texture" if fg.all() else "object"
-    return EpisodeState(task=task, image=image, kind=kind, foreground=fg, rng=np.random.default_rng([task.seed, 1]))
+    return EpisodeState(task=task, image=image, kind=kind, foreground=fg, rng=np.random.default_rng([task.seed, 1]), **extras)
 
 
 def as_reply(out: Any) -> Reply:
@@ -83,9 +88,11 @@ def _format_error(reply: str, exc: FormatError) -> tuple[str, Observation]:
 
 
 def run_episode(task: Task, image: np.ndarray, policy: Policy, tools: ToolBox, max_turns: int = MAX_TURNS,
-                kb: KnowledgeBase | None = None, product=None) -> Episode:
-    """Run one synthesis episode on the normal ``image`` and return its trajectory and state."""
-    state = new_state(task, image, kb, product)
+                kb: KnowledgeBase | None = None, product=None, **context: Any) -> Episode:
+    """Run one synthesis episode on the normal ``image`` and return its trajectory and state.
+
+    ``context``: ``normals``, ``normal_masks`` and ``bank`` for the editor (``new_state``)."""
+    state = new_state(task, image, kb, product, **context)
     trajectory = Trajectory(task=task)
     conversation = Conversation(trajectory, tools.schemas(), max_turns, images={NORMAL_IMAGE: image})
     reset = getattr(policy, "reset", None)

@@ -53,6 +53,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="agent only: the product model (object, parts, normal appearance) PG and QE use: auto "
                    "(default: built once per category from its normal images, cached under $ANOMALYAGENT_CACHE "
                    "or ~/.cache/anomalyagent), none, or a category folder / .product.npz")
+    p.add_argument("--bank", default=None, metavar="DIR",
+                   help="agent only: a local defect bank (made by `anomalyagent bank build` from your own anomalies) "
+                   "the transplant family pastes real defects from; none by default")
     p.add_argument("--editor", default=None, help="agent only: IG backend (default: procedural)")
     p.add_argument("--knowledge", action="append", default=[], metavar="FILE",
                    help="agent only: YAML/JSON file adding or overriding knowledge-base entries (repeatable)")
@@ -92,7 +95,7 @@ def agent_config(args: argparse.Namespace) -> AgentConfig:
     knowledge = list(base.knowledge) + list(args.knowledge) if args.knowledge else None
     config = merge_flags(base, policy=args.policy, editor=args.editor, critic=args.critic, max_turns=args.max_turns,
                          retries=args.retries, learned=args.learned or None, knowledge=knowledge)
-    config = config.replace(concurrency=args.concurrency)
+    config = config.replace(concurrency=args.concurrency, bank=args.bank)
     return dataclasses.replace(config, product=args.product) if args.product else config
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..change import change_mask, iou
+from ..change import change_mask, iou, solid
 from ..config import AgentConfig, build_agent
 from ..records import Task
 from ..usage import Usage, add_usage, usage_dict
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from ..product import ProductModel
 
 log = logging.getLogger(__name__)
+
+DONOR_SET = 16  # normal images per category the editor may draw background plates and donors from
 
 
 def attempt_seed(seed: int, attempt: int) -> int:
@@ -70,6 +72,15 @@ class AgentMethod:
         self.product = product if product is not None else self.config.product
         self._products: dict[str, Any] = {}
         self._products_lock = threading.Lock()  # --concurrency threads share this method: build once
+        self._normal_masks: dict[tuple[str, int], np.ndarray] = {}  # (category, pool index) -> object mask
+        self.bank = None
+        if self.config.bank:  # a bad folder fails here, before any sample, with the folder named
+            from ..bank import DefectBank
+
+            try:
+                self.bank = DefectBank.load(self.config.bank)
+            except OSError as exc:  # reported like every other bad input (a ValueError naming the file)
+                raise ValueError(f"bank: {exc}") from None
 
     def _product_for(self, category: str, pool: NormalPool):
         if not self.product or self.product == "none":
@@ -97,16 +108,51 @@ class AgentMethod:
             log.warning("%s: no product model (%s); planning on the foreground estimate", category, exc)
             return None
 
+    def _context(self, task: Task, pool: NormalPool, product: Any) -> dict[str, Any]:
+        """What the editor gets besides the image: ``config.normals`` other normal images of
+        the category (never the task's own), their object masks from the product model when
+        there is one, and the defect bank. The normals come from a fixed set of at most
+        DONOR_SET images per category (evenly spaced over the pool), so the masks computed
+        for them stay few and are computed once; which ones a task gets follows its seed."""
+        context: dict[str, Any] = {"bank": self.bank}
+        if self.config.normals <= 0 or not len(pool):
+            return context
+        step = max(1, len(pool) // DONOR_SET)
+        donors = [i for i in range(0, len(pool), step)[:DONOR_SET] if str(pool.paths[i]) != str(task.image_path)]
+        order = np.random.default_rng([task.seed, 17]).permutation(len(donors))
+        normals, masks = [], []
+        for j in order:
+            index = donors[int(j)]
+            try:
+                other = pool.load(index)
+            except ValueError:  # an unreadable normal is skipped (the pipeline reports bad inputs)
+                continue
+            normals.append(other)
+            if product is not None:
+                key = (task.category, index)
+                with self._products_lock:
+                    mask = self._normal_masks.get(key)
+                if mask is None:
+                    mask = product.locate(other)[0]
+                    with self._products_lock:
+                        self._normal_masks[key] = mask
+                masks.append(mask)
+            if len(normals) == self.config.normals:
+                break
+        context.update(normals=tuple(normals), normal_masks=tuple(masks))
+        return context
+
     def synthesize(self, image: np.ndarray, task: Task, rng: np.random.Generator, pool: NormalPool) -> MethodResult:
         best = None
         timings: dict[str, float] = {}
         usage: dict[str, Usage] = {}
         info: dict[str, Any] = {}
         product = self._product_for(task.category, pool)
+        context = self._context(task, pool, product)
         for attempt in range(1 + self.retries):
             start = time.perf_counter()
             episode_task = dataclasses.replace(task, seed=attempt_seed(task.seed, attempt))
-            episode = self.agent.run(episode_task, image, product=product)
+            episode = self.agent.run(episode_task, image, product=product, **context)
             timings["episodes"] = timings.get("episodes", 0.0) + time.perf_counter() - start
             for key, value in episode.state.timings.items():
                 timings[key] = timings.get(key, 0.0) + value
@@ -125,6 +171,10 @@ class AgentMethod:
         chosen, traj, fg = best
         spec = chosen["spec"]
         mask = change_mask(image, chosen["edited"], hint=spec.center if spec else None)
+        from ..critic.judge import moves_material
+
+        if moves_material(spec):  # as MG does (tools/builtin.py)
+            mask = solid(mask)
         return MethodResult(chosen["edited"], mask, False, float(chosen["score"]), traj, spec, timings,
                             {"attempts": 1 + self.retries, **info, **self._measure(mask, chosen["alpha"], fg)})
 

@@ -112,6 +112,9 @@ class EpisodeState:
     rng: np.random.Generator
     parts: dict[str, np.ndarray] = field(default_factory=dict)  # product model parts ({} without one)
     product: Any = None  # the category's ProductModel (object, parts, normal appearance) or None
+    normals: tuple = ()  # other normal images of the category: background plates and donors for structural edits
+    normal_masks: tuple = ()  # their object masks ((H, W) bool each, or () to estimate them)
+    bank: Any = None  # a local defect bank (bank.DefectBank) for the transplant family, or None
     entry: KnowledgeEntry | None = None
     spec: DefectSpec | None = None  # the latest planned/refined spec
     planned: bool = False

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..change import iou
+from ..change import iou, solid
 from ..knowledge import KnowledgeBase
 from ..planning import instruction
 from ..records import BLEND_MODES, COLOR_RELATIONS, Observation
@@ -53,6 +53,9 @@ class PromptGeneration(Tool):
         else:
             spec = self.plan(found.entry, state.image, state.foreground, state.rng)
         spec = spec.replace(defect_type=state.task.defect_type, category=state.task.category)
+        from_bank = _bank_holds(state)
+        if from_bank:  # the user's own real defects of this type: paste one (transplant family)
+            spec = spec.replace(family="transplant", params={**spec.params, "source": "bank"})
         write = getattr(self.plan, "write_instruction", None)
         text = write(spec, found.entry, state) if write is not None else instruction(spec, found.entry)
         spec = spec.replace(instruction=text)
@@ -61,11 +64,22 @@ class PromptGeneration(Tool):
         note = f" ({found.note})" if found.note else ""
         if state.parts and spec.params.get("part"):
             note += f"\nPart: {spec.params['part']}" + (f" ({spec.params['part_note']})" if spec.params.get("part_note") else "")
+        if from_bank:
+            note += "\nMaterial: a real defect of this type from the local defect bank"
         plan = {k: v for k, v in spec.to_dict().items() if k not in ("instruction", "params")}
         return Observation(
             text=f"Instruction: {spec.instruction}\nPlan: {json.dumps(plan)}{note}",
             payload={"spec": spec.to_dict(), "match": found.match},
         )
+
+
+def _bank_holds(state: EpisodeState) -> bool:
+    """Whether the episode's defect bank holds real defects of this task's category and type."""
+    bank = getattr(state, "bank", None)
+    if bank is None:
+        return False
+    task = state.task
+    return any(e.defect == task.defect_type and e.category == task.category for e in bank.entries)
 
 
 _SPEC_FIELDS = {
@@ -195,6 +209,10 @@ class MaskGeneration(Tool):
         start = time.perf_counter()
         hint = state.spec.center if state.spec else None
         mask = self.segment(state.image, state.edited, hint)
+        from ..critic.judge import moves_material
+
+        if moves_material(state.spec):  # a moved part's mask covers its old and new place whole
+            mask = solid(mask)
         state.mask = mask
         _timed(state, "MG", start)
         payload: dict[str, Any] = {"area_fraction": float(mask.mean())}

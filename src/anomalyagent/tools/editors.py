@@ -44,7 +44,8 @@ def scene_from_state(state: Any) -> Any:
     # Only (H, W) bool masks are parts (a product model may also keep label images).
     parts = {k: v for k, v in parts.items() if isinstance(v, np.ndarray) and v.dtype == bool and v.ndim == 2}
     return Scene(foreground=getattr(state, "foreground", None), parts=parts,
-                 normals=tuple(getattr(state, "normals", ()) or ()), bank=getattr(state, "bank", None))
+                 normals=tuple(getattr(state, "normals", ()) or ()),
+                 normal_masks=tuple(getattr(state, "normal_masks", ()) or ()), bank=getattr(state, "bank", None))
 
 
 def spec_from_call(plan: DefectSpec, instruction: str, overrides: dict[str, Any], families: list[str]) -> DefectSpec:
