@@ -13,7 +13,9 @@ and the category's knowledge-base defect types. Clock: the process's CPU time pe
 (the machine is shared; wall time measures the neighbours). One untimed warm-up sample
 (seed 10**6) runs first; its time is reported apart. Each sample's output bytes are hashed
 (edited image + mask), so a run against ``--baseline-src`` also says whether the two trees
-give identical outputs.
+give identical outputs. The normal pool is the category's train/good images, as in
+``synthesize`` (the editor draws background plates from other normal images; their object
+masks are located once per run, on first use, inside the timed samples).
 
 With ``--baseline-src``, each tree runs in its own subprocess (one thread), alternating
 ``--rounds`` times so both see the same machine load; the per-sample time is the minimum
@@ -68,11 +70,12 @@ def worker(args: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         model = ProductModel.build(folder, cache_dir=args.cache, category=category)
         load_s = time.perf_counter() - t0
-        paths = sorted(index_normals(folder)[0].paths)[: args.images]
+        every = sorted(index_normals(folder)[0].paths)
+        paths = every[: args.images]
         images = [read_image(p) for p in paths]
         defects = [e.defect for e in kb.entries(category)]
         method = AgentMethod(product=model)
-        pool = NormalPool([])
+        pool = NormalPool(every)  # as synthesize: the editor may draw other normal images from it
         warm_t = time.process_time()
         method.synthesize(images[0], Task(image_path=str(paths[0]), category=category, defect_type=defects[0], seed=10**6),
                           np.random.default_rng(10**6), pool)
