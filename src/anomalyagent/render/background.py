@@ -21,20 +21,24 @@ from .scene import Scene, distinct_object, gray
 from .shading import as_float
 
 
+def _prep(image: np.ndarray, fg: np.ndarray | None) -> np.ndarray:
+    """(H, W) float32 grey ``image`` for registration, its object weighted out (``_register``)."""
+    g = np.float32(gray(image))
+    if fg is None or not distinct_object(fg):
+        return g - float(g.mean())
+    g = g - float(g[~fg].mean())
+    keep = ~cv2.dilate(fg.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    return g * cv2.GaussianBlur(keep.astype(np.float32), (0, 0), 4.0)
+
+
 def _register(src: np.ndarray, dst: np.ndarray, src_fg: np.ndarray | None = None,
-              dst_fg: np.ndarray | None = None) -> tuple[float, float, float]:
+              dst_fg: np.ndarray | None = None, dst_prep: np.ndarray | None = None) -> tuple[float, float, float]:
     """(dx, dy, response): translation that maps ``src``'s background onto ``dst``'s by
     phase correlation. Object pixels are weighted out with a soft (blurred) weight: a
-    constant fill would leave sharp edges that align the objects instead."""
-    def prep(image: np.ndarray, fg: np.ndarray | None) -> np.ndarray:
-        g = np.float32(gray(image))
-        if fg is None or not distinct_object(fg):
-            return g - float(g.mean())
-        g = g - float(g[~fg].mean())
-        keep = ~cv2.dilate(fg.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
-        return g * cv2.GaussianBlur(keep.astype(np.float32), (0, 0), 4.0)
-
-    (dx, dy), resp = cv2.phaseCorrelate(prep(src, src_fg), prep(dst, dst_fg))
+    constant fill would leave sharp edges that align the objects instead. ``dst_prep``:
+    ``_prep(dst, dst_fg)`` when the caller registers several images onto one."""
+    target = dst_prep if dst_prep is not None else _prep(dst, dst_fg)
+    (dx, dy), resp = cv2.phaseCorrelate(_prep(src, src_fg), target)
     return float(dx), float(dy), float(resp)
 
 
@@ -46,6 +50,7 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarr
 
     h, w = image.shape[:2]
     own_fg = scene.foreground if scene.foreground is not None and scene.foreground.shape == (h, w) else None
+    own_prep = None
     for i, other in enumerate(scene.normals):
         if other.shape[:2] != (h, w):
             other = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
@@ -57,12 +62,14 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarr
         ofg = given if given is not None else foreground(other)
         if not distinct_object(ofg):
             continue
-        dx, dy, _ = _register(other, image, ofg, own_fg)
+        if own_prep is None:  # this image's side of every registration: once
+            own_prep = _prep(image, own_fg)
+        dx, dy, _ = _register(other, image, ofg, own_fg, dst_prep=own_prep)
         m = np.float32([[1, 0, dx], [0, 1, dy]])
-        moved = cv2.warpAffine(other, m, (w, h), borderMode=cv2.BORDER_REFLECT)
         moved_fg = cv2.warpAffine(ofg.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
-        if float(moved_fg[hole].mean()) >= 0.02:
+        if float(moved_fg[hole].mean()) >= 0.02:  # its object would show in the hole (most are)
             continue
+        moved = cv2.warpAffine(other, m, (w, h), borderMode=cv2.BORDER_REFLECT)
         # Accept the registration only where it visibly holds: around the hole the other
         # image's background must match ours better than our background varies.
         ring = cv2.dilate(hole.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~hole & ~moved_fg
