@@ -34,13 +34,17 @@ def full_frame_match_lighting(image, plate, hole, avoid):
 
 
 def test_match_lighting_equals_the_full_frame_computation():
+    """Holes anywhere, often at the right edge of frames whose width is no multiple of 8
+    (where OpenCV's vector loops end in a scalar tail)."""
     rng = np.random.default_rng(3)
-    images = [component_scene(256, 0)[0], object_rgb(200, 1), texture_gray(160, 2), component_scene(96, 1)[0]]
-    for i in range(24):
+    images = [component_scene(256, 0)[0], object_rgb(203, 1), texture_gray(157, 2), component_scene(101, 1)[0],
+              cv2.resize(object_rgb(200, 4), (237, 190))]
+    for i in range(80):
         image = images[i % len(images)]
         h, w = image.shape[:2]
         hole = np.zeros((h, w), np.uint8)
-        cv2.ellipse(hole, (int(rng.integers(0, w)), int(rng.integers(0, h))), (int(rng.integers(2, w // 3)), int(rng.integers(2, h // 3))),
+        cx = int(rng.integers(w - w // 4, w)) if i % 2 else int(rng.integers(0, w))
+        cv2.ellipse(hole, (cx, int(rng.integers(0, h))), (int(rng.integers(2, w // 3)), int(rng.integers(2, h // 3))),
                     float(rng.uniform(0, 180)), 0, 360, 1, -1)
         avoid = np.zeros((h, w), np.uint8)
         cv2.circle(avoid, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(1, min(h, w) // 3)), 1, -1)
