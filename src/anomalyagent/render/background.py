@@ -248,7 +248,7 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ksize, ksize))
     ys, xs = np.nonzero(hole)
     # OpenCV's float Gaussian kernel: ksize = round(sigma * 8 + 1) | 1, radius ksize // 2.
-    margin = (int(round(sigma * 8 + 1)) | 1) // 2 + 2 * (ksize // 2) + 2
+    margin = (round(sigma * 8 + 1) | 1) // 2 + 2 * (ksize // 2) + 2
     y0, y1 = max(0, int(ys.min()) - margin), min(h, int(ys.max()) + 1 + margin)
     # The box starts at a multiple of 64 px: OpenCV's vector loops end each row with a
     # scalar tail whose results can differ in the last bit, so a row must end on the same
