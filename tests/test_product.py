@@ -237,3 +237,34 @@ def test_refine_keeps_a_part_plan_on_its_part(board_model):
     assert refine(spec, move, entry, whole_frame, np.random.default_rng(5)).center == spec.center
     moved = refine(spec, move, entry, whole_frame, np.random.default_rng(5), parts=parts)
     assert moved.params["part"] == "lead" and parts["lead"][footprint(moved, obj.shape)].mean() > 0.5
+
+
+def test_code_fingerprint_follows_the_source(tmp_path):
+    from anomalyagent.product.model import code_fingerprint
+
+    a, b = tmp_path / "model.py", tmp_path / "parts.py"
+    a.write_text("x = 1\n")
+    b.write_text("y = 2\n")
+    first = code_fingerprint((a, b))
+    assert code_fingerprint((a, b)) == first
+    a.write_text("x = 2\n")
+    code_fingerprint.cache_clear()
+    assert code_fingerprint((a, b)) != first
+    assert len(code_fingerprint()) == 16  # the package's own files are all readable
+
+
+def test_cache_from_other_code_is_rebuilt_not_reused(tmp_path, monkeypatch):
+    from anomalyagent.product import model as model_module
+
+    root = tmp_path / "widget"
+    for i in range(4):
+        write(root / "train" / "good" / f"{i}.png", board_scene(i)[0])
+    first = ProductModel.build(root, cache_dir=tmp_path / "cache")
+    assert ProductModel.build(root, cache_dir=tmp_path / "cache").cached
+    # the same images and settings, but the product model's code changed since the cache was written
+    monkeypatch.setattr(model_module, "code_fingerprint", lambda files=None: "0123456789abcdef")
+    rebuilt = ProductModel.build(root, cache_dir=tmp_path / "cache")
+    assert not rebuilt.cached and rebuilt.key != first.key and rebuilt.code == "0123456789abcdef"
+    again = ProductModel.build(root, cache_dir=tmp_path / "cache")
+    assert again.cached and again.key == rebuilt.key
+    assert json.loads((tmp_path / "cache").glob("widget-*.product.json").__next__().read_text())["code"] == "0123456789abcdef"

@@ -16,6 +16,7 @@ import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from .segment import WORK_SIDE, background_bank, bank_reference, is_texture, nov
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # bump when the build changes: old caches are rebuilt
+VERSION = 1  # bump when the cache format changes (the code fingerprint covers the build code)
 BODY_RADIUS = 0.05  # opening radius that separates thin parts from the body, fraction of the side
 PRESENCE = 0.5  # a part recurs when found in at least half of the normal images
 SAMPLES_PER_IMAGE = 6000  # classifier training pixels drawn per normal image
@@ -42,9 +43,32 @@ class ProductError(ValueError):
     """The product model cannot be built or loaded; the message names the folder or file."""
 
 
+# The source files whose code decides what a build produces (and what a cached model means).
+CODE_FILES = ("model.py", "segment.py", "features.py", "parts.py", "appearance.py", "regions.py")
+
+
+@lru_cache(maxsize=None)
+def code_fingerprint(files: tuple[Path, ...] | None = None) -> str:
+    """Hash of the product model's source code (``CODE_FILES`` of this package by default).
+
+    Part of the cache key, so a model cached by older code is rebuilt, never reused, even
+    when nobody remembered to bump VERSION. A file that cannot be read hashes as missing.
+    """
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in files if files is not None else tuple(here / name for name in CODE_FILES):
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            data = b"<missing>"
+        h.update(Path(path).name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()[:16]
+
+
 def cache_key(paths: list[Path], kind: str, max_images: int) -> str:
-    """Hash of the build inputs: every image path, size and mtime, the settings, the version."""
-    h = hashlib.sha256(f"v{VERSION}|{kind}|{max_images}|{WORK_SIDE}".encode())
+    """Hash of the build inputs: every image path, size and mtime, the settings, the cache
+    format version and the fingerprint of the build code."""
+    h = hashlib.sha256(f"v{VERSION}|{code_fingerprint()}|{kind}|{max_images}|{WORK_SIDE}".encode())
     for p in sorted(paths):
         st = p.stat()
         h.update(f"|{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
@@ -84,6 +108,7 @@ class ProductModel:
     key: str = ""
     paths: list[str] = field(default_factory=list)
     cached: bool = False  # True when this instance came from the cache
+    code: str = field(default_factory=lambda: code_fingerprint())  # fingerprint of the code that built it
     appearance: Any = None
     _memo: "OrderedDict[bytes, tuple]" = field(default_factory=OrderedDict, repr=False, compare=False)
 
@@ -236,7 +261,7 @@ class ProductModel:
         """JSON-ready description (no arrays)."""
         return {"category": self.category, "kind": self.kind, "radius_px": self.radius, "work_side": WORK_SIDE,
                 "parts": self.parts, "build_seconds": round(self.build_seconds, 3), "n_images": self.n_images,
-                "key": self.key, "version": VERSION}
+                "key": self.key, "version": VERSION, "code": self.code}
 
     def save(self, path: str | os.PathLike) -> None:
         path = Path(path)
@@ -268,7 +293,10 @@ class ProductModel:
             raise ProductError(f"{path}: product model version {meta.get('version')} != {VERSION}")
         model = cls(meta["category"], meta["kind"], int(meta["radius_px"]), clf, meta.get("parts", {}),
                     float(meta.get("build_seconds", 0.0)), int(meta.get("n_images", 0)), meta.get("key", ""),
-                    list(meta.get("paths", [])), cached=True)
+                    list(meta.get("paths", [])), cached=True, code=str(meta.get("code", "")))
+        if model.code != code_fingerprint():  # build() rebuilds such a model (the key differs)
+            log.warning("%s: built by other product-model code (%s, now %s); rebuild it for current masks",
+                        path, model.code or "unknown", code_fingerprint())
         restore = _appearance_api("from_dict")
         if "appearance" in meta and restore is not None:
             try:
