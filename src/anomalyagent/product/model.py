@@ -26,7 +26,7 @@ import numpy as np
 from ..data import DataError, index_normals
 from ..images import read_image
 from .features import PixelClassifier, fit_classifier, pixel_features
-from .parts import describe, split_parts, texture_parts
+from .parts import describe, extend_thin_parts, split_parts, texture_parts
 from .regions import Region, resolve_region
 from .segment import WORK_SIDE, background_bank, bank_reference, is_texture, novelty, object_from_novelty, to_work
 
@@ -36,7 +36,9 @@ VERSION = 1  # bump when the cache format changes (the code fingerprint covers t
 BODY_RADIUS = 0.05  # opening radius that separates thin parts from the body, fraction of the side
 PRESENCE = 0.5  # a part recurs when found in at least half of the normal images
 SAMPLES_PER_IMAGE = 6000  # classifier training pixels drawn per normal image
-COLOUR = slice(0, 3)  # feature channels of the pixel's own (sigma 1) colour
+RECTANGULAR = 0.9  # median body rectangularity (parts.robust_rectangle) above which bodies are snapped
+COLOUR = slice(0, 3)
+AWAY_Z = 2.0  # unlike_background: lightness distance from the background median, in its own MADs  # feature channels of the pixel's own (sigma 1) colour
 
 
 class ProductError(ValueError):
@@ -227,14 +229,24 @@ class ProductModel:
             parts = texture_parts((h, w))
             return parts["object"], parts
         work = to_work(image)
-        prob = self.classifier.predict(pixel_features(work))
-        parts = split_parts(prob > 0.5, self.radius)
+        feats = pixel_features(work)
+        prob = self.classifier.predict(feats)
+        parts = split_parts(prob > 0.5, self.radius, rectangular=self.rectangular)
         if not parts or parts["object"].mean() < 0.01:  # nothing found: do not restrict placement
             parts = texture_parts(work.shape[:2])
         keep_recurring_pieces(parts, round(self.parts.get("lead", {}).get("count", 0)))
+        if "lead_labels" in parts:
+            extend_thin_parts(parts, unlike_background(feats[..., 0], prob))
+        thin_to_core(parts)
         if work.shape[:2] != (h, w):
             parts = {k: _resize(v, (h, w)) for k, v in parts.items()}
         return parts["object"], parts
+
+    @property
+    def rectangular(self) -> bool:
+        """True when the body of the normal images is a rectangle (median rectangularity of
+        their bodies >= RECTANGULAR): located bodies are then snapped to a robust rectangle."""
+        return self.parts.get("body", {}).get("rectangularity", 0.0) >= RECTANGULAR
 
     def region(self, location: str, defect_type: str, parts: dict[str, np.ndarray]) -> Region:
         """The Region (regions.py) a defect with this knowledge-base location goes to."""
@@ -304,6 +316,39 @@ class ProductModel:
             except Exception as exc:  # an optional add-on must not break loading
                 log.warning("%s: cached appearance model unreadable (%s); call fit_appearance()", path, exc)
         return model
+
+
+def unlike_background(lightness: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels whose lightness (H, W) is far from this image's typical
+    background (median where prob < 0.1): farther than AWAY_Z median absolute deviations
+    of the background pixels themselves (the board's dark gaps and holes count, its plain
+    surface does not)."""
+    bg = prob < 0.1
+    if bg.sum() < 100:
+        return np.zeros(prob.shape, bool)
+    values = lightness[bg]
+    ref = float(np.median(values))
+    mad = float(np.median(np.abs(values - ref))) + 1e-6
+    return np.abs(lightness - ref) > AWAY_Z * mad
+
+
+def thin_to_core(parts: dict[str, np.ndarray]) -> None:
+    """Peel one pixel (4-neighbour erosion) off the thin parts, in place.
+
+    Why: the classifier's colour features are blurred (sigma 1 px and more), so the
+    located outline of a part a few px wide runs about a pixel outside it on each side
+    (the lead's dark rim and its shadow on the board); found on the dev half of the hand
+    labels (docs/benchmarks.md). Bodies keep their outline."""
+    lead = parts.get("lead")
+    if lead is None or not lead.any():
+        return
+    core = cv2.erode(lead.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))) > 0
+    drop = lead & ~core
+    for name in ("object", "lead", "edge", "centre"):
+        if name in parts:
+            parts[name] = parts[name] & ~drop
+    if "lead_labels" in parts:
+        parts["lead_labels"] = np.where(drop, 0, parts["lead_labels"]).astype(np.int32)
 
 
 def keep_recurring_pieces(parts: dict[str, np.ndarray], count: int) -> None:
