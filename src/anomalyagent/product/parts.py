@@ -230,8 +230,8 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
         pos, misses = tip.copy(), 0
         for _ in range(int(length)):
             centres = pos[None] + axis[None] + lateral[:, None] * normal[None]  # (7, 2)
-            cx = np.round(centres[:, 0, None] + offs[None] * normal[0]).astype(int)  # (7, k)
-            cy = np.round(centres[:, 1, None] + offs[None] * normal[1]).astype(int)
+            cx = np.floor(centres[:, 0, None] + offs[None] * normal[0] + 0.5).astype(int)  # (7, k)
+            cy = np.floor(centres[:, 1, None] + offs[None] * normal[1] + 0.5).astype(int)
             inside = ((cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)).all(1)
             if not inside.any():
                 break
@@ -246,8 +246,8 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
             if misses:  # bridge the break straight
                 for back in range(1, misses + 1):
                     mid = centres[k] - back * axis
-                    bx = np.round(mid[0] + offs * normal[0]).astype(int)
-                    by = np.round(mid[1] + offs * normal[1]).astype(int)
+                    bx = np.floor(mid[0] + offs * normal[0] + 0.5).astype(int)
+                    by = np.floor(mid[1] + offs * normal[1] + 0.5).astype(int)
                     ok = (bx >= 0) & (bx < w) & (by >= 0) & (by < h)
                     add[by[ok], bx[ok]] = True
             misses = 0
@@ -275,8 +275,8 @@ def _best_heading(away: np.ndarray, tip: np.ndarray, axis: np.ndarray, reach: in
     dirs = np.stack([axis[0] * np.cos(angles) - axis[1] * np.sin(angles),
                      axis[0] * np.sin(angles) + axis[1] * np.cos(angles)], 1)  # (A, 2)
     steps = np.arange(3, reach + 1, dtype=np.float64)
-    xs = np.clip(np.round(tip[0] + dirs[:, 0, None] * steps[None]).astype(int), 0, w - 1)
-    ys = np.clip(np.round(tip[1] + dirs[:, 1, None] * steps[None]).astype(int), 0, h - 1)
+    xs = np.clip(np.floor(tip[0] + dirs[:, 0, None] * steps[None] + 0.5).astype(int), 0, w - 1)
+    ys = np.clip(np.floor(tip[1] + dirs[:, 1, None] * steps[None] + 0.5).astype(int), 0, h - 1)
     score = away[ys, xs].mean(1) - 0.001 * np.abs(angles)  # ties: the straightest
     return dirs[int(np.argmax(score))]
 
