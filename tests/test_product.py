@@ -299,14 +299,15 @@ def test_thin_part_followed_past_its_tip_while_the_strip_continues():
     away = np.zeros_like(obj)
     away[92:115, 62:68] = True  # the lead goes on, in shadow, after a 2 px break
     away[30:120, 100:106] = True  # a board gap far from any lead stays background
+    lead = parts["lead"].copy()
     extend_thin_parts(parts, away)
-    assert parts["lead"][95:112, 63:67].all() and parts["object"][95:112, 63:67].all()
+    assert parts["object"][95:112, 63:67].all() and parts["edge"][95:112, 63:67].all()
     assert parts["object"][90:92, 63:67].all()  # the break is bridged
     assert not parts["object"][:, 100:106].any() and not parts["object"][116:, :].any()
-    assert parts["lead_labels"].max() == 1
+    assert np.array_equal(parts["lead"], lead) and parts["lead_labels"].max() == 1  # plans stay on the seen lead
 
 
-def test_thin_to_core_peels_one_pixel_off_leads_only():
+def test_thin_to_core_peels_one_pixel_off_leads_in_the_object_only():
     from anomalyagent.product.model import thin_to_core
     from anomalyagent.product.parts import split_parts
 
@@ -317,5 +318,5 @@ def test_thin_to_core_peels_one_pixel_off_leads_only():
     body = parts["body"].copy()
     width = parts["lead"][80].sum()
     thin_to_core(parts)
-    assert parts["lead"][80].sum() == width - 2
-    assert np.array_equal(parts["body"], body) and parts["object"][80].sum() == width - 2
+    assert parts["object"][80].sum() == width - 2 and not parts["edge"][80, ~parts["object"][80]].any()
+    assert np.array_equal(parts["body"], body) and parts["lead"][80].sum() == width  # plans' lead kept

@@ -189,7 +189,7 @@ def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False) -> dict
 
 
 def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: float = 0.6,
-                      tip_px: float = 10.0, half_width: float = 0.35, gap: int = 10) -> None:
+                      tip_px: float = 10.0, half_width: float = 0.25, gap: int = 10) -> None:
     """Follow each thin part beyond its tip while a strip of its width continues, in place.
 
     Why: a lead's end often lies in shadow (where it enters the board) and there looks
@@ -200,7 +200,8 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
     re-centring by up to 3 px sideways, while at least ``share`` of a cross-section
     ``2 * half_width`` times the part's mean width wide is ``away`` (H, W) bool (unlike the
     local background), bridging breaks of up to ``gap`` px (a lead's shading changes along
-    it); at most the part's own length. Only ``away`` pixels (and bridges) are added.
+    it); at most the part's own length. Only ``away`` pixels (and bridges) are added, to
+    the object and edge masks (not to the thin part itself).
     """
     labels, body = parts.get("lead_labels"), parts.get("body")
     if labels is None or body is None or labels.max() == 0 or not body.any():
@@ -257,12 +258,11 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
     add &= ~parts["object"]
     if not add.any():
         return
-    for name in ("object", "lead"):
-        parts[name] = parts[name] | add
+    # Object (and its edge band) only: the lead part that plans use stays what was seen,
+    # so a defect is not planned on an inferred stretch (which may run on into a hole).
+    parts["object"] = parts["object"] | add
     if "edge" in parts:
         parts["edge"] = parts["edge"] | add
-    n, lab = cv2.connectedComponents(parts["lead"].astype(np.uint8), connectivity=8)
-    parts["lead_labels"] = lab.astype(np.int32)
 
 
 def _best_heading(away: np.ndarray, tip: np.ndarray, axis: np.ndarray, reach: int = 20,
