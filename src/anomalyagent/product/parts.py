@@ -81,8 +81,8 @@ def robust_rectangle(body: np.ndarray) -> tuple[np.ndarray, float]:
     count = int(b.sum())
     if count < 16:
         return body.astype(bool), 0.0
-    ys, xs = np.nonzero(b)
-    (cx, cy), _, angle = cv2.minAreaRect(np.stack([xs, ys], 1).astype(np.float32))
+    outline, _ = cv2.findContours(b, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)  # same hull as all pixels
+    (cx, cy), _, angle = cv2.minAreaRect(np.concatenate(outline))
     turn = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), 1.0)
     rot = cv2.warpAffine(b, turn, (w, h), flags=cv2.INTER_NEAREST) > 0
     rows, cols = np.flatnonzero(rot.any(1)), np.flatnonzero(rot.any(0))
@@ -228,33 +228,55 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
         half = max(1.0, half_width * len(xs) / max(length, 1.0))
         offs = np.arange(-np.ceil(half), np.ceil(half) + 1)
         lateral = np.array([0.0, -1.0, 1.0, -2.0, 2.0, -3.0, 3.0])
-        pos, misses = tip.copy(), 0
+        # Candidates that leave the frame score -1 (their clipped reads are ignored).
+        lat_x, lat_y = lateral * normal[0], lateral * normal[1]  # (7,)
+        off_x, off_y = offs * normal[0], offs * normal[1]  # (k,)
+        reach = float(np.abs(offs).max()) + 1.0
+
+        def straight_ok(x: float, y: float) -> bool:  # the whole cross-section at (x, y) is inside
+            return reach <= x < w - reach and reach <= y < h - reach
+
+        def bridge(x: float, y: float, misses: int) -> None:  # fill the ``misses`` steps before (x, y)
+            for back in range(1, misses + 1):
+                mx = np.floor(x - back * axis[0] + off_x + 0.5).astype(np.intp)
+                my = np.floor(y - back * axis[1] + off_y + 0.5).astype(np.intp)
+                ok = (mx >= 0) & (mx < w) & (my >= 0) & (my < h)
+                add[my[ok], mx[ok]] = True
+
+        px, py, misses = float(tip[0]), float(tip[1]), 0
         for _ in range(int(length)):
-            centres = pos[None] + axis[None] + lateral[:, None] * normal[None]  # (7, 2)
-            cx = np.floor(centres[:, 0, None] + offs[None] * normal[0] + 0.5).astype(int)  # (7, k)
-            cy = np.floor(centres[:, 1, None] + offs[None] * normal[1] + 0.5).astype(int)
-            inside = ((cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)).all(1)
+            sx, sy = px + axis[0], py + axis[1]
+            if straight_ok(sx, sy):  # fast path, same choice: lateral 0 comes first and scores the maximum
+                cx0 = np.floor(sx + off_x + 0.5).astype(np.intp)
+                cy0 = np.floor(sy + off_y + 0.5).astype(np.intp)
+                if away[cy0, cx0].all():
+                    if misses:
+                        bridge(sx, sy, misses)
+                    misses = 0
+                    px, py = sx, sy
+                    add[cy0, cx0] = True
+                    continue
+            bx, by = sx + lat_x, sy + lat_y  # (7,) candidate centres
+            cx = np.floor(bx[:, None] + off_x[None] + 0.5).astype(np.intp)  # (7, k)
+            cy = np.floor(by[:, None] + off_y[None] + 0.5).astype(np.intp)
+            inside = (cx.min(1) >= 0) & (cx.max(1) < w) & (cy.min(1) >= 0) & (cy.max(1) < h)
             if not inside.any():
                 break
-            score = np.where(inside, away[np.clip(cy, 0, h - 1), np.clip(cx, 0, w - 1)].mean(1), -1.0)
+            hits = away[np.clip(cy, 0, h - 1), np.clip(cx, 0, w - 1)]
+            score = np.where(inside, hits.mean(1), -1.0)
             k = int(np.argmax(score))
             if score[k] < share:  # a short break is allowed: a lead's shading changes along it
                 misses += 1
                 if misses > gap:
                     break
-                pos = centres[0]
+                px, py = float(bx[0]), float(by[0])
                 continue
             if misses:  # bridge the break straight
-                for back in range(1, misses + 1):
-                    mid = centres[k] - back * axis
-                    bx = np.floor(mid[0] + offs * normal[0] + 0.5).astype(int)
-                    by = np.floor(mid[1] + offs * normal[1] + 0.5).astype(int)
-                    ok = (bx >= 0) & (bx < w) & (by >= 0) & (by < h)
-                    add[by[ok], bx[ok]] = True
+                bridge(float(bx[k]), float(by[k]), misses)
             misses = 0
-            pos = centres[k]
-            hit = away[cy[k], cx[k]]
-            add[cy[k][hit], cx[k][hit]] = True
+            px, py = float(bx[k]), float(by[k])
+            row = hits[k] & inside[k]
+            add[cy[k][row], cx[k][row]] = True
     add &= ~parts["object"]
     if not add.any():
         return
