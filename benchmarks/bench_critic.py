@@ -18,8 +18,9 @@ Honest protocol:
 - leave one category out: the thresholds used to score category C (critic.calibration:
   the visibility and abnormality ramps, the two pass floors) are fitted on the reserved
   thirds of the OTHER categories given; with a single category there is nothing to fit
-  on and the committed default calibration is used (said in the output, with
-  ``held_out: false`` when that default was fitted on the category's own reserved third);
+  on and the shipped calibration fitted without it is used (critic/calibrations.json,
+  ``without:<category>``; the default for a category outside the shipped set, which
+  never saw it), said in the output;
 - the normal-appearance model of each category (product/appearance.py) is fitted on its
   own ``train/good`` only (no anomalies).
 
@@ -54,7 +55,7 @@ import cv2
 import numpy as np
 
 from anomalyagent.critic import HARD_FAIL, corrupt, judge
-from anomalyagent.critic.calibration import DEFAULT, Calibration
+from anomalyagent.critic.calibration import DEFAULT, Calibration, resolve_calibration
 from anomalyagent.critic.judge import NO_HARD_FAIL, rescore
 from anomalyagent.critic.location import EDGE_LOCATIONS
 from anomalyagent.eval.split import find_categories, split_category, train_images
@@ -266,6 +267,15 @@ def timing(items: list[dict], seed: int, repeats: int = 40) -> dict[str, float]:
             "cpu_ms_median": round(float(np.median(cpu)), 2), "cpu_ms_p90": round(float(np.percentile(cpu, 90)), 2)}
 
 
+def shipped_calibrations(result: dict) -> dict:
+    """The package's calibration set (critic/calibrations.json) from one run's result: the
+    fit on all given categories ("default") and, per category, the fit without it."""
+    return {"note": "written by benchmarks/bench_critic.py --write-calibrations; do not edit by hand",
+            "command": result["command"], "date": result["date"], "default": result["calibration_all"],
+            "without": {name: c["calibration"] for name, c in sorted(result["categories"].items())
+                        if name not in c["calibration"]["fitted_on"]}}
+
+
 def fmt(v: float | None) -> str:
     return "   n/a" if v is None else f"{v:6.3f}"
 
@@ -273,7 +283,7 @@ def fmt(v: float | None) -> str:
 def print_category(name: str, s: dict, cal: Calibration, skipped: dict[str, int], names_other: list[str]) -> None:
     fitted = ", ".join(cal.fitted_on)
     if not names_other:
-        fitted = f"the committed default ({fitted}): no other category given"
+        fitted = f"the shipped fit without {name} ({fitted}): no other category given"
     print(f"\n## {name} (test two-thirds): {s['n_real']} real, real pass rate {fmt(s['real_pass_rate'])}; "
           f"thresholds fitted on {fitted}")
     print(f"   calibration: visibility_good {cal.visibility_good:g}, abnormality_good {cal.abnormality_good:g}, "
@@ -297,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="end with the JSON summary line")
     parser.add_argument("--out", default="", help="also write the JSON summary to this file")
+    parser.add_argument("--write-calibrations", default="", metavar="FILE",
+                        help="write the shipped calibration set (the all-category fit and each fit without one "
+                        "category) to FILE, e.g. src/anomalyagent/critic/calibrations.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cv2.setNumThreads(1)
@@ -326,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "third; scores on the test two-thirds", "categories": {}}
     for c in cats:
         others = [n for n in names if n != c["name"]]
-        cal = fit(calib_rows, others)
+        cal = fit(calib_rows, others) if others else resolve_calibration(f"without:{c['name']}")
         rows = evaluate(judged[c["name"]]["test"], cal)
         s = summary(rows, cal)
         skipped: dict[str, int] = {}
@@ -357,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+    if args.write_calibrations:
+        Path(args.write_calibrations).write_text(json.dumps(shipped_calibrations(result), indent=1, allow_nan=False) + "\n")
     if args.json:
         print(text)
     return 0

@@ -41,9 +41,19 @@ def test_single_category_folder_uses_the_default_calibration(bench, tmp_path, ca
     assert bench.main(["--data", str(root), "--json", "--out", str(tmp_path / "r.json")]) == 0
     out = _last_json(capsys.readouterr().out)
     cat = out["categories"]["tile"]
-    assert cat["calibration"]["fitted_on"] == bench.DEFAULT.fitted_on and cat["held_out"] and _no_nan(out)
+    assert cat["calibration"]["fitted_on"] == list(bench.DEFAULT.fitted_on) and cat["held_out"] and _no_nan(out)
     assert cat["auroc"]["move"] is None and cat["auroc_reason"]["move"]  # null + a reason, never NaN
     assert json.loads((tmp_path / "r.json").read_text()) == out
+
+
+def test_a_single_shipped_category_uses_the_fit_without_it(bench, tmp_path, capsys):
+    from anomalyagent.critic.calibration import resolve_calibration
+
+    root = make_category(tmp_path / "transistor", per_defect=3, size=48)
+    assert bench.main(["--data", str(root), "--json"]) == 0
+    cat = _last_json(capsys.readouterr().out)["categories"]["transistor"]
+    assert cat["calibration"] == resolve_calibration("without:transistor").to_dict()
+    assert "transistor" not in cat["calibration"]["fitted_on"] and cat["held_out"]
 
 
 def test_two_categories_are_calibrated_on_each_other(bench, tmp_path, capsys):

@@ -12,6 +12,7 @@ A YAML file (``synthesize --config FILE``)::
       KR: kb
       MG: change
     knowledge: [my_defects.yaml]
+    calibration: default       # the measured critic's thresholds: default, without:<category>, or FILE.json
     max_turns: 10
     retries: 2
     concurrency: 8
@@ -121,6 +122,10 @@ class AgentConfig:
     product: str = field(default="auto", metadata={"help": "the product model PG, IG and QE see: auto (built once per "
                                                     "category from its normal images, cached), none (foreground "
                                                     "estimate only), or a category folder / .product.npz file"})
+    calibration: str = field(default="default", metadata={"help": "the measured critic's thresholds (QE): default "
+                                                          "(fitted on the dev categories' reserved thirds), "
+                                                          "without:<category> (the shipped fit without that category; "
+                                                          "default for a category it never saw), or a .json file"})
 
     def __post_init__(self) -> None:
         self.policy = BackendConfig.parse(self.policy, "policy")
@@ -141,17 +146,35 @@ class AgentConfig:
         if not isinstance(self.product, (str, Path)) or not str(self.product):
             raise ValueError(f"product must be auto, none or a path, got {self.product!r}")
         self.product = str(self.product)
+        self._check_calibration()
         for name, low, high in (("max_turns", 0, 50), ("retries", 0, 20), ("concurrency", 1, 256)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+
+    def _check_calibration(self) -> None:
+        """One place names the critic's thresholds (so the run record tells which were used):
+        the top-level ``calibration``, checked here (a bad name or file fails before any work)."""
+        from .critic.calibration import resolve_calibration
+
+        if "calibration" in self.tools["QE"].options:
+            raise ValueError("tools.QE.calibration: set the top-level `calibration` instead (one place, recorded "
+                             "in the run record)")
+        if isinstance(self.calibration, Path):
+            self.calibration = str(self.calibration)
+        if not isinstance(self.calibration, str) or not self.calibration:
+            raise ValueError(f"calibration must be default, without:<category> or a .json file, got {self.calibration!r}")
+        try:
+            resolve_calibration(self.calibration)
+        except ValueError as exc:
+            raise ValueError(f"calibration: {exc}") from None
 
     # -- (de)serialisation --------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain data (no secrets by construction): what a manifest or log may record."""
         return {"policy": self.policy.to_dict(), "tools": {k: v.to_dict() for k, v in self.tools.items()},
                 "knowledge": list(self.knowledge), "max_turns": self.max_turns, "retries": self.retries,
-                "concurrency": self.concurrency, "product": self.product}
+                "concurrency": self.concurrency, "product": self.product, "calibration": self.calibration}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> "AgentConfig":
@@ -243,7 +266,8 @@ def build_toolbox(config: AgentConfig, kb: KnowledgeBase, pool: Any = None):
     return ToolBox([
         PromptGeneration(kb, t["PG"].name, **_with_shared(get(PLANNERS, t["PG"].name), t["PG"].options, pool=pool)),
         ImageGeneration(t["IG"].name, **_with_shared(get(EDITORS, t["IG"].name), t["IG"].options, pool=pool)),
-        QualityEvaluation(t["QE"].name, **_with_shared(get(JUDGES, t["QE"].name), t["QE"].options, pool=pool)),
+        QualityEvaluation(t["QE"].name, **_with_shared(get(JUDGES, t["QE"].name), t["QE"].options, pool=pool,
+                                                       calibration=config.calibration)),
         KnowledgeRetrieval(kb),
         MaskGeneration(t["MG"].name, **_with_shared(get(MASKERS, t["MG"].name), t["MG"].options, pool=pool)),
     ])

@@ -49,18 +49,23 @@ def change_masker() -> Masker:
 class CriticJudge:
     """A critic from ``critic.CRITICS`` (default: the measured critic) as a QE judge."""
 
-    def __init__(self, critic: str = "measured", learned: bool = False) -> None:
+    def __init__(self, critic: str = "measured", learned: bool = False, calibration: Any = None) -> None:
         from ..critic import CRITICS
+        from ..critic.calibration import resolve_calibration
 
         self.critic = CRITICS.get(critic)
         self.learned = bool(learned)
+        # ``calibration``: the critic's thresholds (critic.calibration.resolve_calibration: a
+        # Calibration, "default", "without:<category>" or a .json file), resolved once here.
+        self.calibration = resolve_calibration(calibration)
 
     def __call__(self, state: Any) -> Any:
         # With a product model: its normal-appearance model, and the mask of the part the
         # plan names (None when the plan names none, or the model has no such part).
         product = getattr(state, "product", None)
         return self.critic(state.image, state.edited, None, spec=state.spec, entry=state.entry, kind=state.kind,
-                           foreground=state.foreground, learned=self.learned, product=product, part=named_part(state))
+                           foreground=state.foreground, learned=self.learned, product=product, part=named_part(state),
+                           calibration=self.calibration)
 
 
 def named_part(state: Any) -> np.ndarray | None:
@@ -86,9 +91,10 @@ def named_part(state: Any) -> np.ndarray | None:
 
 
 @JUDGES.register("measured")
-def measured_judge(learned: bool = False) -> Judge:
-    """The measured critic (critic/judge.py); ``learned`` adds its EfficientNet realism term."""
-    return CriticJudge("measured", learned=learned)
+def measured_judge(learned: bool = False, calibration: Any = None) -> Judge:
+    """The measured critic (critic/judge.py); ``learned`` adds its EfficientNet realism term;
+    ``calibration``: its thresholds (AgentConfig's ``calibration``, passed by build_toolbox)."""
+    return CriticJudge("measured", learned=learned, calibration=calibration)
 
 
 def create_judge(name: str, **options: Any) -> Judge:
