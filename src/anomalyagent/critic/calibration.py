@@ -23,7 +23,9 @@ terms: value = min(1, measure / good) ** power, so a fainter edit always scores 
 (the score keeps ranking over the whole range of real defects) and no real defect is
 driven to zero;
 ``incoherence_good`` is the seam's boundary-step incoherence (critic/appearance.py,
-dimensionless); the floors are points out of 5.
+dimensionless); ``replace_good`` is the visibility's replacement ratio (defect contrast
+over the normal region's own spread under the mask, critic/appearance.py), 0 for unused;
+the floors are points out of 5.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ SHIPPED_FILE = "calibrations.json"
 MAX_FILE_BYTES = 64_000
 CATEGORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 THRESHOLDS = ("visibility_good", "abnormality_good", "strength_power", "incoherence_good", "location_floor",
-              "quality_floor")
+              "quality_floor", "replace_good")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Calibration(_Record):
     incoherence_good: float = 1.6  # seam: boundary steps this incoherent are still fine (zero at 2x)
     location_floor: float = 2.5  # pass needs location >= this (of 5)
     quality_floor: float = 2.5  # and quality >= this (of 5)
+    replace_good: float = 0.0  # replacement ratio at which visibility is full (0: not used)
     fitted_on: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -66,6 +69,8 @@ class Calibration(_Record):
         if not (self.visibility_good > 0 and self.abnormality_good > 0 and self.incoherence_good > 0
                 and 0 < self.strength_power <= 4):
             raise ValueError(f"calibration: need positive thresholds and 0 < strength_power <= 4, got {self}")
+        if not 0 <= self.replace_good <= 10:
+            raise ValueError(f"calibration: replace_good must lie in [0, 10] (0: off), got {self.replace_good}")
         if not (0 <= self.location_floor <= 5 and 0 <= self.quality_floor <= 5):
             raise ValueError(f"calibration: floors must lie in [0, 5], got {self.location_floor}, {self.quality_floor}")
         if isinstance(self.fitted_on, str) or not all(isinstance(c, str) for c in self.fitted_on):

@@ -183,7 +183,7 @@ def judge(
     stats = getattr(appearance, "stats", None)
     loc = location_term(mask, foreground, location, texture, part=part, moved=moves_material(spec))
     quality_terms = [
-        visibility_term(views, cal.visibility_good, cal.strength_power),
+        visibility_term(views, cal.visibility_good, cal.strength_power, cal.replace_good),
         seam_term(views, stats, cal.incoherence_good, texture),
         texture_term(views, stats),
         shape_term(mask, foreground, getattr(entry, "size", None), aspect),
@@ -226,7 +226,8 @@ def rescore(j: Judgement, calibration: Calibration) -> Judgement:
     if "visibility" in j.measured:
         m = j.measured["visibility"]
         terms["visibility"] = min(visibility_values(m["contrast"], m["cnr"], calibration.visibility_good,
-                                                    calibration.strength_power))
+                                                    calibration.strength_power, m.get("replace", float("inf")),
+                                                    calibration.replace_good))
     if "abnormality" in j.measured:
         terms["abnormality"] = abnormality_value(j.measured["abnormality"]["inside"], calibration)
     if "seam" in j.measured:

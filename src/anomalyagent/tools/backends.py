@@ -77,12 +77,18 @@ def named_part(state: Any) -> np.ndarray | None:
     if not parts or spec is None or entry is None:
         return None
     params = spec.params if isinstance(spec.params, dict) else {}
-    if str(params.get("whole", "")).lower() in ("true", "1", "yes"):
+    return named_part_mask(entry.location, state.task.defect_type, parts, whole=str(params.get("whole", "")))
+
+
+def named_part_mask(location: str, defect_type: str, parts: dict[str, np.ndarray], whole: str = "") -> np.ndarray | None:
+    """``named_part`` from plain values (the critic benchmark uses it without an episode):
+    None for a whole-object defect (``whole`` true), no matching part, or the object itself."""
+    if not parts or whole.lower() in ("true", "1", "yes"):
         return None
     from ..product.regions import resolve_region
 
     try:
-        region = resolve_region(entry.location, state.task.defect_type, parts)
+        region = resolve_region(location, defect_type, parts)
     except ValueError:
         return None
     if region.name in ("object", "surface") or not region.part.any():
