@@ -22,7 +22,16 @@ Honest protocol:
   ``without:<category>``; the default for a category outside the shipped set, which
   never saw it), said in the output;
 - the normal-appearance model of each category (product/appearance.py) is fitted on its
-  own ``train/good`` only (no anomalies).
+  own ``train/good`` only (no anomalies);
+- the product model (product/, built from ``train/good`` only, cached) gives each pair
+  its object mask (the foreground; ``move`` goes off it) and the part the knowledge
+  names for the defect (``tools.backends.named_part_mask``, as the agent's QE gets it);
+- for an object product and a defect that moves or removes material (a bent or cut lead,
+  a chipped case, a displaced part: ``critic.judge.moves_material`` or family
+  ``missing``), the pseudo-normal is a "normal twin" (``normal_twin``: the best matching
+  train/good image, registered on the object, pasted inside the mask), since inpainting
+  cannot bring back a missing piece; otherwise ``--reconstruct`` inpainting. The JSON
+  counts both per category (``pseudo_normals``).
 
 Fit: over a grid of (visibility_good, abnormality_good, incoherence_good, strength_power,
 replace_good),
@@ -227,7 +236,7 @@ def load_category(root: Path, kb: KnowledgeBase, method: str, limit: int, seed: 
             entry = kb.lookup(category, rec.defect).entry
             spec = entry_spec(entry, rec.defect)
             twin = None
-            if located and (moves_material(spec) or spec.family == "missing"):
+            if located and product.kind == "object" and (moves_material(spec) or spec.family == "missing"):
                 twin = normal_twin(image, mask, located, product.locate(image)[0])[0]
             twins["used" if twin is not None else "inpainted"] += 1
             normal = twin if twin is not None else reconstruct_normal(image, mask, method)
@@ -244,7 +253,7 @@ def load_category(root: Path, kb: KnowledgeBase, method: str, limit: int, seed: 
             items.append(item)
         sets[name] = items
     return {"name": category, "model": model, "fit_s": fit_s, "n_normals": len(normals), "product_s": product_s,
-            "product": product.summary() if product is not None else None, "twins": twins, **sets}
+            "product": finite(product.summary()) if product is not None else None, "twins": twins, **sets}
 
 
 def judge_all(items: list[dict], model) -> list[dict]:
@@ -369,6 +378,19 @@ def timing(items: list[dict], seed: int, repeats: int = 40) -> dict[str, float]:
     wall, cpu = np.asarray(times).T
     return {"wall_ms_median": round(float(np.median(wall)), 2), "wall_ms_p90": round(float(np.percentile(wall, 90)), 2),
             "cpu_ms_median": round(float(np.median(cpu)), 2), "cpu_ms_p90": round(float(np.percentile(cpu, 90)), 2)}
+
+
+def finite(value):
+    """``value`` with every non-finite float replaced by None (the JSON never holds NaN)."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
 
 def shipped_calibrations(result: dict) -> dict:
