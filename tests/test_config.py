@@ -142,10 +142,11 @@ def test_a_stateful_policy_refuses_concurrent_episodes(monkeypatch):
 
 
 def _calibration_file(tmp_path, **fields):
-    from anomalyagent.critic.calibration import DEFAULT
+    """The record's own defaults (not the shipped fit, which a refit changes) plus ``fields``."""
+    from anomalyagent.critic.calibration import Calibration
 
     path = tmp_path / "cal.json"
-    path.write_text(json.dumps({**DEFAULT.to_dict(), **fields}))
+    path.write_text(json.dumps({**Calibration().to_dict(), **fields}))
     return path
 
 
@@ -207,9 +208,9 @@ def _judged_edit(agent):
     from anomalyagent.synthetic import object_image
 
     image = object_image(np.random.default_rng(0), 128)
-    state = new_state(Task("x.png", "hazelnut", "scratch", seed=0), image)
+    state = new_state(Task("x.png", "hazelnut", "color", seed=0), image)
     for name in ("PG", "IG"):
-        assert not agent.tools.execute(ToolCall(name, {"instruction": "a scratch"} if name == "IG" else {}), state).error
+        assert not agent.tools.execute(ToolCall(name, {"instruction": "a stain"} if name == "IG" else {}), state).error
     return agent.tools.execute(ToolCall("QE", {}), state)
 
 
@@ -229,11 +230,12 @@ def test_the_configured_calibration_reaches_the_critic(tmp_path, monkeypatch):
     _judged_edit(agent)
     assert seen == [resolve_calibration("without:transistor")] and "transistor" not in seen[0].fitted_on
     # and the thresholds decide the verdict: floors at 5/5 fail the same edit that floors at 0 pass
+    ramp = {"visibility_good": 1000.0, "strength_power": 1.0}  # quality well under 5 for any edit
     lenient = _judged_edit(build_agent(AgentConfig(calibration=str(_calibration_file(
-        tmp_path, location_floor=0.0, quality_floor=0.0)))))
+        tmp_path, location_floor=0.0, quality_floor=0.0, **ramp)))))
     (tmp_path / "strict").mkdir()
     strict = _judged_edit(build_agent(AgentConfig(calibration=str(_calibration_file(
-        tmp_path / "strict", location_floor=5.0, quality_floor=5.0)))))
+        tmp_path / "strict", location_floor=5.0, quality_floor=5.0, **ramp)))))
     assert strict.payload["score"] == lenient.payload["score"]  # same measurements...
     assert not strict.payload["passed"] and "needs its floor" in strict.text  # ...another verdict
     assert lenient.payload["passed"]

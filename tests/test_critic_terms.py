@@ -168,7 +168,7 @@ def test_replacement_ratio_tells_a_removed_part_from_a_faded_removal():
     real, faded = make_views(*_bar_scene()), make_views(*_bar_scene(0.2))
     assert replacement_ratio(real) > 0.7 and replacement_ratio(faded) < 0.3
     # the contrast of the faded removal is still far above the grain: only the ratio sees it
-    assert visibility_term(faded, 3.0, 1.0).value == 1.0
+    assert visibility_term(faded, 3.0, 1.0, replace_good=0.0).value == 1.0
     assert visibility_term(faded, 3.0, 1.0, replace_good=0.5).value < 0.6
     assert visibility_term(real, 3.0, 1.0, replace_good=0.5).value == 1.0
 
