@@ -170,6 +170,8 @@ def test_replacement_ratio_tells_a_removed_part_from_a_faded_removal():
     # the contrast of the faded removal is still far above the grain: only the ratio sees it
     assert visibility_term(faded, 3.0, 1.0, replace_good=0.0).value == 1.0
     assert visibility_term(faded, 3.0, 1.0, replace_good=0.5).value < 0.6
+    see_through = visibility_term(faded, 3.0, 1.0, replace_good=1.0)
+    assert see_through.value < 0.2 and see_through.direction == "increase" and "see-through" in see_through.text
     assert visibility_term(real, 3.0, 1.0, replace_good=0.5).value == 1.0
 
 

@@ -77,7 +77,11 @@ def visibility_term(v: Views, cnr_good: float | None = None, power: float | None
                                                            "replace": min(replace, 1e6)})
     if faint < FAINT:
         result.parameter, result.direction = "intensity", "increase"
-        result.text = f"The defect is too faint ({cnr:.1f}x the image noise); increase its intensity."
+        if replace_good > 0 and replace / replace_good < min(c / 8.0, cnr / cnr_good):
+            result.text = (f"The defect looks see-through: it changes the region by {replace:.0%} of the region's own "
+                           "variation, the rest of what was there still shows; increase its intensity (opacity).")
+        else:
+            result.text = f"The defect is too faint ({cnr:.1f}x the image noise); increase its intensity."
     elif strong < 0.5:
         result.parameter, result.direction = "intensity", "decrease"
         result.text = f"The defect is implausibly strong ({c:.0f} delta-E); decrease its intensity."
