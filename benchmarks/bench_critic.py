@@ -18,12 +18,23 @@ Honest protocol:
 - leave one category out: the thresholds used to score category C (critic.calibration:
   the visibility and abnormality ramps, the two pass floors) are fitted on the reserved
   thirds of the OTHER categories given; with a single category there is nothing to fit
-  on and the committed default calibration is used (said in the output, with
-  ``held_out: false`` when that default was fitted on the category's own reserved third);
+  on and the shipped calibration fitted without it is used (critic/calibrations.json,
+  ``without:<category>``; the default for a category outside the shipped set, which
+  never saw it), said in the output;
 - the normal-appearance model of each category (product/appearance.py) is fitted on its
-  own ``train/good`` only (no anomalies).
+  own ``train/good`` only (no anomalies);
+- the product model (product/, built from ``train/good`` only, cached) gives each pair
+  its object mask (the foreground; ``move`` goes off it) and the part the knowledge
+  names for the defect (``tools.backends.named_part_mask``, as the agent's QE gets it);
+- for an object product and a defect that moves or removes material (a bent or cut lead,
+  a chipped case, a displaced part: ``critic.judge.moves_material`` or family
+  ``missing``), the pseudo-normal is a "normal twin" (``normal_twin``: the best matching
+  train/good image, registered on the object, pasted inside the mask), since inpainting
+  cannot bring back a missing piece; otherwise ``--reconstruct`` inpainting. The JSON
+  counts both per category (``pseudo_normals``).
 
-Fit: over a grid of (visibility_good, abnormality_good, incoherence_good, strength_power),
+Fit: over a grid of (visibility_good, abnormality_good, incoherence_good, strength_power,
+replace_good),
 among the candidates that can keep the real pass rate (mean over calibration categories)
 >= 0.9, the one with the smallest mean shortfall of its corruption AUROCs below the 0.9
 target (then the best mean AUROC); then the largest floors (of 1.0-3.5) that keep that
@@ -54,14 +65,16 @@ import cv2
 import numpy as np
 
 from anomalyagent.critic import HARD_FAIL, corrupt, judge
-from anomalyagent.critic.calibration import DEFAULT, Calibration
-from anomalyagent.critic.judge import NO_HARD_FAIL, rescore
+from anomalyagent.critic.calibration import DEFAULT, Calibration, resolve_calibration
+from anomalyagent.critic.judge import NO_HARD_FAIL, moves_material, rescore
 from anomalyagent.critic.location import EDGE_LOCATIONS
 from anomalyagent.eval.split import find_categories, split_category, train_images
 from anomalyagent.foreground import foreground
 from anomalyagent.images import ImageError, read_image, read_mask
 from anomalyagent.knowledge import KnowledgeBase
+from anomalyagent.product import ProductError, ProductModel
 from anomalyagent.product.appearance import fit_appearance
+from anomalyagent.records import DefectSpec
 from anomalyagent.reconstruct import reconstruct_normal
 
 log = logging.getLogger("bench_critic")
@@ -70,9 +83,14 @@ GRID_VISIBILITY = (3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0)
 GRID_ABNORMALITY = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 GRID_INCOHERENCE = (0.8, 1.2, 1.6, 2.4, 100.0)  # 100: the incoherence check off
 GRID_POWER = (0.5, 1.0)
+GRID_REPLACE = (0.0, 0.25, 0.5, 1.0)  # 0: the replacement ratio off
 FLOORS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5)
 TARGET_AUROC, TARGET_PASS, FIT_PASS = 0.9, 0.85, 0.9
 MAX_NORMALS = 100
+TWIN_RING = 0.03  # the defect mask grown by this (fraction of the side) is left out when registering
+TWIN_NORMALS = 40  # normal images searched for a twin
+TWIN_FEATHER = 3.0  # px over which the twin fades in from the mask's border
+TWIN_IOU = 0.8  # object-outline IoU (outside the defect) a normal twin needs
 
 
 def auroc(positive: list[float], negative: list[float]) -> tuple[float | None, str]:
@@ -111,8 +129,82 @@ def corruptions(item: dict, rng: np.random.Generator) -> tuple[dict, str]:
     return out, ""
 
 
-def load_category(root: Path, kb: KnowledgeBase, method: str, limit: int, seed: int) -> dict:
-    """Reserved and test anomalies of one category (pairs built once), and its normal model."""
+def _gray(image: np.ndarray) -> np.ndarray:
+    return (image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)).astype(np.float32)
+
+
+def _centroid(mask: np.ndarray) -> tuple[float, float] | None:
+    ys, xs = np.nonzero(mask)
+    return (float(xs.mean()), float(ys.mean())) if xs.size else None
+
+
+def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple[np.ndarray, np.ndarray]],
+                obj: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """A pseudo-normal from the product's own normal images, for a defect that moves or
+    removes material (a bent or cut lead, a chipped case, a displaced part): inpainting cannot bring back
+    the missing piece, the normal set can. ``normals``: (image, object mask) pairs from
+    the product model; ``obj``: the object mask of ``image``. The normal is shifted so its
+    object lies where this image's object lies outside the (dilated) defect (no shift when
+    the defect covers most of the object: a displaced part), the one whose object outline
+    then best matches outside the defect is pasted inside ``mask`` only (outside, the pair
+    is exactly the anomaly image). (twin or None, that IoU); None below TWIN_IOU. Without
+    an anchor the match is the share of the normal's object inside the grown defect.
+    Only the normal images are searched (train/good), never another anomaly."""
+    h, w = mask.shape
+    r = max(3, int(round(TWIN_RING * min(h, w))))
+    grown = cv2.dilate(mask.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    keep = obj & ~grown
+    anchor = _centroid(keep) if keep.sum() >= 0.3 * max(int(obj.sum()), 1) else None
+    best, best_iou = None, -1.0
+    for n, n_obj in normals:
+        if n.shape != image.shape:
+            continue
+        dx = dy = 0.0
+        if anchor is not None:
+            c = _centroid(n_obj & ~grown)
+            if c is None:
+                continue
+            dx, dy = anchor[0] - c[0], anchor[1] - c[1]
+        shift = np.float32([[1, 0, dx], [0, 1, dy]])
+        moved_obj = cv2.warpAffine(n_obj.view(np.uint8), shift, (w, h), flags=cv2.INTER_NEAREST) > 0
+        if anchor is None:  # the defect covers the object (a displaced part): the normal's object must lie in it
+            iou = float((moved_obj & grown).sum() / max(int(moved_obj.sum()), 1))
+        else:
+            a, b = obj & ~grown, moved_obj & ~grown
+            iou = float((a & b).sum() / max(int((a | b).sum()), 1))
+        if iou > best_iou:
+            best_iou = iou
+            best = cv2.warpAffine(n, shift, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if best is None or best_iou < TWIN_IOU:
+        return None, max(best_iou, 0.0)
+    # Feathered inside the mask (full TWIN_FEATHER px in): the pseudo-normal has no step at
+    # the mask's border, so a faded copy is not failed for a seam our pasting made.
+    inside = cv2.distanceTransform(np.pad(mask.view(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    alpha = np.clip(inside / TWIN_FEATHER, 0.0, 1.0)
+    if image.ndim == 3:
+        alpha = alpha[..., None]
+    twin = np.clip(alpha * best.astype(np.float32) + (1 - alpha) * image.astype(np.float32) + 0.5, 0, 255)
+    return twin.astype(np.uint8), best_iou
+
+
+def part_mask(entry, defect: str, parts: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The named part of the knowledge entry on this image (as the agent's QE gets it)."""
+    from anomalyagent.tools.backends import named_part_mask
+
+    return named_part_mask(getattr(entry, "location", "anywhere"), defect, parts,
+                           whole=str((getattr(entry, "priors", None) or {}).get("params", {}).get("whole", "")))
+
+
+def entry_spec(entry, defect: str) -> DefectSpec:
+    """The spec the judge reads the family from (edits that move material): the entry's own."""
+    params = dict((getattr(entry, "priors", None) or {}).get("params", {}) or {})
+    return DefectSpec(family=getattr(entry, "family", "blob"), defect_type=defect, params=params)
+
+
+def load_category(root: Path, kb: KnowledgeBase, method: str, limit: int, seed: int,
+                  cache: Path | None = None) -> dict:
+    """Reserved and test anomalies of one category (pairs built once), its normal model and
+    its product model (object and part masks; train/good only)."""
     category = root.name
     kind = getattr(kb.category(category), "kind", "auto")
     split = split_category(root)
@@ -120,6 +212,15 @@ def load_category(root: Path, kb: KnowledgeBase, method: str, limit: int, seed: 
     normals = [read_image(p) for p in train_images(root)[:MAX_NORMALS]]
     model = fit_appearance(normals, np.random.default_rng(seed))
     fit_s = time.perf_counter() - t
+    t = time.perf_counter()
+    try:
+        product = ProductModel.build(root, cache_dir=cache, category=category, kind=kind if kind != "auto" else "auto")
+    except ProductError as exc:
+        log.warning("%s: no product model (%s); judging on the foreground estimate", category, exc)
+        product = None
+    product_s = time.perf_counter() - t
+    twins = {"used": 0, "inpainted": 0}
+    located = [(n, product.locate(n)[0]) for n in normals[:TWIN_NORMALS]] if product is not None else []
     sets: dict[str, list[dict]] = {}
     for name, records in (("reserved", split.reserved), ("test", [r for r in split.test if r.is_anomaly])):
         items = []
@@ -132,15 +233,27 @@ def load_category(root: Path, kb: KnowledgeBase, method: str, limit: int, seed: 
                 continue
             if not mask.any():
                 continue
-            normal = reconstruct_normal(image, mask, method)
+            entry = kb.lookup(category, rec.defect).entry
+            spec = entry_spec(entry, rec.defect)
+            twin = None
+            if located and product.kind == "object" and (moves_material(spec) or spec.family == "missing"):
+                twin = normal_twin(image, mask, located, product.locate(image)[0])[0]
+            twins["used" if twin is not None else "inpainted"] += 1
+            normal = twin if twin is not None else reconstruct_normal(image, mask, method)
+            if product is not None:
+                fg, parts = product.locate(normal)
+                part = part_mask(entry, rec.defect, parts)
+            else:
+                fg, part = foreground(normal, kind), None
             item = {"category": category, "defect": rec.defect, "image": image, "mask": mask, "normal": normal,
-                    "kind": kind, "entry": kb.lookup(category, rec.defect).entry,
-                    "foreground": foreground(normal, kind)}
+                    "kind": kind, "entry": entry, "foreground": fg, "part": part,
+                    "spec": spec}
             pairs, why = corruptions(item, np.random.default_rng([seed, i, name == "test"]))
             item["pairs"], item["skip_move"] = {"real": (image, mask), **pairs}, why
             items.append(item)
         sets[name] = items
-    return {"name": category, "model": model, "fit_s": fit_s, "n_normals": len(normals), **sets}
+    return {"name": category, "model": model, "fit_s": fit_s, "n_normals": len(normals), "product_s": product_s,
+            "product": finite(product.summary()) if product is not None else None, "twins": twins, **sets}
 
 
 def judge_all(items: list[dict], model) -> list[dict]:
@@ -149,8 +262,8 @@ def judge_all(items: list[dict], model) -> list[dict]:
     out = []
     for item in items:
         for kind, (edited, mask) in item["pairs"].items():
-            j = judge(item["normal"], edited, mask, entry=item["entry"], kind=item["kind"],
-                      foreground=item["foreground"], appearance=model)
+            j = judge(item["normal"], edited, mask, spec=item["spec"], entry=item["entry"], kind=item["kind"],
+                      foreground=item["foreground"], appearance=model, part=item["part"])
             out.append({"category": item["category"], "defect": item["defect"], "kind": kind, "judgement": j,
                         "skip_move": item["skip_move"] if kind == "real" else ""})
     return out
@@ -225,7 +338,8 @@ def fit(calib_rows: dict[tuple[float, float], dict[str, list[dict]]], names: lis
 
     def calibration(key, lf: float, qf: float) -> Calibration:
         return Calibration(visibility_good=key[0], abnormality_good=key[1], incoherence_good=key[2],
-                           strength_power=key[3], location_floor=lf, quality_floor=qf, fitted_on=sorted(names))
+                           strength_power=key[3], replace_good=key[4], location_floor=lf, quality_floor=qf,
+                           fitted_on=sorted(names))
 
     lowest = FLOORS[0]
     feasible = [k for k in calib_rows if real_pass(calib_rows[k], names, calibration(k, lowest, lowest)) >= FIT_PASS]
@@ -257,13 +371,35 @@ def timing(items: list[dict], seed: int, repeats: int = 40) -> dict[str, float]:
         if not m.any():
             continue
         t, c = time.perf_counter(), time.process_time()
-        judge(n, a, m, entry=it["entry"], kind=it["kind"], appearance=it["model"])
+        judge(n, a, m, spec=it["spec"], entry=it["entry"], kind=it["kind"], appearance=it["model"])
         times.append(((time.perf_counter() - t) * 1000.0, (time.process_time() - c) * 1000.0))
     if not times:
         return {}
     wall, cpu = np.asarray(times).T
     return {"wall_ms_median": round(float(np.median(wall)), 2), "wall_ms_p90": round(float(np.percentile(wall, 90)), 2),
             "cpu_ms_median": round(float(np.median(cpu)), 2), "cpu_ms_p90": round(float(np.percentile(cpu, 90)), 2)}
+
+
+def finite(value):
+    """``value`` with every non-finite float replaced by None (the JSON never holds NaN)."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def shipped_calibrations(result: dict) -> dict:
+    """The package's calibration set (critic/calibrations.json) from one run's result: the
+    fit on all given categories ("default") and, per category, the fit without it."""
+    return {"note": "written by benchmarks/bench_critic.py --write-calibrations; do not edit by hand",
+            "command": result["command"], "date": result["date"], "default": result["calibration_all"],
+            "without": {name: c["calibration"] for name, c in sorted(result["categories"].items())
+                        if name not in c["calibration"]["fitted_on"]}}
 
 
 def fmt(v: float | None) -> str:
@@ -273,11 +409,11 @@ def fmt(v: float | None) -> str:
 def print_category(name: str, s: dict, cal: Calibration, skipped: dict[str, int], names_other: list[str]) -> None:
     fitted = ", ".join(cal.fitted_on)
     if not names_other:
-        fitted = f"the committed default ({fitted}): no other category given"
+        fitted = f"the shipped fit without {name} ({fitted}): no other category given"
     print(f"\n## {name} (test two-thirds): {s['n_real']} real, real pass rate {fmt(s['real_pass_rate'])}; "
           f"thresholds fitted on {fitted}")
     print(f"   calibration: visibility_good {cal.visibility_good:g}, abnormality_good {cal.abnormality_good:g}, "
-          f"power {cal.strength_power:g}, incoherence_good {cal.incoherence_good:g}, floors location {cal.location_floor:g} quality {cal.quality_floor:g}")
+          f"power {cal.strength_power:g}, incoherence_good {cal.incoherence_good:g}, replace_good {cal.replace_good:g}, floors location {cal.location_floor:g} quality {cal.quality_floor:g}")
     print(f"{'corruption':<11}{'n':>5}{'AUROC':>8}{'pass':>8}")
     for kind in KINDS:
         print(f"{kind:<11}{s['n'][kind]:>5}{fmt(s['auroc'][kind]):>8}{fmt(s['pass_rate'][kind]):>8}"
@@ -295,8 +431,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reconstruct", default="telea", help="reconstruct_normal method for the pseudo-normals")
     parser.add_argument("--limit", type=int, default=0, help="at most this many anomalies per split and category (0: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--product-cache", default="", help="folder for the product models (default: the package's "
+                        "cache folder, $ANOMALYAGENT_CACHE or ~/.cache/anomalyagent)")
     parser.add_argument("--json", action="store_true", help="end with the JSON summary line")
     parser.add_argument("--out", default="", help="also write the JSON summary to this file")
+    parser.add_argument("--write-calibrations", default="", metavar="FILE",
+                        help="write the shipped calibration set (the all-category fit and each fit without one "
+                        "category) to FILE, e.g. src/anomalyagent/critic/calibrations.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cv2.setNumThreads(1)
@@ -311,13 +452,15 @@ def main(argv: list[str] | None = None) -> int:
     cats = []
     for root in roots:
         try:
-            cats.append(load_category(root, kb, args.reconstruct, args.limit, args.seed))
+            cats.append(load_category(root, kb, args.reconstruct, args.limit, args.seed,
+                                      Path(args.product_cache) if args.product_cache else None))
         except ImageError as exc:
             print(f"skipped {root.name}: {exc}", file=sys.stderr)
-    grid = list(itertools.product(GRID_VISIBILITY, GRID_ABNORMALITY, GRID_INCOHERENCE, GRID_POWER))
+    grid = list(itertools.product(GRID_VISIBILITY, GRID_ABNORMALITY, GRID_INCOHERENCE, GRID_POWER, GRID_REPLACE))
     judged = {c["name"]: {split: judge_all(c[split], c["model"]) for split in ("reserved", "test")} for c in cats}
     calib_rows = {key: {c["name"]: evaluate(judged[c["name"]]["reserved"], Calibration(
-        visibility_good=key[0], abnormality_good=key[1], incoherence_good=key[2], strength_power=key[3]))
+        visibility_good=key[0], abnormality_good=key[1], incoherence_good=key[2], strength_power=key[3],
+        replace_good=key[4]))
         for c in cats} for key in grid}
     names = [c["name"] for c in cats]
     result: dict = {"command": "python benchmarks/bench_critic.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -326,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "third; scores on the test two-thirds", "categories": {}}
     for c in cats:
         others = [n for n in names if n != c["name"]]
-        cal = fit(calib_rows, others)
+        cal = fit(calib_rows, others) if others else resolve_calibration(f"without:{c['name']}")
         rows = evaluate(judged[c["name"]]["test"], cal)
         s = summary(rows, cal)
         skipped: dict[str, int] = {}
@@ -343,6 +486,9 @@ def main(argv: list[str] | None = None) -> int:
                   "test two-thirds): not a leave-one-category-out number")
         result["categories"][c["name"]] = {**s, "calibration": cal.to_dict(), "held_out": held_out, "move_skipped": skipped,
                                            "normal_model": {"train_good_images": c["n_normals"], "fit_s": round(c["fit_s"], 2)},
+                                           "product_model": {"build_or_load_s": round(c["product_s"], 2),
+                                                             **(c["product"] or {"none": True})},
+                                           "pseudo_normals": c["twins"],
                                            "targets_missed": missed}
     result["calibration_all"] = fit(calib_rows, names).to_dict()
     result["timing_256"] = timing([{**it, "model": c["model"]} for c in cats for it in c["test"]], args.seed)
@@ -357,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+    if args.write_calibrations:
+        Path(args.write_calibrations).write_text(json.dumps(shipped_calibrations(result), indent=1, allow_nan=False) + "\n")
     if args.json:
         print(text)
     return 0

@@ -93,10 +93,22 @@ def measure_iou(data: Path, category: str, keys: list[str], labels: dict) -> tup
                "min_iou": round(float(np.min([r["iou"] for r in rows])), 4),
                "median_locate_cpu_ms": round(float(np.median([r["locate_cpu_ms"] for r in rows])), 2),
                "build_seconds": round(model.build_seconds, 2), "parts": model.parts, "images": rows}
+    # Halves of the labels: method changes after the first run were tried while looking
+    # only at the "dev" half (image numbers divisible by 10); the "held" half checks them.
+    for half, pick in (("dev", lambda n: n % 10 == 0), ("held", lambda n: n % 10 != 0)):
+        ious = [r["iou"] for r in rows if pick(_number(r["image"]))]
+        if ious:
+            summary[f"{half}_half_mean_iou"] = round(float(np.mean(ious)), 4)
     for k in ("body_vs_case_iou", "lead_vs_leads_iou"):
         if rows and k in rows[0]:
             summary["mean_" + k] = round(float(np.mean([r[k] for r in rows])), 4)
     return model, summary, located
+
+
+def _number(key: str) -> int:
+    """Image number of a label key (``.../005.png`` -> 5); -1 when the name is not a number."""
+    stem = Path(key).stem
+    return int(stem) if stem.isdigit() else -1
 
 
 def named_label(defect: str) -> tuple[str, ...] | None:
@@ -184,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         model, summary, located = measure_iou(args.data, category, keys, labels)
         result["iou"][category] = summary
         print(f"{category}: object IoU mean {summary['mean_iou']:.3f} (min {summary['min_iou']:.3f}) over {len(keys)} labelled images; "
+              f"dev/held halves {summary.get('dev_half_mean_iou', float('nan')):.3f}/{summary.get('held_half_mean_iou', float('nan')):.3f}; "
               f"locate {summary['median_locate_cpu_ms']:.1f} ms CPU; parts {', '.join(model.parts)}")
         if any("case" in labels["images"][k] for k in keys):
             hits = measure_hits(category, located, args.samples, kb)

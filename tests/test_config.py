@@ -139,3 +139,103 @@ def test_a_stateful_policy_refuses_concurrent_episodes(monkeypatch):
     assert build_agent(AgentConfig(policy="stateful")).policy is not None
     with pytest.raises(ValueError, match="cannot serve several episodes at once"):
         build_agent(AgentConfig(policy="stateful", concurrency=4))
+
+
+def _calibration_file(tmp_path, **fields):
+    """The record's own defaults (not the shipped fit, which a refit changes) plus ``fields``."""
+    from anomalyagent.critic.calibration import Calibration
+
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps({**Calibration().to_dict(), **fields}))
+    return path
+
+
+def test_calibration_names_and_files_resolve_and_are_recorded(tmp_path):
+    from anomalyagent.critic.calibration import DEFAULT, resolve_calibration, shipped
+
+    assert AgentConfig().calibration == "default" and AgentConfig().to_dict()["calibration"] == "default"
+    for category, fit in shipped()["without"].items():
+        config = AgentConfig(calibration=f"without:{category}")
+        assert config.to_dict()["calibration"] == f"without:{category}"
+        assert category not in fit.fitted_on and resolve_calibration(config.calibration) == fit
+    assert set(shipped()["without"]) == set(DEFAULT.fitted_on)  # one fit without each category DEFAULT saw
+    assert resolve_calibration("without:my_own_product") == DEFAULT  # DEFAULT never saw it
+    path = _calibration_file(tmp_path, quality_floor=4.5)
+    assert resolve_calibration(AgentConfig(calibration=str(path)).calibration).quality_floor == 4.5
+    assert AgentConfig.from_dict(AgentConfig(calibration=str(path)).to_dict()).calibration == str(path)
+
+
+@pytest.mark.parametrize("value,message", [
+    ("nope", "must be one of default, without:"),
+    ("without:", "needs a category folder name"),
+    ("without:../x", "needs a category folder name"),
+    ("missing.json", "cannot read the calibration"),
+    (3, "must be default, without:<category> or a .json file"),
+])
+def test_bad_calibration_choices_fail_with_a_clear_message(value, message):
+    with pytest.raises(ValueError, match="calibration") as info:
+        AgentConfig(calibration=value)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[1, 2]", "expected a JSON object"),
+    ('{"visibility_good": NaN}', "not a JSON calibration"),
+    ('{"quality_floor": 7}', "floors must lie in [0, 5]"),
+    ('{"visibility_good": "high"}', "visibility_good must be a finite number"),
+    ('{"colour": 1}', "unknown fields"),
+    ("{oops", "not a JSON calibration"),
+])
+def test_bad_calibration_files_name_the_file(tmp_path, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(ValueError) as info:
+        AgentConfig(calibration=str(path))
+    assert message in str(info.value) and "bad.json" in str(info.value)
+
+
+def test_calibration_lives_in_one_place():
+    with pytest.raises(ValueError, match="set the top-level `calibration`"):
+        AgentConfig(tools={"QE": {"name": "measured", "calibration": "without:hazelnut"}})
+
+
+def _judged_edit(agent):
+    """PG, IG and QE of ``agent``'s tools on a seeded synthetic object: the QE observation."""
+    import numpy as np
+
+    from anomalyagent.agent.loop import new_state
+    from anomalyagent.records import Task, ToolCall
+    from anomalyagent.synthetic import object_image
+
+    image = object_image(np.random.default_rng(0), 128)
+    state = new_state(Task("x.png", "hazelnut", "color", seed=0), image)
+    for name in ("PG", "IG"):
+        assert not agent.tools.execute(ToolCall(name, {"instruction": "a stain"} if name == "IG" else {}), state).error
+    return agent.tools.execute(ToolCall("QE", {}), state)
+
+
+def test_the_configured_calibration_reaches_the_critic(tmp_path, monkeypatch):
+    from anomalyagent.critic import CRITICS
+    from anomalyagent.critic.calibration import resolve_calibration
+
+    seen = []
+    original = CRITICS.get("measured")
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["calibration"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setitem(CRITICS._items, "measured", spy)
+    agent = build_agent(AgentConfig(calibration="without:transistor"))
+    _judged_edit(agent)
+    assert seen == [resolve_calibration("without:transistor")] and "transistor" not in seen[0].fitted_on
+    # and the thresholds decide the verdict: floors at 5/5 fail the same edit that floors at 0 pass
+    ramp = {"visibility_good": 1000.0, "strength_power": 1.0}  # quality well under 5 for any edit
+    lenient = _judged_edit(build_agent(AgentConfig(calibration=str(_calibration_file(
+        tmp_path, location_floor=0.0, quality_floor=0.0, **ramp)))))
+    (tmp_path / "strict").mkdir()
+    strict = _judged_edit(build_agent(AgentConfig(calibration=str(_calibration_file(
+        tmp_path / "strict", location_floor=5.0, quality_floor=5.0, **ramp)))))
+    assert strict.payload["score"] == lenient.payload["score"]  # same measurements...
+    assert not strict.payload["passed"] and "needs its floor" in strict.text  # ...another verdict
+    assert lenient.payload["passed"]

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eval_fixtures import make_category
@@ -41,9 +42,19 @@ def test_single_category_folder_uses_the_default_calibration(bench, tmp_path, ca
     assert bench.main(["--data", str(root), "--json", "--out", str(tmp_path / "r.json")]) == 0
     out = _last_json(capsys.readouterr().out)
     cat = out["categories"]["tile"]
-    assert cat["calibration"]["fitted_on"] == bench.DEFAULT.fitted_on and cat["held_out"] and _no_nan(out)
+    assert cat["calibration"]["fitted_on"] == list(bench.DEFAULT.fitted_on) and cat["held_out"] and _no_nan(out)
     assert cat["auroc"]["move"] is None and cat["auroc_reason"]["move"]  # null + a reason, never NaN
     assert json.loads((tmp_path / "r.json").read_text()) == out
+
+
+def test_a_single_shipped_category_uses_the_fit_without_it(bench, tmp_path, capsys):
+    from anomalyagent.critic.calibration import resolve_calibration
+
+    root = make_category(tmp_path / "transistor", per_defect=3, size=48)
+    assert bench.main(["--data", str(root), "--json"]) == 0
+    cat = _last_json(capsys.readouterr().out)["categories"]["transistor"]
+    assert cat["calibration"] == resolve_calibration("without:transistor").to_dict()
+    assert "transistor" not in cat["calibration"]["fitted_on"] and cat["held_out"]
 
 
 def test_two_categories_are_calibrated_on_each_other(bench, tmp_path, capsys):
@@ -65,3 +76,31 @@ def test_summary_of_nothing_is_null_not_nan(bench):
 def test_not_a_dataset_is_a_clear_error(bench, tmp_path, capsys):
     assert bench.main(["--data", str(tmp_path), "--json"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def _lead_scene(shift: int, cut: bool = False):
+    """A dark case with a bright lead under it on a mid-grey board, shifted by ``shift`` px;
+    ``cut``: the lower half of the lead missing (board there)."""
+    img = np.full((96, 96, 3), 120, np.uint8)
+    img[20:45, 30 + shift:60 + shift] = 20
+    img[45:85, 43 + shift:47 + shift] = 230
+    if cut:
+        img[65:85, 43 + shift:47 + shift] = 120
+    obj = np.zeros((96, 96), bool)
+    obj[20:45, 30 + shift:60 + shift] = True
+    obj[45:85 if not cut else 65, 43 + shift:47 + shift] = True
+    return img, obj
+
+
+def test_a_normal_twin_brings_back_the_missing_piece(bench):
+    anomaly, obj = _lead_scene(3, cut=True)
+    mask = np.zeros((96, 96), bool)
+    mask[64:86, 41:51] = True
+    normals = [_lead_scene(s) for s in (-6, 0, 5)]
+    twin, iou = bench.normal_twin(anomaly, mask, normals, obj)
+    assert twin is not None and iou > 0.9
+    assert np.array_equal(twin[~mask], anomaly[~mask])  # outside the mask the pair is the anomaly image
+    assert twin[75, 47, 0] > 200  # the lead is back, where this image's lead is (shifted by 3 px)
+    # a normal set that does not match the object's outline is not used (the caller inpaints)
+    odd = [(np.full_like(anomaly, 120), np.zeros((96, 96), bool) | (np.arange(96)[:, None] < 10))]
+    assert bench.normal_twin(anomaly, mask, odd, obj)[0] is None

@@ -61,3 +61,17 @@ def test_critique_with_the_products_normal_images(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["terms"] == fitted["terms"]
     assert main(args + ["--normals", str(tmp_path / "nothing")]) == 2
     assert "no normal images" in capsys.readouterr().out
+
+
+def test_critique_takes_a_calibration(tmp_path, capsys):
+    p = _files(tmp_path)
+    args = ["critique", "--normal", str(p["normal"]), "--image", str(p["image"]), "--mask", str(p["mask"]),
+            "--category", "magnetic_tile", "--defect", "blowhole", "--json"]
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps({"visibility_good": 1000.0, "strength_power": 1.0, "quality_floor": 4.9}))
+    assert main(args + ["--calibration", str(strict)]) == 0
+    j = json.loads(capsys.readouterr().out)
+    assert j["passed"] is False and "needs its floor" in j["review"]
+    assert main(args + ["--calibration", "without:hazelnut"]) == 0
+    assert json.loads(capsys.readouterr().out)["passed"] is True
+    assert main(args + ["--calibration", "nonsense"]) == 2 and "calibration 'nonsense'" in capsys.readouterr().out

@@ -119,7 +119,8 @@ def test_seam_is_judged_against_the_products_own_edges(tile_model):
 
 
 @pytest.mark.parametrize("bad", [dict(abnormality_good=0.0), dict(quality_floor=6.0), dict(strength_power=0.0),
-                                 dict(visibility_good=0.0)])
+                                 dict(visibility_good=0.0), dict(replace_good=-1.0), dict(visibility_good=float("nan")),
+                                 dict(location_floor=True)])
 def test_calibration_rejects_nonsense(bad):
     with pytest.raises(ValueError, match="calibration"):
         Calibration(**bad)
@@ -147,6 +148,7 @@ def test_rescore_reproduces_judge_under_another_calibration(tile_model):
     for edited, mask in [(e, m), corrupt.fade(n, e, m, 0.3)]:
         j0 = judge(n, edited, mask, entry=ENTRY, kind="texture", appearance=tile_model)
         for cal in (Calibration(visibility_good=12.0, abnormality_good=4.0, strength_power=1.0, quality_floor=3.0),
+                    Calibration(visibility_good=6.0, replace_good=1.0, quality_floor=2.0),
                     Calibration(visibility_good=2.0, location_floor=1.0, quality_floor=1.0, incoherence_good=0.5)):
             direct = judge(n, edited, mask, entry=ENTRY, kind="texture", appearance=tile_model, calibration=cal)
             again = rescore(j0, cal)

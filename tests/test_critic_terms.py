@@ -139,6 +139,42 @@ def test_shape_fails_a_mask_covering_the_part():
     assert t.value == 0.0 and t.direction == "decrease"
 
 
+def test_a_defect_the_knowledge_lets_span_the_part_may_cover_it():
+    m = np.zeros((64, 64), bool)
+    m[10:50, 10:50] = True
+    fg = m.copy()  # the mask covers the whole part (a displaced component: old and new place)
+    assert shape_term(m, fg, size=(0.1, 0.3)).value == 0.0
+    assert shape_term(m, fg, size=(0.5, 1.0)).value == 1.0  # covers 39 % of the image
+    assert shape_term(np.ones_like(m), fg, size=(0.5, 1.0)).value == 0.0  # but not the whole frame
+
+
+def _bar_scene(fade: float = 1.0):
+    """Dark board with a bright vertical bar (a lead); the edit removes the bar's lower half
+    (a cut lead), or fades that removal to ``fade``."""
+    rng = np.random.default_rng(3)
+    normal = np.clip(60 + rng.normal(0, 2, (96, 96)), 0, 255).astype(np.uint8)
+    normal[10:80, 44:52] = 200
+    mask = np.zeros((96, 96), bool)
+    mask[45:80, 42:54] = True
+    removed = normal.copy()
+    removed[45:80, 44:52] = normal[45:80, 30:38]  # board where the lead was
+    edited = np.where(mask, np.round(normal + fade * (removed.astype(float) - normal)), normal).astype(np.uint8)
+    return normal, edited, mask
+
+
+def test_replacement_ratio_tells_a_removed_part_from_a_faded_removal():
+    from anomalyagent.critic.appearance import replacement_ratio
+
+    real, faded = make_views(*_bar_scene()), make_views(*_bar_scene(0.2))
+    assert replacement_ratio(real) > 0.7 and replacement_ratio(faded) < 0.3
+    # the contrast of the faded removal is still far above the grain: only the ratio sees it
+    assert visibility_term(faded, 3.0, 1.0, replace_good=0.0).value == 1.0
+    assert visibility_term(faded, 3.0, 1.0, replace_good=0.5).value < 0.6
+    see_through = visibility_term(faded, 3.0, 1.0, replace_good=1.0)
+    assert see_through.value < 0.2 and see_through.direction == "increase" and "see-through" in see_through.text
+    assert visibility_term(real, 3.0, 1.0, replace_good=0.5).value == 1.0
+
+
 # --- location --------------------------------------------------------------------------
 def test_location_on_and_off_the_object():
     n, e, m = object_scene()
@@ -167,3 +203,15 @@ def test_location_edge_defects_must_touch_the_part_border():
     assert border_distance(m3, obj, texture=False) < 0.02
     assert location_term(m3, obj, "rim").value == 1.0
     assert location_term(m, fg, "surface", texture=True).value == 1.0
+
+
+def test_moved_material_may_land_beside_the_part():
+    part = np.zeros((100, 100), bool)
+    part[20:70, 45:50] = True  # a lead
+    tip = np.zeros_like(part)
+    tip[70:74, 50:53] = True  # a bent tip's annotated new place: just beside it, on the board
+    far = np.zeros_like(part)
+    far[90:94, 5:8] = True
+    assert location_term(tip, part, "lead", part=part).value == 0.0  # a plain edit must be on it
+    assert location_term(tip, part, "lead", part=part, moved=True).value == 1.0
+    assert location_term(far, part, "lead", part=part, moved=True).value == 0.0

@@ -91,3 +91,42 @@ def test_few_shot_without_the_measuring_module_is_a_clear_error(tmp_path: Path, 
         BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), setting="one-shot")
     with pytest.raises(ValueError, match="base priors 'mine' must be one of package, generic"):
         BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), base_priors="mine")
+
+
+def test_critic_calibration_per_setting():
+    from anomalyagent.eval.settings import critic_calibration
+
+    assert critic_calibration("zero-shot", "transistor") == "without:transistor"
+    assert critic_calibration("few-shot", "transistor") == "default"
+    with pytest.raises(ValueError, match="setting 'one-shot'"):
+        critic_calibration("one-shot", "transistor")
+
+
+@pytest.mark.parametrize("setting,expected", [("zero-shot", "without:transistor"), ("few-shot", "default")])
+def test_bench_hands_the_agent_the_settings_critic_calibration(tmp_path: Path, stand_in_measure, setting, expected):
+    """Zero-shot: thresholds fitted without the evaluated category (here one of the shipped
+    five); few-shot: the default. Recorded in the row's params and the run record."""
+    from anomalyagent.critic.calibration import resolve_calibration
+
+    root = make_category(tmp_path / "data" / "transistor", defects=("crack", "oil"))
+    config = BenchConfig(data=str(root), out=str(tmp_path / "o"), methods=["agent", "perlin"], n=2, preset="tiny",
+                         seeds=[0], oracle=False, classify=False, generation=False, progress=False, setting=setting)
+    rows = {r["method"]: r for r in run_bench(config)}
+    agent, perlin = rows["agent"], rows["perlin"]
+    assert not agent.get("error") and agent["params"]["calibration"] == expected
+    assert "calibration" not in perlin["params"]  # no critic: the baselines' stored rows stay valid
+    record = json.loads((tmp_path / "o" / "synthetic" / "transistor" / setting / "agent" / "seed0"
+                         / "anomalyagent-run.json").read_text())
+    assert record["config"]["calibration"] == expected
+    if setting == "zero-shot":
+        assert "transistor" not in resolve_calibration(expected).fitted_on
+
+
+def test_stored_agent_rows_of_another_calibration_are_redone(tmp_path: Path):
+    from anomalyagent.eval.results import stale_reason
+
+    config = BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), methods=["agent"], preset="tiny")
+    old = config.row_params("zero-shot", None)  # a row from before the critic was calibrated per setting
+    new = config.row_params("zero-shot", None, "without:tile")
+    code = {"fingerprint": "f", "version": "v"}
+    assert stale_reason({"code": code, "params": old}, code, new) == "its parameters changed (calibration)"

@@ -261,3 +261,86 @@ def test_agent_method_hands_the_editor_other_normals_with_their_masks(board_dir,
     assert all(np.array_equal(a, b) for a, b in zip(context["normals"], again["normals"]))
     none = AgentMethod(product="auto", config={"normals": 0})._context(task, pool, product)
     assert "normals" not in none and none["bank"] is None
+
+
+def test_code_fingerprint_follows_the_source(tmp_path):
+    from anomalyagent.product.model import code_fingerprint
+
+    a, b = tmp_path / "model.py", tmp_path / "parts.py"
+    a.write_text("x = 1\n")
+    b.write_text("y = 2\n")
+    first = code_fingerprint((a, b))
+    assert code_fingerprint((a, b)) == first
+    a.write_text("x = 2\n")
+    code_fingerprint.cache_clear()
+    assert code_fingerprint((a, b)) != first
+    assert len(code_fingerprint()) == 16  # the package's own files are all readable
+
+
+def test_cache_from_other_code_is_rebuilt_not_reused(tmp_path, monkeypatch):
+    from anomalyagent.product import model as model_module
+
+    root = tmp_path / "widget"
+    for i in range(4):
+        write(root / "train" / "good" / f"{i}.png", board_scene(i)[0])
+    first = ProductModel.build(root, cache_dir=tmp_path / "cache")
+    assert ProductModel.build(root, cache_dir=tmp_path / "cache").cached
+    # the same images and settings, but the product model's code changed since the cache was written
+    monkeypatch.setattr(model_module, "code_fingerprint", lambda files=None: "0123456789abcdef")
+    rebuilt = ProductModel.build(root, cache_dir=tmp_path / "cache")
+    assert not rebuilt.cached and rebuilt.key != first.key and rebuilt.code == "0123456789abcdef"
+    again = ProductModel.build(root, cache_dir=tmp_path / "cache")
+    assert again.cached and again.key == rebuilt.key
+    assert json.loads((tmp_path / "cache").glob("widget-*.product.json").__next__().read_text())["code"] == "0123456789abcdef"
+
+
+def test_robust_rectangle_ignores_a_bump_and_rounded_corners():
+    from anomalyagent.product.parts import robust_rectangle
+
+    body = np.zeros((100, 100), bool)
+    body[20:70, 30:80] = True
+    body[40:50, 24:30] = True  # a hole glued to the left side
+    for y, x in ((20, 30), (20, 79), (69, 30), (69, 79)):  # corners rounded off
+        body[max(0, y - 3):y + 4, max(0, x - 3):x + 4] &= False
+    rect, score = robust_rectangle(body)
+    truth = np.zeros_like(body)
+    truth[20:70, 30:80] = True
+    assert np.count_nonzero(rect ^ truth) < 0.02 * truth.sum()
+    assert score > 0.9
+    disc = np.zeros((100, 100), np.uint8)
+    cv2.ellipse(disc, (50, 50), (30, 20), 30, 0, 360, 1, -1)
+    assert robust_rectangle(disc > 0)[1] < 0.88  # an ellipse is not a rectangle: never snapped
+
+
+def test_thin_part_followed_past_its_tip_while_the_strip_continues():
+    from anomalyagent.product.parts import extend_thin_parts, split_parts
+
+    obj = np.zeros((128, 128), bool)
+    obj[20:60, 40:90] = True  # body
+    obj[60:90, 62:68] = True  # the visible part of a lead
+    parts = split_parts(obj, 6)
+    assert "lead_labels" in parts
+    away = np.zeros_like(obj)
+    away[92:115, 62:68] = True  # the lead goes on, in shadow, after a 2 px break
+    away[30:120, 100:106] = True  # a board gap far from any lead stays background
+    lead = parts["lead"].copy()
+    extend_thin_parts(parts, away)
+    assert parts["object"][95:112, 63:67].all() and parts["edge"][95:112, 63:67].all()
+    assert parts["object"][90:92, 63:67].all()  # the break is bridged
+    assert not parts["object"][:, 100:106].any() and not parts["object"][116:, :].any()
+    assert np.array_equal(parts["lead"], lead) and parts["lead_labels"].max() == 1  # plans stay on the seen lead
+
+
+def test_thin_to_core_peels_one_pixel_off_leads_in_the_object_only():
+    from anomalyagent.product.model import thin_to_core
+    from anomalyagent.product.parts import split_parts
+
+    obj = np.zeros((128, 128), bool)
+    obj[20:60, 40:90] = True
+    obj[60:100, 60:68] = True
+    parts = split_parts(obj, 6)
+    body = parts["body"].copy()
+    width = parts["lead"][80].sum()
+    thin_to_core(parts)
+    assert parts["object"][80].sum() == width - 2 and not parts["edge"][80, ~parts["object"][80]].any()
+    assert np.array_equal(parts["body"], body) and parts["lead"][80].sum() == width  # plans' lead kept

@@ -12,6 +12,7 @@ A YAML file (``synthesize --config FILE``)::
       KR: kb
       MG: change
     knowledge: [my_defects.yaml]
+    calibration: default       # the measured critic's thresholds: default, without:<category>, or FILE.json
     max_turns: 10
     retries: 2
     concurrency: 8
@@ -125,6 +126,10 @@ class AgentConfig:
                                                      "(background plates for parts that move or go, transplant donors); 0: none"})
     bank: str | None = field(default=None, metadata={"help": "a local defect bank folder (anomalyagent bank build) the "
                                                             "transplant family draws real defects from; none by default"})
+    calibration: str = field(default="default", metadata={"help": "the measured critic's thresholds (QE): default "
+                                                          "(fitted on the dev categories' reserved thirds), "
+                                                          "without:<category> (the shipped fit without that category; "
+                                                          "default for a category it never saw), or a .json file"})
 
     def __post_init__(self) -> None:
         self.policy = BackendConfig.parse(self.policy, "policy")
@@ -149,17 +154,36 @@ class AgentConfig:
             if not isinstance(self.bank, (str, Path)) or not str(self.bank):
                 raise ValueError(f"bank must be a folder path or null, got {self.bank!r}")
             self.bank = str(self.bank)
+        self._check_calibration()
         for name, low, high in (("max_turns", 0, 50), ("retries", 0, 20), ("concurrency", 1, 256), ("normals", 0, 16)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+
+    def _check_calibration(self) -> None:
+        """One place names the critic's thresholds (so the run record tells which were used):
+        the top-level ``calibration``, checked here (a bad name or file fails before any work)."""
+        from .critic.calibration import resolve_calibration
+
+        if "calibration" in self.tools["QE"].options:
+            raise ValueError("tools.QE.calibration: set the top-level `calibration` instead (one place, recorded "
+                             "in the run record)")
+        if isinstance(self.calibration, Path):
+            self.calibration = str(self.calibration)
+        if not isinstance(self.calibration, str) or not self.calibration:
+            raise ValueError(f"calibration must be default, without:<category> or a .json file, got {self.calibration!r}")
+        try:
+            resolve_calibration(self.calibration)
+        except ValueError as exc:
+            raise ValueError(f"calibration: {exc}") from None
 
     # -- (de)serialisation --------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain data (no secrets by construction): what a manifest or log may record."""
         return {"policy": self.policy.to_dict(), "tools": {k: v.to_dict() for k, v in self.tools.items()},
                 "knowledge": list(self.knowledge), "max_turns": self.max_turns, "retries": self.retries,
-                "concurrency": self.concurrency, "product": self.product, "normals": self.normals, "bank": self.bank}
+                "concurrency": self.concurrency, "product": self.product, "normals": self.normals, "bank": self.bank,
+                "calibration": self.calibration}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> "AgentConfig":
@@ -253,7 +277,8 @@ def build_toolbox(config: AgentConfig, kb: KnowledgeBase, pool: Any = None):
     return ToolBox([
         PromptGeneration(kb, t["PG"].name, **_with_shared(get(PLANNERS, t["PG"].name), t["PG"].options, pool=pool)),
         ImageGeneration(t["IG"].name, **_with_shared(get(EDITORS, t["IG"].name), t["IG"].options, pool=pool)),
-        QualityEvaluation(t["QE"].name, **_with_shared(get(JUDGES, t["QE"].name), t["QE"].options, pool=pool)),
+        QualityEvaluation(t["QE"].name, **_with_shared(get(JUDGES, t["QE"].name), t["QE"].options, pool=pool,
+                                                       calibration=config.calibration)),
         KnowledgeRetrieval(kb),
         MaskGeneration(t["MG"].name, **_with_shared(get(MASKERS, t["MG"].name), t["MG"].options, pool=pool)),
     ])

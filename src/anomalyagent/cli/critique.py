@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    "and judge the defect against it too (with --appearance FILE, also save the model there)")
     p.add_argument("--appearance", metavar="FILE",
                    help="a saved normal-appearance model (.npz, product/appearance.py) to judge against")
+    p.add_argument("--calibration", default="default", metavar="NAME|FILE",
+                   help="the measured critic's thresholds: default, without:<category> (fitted without that "
+                   "category) or a .json file of critic.calibration.Calibration fields")
     p.add_argument("--json", action="store_true", help="print the judgement as JSON")
     return p
 
@@ -108,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
             raise ImageError(f"{args.image}: {edited.shape} differs from the normal image's {normal.shape}")
         mask = read_mask(args.mask, normal.shape[:2]) if args.mask else None
         appearance = _appearance(args)
+        from ..critic.calibration import resolve_calibration
+
+        calibration = resolve_calibration(args.calibration)
     except (ImageError, ValueError) as exc:
         print(f"error: {exc}")
         return 2
@@ -119,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         critic = CRITICS.get(args.critic)
         if appearance is not None:
             extra["appearance"] = appearance
+        if args.critic == "measured":
+            extra["calibration"] = calibration
         j = critic(normal, edited, mask, entry=entry, kind=args.kind or kind or "auto", learned=args.learned, **extra)
     except KeyError as exc:
         print(f"error: {exc.args[0]}")

@@ -25,21 +25,44 @@ def defect_contrast(v: Views) -> float:
     return float(np.percentile(v.diff[v.mask], 90))
 
 
-def visibility_values(contrast: float, cnr: float, cnr_good: float, power: float) -> tuple[float, float]:
+def visibility_values(contrast: float, cnr: float, cnr_good: float, power: float, replace: float = float("inf"),
+                      replace_good: float = 0.0) -> tuple[float, float]:
     """(faint, strong) parts of the visibility term from its raw measurements: contrast in
-    delta-E and the contrast-to-noise ratio (see ``visibility_term``)."""
-    faint = min(1.0, max(contrast, 0.0) / 8.0, max(cnr, 0.0) / cnr_good) ** power
-    return faint, ramp(contrast, 100.0, 80.0)
+    delta-E, the contrast-to-noise ratio and the replacement ratio (see ``visibility_term``);
+    ``replace_good`` 0 leaves the replacement ratio out."""
+    faint = min(1.0, max(contrast, 0.0) / 8.0, max(cnr, 0.0) / cnr_good)
+    if replace_good > 0:
+        faint = min(faint, max(replace, 0.0) / replace_good)
+    return faint ** power, ramp(contrast, 100.0, 80.0)
 
 
-def visibility_term(v: Views, cnr_good: float | None = None, power: float | None = None) -> TermResult:
+def replacement_ratio(v: Views) -> float:
+    """The defect's contrast over the normal region's own spread of lightness under the mask
+    (10th to 90th percentile, at least the grain): how much of what was there changed.
+
+    Why: a real defect replaces or hides what was under it (a cut lead leaves board where
+    the lead was; a stain covers the grain) by about as much as the region itself varies;
+    a faded copy changes it by a fraction (a ghost of the lead over the board), however
+    high the contrast of what it fades in. On a flat region the spread is the grain, so
+    this adds nothing there to the contrast-to-noise ratio."""
+    inside = v.normal[v.mask]
+    if inside.size < MIN_PIXELS:
+        return float("inf")
+    lo, hi = np.percentile(inside, [10, 90])
+    return defect_contrast(v) / max(float(hi - lo), v.noise)
+
+
+def visibility_term(v: Views, cnr_good: float | None = None, power: float | None = None,
+                    replace_good: float | None = None) -> TermResult:
     """Contrast of the change against the image's own grain (contrast-to-noise ratio).
 
     A defect must be visible twice over: in absolute terms (a just-noticeable difference
     is ~2.3 delta-E; full value from 8, i.e. ~3.5 JND) and against the grain (Rose's
     criterion: full value from ``cnr_good`` noise units, calibrated in
     critic/calibration.py; default ``critic.calibration.DEFAULT``); below that the value falls as (measure / full) ** power, so a
-    fainter edit always scores lower. Too faint (value < FAINT) advises "increase
+    fainter edit always scores lower. With ``replace_good`` > 0 it must also change the
+    region by that share of the region's own spread (``replacement_ratio``: a faded
+    structural change keeps most of what was there). Too faint (value < FAINT) advises "increase
     intensity"; absurdly strong (over 80 delta-E: most of the black-to-white range,
     beyond any real defect) fails with "decrease intensity".
     """
@@ -47,11 +70,18 @@ def visibility_term(v: Views, cnr_good: float | None = None, power: float | None
     cnr = c / v.noise
     cnr_good = DEFAULT.visibility_good if cnr_good is None else cnr_good
     power = DEFAULT.strength_power if power is None else power
-    faint, strong = visibility_values(c, cnr, cnr_good, power)
-    result = TermResult("visibility", min(faint, strong), {"contrast": c, "noise": v.noise, "cnr": cnr})
+    replace_good = DEFAULT.replace_good if replace_good is None else replace_good
+    replace = replacement_ratio(v)
+    faint, strong = visibility_values(c, cnr, cnr_good, power, replace, replace_good)
+    result = TermResult("visibility", min(faint, strong), {"contrast": c, "noise": v.noise, "cnr": cnr,
+                                                           "replace": min(replace, 1e6)})
     if faint < FAINT:
         result.parameter, result.direction = "intensity", "increase"
-        result.text = f"The defect is too faint ({cnr:.1f}x the image noise); increase its intensity."
+        if replace_good > 0 and replace / replace_good < min(c / 8.0, cnr / cnr_good):
+            result.text = (f"The defect looks see-through: it changes the region by {replace:.0%} of the region's own "
+                           "variation, the rest of what was there still shows; increase its intensity (opacity).")
+        else:
+            result.text = f"The defect is too faint ({cnr:.1f}x the image noise); increase its intensity."
     elif strong < 0.5:
         result.parameter, result.direction = "intensity", "decrease"
         result.text = f"The defect is implausibly strong ({c:.0f} delta-E); decrease its intensity."

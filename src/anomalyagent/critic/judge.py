@@ -39,7 +39,7 @@ from ..foreground import foreground as estimate_foreground
 from ..records import DefectSpec, _Record
 from ..registry import Registry
 from .appearance import color_term, seam_term, seam_value, texture_term, visibility_term, visibility_values
-from .calibration import DEFAULT, Calibration
+from .calibration import Calibration, resolve_calibration
 from .location import location_term
 from .normality import abnormality_term, abnormality_value, spill_term
 from .review import advice_from, write_review
@@ -144,7 +144,7 @@ def judge(
     product: Any = None,
     appearance: Any = None,
     part: np.ndarray | None = None,
-    calibration: Calibration | None = None,
+    calibration: Calibration | str | None = None,
 ) -> Judgement:
     """Judge an edit. normal/edited: (H, W) or (H, W, 3) uint8 of the same shape; mask:
     (H, W) bool of the defect, or None to derive it from the change (hinted by
@@ -157,11 +157,11 @@ def judge(
     ``product``: a product model (any object; its ``appearance`` attribute, a
     product.appearance.NormalAppearance, is used when present); ``appearance``: that
     model directly; ``part``: (H, W) bool mask of the part the defect should be on
-    (the named part), None when unknown; ``calibration``: thresholds (default
-    ``critic.calibration.DEFAULT``)."""
+    (the named part), None when unknown; ``calibration``: thresholds, a Calibration or a
+    name for ``critic.calibration.resolve_calibration`` (default: its DEFAULT)."""
     _check(normal, edited, mask)
     given_mask = mask is not None
-    cal = calibration or DEFAULT
+    cal = resolve_calibration(calibration)
     if appearance is None and product is not None:
         appearance = getattr(product, "appearance", None)
     if part is not None and (part.shape != normal.shape[:2] or not part.any()):
@@ -183,7 +183,7 @@ def judge(
     stats = getattr(appearance, "stats", None)
     loc = location_term(mask, foreground, location, texture, part=part, moved=moves_material(spec))
     quality_terms = [
-        visibility_term(views, cal.visibility_good, cal.strength_power),
+        visibility_term(views, cal.visibility_good, cal.strength_power, cal.replace_good),
         seam_term(views, stats, cal.incoherence_good, texture),
         texture_term(views, stats),
         shape_term(mask, foreground, getattr(entry, "size", None), aspect),
@@ -226,7 +226,8 @@ def rescore(j: Judgement, calibration: Calibration) -> Judgement:
     if "visibility" in j.measured:
         m = j.measured["visibility"]
         terms["visibility"] = min(visibility_values(m["contrast"], m["cnr"], calibration.visibility_good,
-                                                    calibration.strength_power))
+                                                    calibration.strength_power, m.get("replace", float("inf")),
+                                                    calibration.replace_good))
     if "abnormality" in j.measured:
         terms["abnormality"] = abnormality_value(j.measured["abnormality"]["inside"], calibration)
     if "seam" in j.measured:

@@ -28,6 +28,7 @@ from .term import TermResult, ramp
 EDGE_LOCATIONS = ("edge", "rim", "corner", "seam")
 REGION_FLOOR = 0.15  # location value when the defect is on the part but where it does not occur
 MOVED_ON, MOVED_FULL = 0.15, 0.35  # on-object ramp for edits that move material (old + new place)
+MOVED_REACH = 0.05  # moved material may land this far (fraction of min(H, W)) beside the part
 
 
 def on_object_fraction(mask: np.ndarray, foreground: np.ndarray) -> float:
@@ -88,7 +89,15 @@ def location_term(mask: np.ndarray, foreground: np.ndarray, location: str = "any
     ``moved``: the edit moves or removes material (a bent lead, a rotated part, a piece
     broken off): its mask covers the old place (on the part) and the new one (often the
     background), so only MOVED_ON of it needs to have been on the object / the part
-    (full at MOVED_FULL) - the piece must come from the part, not from the backdrop."""
+    (full at MOVED_FULL) - the piece must come from the part, not from the backdrop - and
+    the object and part count as grown by MOVED_REACH: a bent lead's annotated tip lies
+    beside the straight lead, on the board (real masks often mark only the new place)."""
+    if moved:
+        r = max(1, int(round(MOVED_REACH * min(mask.shape))))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        foreground = cv2.dilate(foreground.view(np.uint8), kernel) > 0
+        if part is not None:
+            part = cv2.dilate(np.ascontiguousarray(part, dtype=bool).view(np.uint8), kernel) > 0
     frac = on_object_fraction(mask, foreground)
     low, full = (MOVED_ON, MOVED_FULL) if moved else (0.4, 0.85)
     on = ramp(frac, low, full)

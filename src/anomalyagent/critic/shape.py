@@ -20,6 +20,7 @@ from .term import TermResult, band, ramp
 GENERIC_SIZE = (0.01, 1.0)
 GENERIC_ASPECT = (1.0, 40.0)
 MAX_COVER = (0.6, 0.85)  # share of the foreground: fine up to 60 %, failing at 85 %
+WHOLE_PART = 0.8  # knowledge size (upper end) from which a defect may span the whole part
 
 
 def _points(mask8: np.ndarray) -> np.ndarray:
@@ -68,7 +69,9 @@ def shape_term(mask: np.ndarray, foreground: np.ndarray, size: tuple[float, floa
     lo, hi = size or GENERIC_SIZE
     alo, ahi = aspect or GENERIC_ASPECT
     ext, asp = extent_fraction(mask), aspect_ratio(mask)
-    cover = cover_fraction(mask, foreground)
+    # A defect the knowledge lets span the part (a missing or displaced component: size up
+    # to WHOLE_PART or more) may cover all of it: its cover is read against the image.
+    cover = cover_fraction(mask, np.ones_like(foreground) if hi >= WHOLE_PART else foreground)
     s_size = size_score(ext, lo, hi)
     s_cover = ramp(cover, MAX_COVER[1], MAX_COVER[0])
     s_aspect = band(asp, alo / 2.5, alo / 1.5, ahi * 1.5, ahi * 3.0)

@@ -36,7 +36,7 @@ from .extras import synthetic_set_extras
 from .fingerprint import code_info
 from .metrics import localization_metrics, per_defect_metrics
 from .results import ANY_SETTING, ORACLE, RESERVED, load_rows, row_id, stale_reason, write_rows
-from .settings import check_setting, knowledge_digest, knowledge_files
+from .settings import check_setting, critic_calibration, knowledge_digest, knowledge_files
 from .split import Split, find_categories, split_category, train_images
 from .train import TrainConfig, predict_maps, train_detector
 
@@ -99,9 +99,12 @@ class BenchConfig:
         train.pop("detector")
         return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test, "train": train}
 
-    def row_params(self, setting: str, knowledge: str | None) -> dict[str, Any]:
-        """What a row's number depends on besides the code (``results.stale_reason`` compares it)."""
-        return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test,
+    def row_params(self, setting: str, knowledge: str | None, calibration: str | None = None) -> dict[str, Any]:
+        """What a row's number depends on besides the code (``results.stale_reason`` compares it);
+        ``calibration``: the agent critic's thresholds (settings.critic_calibration), None for
+        methods without a critic (then not a key at all: their stored rows stay valid)."""
+        extra = {"calibration": calibration} if calibration is not None else {}
+        return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test, **extra,
                 "train": dataclasses.asdict(self.train_config()), "setting": setting, "knowledge": knowledge,
                 "base_priors": self.base_priors if setting not in (ANY_SETTING, RESERVED) else None,
                 "classify": self.classify, "generation": self.generation}
@@ -168,6 +171,19 @@ def uses_knowledge(method: str) -> bool:
     return method == "agent"
 
 
+def uses_calibration(method: str) -> bool:
+    """True for methods with a calibrated critic (the agent): the bench passes them the
+    setting's ``calibration`` (settings.critic_calibration)."""
+    from ..methods import METHODS
+
+    try:
+        if "calibration" in inspect.signature(METHODS.get(method)).parameters:
+            return True
+    except (TypeError, ValueError):
+        pass
+    return method == "agent"
+
+
 def method_module(method: str) -> str:
     """The module a method's code lives in (the root of its code fingerprint)."""
     if method == ORACLE:
@@ -188,6 +204,7 @@ class RowPlan:
     knowledge: list[str]
     code: dict[str, Any]
     params: dict[str, Any]
+    calibration: str | None = None  # the critic's thresholds handed to the method (None: none)
 
     @property
     def ident(self) -> tuple:
@@ -205,7 +222,8 @@ def synthesize_method(config: BenchConfig, data: CategoryData, plan: RowPlan) ->
     from ..pipeline import synthesize
 
     out = Path(config.out) / "synthetic" / plan.category / plan.setting / plan.method / f"seed{plan.seed}"
-    stamp = {"code": plan.code["fingerprint"], "n": config.n, "knowledge": plan.params["knowledge"]}
+    stamp = {"code": plan.code["fingerprint"], "n": config.n, "knowledge": plan.params["knowledge"],
+             **({"calibration": plan.calibration} if plan.calibration is not None else {})}
     # Beside the folder, not in it: synthesize refuses an --out holding files it did not write.
     stamp_file = out.parent / f"{out.name}.bench_stamp.json"
     if out.exists():
@@ -218,7 +236,9 @@ def synthesize_method(config: BenchConfig, data: CategoryData, plan: RowPlan) ->
             shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     stamp_file.write_text(json.dumps(stamp), encoding="utf-8")
-    kwargs = {"knowledge": tuple(plan.knowledge)} if plan.knowledge else {}
+    kwargs: dict[str, Any] = {"knowledge": tuple(plan.knowledge)} if plan.knowledge else {}
+    if plan.calibration is not None:
+        kwargs["calibration"] = plan.calibration
     start = time.perf_counter()
     summary = synthesize(data.root, out, data.split.defects(), config.n, method=plan.method, seed=plan.seed,
                          workers=config.workers, category=data.root.name, progress=config.progress, method_kwargs=kwargs)
@@ -275,8 +295,11 @@ def plan_rows(config: BenchConfig, data: CategoryData) -> list[RowPlan]:
                 setting, files = config.setting, knowledge
             else:
                 setting, files = ANY_SETTING, []
-            params = config.row_params(setting, knowledge_digest(files) if files else None)
-            plans.append(RowPlan(data.root.name, setting, method, seed, files, code_info(method_module(method)), params))
+            calibration = (critic_calibration(setting, data.root.name)
+                           if setting not in (ANY_SETTING, RESERVED) and uses_calibration(method) else None)
+            params = config.row_params(setting, knowledge_digest(files) if files else None, calibration)
+            plans.append(RowPlan(data.root.name, setting, method, seed, files, code_info(method_module(method)), params,
+                                 calibration))
     return plans
 
 

@@ -16,6 +16,11 @@
   of anomalies (``split.py``) by ``anomalyagent.knowledge.measure.measure_priors``; never
   the test two-thirds.
 
+The agent's critic (QE) is calibrated too (critic/calibration.py): in zero-shot it uses
+the shipped thresholds fitted WITHOUT the evaluated category (``without:<category>``; for
+a category outside the fitted set that is the default, which never saw it); in few-shot
+the default, fitted on the reserved thirds only (``critic_calibration``).
+
 Both are knowledge-base documents (the YAML schema of ``knowledge/data``) that the bench
 writes under its output folder and hands to the agent's ``knowledge=`` argument. Methods
 that take no knowledge (the re-run baselines) see no anomaly in either setting, so their
@@ -130,6 +135,15 @@ def knowledge_files(setting: str, split: Split, folder: Path, base_priors: str =
         paths.append(str(path))
     KnowledgeBase.load(paths)  # a document the knowledge base refuses fails here, naming the file
     return paths
+
+
+def critic_calibration(setting: str, category: str) -> str:
+    """The AgentConfig ``calibration`` of the agent's critic in ``setting`` for ``category``:
+    zero-shot must not use thresholds fitted on any of the category's anomalies, so it takes
+    the fit without it; few-shot may use the default (reserved thirds only)."""
+    if setting not in SETTINGS:
+        raise ValueError(f"setting {setting!r} must be one of {', '.join(SETTINGS)}")
+    return f"without:{category}" if setting == "zero-shot" else "default"
 
 
 def knowledge_digest(paths: list[str]) -> str:

@@ -31,11 +31,13 @@ def attempt_seed(seed: int, attempt: int) -> int:
 def agent_config(config: AgentConfig | dict[str, Any] | None = None, *, policy: str | None = None,
                  editor: str | None = None, critic: str | None = None, max_turns: int | None = None,
                  retries: int | None = None, learned: bool | None = None,
-                 knowledge: tuple[str, ...] | list[str] | None = None) -> AgentConfig:
-    """``config`` (or the defaults) with the older keyword arguments applied on top."""
+                 knowledge: tuple[str, ...] | list[str] | None = None, calibration: str | None = None) -> AgentConfig:
+    """``config`` (or the defaults) with the older keyword arguments applied on top
+    (``calibration``: the critic's thresholds, AgentConfig.calibration)."""
     if not isinstance(config, AgentConfig):
         config = AgentConfig.from_dict(config or {})
-    config = config.replace(max_turns=max_turns, retries=retries, knowledge=list(knowledge) if knowledge else None)
+    config = config.replace(max_turns=max_turns, retries=retries, knowledge=list(knowledge) if knowledge else None,
+                            calibration=calibration)
     if policy is not None and policy != config.policy.name:
         config = dataclasses.replace(config, policy=policy)
     config = config.with_tool("IG", editor if editor != config.tools["IG"].name else None)
@@ -54,7 +56,7 @@ class AgentMethod:
     detection as MG, and the sample is marked not passed in the manifest. Options: an
     AgentConfig (or its dict form) as ``config``, and/or the older keyword arguments
     (``policy``, ``editor``, ``critic``, ``max_turns``, ``retries``, ``learned``,
-    ``knowledge``), which override it.
+    ``knowledge``, ``calibration``), which override it.
     """
 
     name = "agent"

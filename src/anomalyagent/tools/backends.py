@@ -49,18 +49,23 @@ def change_masker() -> Masker:
 class CriticJudge:
     """A critic from ``critic.CRITICS`` (default: the measured critic) as a QE judge."""
 
-    def __init__(self, critic: str = "measured", learned: bool = False) -> None:
+    def __init__(self, critic: str = "measured", learned: bool = False, calibration: Any = None) -> None:
         from ..critic import CRITICS
+        from ..critic.calibration import resolve_calibration
 
         self.critic = CRITICS.get(critic)
         self.learned = bool(learned)
+        # ``calibration``: the critic's thresholds (critic.calibration.resolve_calibration: a
+        # Calibration, "default", "without:<category>" or a .json file), resolved once here.
+        self.calibration = resolve_calibration(calibration)
 
     def __call__(self, state: Any) -> Any:
         # With a product model: its normal-appearance model, and the mask of the part the
         # plan names (None when the plan names none, or the model has no such part).
         product = getattr(state, "product", None)
         return self.critic(state.image, state.edited, None, spec=state.spec, entry=state.entry, kind=state.kind,
-                           foreground=state.foreground, learned=self.learned, product=product, part=named_part(state))
+                           foreground=state.foreground, learned=self.learned, product=product, part=named_part(state),
+                           calibration=self.calibration)
 
 
 def named_part(state: Any) -> np.ndarray | None:
@@ -72,12 +77,18 @@ def named_part(state: Any) -> np.ndarray | None:
     if not parts or spec is None or entry is None:
         return None
     params = spec.params if isinstance(spec.params, dict) else {}
-    if str(params.get("whole", "")).lower() in ("true", "1", "yes"):
+    return named_part_mask(entry.location, state.task.defect_type, parts, whole=str(params.get("whole", "")))
+
+
+def named_part_mask(location: str, defect_type: str, parts: dict[str, np.ndarray], whole: str = "") -> np.ndarray | None:
+    """``named_part`` from plain values (the critic benchmark uses it without an episode):
+    None for a whole-object defect (``whole`` true), no matching part, or the object itself."""
+    if not parts or whole.lower() in ("true", "1", "yes"):
         return None
     from ..product.regions import resolve_region
 
     try:
-        region = resolve_region(entry.location, state.task.defect_type, parts)
+        region = resolve_region(location, defect_type, parts)
     except ValueError:
         return None
     if region.name in ("object", "surface") or not region.part.any():
@@ -86,9 +97,10 @@ def named_part(state: Any) -> np.ndarray | None:
 
 
 @JUDGES.register("measured")
-def measured_judge(learned: bool = False) -> Judge:
-    """The measured critic (critic/judge.py); ``learned`` adds its EfficientNet realism term."""
-    return CriticJudge("measured", learned=learned)
+def measured_judge(learned: bool = False, calibration: Any = None) -> Judge:
+    """The measured critic (critic/judge.py); ``learned`` adds its EfficientNet realism term;
+    ``calibration``: its thresholds (AgentConfig's ``calibration``, passed by build_toolbox)."""
+    return CriticJudge("measured", learned=learned, calibration=calibration)
 
 
 def create_judge(name: str, **options: Any) -> Judge:
