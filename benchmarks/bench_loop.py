@@ -136,6 +136,19 @@ def summarise(block: dict) -> dict:
             "by_defect_family": {k: stats(v) | {"n": len(v)} for k, v in sorted(by_family.items())}}
 
 
+def dump(result: dict) -> str:
+    """JSON text with one line per sample (the per-sample rows would be most of the file)."""
+    samples = result.pop("samples", {})
+    text = json.dumps(result, indent=1)
+    blocks = []
+    for tree, cats in samples.items():
+        inner = ",\n".join(f'  "{cat}": [\n' + ",\n".join("   " + json.dumps(r) for r in rows) + "\n  ]"
+                           for cat, rows in cats.items())
+        blocks.append(f' "{tree}": {{\n{inner}\n }}')
+    result["samples"] = samples
+    return text[:-2] + ',\n "samples": {\n' + ",\n".join(blocks) + "\n }\n}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True, help="folder of MVTec-layout categories")
@@ -184,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     result["samples"] = {name: {cat: m[cat]["samples"] for cat in args.categories} for name, m in merged.items()}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        args.json.write_text(dump(result))
     return 0
 
 
