@@ -45,7 +45,8 @@ def write_synthetic(root: Path, images: int) -> list[Path]:
 
 def file_digest(path: Path) -> str:
     """SHA-256 of a file; for a product-model .npz, of its arrays and its metadata without
-    the build time (a zip stores timestamps, and the build time is measured)."""
+    the build time (a zip stores timestamps, and the build time is measured), the code
+    fingerprint and the cache key made from it (they differ whenever the code does)."""
     if path.suffix != ".npz":
         return hashlib.sha256(path.read_bytes()).hexdigest()
     import json
@@ -57,7 +58,8 @@ def file_digest(path: Path) -> str:
         for key in sorted(data.files):
             if key == "meta":
                 meta = json.loads(str(data["meta"]))
-                meta.pop("build_seconds", None)
+                for volatile in ("build_seconds", "code", "key"):
+                    meta.pop(volatile, None)
                 h.update(json.dumps(meta, sort_keys=True).encode())
             else:
                 h.update(key.encode() + data[key].tobytes())
