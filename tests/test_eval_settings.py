@@ -47,7 +47,7 @@ def stand_in_measure(monkeypatch):
     """A stand-in for anomalyagent.knowledge.measure (helper h9b's module) that records its input."""
     calls = []
 
-    def measure_priors(records):
+    def measure_priors(records, **options):
         calls.append(list(records))
         return {"entries": [{"category": "tile", "defect": d, "size": [0.11, 0.22]} for d in sorted({r[2] for r in records})]}
 
