@@ -91,3 +91,22 @@ def test_few_shot_without_the_measuring_module_is_a_clear_error(tmp_path: Path, 
         BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), setting="one-shot")
     with pytest.raises(ValueError, match="base priors 'mine' must be one of package, generic"):
         BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), base_priors="mine")
+
+
+def test_few_shot_ranges_lean_on_the_base_the_agent_would_otherwise_read(tmp_path: Path):
+    root = make_category(tmp_path / "data" / "magnetic_tile", per_defect=3, defects=("blowhole", "crack"))
+    split = split_category(root)  # one reserved mask per type
+    package = KnowledgeBase.default()
+
+    def size(strength, base="package"):
+        paths = knowledge_files("few-shot", split, tmp_path / f"k{strength}{base}", base_priors=base, strength=strength)
+        return KnowledgeBase.load(paths).lookup("magnetic_tile", "blowhole").entry.size
+
+    raw, heavy = size(0.0), size(1e6)
+    assert heavy == pytest.approx(package.lookup("magnetic_tile", "blowhole").entry.size, abs=0.011)
+    generic = KnowledgeBase.load([_write(generic_knowledge("magnetic_tile", package))])
+    assert size(1e6, "generic") == pytest.approx(generic.lookup("magnetic_tile", "blowhole").entry.size, abs=0.011)
+    mid = size(None)  # the default strength: one mask moves the knowledge range part of the way
+    assert min(raw[1], heavy[1]) <= mid[1] <= max(raw[1], heavy[1]) and mid != raw
+    with pytest.raises(ValueError, match="prior strength"):
+        BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), setting="few-shot", prior_strength=-1.0)
