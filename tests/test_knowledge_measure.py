@@ -99,3 +99,9 @@ def test_measure_priors_shrinks_toward_the_prior_by_sample_count(category, tmp_p
     assert strong["priors"]["aspect"] == pytest.approx([3.0, 6.0], abs=0.51)
     assert plain["size"][1] < mid["size"][1] < 0.9 and "color" not in mid  # an even weight keeps the knowledge word
     assert {e["defect"] for e in raw["entries"]} == {"hole", "scratch"}  # unknown pairs: measurement unchanged
+
+
+def test_cli_kb_measure_refuses_a_negative_prior_strength(category, tmp_path, capsys):
+    out = tmp_path / "p.yaml"
+    assert cli_main(["kb", "measure", str(category), "--out", str(out), "--prior-strength", "-1"]) == 2
+    assert "strength" in capsys.readouterr().out and not out.exists()

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..eval.split import split_category
 from ..images import read_image, read_mask, to_gray
-from .shrinkage import PRIOR_STRENGTH, shrink_entry
+from .shrinkage import PRIOR_STRENGTH, measured_weight, shrink_entry
 
 COLOR_SHARE = 0.7  # "darker" when >= 70 % of the masks are darker ("lighter" when <= 30 %)
 MIN_FOR_COLOR = 2  # fewer masks than this say nothing about the colour: "mixed"
@@ -131,6 +131,7 @@ def measure_priors(records: Iterable[Any], category: str | None = None, prior: A
     are all empty are left out; ``color`` is left out where the knowledge outweighs the
     measurement.
     """
+    measured_weight(0, strength)  # a bad strength fails before any image is read
     recs = [_as_record(r) for r in records]
     folder_name = check_reserved(p for p, _, _ in recs)
     category = category or folder_name
