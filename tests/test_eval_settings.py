@@ -106,7 +106,8 @@ def test_few_shot_ranges_lean_on_the_base_the_agent_would_otherwise_read(tmp_pat
     assert heavy == pytest.approx(package.lookup("magnetic_tile", "blowhole").entry.size, abs=0.011)
     generic = KnowledgeBase.load([_write(generic_knowledge("magnetic_tile", package))])
     assert size(1e6, "generic") == pytest.approx(generic.lookup("magnetic_tile", "blowhole").entry.size, abs=0.011)
-    mid = size(None)  # the default strength: one mask moves the knowledge range part of the way
+    mid = size(4.0)  # one mask moves the knowledge range a fifth of the way
     assert min(raw[1], heavy[1]) <= mid[1] <= max(raw[1], heavy[1]) and mid != raw
+    assert size(None) == raw  # the default (K = 0, the tuned value) is the raw measurement
     with pytest.raises(ValueError, match="prior strength"):
         BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), setting="few-shot", prior_strength=-1.0)

@@ -55,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    "(a stricter check; use its own --out)")
     p.add_argument("--prior-strength", type=float, default=None,
                    help="few-shot only: how many masks the knowledge range counts as when the measured range is "
-                   "shrunk toward it, weight n/(n+K) for n reserved masks (default 4; 0 = the raw measurement)")
+                   "shrunk toward it, weight n/(n+K) for n reserved masks (default 0 = the raw measurement, the value tuned on hazelnut and neu_seg)")
     p.add_argument("--detector", default="unet", choices=["unet", "effnet"],
                    help="unet (default): DRAEM's U-Net from scratch, the paper's protocol; effnet: a light decoder on "
                    "the pretrained EfficientNet-Lite0 encoder (offline weights), same loss and budget")

@@ -57,7 +57,7 @@ def add_measure(kb_sub: argparse._SubParsersAction) -> None:
     m.add_argument("--category", default=None, help="knowledge-base category name (default: the folder name)")
     m.add_argument("--prior-strength", type=float, default=None,
                    help="shrink each measured range toward the package entry's range with weight n/(n+K) for n "
-                   "masks (default K=4, knowledge/shrinkage.py); 0 writes the raw measurement")
+                   "masks (knowledge/shrinkage.py); default 0 writes the raw measurement")
 
 
 def run_measure(args: argparse.Namespace) -> int:

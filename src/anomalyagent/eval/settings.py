@@ -14,10 +14,11 @@
     generic-material entries of the same family (``generic.yaml``); only the text stays.
 - ``few-shot``: on top of that, numbers measured from the category's reserved first third
   of anomalies (``split.py``) by ``anomalyagent.knowledge.measure.measure_priors``; never
-  the test two-thirds. Each measured range is shrunk toward the range the agent would
-  read in zero-shot (the base above) by the weight n / (n + strength) of its n reserved
-  masks (``knowledge/shrinkage.py``): one mask per type barely moves the knowledge range,
-  tens of masks replace it.
+  the test two-thirds. With a prior strength K > 0 each measured range is shrunk toward
+  the range the agent would read in zero-shot (the base above) by the weight n / (n + K)
+  of its n reserved masks (``knowledge/shrinkage.py``): one mask per type barely moves the
+  knowledge range, tens of masks replace it. The default K = 0 (the raw measurement) is
+  what the leave-one-category-out tuning chose.
 
 Both are knowledge-base documents (the YAML schema of ``knowledge/data``) that the bench
 writes under its output folder and hands to the agent's ``knowledge=`` argument. Methods
