@@ -60,6 +60,11 @@ def test_extras_classification_and_generation(category: Path, tmp_path: Path):
     row = rows[0]
     assert 0.0 <= row["classification_accuracy"] <= 1.0 and row["classifier"].endswith("_linear")
     assert row["is_effnet"] >= 1.0 and row["ic_lpips_effnet"] >= 0.0
+    per_type = row["ic_lpips_effnet_per_defect"]
+    assert set(per_type) <= {"hole", "scratch"} and per_type and all(v >= 0.0 for v in per_type.values())
+    assert min(per_type.values()) <= row["ic_lpips_effnet"] <= max(per_type.values())
+    table = markdown_table(rows)
+    assert "IC-LPIPS_effnet per defect type" in table and f"{next(iter(per_type.values())):.3f}" in table
 
 
 def test_table_and_chart(tmp_path: Path):

@@ -49,3 +49,14 @@ def test_linear_probe_accuracy():
     assert acc == 1.0 and per_class == {"a": 1.0, "b": 1.0}
     acc, _ = fit_and_score(x[:20], y[:20], x, y)  # one class in train
     assert acc == 0.5
+
+
+def test_ic_lpips_per_type_and_overall():
+    from anomalyagent.eval.generation import ic_lpips_effnet_per_type, ic_lpips_effnet_vectors
+
+    gen = {"hole": np.array([[0.0], [1.0], [10.0], [12.0]]), "crack": np.array([[0.0], [3.0]]), "one": np.array([[5.0]])}
+    anchors = {"hole": np.array([[0.0], [11.0]])}
+    per = ic_lpips_effnet_per_type(gen, anchors)
+    assert per == {"crack": [9.0], "hole": [1.0, 4.0]}  # a type with one image has no cluster
+    assert ic_lpips_effnet_vectors(gen, anchors) == pytest.approx((1.0 + 4.0 + 9.0) / 3)  # mean over all clusters
+    assert np.isnan(ic_lpips_effnet_vectors({"one": gen["one"]}, {}))

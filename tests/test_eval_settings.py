@@ -47,7 +47,7 @@ def stand_in_measure(monkeypatch):
     """A stand-in for anomalyagent.knowledge.measure (helper h9b's module) that records its input."""
     calls = []
 
-    def measure_priors(records):
+    def measure_priors(records, **options):
         calls.append(list(records))
         return {"entries": [{"category": "tile", "defect": d, "size": [0.11, 0.22]} for d in sorted({r[2] for r in records})]}
 
@@ -130,3 +130,23 @@ def test_stored_agent_rows_of_another_calibration_are_redone(tmp_path: Path):
     new = config.row_params("zero-shot", None, "without:tile")
     code = {"fingerprint": "f", "version": "v"}
     assert stale_reason({"code": code, "params": old}, code, new) == "its parameters changed (calibration)"
+
+
+def test_few_shot_ranges_lean_on_the_base_the_agent_would_otherwise_read(tmp_path: Path):
+    root = make_category(tmp_path / "data" / "magnetic_tile", per_defect=3, defects=("blowhole", "crack"))
+    split = split_category(root)  # one reserved mask per type
+    package = KnowledgeBase.default()
+
+    def size(strength, base="package"):
+        paths = knowledge_files("few-shot", split, tmp_path / f"k{strength}{base}", base_priors=base, strength=strength)
+        return KnowledgeBase.load(paths).lookup("magnetic_tile", "blowhole").entry.size
+
+    raw, heavy = size(0.0), size(1e6)
+    assert heavy == pytest.approx(package.lookup("magnetic_tile", "blowhole").entry.size, abs=0.011)
+    generic = KnowledgeBase.load([_write(generic_knowledge("magnetic_tile", package))])
+    assert size(1e6, "generic") == pytest.approx(generic.lookup("magnetic_tile", "blowhole").entry.size, abs=0.011)
+    mid = size(4.0)  # one mask moves the knowledge range a fifth of the way
+    assert min(raw[1], heavy[1]) <= mid[1] <= max(raw[1], heavy[1]) and mid != raw
+    assert size(None) == raw  # the default (K = 0, the tuned value) is the raw measurement
+    with pytest.raises(ValueError, match="prior strength"):
+        BenchConfig(data=str(tmp_path), out=str(tmp_path / "o"), setting="few-shot", prior_strength=-1.0)

@@ -77,3 +77,31 @@ def test_cli_kb_measure_writes_a_patch_the_knowledge_base_reads(category, tmp_pa
 def test_cli_kb_measure_refuses_a_folder_without_the_layout(tmp_path, capsys):
     assert cli_main(["kb", "measure", str(tmp_path), "--out", str(tmp_path / "p.yaml")]) == 2
     assert "error" in capsys.readouterr().out and not (tmp_path / "p.yaml").exists()
+
+
+def test_measure_priors_shrinks_toward_the_prior_by_sample_count(category, tmp_path):
+    split = split_category(category)
+    raw = measure_priors(split.reserved, category="magnetic_tile", strength=0.0)
+    prior_doc = {"entries": [{"category": "magnetic_tile", "defect": "blowhole", "size": [0.5, 0.9],
+                              "color": "lighter", "priors": {"aspect": [3.0, 6.0]}}]}
+    (tmp_path / "prior.yaml").write_text(yaml.safe_dump(prior_doc))
+    prior = KnowledgeBase.load([tmp_path / "prior.yaml"])
+    holes = [it for it in split.reserved if it.defect == "hole"]  # 2 reserved of 6
+    # rename the fixture's "hole" to an entry the knowledge base has, so it has a prior
+    records = [(it.image, it.mask, "blowhole") for it in holes]
+    plain = measure_priors(records, category="magnetic_tile")["entries"][0]
+    weak = measure_priors(records, category="magnetic_tile", prior=prior, strength=0.0)["entries"][0]
+    strong = measure_priors(records, category="magnetic_tile", prior=prior, strength=1e6)["entries"][0]
+    mid = measure_priors(records, category="magnetic_tile", prior=prior, strength=2.0)["entries"][0]  # w = 0.5
+    assert weak["size"] == plain["size"] and weak["color"] == plain["color"] == "darker"
+    # the knowledge range, up to the outward rounding step (0.01 for size, 0.5 for aspect)
+    assert strong["size"] == pytest.approx([0.5, 0.9], abs=0.011) and "color" not in strong
+    assert strong["priors"]["aspect"] == pytest.approx([3.0, 6.0], abs=0.51)
+    assert plain["size"][1] < mid["size"][1] < 0.9 and "color" not in mid  # an even weight keeps the knowledge word
+    assert {e["defect"] for e in raw["entries"]} == {"hole", "scratch"}  # unknown pairs: measurement unchanged
+
+
+def test_cli_kb_measure_refuses_a_negative_prior_strength(category, tmp_path, capsys):
+    out = tmp_path / "p.yaml"
+    assert cli_main(["kb", "measure", str(category), "--out", str(out), "--prior-strength", "-1"]) == 2
+    assert "strength" in capsys.readouterr().out and not out.exists()

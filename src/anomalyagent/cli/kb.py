@@ -55,6 +55,9 @@ def add_measure(kb_sub: argparse._SubParsersAction) -> None:
     m.add_argument("data", help="an MVTec-layout category folder")
     m.add_argument("--out", required=True, help="YAML file to write (pass it later with --knowledge)")
     m.add_argument("--category", default=None, help="knowledge-base category name (default: the folder name)")
+    m.add_argument("--prior-strength", type=float, default=None,
+                   help="shrink each measured range toward the package entry's range with weight n/(n+K) for n "
+                   "masks (knowledge/shrinkage.py); default 0 writes the raw measurement")
 
 
 def run_measure(args: argparse.Namespace) -> int:
@@ -69,7 +72,11 @@ def run_measure(args: argparse.Namespace) -> int:
         split = split_category(args.data)
         if not split.reserved:
             raise ValueError(f"{args.data}: no reserved anomalies (every defect type has fewer than 2 images)")
-        patch = measure_priors(split.reserved, args.category)
+        from ..knowledge import KnowledgeBase
+        from ..knowledge.shrinkage import PRIOR_STRENGTH
+
+        strength = PRIOR_STRENGTH if args.prior_strength is None else args.prior_strength
+        patch = measure_priors(split.reserved, args.category, prior=KnowledgeBase.default(), strength=strength)
     except (ImageError, ValueError, OSError) as exc:
         print(f"error: {exc}")
         return 2

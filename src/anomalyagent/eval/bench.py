@@ -23,6 +23,7 @@ import dataclasses
 import inspect
 import json
 import logging
+import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class BenchConfig:
     setting: str = "zero-shot"  # settings.SETTINGS: what the agent may know of the category's anomalies
     detector: str = "unet"  # detectors.DETECTORS: "unet" (the paper's) or "effnet"
     base_priors: str = "package"  # settings.BASE_PRIORS: the agent's numbers before few-shot measuring
+    prior_strength: float | None = None  # few-shot: masks the knowledge range counts as (None: shrinkage default)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -86,6 +88,8 @@ class BenchConfig:
         if self.n < 1:
             raise ValueError(f"n must be at least 1, got {self.n}")
         check_setting(self.setting, self.base_priors)
+        if self.prior_strength is not None and not (math.isfinite(self.prior_strength) and self.prior_strength >= 0):
+            raise ValueError(f"prior strength must be a finite number >= 0, got {self.prior_strength}")
         self.train_config()  # unknown detector or bad overrides: fail before any work
 
     def train_config(self) -> TrainConfig:
@@ -291,7 +295,8 @@ def plan_rows(config: BenchConfig, data: CategoryData) -> list[RowPlan]:
             elif uses_knowledge(method):
                 if knowledge is None:  # written once per category, only when a method reads it
                     folder = Path(config.out) / "knowledge" / f"{config.setting}-{config.base_priors}"
-                    knowledge = knowledge_files(config.setting, data.split, folder, config.base_priors)
+                    knowledge = knowledge_files(config.setting, data.split, folder, config.base_priors,
+                                                config.prior_strength)
                 setting, files = config.setting, knowledge
             else:
                 setting, files = ANY_SETTING, []

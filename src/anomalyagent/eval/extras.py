@@ -25,7 +25,7 @@ def synthetic_set_extras(data: Any, pairs: list[tuple[Path, Path]], with_classif
         return out
     from .backbone import effnet_outputs, load_effnet_lite0
     from .classify import classify, fit_and_score, pick_backbone
-    from .generation import ic_lpips_effnet_vectors, inception_score_from_probs, lpips_effnet_vectors
+    from .generation import ic_lpips_effnet_per_type, inception_score_from_probs, lpips_effnet_vectors
 
     if data.effnet is None:
         data.effnet = load_effnet_lite0()
@@ -55,6 +55,10 @@ def synthetic_set_extras(data: Any, pairs: list[tuple[Path, Path]], with_classif
         by_defect: dict[str, list[np.ndarray]] = {}
         for image, label in zip(synth, labels):
             by_defect.setdefault(label, []).append(image)
-        out["ic_lpips_effnet"] = ic_lpips_effnet_vectors(
+        clusters = ic_lpips_effnet_per_type(
             {d: lpips_effnet_vectors(ims, data.effnet) for d, ims in by_defect.items()}, data.anchor_vectors)
+        values = [v for vs in clusters.values() for v in vs]
+        out["ic_lpips_effnet"] = float(np.mean(values)) if values else float("nan")
+        # per type: the mean over that type's clusters (diversity within each defect type)
+        out["ic_lpips_effnet_per_defect"] = {d: float(np.mean(vs)) for d, vs in clusters.items()}
     return out

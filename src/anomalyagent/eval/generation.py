@@ -86,19 +86,29 @@ def cluster_distances(generated: np.ndarray, anchors: np.ndarray) -> list[float]
     return means
 
 
-def ic_lpips_effnet_vectors(generated: dict[str, np.ndarray], anchors: dict[str, np.ndarray]) -> float:
-    """IC-LPIPS over precomputed ``lpips_effnet_vectors``: defect type -> (N, D) vectors.
+def ic_lpips_effnet_per_type(generated: dict[str, np.ndarray], anchors: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    """defect type -> the mean pairwise distance of each of its clusters of 2+ members.
 
-    Each type's generated vectors cluster around that type's anchors (a type without
-    anchors forms a single cluster); the result is the mean over all clusters of all
-    types of the mean pairwise distance (nan when no cluster has 2 members).
+    ``generated`` / ``anchors``: defect type -> (N, D) ``lpips_effnet_vectors``; each type's
+    generated vectors cluster around that type's anchors (a type without anchors forms a
+    single cluster). Types with fewer than 2 generated images, or no cluster of 2, are left out.
     """
-    values: list[float] = []
+    out: dict[str, list[float]] = {}
     for defect, g in sorted(generated.items()):
         if len(g) < 2:
             continue
         a = anchors.get(defect)
-        values.extend(cluster_distances(g, a if a is not None else g[:0]))
+        values = cluster_distances(g, a if a is not None else g[:0])
+        if values:
+            out[defect] = values
+    return out
+
+
+def ic_lpips_effnet_vectors(generated: dict[str, np.ndarray], anchors: dict[str, np.ndarray]) -> float:
+    """IC-LPIPS over precomputed ``lpips_effnet_vectors`` (see ``ic_lpips_effnet_per_type``):
+    the mean over all clusters of all types of the mean pairwise distance (nan when no
+    cluster has 2 members)."""
+    values = [v for vs in ic_lpips_effnet_per_type(generated, anchors).values() for v in vs]
     return float(np.mean(values)) if values else float("nan")
 
 

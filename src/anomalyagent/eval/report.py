@@ -39,7 +39,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[Group, dict[str, tuple[float, 
     """(category, setting, detector, method) -> metric -> (mean, std over seeds, number of seeds).
 
     NaNs and failed rows (``error``) are skipped; per-defect metrics appear as
-    ``"<defect>/pixel_ap"`` and ``"<defect>/pixel_auroc"``.
+    ``"<defect>/pixel_ap"``, ``"<defect>/pixel_auroc"`` and ``"<defect>/ic_lpips_effnet"``.
     """
     groups: dict[Group, list[dict[str, Any]]] = {}
     for r in rows:
@@ -57,6 +57,10 @@ def summarize(rows: list[dict[str, Any]]) -> dict[Group, dict[str, tuple[float, 
                 stat = _stats([(r.get("per_defect") or {}).get(defect, {}).get(metric) for r in group])
                 if stat:
                     stats[f"{defect}/{metric}"] = stat
+        for defect in sorted({d for r in group for d in (r.get("ic_lpips_effnet_per_defect") or {})}):
+            stat = _stats([(r.get("ic_lpips_effnet_per_defect") or {}).get(defect) for r in group])
+            if stat:
+                stats[f"{defect}/ic_lpips_effnet"] = stat
         out[key] = stats
     return out
 
@@ -139,6 +143,15 @@ def markdown_table(rows: list[dict[str, Any]], test_selected: bool = False,
                              f"({_cell('x/pixel_auroc', summary[key].get(f'{d}/pixel_auroc')).split(' ')[0]})"
                              for d in defects]
                     lines.append(f"| {key[3]}{mark} | " + " | ".join(cells) + " |")
+            diverse = sorted({n.split("/")[0] for k in keys for n in summary[k] if n.endswith("/ic_lpips_effnet")})
+            if diverse:
+                lines += ["", "IC-LPIPS_effnet per defect type (diversity of the type's synthetic images, clustered "
+                          "around its reserved real anomalies; higher = more diverse):", "",
+                          "| method | " + " | ".join(diverse) + " |", "|---|" + "---|" * len(diverse)]
+                for key in keys:
+                    if any(f"{d}/ic_lpips_effnet" in summary[key] for d in diverse):
+                        cells = [_cell("ic_lpips_effnet", summary[key].get(f"{d}/ic_lpips_effnet")) for d in diverse]
+                        lines.append(f"| {key[3]}{mark} | " + " | ".join(cells) + " |")
             failed = [r for r in rows if r.get("error") and r.get("category", "") == category and _in_view(r, setting, detector)]
             if failed:
                 lines += ["", "Failed rows (retried by the next run with the same --out):", ""]

@@ -14,7 +14,11 @@
     generic-material entries of the same family (``generic.yaml``); only the text stays.
 - ``few-shot``: on top of that, numbers measured from the category's reserved first third
   of anomalies (``split.py``) by ``anomalyagent.knowledge.measure.measure_priors``; never
-  the test two-thirds.
+  the test two-thirds. With a prior strength K > 0 each measured range is shrunk toward
+  the range the agent would read in zero-shot (the base above) by the weight n / (n + K)
+  of its n reserved masks (``knowledge/shrinkage.py``): one mask per type barely moves the
+  knowledge range, tens of masks replace it. The default K = 0 (the raw measurement) is
+  what the leave-one-category-out tuning chose.
 
 The agent's critic (QE) is calibrated too (critic/calibration.py): in zero-shot it uses
 the shipped thresholds fitted WITHOUT the evaluated category (``without:<category>``; for
@@ -87,7 +91,7 @@ def generic_knowledge(category: str, kb: KnowledgeBase | None = None) -> dict[st
     return {"entries": out}
 
 
-def _measure() -> Callable[[list[tuple[str, str, str]]], dict[str, Any]]:
+def _measure() -> Callable[..., dict[str, Any]]:
     try:
         from ..knowledge.measure import measure_priors
     except ImportError as exc:
@@ -106,34 +110,44 @@ def check_setting(setting: str, base_priors: str = "package") -> None:
         _measure()
 
 
-def few_shot_knowledge(split: Split) -> dict[str, Any]:
-    """Priors measured from the reserved third only: (image, mask, defect) records of ``split.reserved``."""
+def few_shot_knowledge(split: Split, prior: KnowledgeBase | None = None, strength: float | None = None) -> dict[str, Any]:
+    """Priors measured from the reserved third only: (image, mask, defect) records of ``split.reserved``,
+    shrunk toward ``prior`` (the knowledge base the patch is laid over; default the package's)
+    with ``strength`` (default ``shrinkage.PRIOR_STRENGTH``)."""
     records = [(it.image, it.mask, it.defect) for it in split.reserved if it.is_anomaly]
     if not records:
         raise ValueError(f"{split.category}: no reserved anomalies to measure few-shot priors from")
     reserved = {it.image for it in split.reserved}
     assert not reserved & {it.image for it in split.test}, "reserved and test anomalies overlap"
-    doc = _measure()(records)
+    options: dict[str, Any] = {"prior": prior or KnowledgeBase.default()}
+    if strength is not None:
+        options["strength"] = strength
+    doc = _measure()(records, **options)
     if not isinstance(doc, dict):
         raise TypeError(f"measure_priors returned {type(doc).__name__}, expected a knowledge document (dict)")
     return doc
 
 
-def knowledge_files(setting: str, split: Split, folder: Path, base_priors: str = "package") -> list[str]:
+def knowledge_files(setting: str, split: Split, folder: Path, base_priors: str = "package",
+                    strength: float | None = None) -> list[str]:
     """Write the setting's knowledge documents for one category under ``folder``; their paths
-    in load order ([] when the agent reads the package knowledge base unchanged)."""
-    docs = [("generic", generic_knowledge(split.category))] if base_priors == "generic" else []
-    if setting == "few-shot":
-        docs.append(("few_shot", few_shot_knowledge(split)))
+    in load order ([] when the agent reads the package knowledge base unchanged).
+    ``strength``: the few-shot prior strength (None: ``shrinkage.PRIOR_STRENGTH``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, doc in docs:
-        if doc is None:
-            continue
-        path = folder / f"{split.category}_{name}.yaml"
-        path.write_text(dump_knowledge(doc), encoding="utf-8")
-        paths.append(str(path))
-    KnowledgeBase.load(paths)  # a document the knowledge base refuses fails here, naming the file
+    paths: list[str] = []
+
+    def write(name: str, doc: dict[str, Any] | None) -> None:
+        if doc is not None:
+            path = folder / f"{split.category}_{name}.yaml"
+            path.write_text(dump_knowledge(doc), encoding="utf-8")
+            paths.append(str(path))
+
+    if base_priors == "generic":
+        write("generic", generic_knowledge(split.category))
+    base = KnowledgeBase.load(paths)  # a document the knowledge base refuses fails here, naming the file
+    if setting == "few-shot":
+        write("few_shot", few_shot_knowledge(split, base, strength))
+        KnowledgeBase.load(paths)
     return paths
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..eval.split import split_category
 from ..images import read_image, read_mask, to_gray
+from .shrinkage import PRIOR_STRENGTH, measured_weight, shrink_entry
 
 COLOR_SHARE = 0.7  # "darker" when >= 70 % of the masks are darker ("lighter" when <= 30 %)
 MIN_FOR_COLOR = 2  # fewer masks than this say nothing about the colour: "mixed"
@@ -112,19 +113,25 @@ def summarise(rows: list[dict[str, float]]) -> dict[str, Any]:
     return {"n": n, "size": size, "aspect": aspect, "color": color, "share_darker": round(darker, 2)}
 
 
-def measure_priors(records: Iterable[Any], category: str | None = None) -> dict[str, Any]:
+def measure_priors(records: Iterable[Any], category: str | None = None, prior: Any | None = None,
+                   strength: float = PRIOR_STRENGTH) -> dict[str, Any]:
     """A knowledge patch measured from one category's RESERVED anomalies.
 
     ``records``: (image path, mask path, defect) tuples, or objects with ``image``,
     ``mask`` and ``defect`` (eval.split.EvalItem), all from the reserved first third of
     one MVTec-layout category (checked; ValueError otherwise). ``category``: the KB
-    category name (default: the category folder's name).
+    category name (default: the category folder's name). ``prior``: the KnowledgeBase the
+    patch will be laid over; each measured range is shrunk toward that base's own entry
+    for the (category, defect) pair with the weight n / (n + ``strength``) of its n masks
+    (``shrinkage.py`` says why). None, or ``strength`` 0, keeps the raw measurement.
 
     Returns ``{"entries": [{"category", "defect", "size", "color", "priors":
     {"aspect"}}, ...]}``: the KB YAML schema (entries patch the package ones field by
     field), ready for ``yaml.safe_dump`` and ``--knowledge``. Defect types whose masks
-    are all empty are left out.
+    are all empty are left out; ``color`` is left out where the knowledge outweighs the
+    measurement.
     """
+    measured_weight(0, strength)  # a bad strength fails before any image is read
     recs = [_as_record(r) for r in records]
     folder_name = check_reserved(p for p, _, _ in recs)
     category = category or folder_name
@@ -137,6 +144,16 @@ def measure_priors(records: Iterable[Any], category: str | None = None) -> dict[
     entries = []
     for defect, rows in sorted(by_defect.items()):
         s = summarise(rows)
-        entries.append({"category": category, "defect": defect, "size": s["size"], "color": s["color"],
-                        "priors": {"aspect": s["aspect"]}})
+        entry = {"category": category, "defect": defect, "size": s["size"], "color": s["color"],
+                 "priors": {"aspect": s["aspect"]}}
+        entries.append(shrink_entry(entry, s["n"], _own_entry(prior, category, defect), strength))
     return {"entries": entries}
+
+
+def _own_entry(kb: Any | None, category: str, defect: str) -> Any | None:
+    """The knowledge base's own entry for the pair (exact name or a synonym within the
+    category); None for a generic or searched fallback, which is no prior for this pair."""
+    if kb is None:
+        return None
+    found = kb.lookup(category, defect)
+    return found.entry if found.match in ("exact", "synonym") else None
