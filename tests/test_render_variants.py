@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from anomalyagent.render import render
+from anomalyagent.render.families.crack import opening
 from test_render_families import check_alpha_matches_change
 from test_render_fixtures import object_rgb, spec_for, texture_gray
 
@@ -20,6 +21,8 @@ VARIANTS = [
     ("stain", {"gloss": 0.5, "ring": 0.8}),
     ("cut", {"tear": 0.8, "gape": 0.5}),
     ("crack", {"branches": 5, "jaggedness": 1.0, "width": 0.02}),
+    ("scratch", {"through": 1.0, "width": 0.1, "strands": 2}),
+    ("crack", {"through": 1.0, "branches": 3}),
 ]
 
 
@@ -58,3 +61,43 @@ def test_dent_band_runs_across_the_image():
     _, alpha = render(image, spec, np.random.default_rng(0))
     cols = (alpha > 0.5).any(axis=0)
     assert cols.mean() > 0.9, "a band spans the image along its angle"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_crack_through_enters_and_leaves_the_view(seed):
+    image = texture_gray(160)
+    spec = spec_for("crack", size=0.3, angle=0.0, center=(0.5, 0.4), params={"through": 1.0, "branches": 2})
+    _, alpha = render(image, spec, np.random.default_rng(seed))
+    cols = (alpha > 0.5).any(axis=0)
+    assert cols[:3].any() and cols[-3:].any() and cols.mean() > 0.95, "no tips inside the view"
+    _, short = render(image, spec.replace(params={"branches": 2}), np.random.default_rng(seed))
+    assert (short > 0.5).any(axis=0).mean() < 0.6
+
+
+def test_scratch_through_runs_edge_to_edge():
+    image = texture_gray(160)
+    spec = spec_for("scratch", size=0.3, angle=90.0, center=(0.4, 0.7), params={"through": 1.0, "width": 0.06})
+    _, alpha = render(image, spec, np.random.default_rng(0))
+    rows = (alpha > 0.5).any(axis=1)
+    assert rows.mean() > 0.95, "a scratch through the view has no ends inside it"
+    _, short = render(image, spec.replace(params={"width": 0.06}), np.random.default_rng(0))
+    assert (short > 0.5).any(axis=1).mean() < 0.5, "without it the scratch keeps its planned length"
+
+
+def test_crack_opening_is_elliptical_along_each_arm():
+    """A Griffith crack's opening is w0 sqrt(1 - t^2): still 87 % of the origin's width
+    half-way along an arm (a linear taper gave ~55 %), closing to 0.1 px at the tip."""
+    widths = opening(101, 3.0)
+    assert widths[0] == pytest.approx(3.0) and widths[-1] == pytest.approx(0.1)
+    assert widths[50] == pytest.approx(3.0 * np.sqrt(0.75), rel=1e-6)
+    assert np.all(np.diff(widths) <= 0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_crack_is_visible_along_its_planned_length(seed):
+    image = texture_gray(200)
+    spec = spec_for("crack", size=0.6, angle=0.0, center=(0.5, 0.5), intensity=0.7, color="darker",
+                    params={"branches": 0, "jaggedness": 0.0, "width": 0.012})
+    _, alpha = render(image, spec, np.random.default_rng(seed))
+    cols = np.flatnonzero((alpha > 0.5).any(axis=0))
+    assert cols[-1] - cols[0] > 0.9 * 0.6 * 200, (cols[0], cols[-1])

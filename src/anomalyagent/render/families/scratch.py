@@ -72,7 +72,12 @@ class Scratch(Family):
             wk = width * (1.0 if k == 0 else rng.uniform(0.5, 0.9))
             strokes.append((pts, np.maximum(wk * prof, 0.15)))
         margin = abs(sagitta) + spacing * strands + 3.0 * width + 3.0
-        box = box_around(image.shape, 0, 0, f.w, f.h) if through else f.box(margin=margin)
+        if through:  # the strip the strokes cross, clipped to the image
+            allp = np.concatenate([p for p, _ in strokes])
+            box = box_around(image.shape, allp[:, 0].min(), allp[:, 1].min(), allp[:, 0].max(), allp[:, 1].max(),
+                             pad=3.0 * width + 3.0)
+        else:
+            box = f.box(margin=margin)
         cov = stroke_coverage(box, strokes, supersample=4)
         ys, xs = box.slices
         img = as_float(image[ys, xs])
