@@ -101,3 +101,15 @@ def test_crack_is_visible_along_its_planned_length(seed):
     _, alpha = render(image, spec, np.random.default_rng(seed))
     cols = np.flatnonzero((alpha > 0.5).any(axis=0))
     assert cols[-1] - cols[0] > 0.9 * 0.6 * 200, (cols[0], cols[-1])
+
+
+def test_wide_scratch_band_has_no_relief_rims():
+    """A band over 3 % of the image across is drawn by its floor alone: both sides step
+    the same way (lighter inside), no lit wall on one side and shadow on the other."""
+    image = texture_gray(100)
+    spec = spec_for("scratch", size=0.8, angle=90.0, center=(0.5, 0.5), intensity=0.6, color="lighter",
+                    params={"through": 1.0, "width": 0.1, "strands": 1, "curvature": 0.0})
+    edited, alpha = render(image, spec, np.random.default_rng(0))
+    diff = edited.astype(np.float32) - image.astype(np.float32)
+    changed = alpha > 0.5
+    assert (diff[changed] > -2.0).mean() > 0.95, "no shadowed wall inside the mask"

@@ -87,11 +87,11 @@ class Scratch(Family):
         floor = recolor(img, local, color, s, rng)
         body = img + cov[:, :, None] * (floor - img)
         # Groove relief: depth ~ width, walls ~ one width wide; shading gives the rim. A wide
-        # scuff is shallow: walls at most 2 % of the image and depth capped likewise (both
-        # bind only above 3.3 % of the image), else its shading spreads a halo several
-        # widths wide that the mask would take in.
-        walls = min(max(0.6, 0.6 * width), 0.02 * f.unit)
-        height = -blur(cov, walls) * min(1.0 + 1.5 * width, 0.06 * f.unit) * (0.5 + spec.intensity)
+        # scuffed band (over 1.5 % of the image across) is shallow for its width: its look is
+        # the floor's reflectance, so the relief fades out by 3 % (a bright band with a lit
+        # and a shadowed rim either side also read as a pasted strip to the critic's seam).
+        relief = float(np.clip((0.03 - width / f.unit) / 0.015, 0.0, 1.0))
+        height = -blur(cov, max(0.6, 0.6 * width)) * (1.0 + 1.5 * width) * (0.5 + spec.intensity) * relief
         rel = shade(height, light_direction(image))
         target = body * (1.0 + np.clip(rel, -0.6, 0.6))[:, :, None]
         return finish(image, box, target, edge=spec.blend != "hard")
