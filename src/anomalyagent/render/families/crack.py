@@ -115,7 +115,12 @@ class Crack(Family):
         ys, xs = box.slices
         img = as_float(image[ys, xs])
         local = local_mean(img, max(2.0, 4.0 * width))
-        s = 0.45 + 0.5 * float(spec.intensity)
+        # Darkness of the opening: intensity 0.3 (the planner's "faint") darkens a resolved
+        # crack's floor by ~38 %, 1.0 by ~77 % (before the walls' shading). The old mapping drew even
+        # intensity 0 as a 38 % darker line; shallow, dust-filled cracks (pavement) are
+        # fainter than that. (Fainter still made the alpha > 0.5 outline of thin cracks on
+        # small images unstable: tests/test_render_instruction.py.)
+        s = 0.25 + 0.65 * float(spec.intensity)
         if spec.color in ("lighter", "mixed") and width >= 3.0:
             # A wide fracture through a coated or layered material: the broken faces along
             # both sides show the pale inner layer, the gap between them is dark.
