@@ -205,7 +205,7 @@ def test_user_file_overrides_one_entry_and_adds_another(tmp_path):
     crack = kb.lookup("hazelnut", "crack")
     assert crack.match == "exact" and crack.entry.size == (0.1, 0.2)
     assert crack.entry.priors["intensity"] == [0.1, 0.2]
-    assert crack.entry.priors["aspect"] == [1.0, 2.5]  # untouched fields are kept (the package value)
+    assert crack.entry.priors["aspect"] == [1.0, 4.0]  # untouched fields are kept (the package value)
     burr = kb.lookup("gadget", "burr")
     assert burr.match == "exact" and burr.entry.family == "particle" and burr.entry.material == "plastic"
     assert kb.validate() == []
