@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from anomalyagent.render import render
-from anomalyagent.render.families.crack import opening
 from test_render_families import check_alpha_matches_change
 from test_render_fixtures import object_rgb, spec_for, texture_gray
 
@@ -82,15 +81,6 @@ def test_scratch_through_runs_edge_to_edge():
     assert rows.mean() > 0.95, "a scratch through the view has no ends inside it"
     _, short = render(image, spec.replace(params={"width": 0.06}), np.random.default_rng(0))
     assert (short > 0.5).any(axis=1).mean() < 0.5, "without it the scratch keeps its planned length"
-
-
-def test_crack_opening_is_elliptical_along_each_arm():
-    """A Griffith crack's opening is w0 sqrt(1 - t^2): still 87 % of the origin's width
-    half-way along an arm (a linear taper gave ~55 %), closing to 0.1 px at the tip."""
-    widths = opening(101, 3.0)
-    assert widths[0] == pytest.approx(3.0) and widths[-1] == pytest.approx(0.1)
-    assert widths[50] == pytest.approx(3.0 * np.sqrt(0.75), rel=1e-6)
-    assert np.all(np.diff(widths) <= 0)
 
 
 @pytest.mark.parametrize("seed", range(3))

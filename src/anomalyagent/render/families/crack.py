@@ -2,9 +2,8 @@
 
 Look: a main fracture that runs through the centre in both directions, turning in
 short straight runs (fracture follows grain and stress, not a smooth curve), with a
-few side branches that leave at 20-60 degrees and die out. The opening is elliptical
-along each arm (``opening``): near full width for most of it, closing to sub-pixel
-tips; edges are anti-aliased by supersampling. The opening is deep
+few side branches that leave at 20-60 degrees and die out. Width tapers from the
+origin to sub-pixel tips; edges are anti-aliased by supersampling. The opening is deep
 and narrow, so its core is much darker than the surface (little light reaches the
 bottom) and the grain inside is dimmed, not removed; the lip facing the light catches
 a faint highlight through the height-field shading.
@@ -22,20 +21,7 @@ from ..family import (Family, angle_param, aspect_param, blend_param, center_par
                       intensity_param, line_width, read_param, size_param)
 from ..shading import as_float, blur, light_direction, local_mean, shade
 from ..noise import value_noise
-from ..shapes import box_around, frame, stroke_coverage, wander_path
-
-
-def opening(n: int, width: float) -> np.ndarray:
-    """(n,) widths (px) from the origin (``width``) to the tip of one crack arm.
-
-    A loaded crack opens like a Griffith crack: the opening across it is elliptical along
-    its length, w(t) = w0 sqrt(1 - t^2), so it stays near its full width for most of the
-    arm (87 % half-way) and closes mostly over the last fifth; a linear taper made the
-    outer half of every arm a faint hairline under half the origin's width. The tip keeps
-    0.1 px so the supersampled stroke fades out instead of ending in a cap.
-    """
-    t = np.linspace(0.0, 1.0, max(1, n))
-    return np.maximum(width * np.sqrt(np.clip(1.0 - t * t, 0.0, 1.0)), 0.1)
+from ..shapes import box_around, frame, stroke_coverage, taper, wander_path
 
 
 def crack_strokes(cx: float, cy: float, angle: float, length: float, width: float, branches: int,
@@ -56,7 +42,7 @@ def crack_strokes(cx: float, cy: float, angle: float, length: float, width: floa
     split = rng.uniform(0.35, 0.65)
     for direction, part in ((angle, split), (angle + math.pi, 1.0 - split)):
         pts = wander_path((cx, cy), direction, part * length, rng, step=step, wiggle=wiggle, persistence=0.25, pull=0.5)
-        widths = opening(len(pts), width)
+        widths = taper(len(pts), width, 0.12 * width + 0.1, power=0.8)
         strokes.append((pts, widths))
         halves.append((pts, widths, direction))
     for _ in range(branches):
@@ -72,7 +58,7 @@ def crack_strokes(cx: float, cy: float, angle: float, length: float, width: floa
         turn = rng.uniform(0.35, 1.0) * rng.choice([-1.0, 1.0])
         blen = rng.uniform(0.15, 0.4) * scale
         bpts = wander_path(tuple(pts[i]), direction + turn, blen, rng, step=step, wiggle=wiggle, persistence=0.25)
-        bw = opening(len(bpts), 0.7 * float(widths[i]))
+        bw = taper(len(bpts), 0.7 * float(widths[i]), 0.1, power=0.7)
         strokes.append((bpts, bw))
     return strokes
 
@@ -80,7 +66,7 @@ def crack_strokes(cx: float, cy: float, angle: float, length: float, width: floa
 @RENDERERS.register("crack")
 class Crack(Family):
     name = "crack"
-    description = "branching jagged fracture, elliptical opening closing at sub-pixel tips, dark core"
+    description = "branching jagged fracture, width tapering from the origin, dark core, sub-pixel edges"
     parameters = (
         center_param(),
         size_param(0.35, 0.05, 0.95, "length of the main fracture"),
@@ -115,12 +101,7 @@ class Crack(Family):
         ys, xs = box.slices
         img = as_float(image[ys, xs])
         local = local_mean(img, max(2.0, 4.0 * width))
-        # Darkness of the opening: intensity 0.3 (the planner's "faint") darkens a resolved
-        # crack's floor by ~38 %, 1.0 by ~77 % (before the walls' shading). The old mapping drew even
-        # intensity 0 as a 38 % darker line; shallow, dust-filled cracks (pavement) are
-        # fainter than that. (Fainter still made the alpha > 0.5 outline of thin cracks on
-        # small images unstable: tests/test_render_instruction.py.)
-        s = 0.25 + 0.65 * float(spec.intensity)
+        s = 0.45 + 0.5 * float(spec.intensity)
         if spec.color in ("lighter", "mixed") and width >= 3.0:
             # A wide fracture through a coated or layered material: the broken faces along
             # both sides show the pale inner layer, the gap between them is dark.
