@@ -2,7 +2,7 @@ import numpy as np
 
 from anomalyagent.foreground import foreground
 from anomalyagent.knowledge import KnowledgeBase
-from anomalyagent.planning import instruction, placement_region, refine, sample_spec
+from anomalyagent.planning import angle_is_free, instruction, placement_region, refine, sample_angle, sample_spec
 
 from conftest import object_image, texture_image
 
@@ -69,3 +69,33 @@ def test_refine_follows_each_kind_of_advice():
     moved = refine(off, [{"parameter": "location", "direction": "move_onto_object"}], entry, fg, rng)
     assert _pixel(fg, moved.center)
     assert moved.instruction != off.instruction
+
+
+def test_axis_angle_prior_draws_both_image_axes():
+    rng = np.random.default_rng(0)
+    angles = np.array([sample_angle("axis", rng) for _ in range(200)])
+    near_h = np.minimum(angles, 180.0 - angles) < 8.0
+    near_v = np.abs(angles - 90.0) < 8.0
+    assert np.all(near_h | near_v)
+    assert 0.3 < near_v.mean() < 0.7
+    assert 0.0 <= sample_angle("any", rng) < 180.0 and 10.0 <= sample_angle([10.0, 20.0], rng) <= 20.0
+
+
+def test_axis_prior_is_kept_when_placed_on_a_part():
+    """A texture's planned scratch keeps its axis angle (placement redraws only free angles)."""
+    kb = KnowledgeBase.default()
+    entry = kb.lookup("neu_seg", "scratches").entry
+    assert entry.priors["angle"] == "axis" and not angle_is_free(entry)
+    image = texture_image(np.random.default_rng(2), 96)
+    fg = foreground(image, "texture")
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        spec = sample_spec(entry, image, fg, rng, parts={"object": fg, "surface": fg})
+        assert min(spec.angle % 90.0, 90.0 - spec.angle % 90.0) < 8.0, spec.angle
+
+
+def test_unknown_angle_word_is_a_knowledge_problem():
+    from anomalyagent.knowledge.loader import priors_problems
+
+    assert priors_problems({"angle": "axis"}) == []
+    assert any("angle" in p for p in priors_problems({"angle": "diagonal"}))

@@ -20,6 +20,8 @@ VARIANTS = [
     ("stain", {"gloss": 0.5, "ring": 0.8}),
     ("cut", {"tear": 0.8, "gape": 0.5}),
     ("crack", {"branches": 5, "jaggedness": 1.0, "width": 0.02}),
+    ("scratch", {"through": 1.0, "width": 0.1, "strands": 2}),
+    ("crack", {"through": 1.0, "branches": 3}),
 ]
 
 
@@ -58,3 +60,46 @@ def test_dent_band_runs_across_the_image():
     _, alpha = render(image, spec, np.random.default_rng(0))
     cols = (alpha > 0.5).any(axis=0)
     assert cols.mean() > 0.9, "a band spans the image along its angle"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_crack_through_enters_and_leaves_the_view(seed):
+    image = texture_gray(160)
+    spec = spec_for("crack", size=0.3, angle=0.0, center=(0.5, 0.4), params={"through": 1.0, "branches": 2})
+    _, alpha = render(image, spec, np.random.default_rng(seed))
+    cols = (alpha > 0.5).any(axis=0)
+    assert cols[:3].any() and cols[-3:].any() and cols.mean() > 0.95, "no tips inside the view"
+    _, short = render(image, spec.replace(params={"branches": 2}), np.random.default_rng(seed))
+    assert (short > 0.5).any(axis=0).mean() < 0.6
+
+
+def test_scratch_through_runs_edge_to_edge():
+    image = texture_gray(160)
+    spec = spec_for("scratch", size=0.3, angle=90.0, center=(0.4, 0.7), params={"through": 1.0, "width": 0.06})
+    _, alpha = render(image, spec, np.random.default_rng(0))
+    rows = (alpha > 0.5).any(axis=1)
+    assert rows.mean() > 0.95, "a scratch through the view has no ends inside it"
+    _, short = render(image, spec.replace(params={"width": 0.06}), np.random.default_rng(0))
+    assert (short > 0.5).any(axis=1).mean() < 0.5, "without it the scratch keeps its planned length"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_crack_is_visible_along_its_planned_length(seed):
+    image = texture_gray(200)
+    spec = spec_for("crack", size=0.6, angle=0.0, center=(0.5, 0.5), intensity=0.7, color="darker",
+                    params={"branches": 0, "jaggedness": 0.0, "width": 0.012})
+    _, alpha = render(image, spec, np.random.default_rng(seed))
+    cols = np.flatnonzero((alpha > 0.5).any(axis=0))
+    assert cols[-1] - cols[0] > 0.9 * 0.6 * 200, (cols[0], cols[-1])
+
+
+def test_wide_scratch_band_has_no_relief_rims():
+    """A band over 3 % of the image across is drawn by its floor alone: both sides step
+    the same way (lighter inside), no lit wall on one side and shadow on the other."""
+    image = texture_gray(100)
+    spec = spec_for("scratch", size=0.8, angle=90.0, center=(0.5, 0.5), intensity=0.6, color="lighter",
+                    params={"through": 1.0, "width": 0.1, "strands": 1, "curvature": 0.0})
+    edited, alpha = render(image, spec, np.random.default_rng(0))
+    diff = edited.astype(np.float32) - image.astype(np.float32)
+    changed = alpha > 0.5
+    assert (diff[changed] > -2.0).mean() > 0.95, "no shadowed wall inside the mask"

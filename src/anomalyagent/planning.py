@@ -31,6 +31,24 @@ def _uniform(rng: np.random.Generator, bounds: Any, default: float) -> float:
     return lo if hi <= lo else float(rng.uniform(lo, hi))
 
 
+def sample_angle(prior: Any, rng: np.random.Generator) -> float:
+    """An angle (degrees) from an entry's ``angle`` prior: "any" (or none) is uniform in
+    [0, 180); "axis" is 0 or 90 plus a 2-degree jitter (a scratch or streak along the
+    transport direction of a strip or web, which a line camera films along an image axis;
+    which axis is not known, so both are drawn); [low, high] is uniform in that range."""
+    if prior in (None, "any"):
+        return float(rng.uniform(0, 180))
+    if prior == "axis":
+        return float((90.0 * int(rng.integers(0, 2)) + rng.normal(0.0, 2.0)) % 180.0)
+    return _uniform(rng, prior, 0.0)
+
+
+def angle_is_free(entry: KnowledgeEntry | None) -> bool:
+    """Whether ``entry``'s defects may take any orientation (placement may redraw it)."""
+    prior = (entry.priors or {}).get("angle", "any") if entry is not None else "any"
+    return prior in (None, "any")
+
+
 def placement_region(fg: np.ndarray, location: str, size: float) -> np.ndarray:
     """(H, W) bool: where a defect centre may go.
 
@@ -75,8 +93,7 @@ def sample_spec(entry: KnowledgeEntry, image: np.ndarray, fg: np.ndarray, rng: n
     priors = entry.priors or {}
     lo, hi = entry.size
     size = float(math.exp(rng.uniform(math.log(lo), math.log(max(hi, lo)))))  # log-uniform
-    angle_prior = priors.get("angle", "any")
-    angle = float(rng.uniform(0, 180)) if angle_prior in (None, "any") else _uniform(rng, angle_prior, 0.0)
+    angle = sample_angle(priors.get("angle", "any"), rng)
     spec = DefectSpec(
         family=entry.family,
         defect_type=entry.defect,
@@ -94,7 +111,7 @@ def sample_spec(entry: KnowledgeEntry, image: np.ndarray, fg: np.ndarray, rng: n
     )
     if parts:
         region = resolve_region(entry.location, entry.defect, parts)
-        spec = place_on_part(spec, region, rng, free_angle=angle_prior in (None, "any"), image=image)
+        spec = place_on_part(spec, region, rng, free_angle=angle_is_free(entry), image=image)
     return spec.replace(instruction=instruction(spec, entry))
 
 
@@ -292,7 +309,7 @@ def refine(
         if parameter == "location" and spec.params.get("part") and entry is not None:
             if parts:
                 region = resolve_region(entry.location, entry.defect, parts)
-                out = place_on_part(out, region, rng)
+                out = place_on_part(out, region, rng, free_angle=angle_is_free(entry))
         elif parameter == "location":
             # "move_to_edge" names the region; "move_onto_object" keeps the entry's own.
             location = direction[len("move_to_"):] if direction.startswith("move_to_") else (entry.location if entry else "surface")

@@ -40,6 +40,9 @@ REQUIRED = ("category", "defect", "family", "formation", "shape", "edges", "colo
 TEXT_FIELDS = ("family", "material", "formation", "shape", "edges", "color", "texture", "location", "appearance")
 ENTRY_FIELDS = REQUIRED + ("material", "priors", "synonyms", "appearance")
 RANGE_LIMITS = {"aspect": (1.0, 60.0), "intensity": (0.0, 1.0), "count": (1, 50)}
+# Angle priors given as words (planning.sample_angle): "any" = uniform; "axis" = along an
+# image axis (web and strip materials are filmed along their transport direction).
+ANGLE_WORDS = ("any", "axis")
 
 _SEP = re.compile(r"[\s\-_]+")
 # libyaml's C loader parses the package data about ten times faster; same safe subset.
@@ -224,10 +227,10 @@ def priors_problems(priors: dict[str, Any]) -> list[str]:
             if p:
                 problems.append(p)
     angle = priors.get("angle", "any")
-    if angle != "any":
+    if angle not in ANGLE_WORDS:
         p = _range_problem("angle", angle, (-360.0, 360.0))
         if p:
-            problems.append(p + " (or \"any\")")
+            problems.append(p + f" (or one of {', '.join(ANGLE_WORDS)})")
     if priors.get("blend", "feather") not in BLEND_MODES:
         problems.append(f"priors.blend {priors['blend']!r} must be one of {', '.join(BLEND_MODES)}")
     if priors.get("texture", "keep") not in TEXTURES:

@@ -25,10 +25,18 @@ from ..shapes import box_around, frame, stroke_coverage, taper, wander_path
 
 
 def crack_strokes(cx: float, cy: float, angle: float, length: float, width: float, branches: int,
-                  rng: np.random.Generator, wiggle: float = 0.45) -> list[tuple[np.ndarray, np.ndarray]]:
+                  rng: np.random.Generator, wiggle: float = 0.45,
+                  view: tuple[float, float, float] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Polylines (points, widths) of a branching crack of total ``length`` px through
-    (cx, cy) along ``angle`` (rad), ``width`` px at the origin."""
-    step = max(1.0, length / 28.0)
+    (cx, cy) along ``angle`` (rad), ``width`` px at the origin.
+
+    ``view`` = (width px, height px, scale px) for a crack that runs through the whole
+    view: ``length`` then spans far beyond the image, while the path's step and the
+    branches' lengths follow ``scale`` (the planned length) and branches leave from
+    points inside the image.
+    """
+    scale = view[2] if view else length
+    step = max(1.0, scale / 28.0)
     strokes = []
     halves = []
     split = rng.uniform(0.35, 0.65)
@@ -41,9 +49,14 @@ def crack_strokes(cx: float, cy: float, angle: float, length: float, width: floa
         pts, widths, direction = halves[int(rng.integers(0, 2))]
         if len(pts) < 4:
             continue
-        i = int(rng.integers(1, max(2, len(pts) - 2)))
+        if view:
+            seen = np.flatnonzero((pts[:, 0] >= 0) & (pts[:, 0] < view[0]) & (pts[:, 1] >= 0) & (pts[:, 1] < view[1]))
+            seen = seen[(seen >= 1) & (seen < len(pts) - 2)]
+            i = int(seen[int(rng.integers(len(seen)))]) if len(seen) else 1
+        else:
+            i = int(rng.integers(1, max(2, len(pts) - 2)))
         turn = rng.uniform(0.35, 1.0) * rng.choice([-1.0, 1.0])
-        blen = rng.uniform(0.15, 0.4) * length
+        blen = rng.uniform(0.15, 0.4) * scale
         bpts = wander_path(tuple(pts[i]), direction + turn, blen, rng, step=step, wiggle=wiggle, persistence=0.25)
         bw = taper(len(bpts), 0.7 * float(widths[i]), 0.1, power=0.7)
         strokes.append((bpts, bw))
@@ -66,6 +79,8 @@ class Crack(Family):
         extra_param("width", "float", None, 0.001, 0.06, "opening width at the origin, fraction of min(H, W) (overrides aspect)"),
         extra_param("branches", "int", 2, 0, 5, "side branches (random 0-3 when absent)"),
         extra_param("jaggedness", "float", None, 0.0, 1.0, "0 smooth path, 1 zig-zag (unset: drawn from [0.3, 0.7])"),
+        extra_param("through", "float", 0.0, 0.0, 1.0, "chance that the crack runs through the whole view (a tile cut "
+                    "from a larger cracked surface): it enters and leaves at the image border, no tips inside"),
     )
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +88,12 @@ class Crack(Family):
         width = line_width(spec, f.width, f.unit, 0.06)
         branches = int(round(read_param(spec, "branches", int(rng.integers(0, 4)), 0, 5)))
         jag = read_param(spec, "jaggedness", float(rng.uniform(0.3, 0.7)), 0.0, 1.0)  # unpinned: spread
-        strokes = crack_strokes(f.cx, f.cy, f.theta, f.length, width, branches, rng, wiggle=0.1 + 0.5 * jag)
+        chance = read_param(spec, "through", 0.0, 0.0, 1.0)
+        through = chance > 0.0 and rng.random() < chance  # no draw when unset: same bytes as before
+        length, view = f.length, None
+        if through:  # long enough to leave the image at both ends wherever the centre is
+            length, view = 2.0 * math.hypot(f.h, f.w), (float(f.w), float(f.h), f.length)
+        strokes = crack_strokes(f.cx, f.cy, f.theta, length, width, branches, rng, wiggle=0.1 + 0.5 * jag, view=view)
         allp = np.concatenate([p for p, _ in strokes])
         box = box_around(image.shape, allp[:, 0].min(), allp[:, 1].min(), allp[:, 0].max(), allp[:, 1].max(),
                          pad=3.0 * width + 4.0)
