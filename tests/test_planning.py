@@ -83,9 +83,11 @@ def test_axis_angle_prior_draws_both_image_axes():
 
 def test_axis_prior_is_kept_when_placed_on_a_part():
     """A texture's planned scratch keeps its axis angle (placement redraws only free angles)."""
-    kb = KnowledgeBase.default()
-    entry = kb.lookup("neu_seg", "scratches").entry
-    assert entry.priors["angle"] == "axis" and not angle_is_free(entry)
+    import dataclasses
+
+    base = KnowledgeBase.default().lookup("neu_seg", "scratches").entry
+    entry = dataclasses.replace(base, priors={**base.priors, "angle": "axis"})
+    assert angle_is_free(base) and not angle_is_free(entry)
     image = texture_image(np.random.default_rng(2), 96)
     fg = foreground(image, "texture")
     rng = np.random.default_rng(1)
