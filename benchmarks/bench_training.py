@@ -31,7 +31,7 @@ import torch
 
 from anomalyagent.agent.policy import RulePolicy
 from anomalyagent.knowledge import KnowledgeBase
-from anomalyagent.policy_net.policy import Encoders, LearnedPolicy
+from anomalyagent.policy_net.policy import Encoders, LearnedPolicy, save_policy
 from anomalyagent.rewards import RewardConfig
 from anomalyagent.tools import default_toolbox
 from anomalyagent.train.grpo import GRPOSettings, train_grpo
@@ -70,6 +70,13 @@ def main() -> None:
     ap.add_argument("--eval-group", type=int, default=4, help="evaluation episodes per prompt")
     ap.add_argument("--max-side", type=int, default=160)
     ap.add_argument("--lr", type=float, default=3e-4, help="GRPO learning rate")
+    ap.add_argument("--epochs", type=int, default=2, help="GRPO passes over each batch of rollouts")
+    ap.add_argument("--minibatch", type=int, default=0, help="GRPO turns per gradient step (0: whole batch)")
+    ap.add_argument("--beta", type=float, default=0.04, help="GRPO KL weight to the SFT policy")
+    ap.add_argument("--advantage-floor", type=float, default=0.0, help="GRPO advantages / max(std, this)")
+    ap.add_argument("--imitate", default="passed", choices=("passed", "all"),
+                    help="SFT: which demonstrated edits the IG heads learn (passed: not the deliberately flawed ones)")
+    ap.add_argument("--save", default=None, help="also write each trained network here (FOLD/seedS/METHOD.safetensors)")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="GRPO rows to run (names as in VARIANTS)")
     ap.add_argument("--no-rule", action="store_true", help="skip the rule-policy rows")
     ap.add_argument("--held-out", default=None, help="only these folds (comma-separated; default: every category)")
@@ -78,6 +85,9 @@ def main() -> None:
                     "optimise where it trains?); --eval-prompts is then per training category")
     args = ap.parse_args()
     variants = {name: VARIANTS[name] for name in args.variants.split(",") if name}
+    save = (lambda net, held, seed, name: save_policy(net, Path(args.save) / held / f"seed{seed}" / f"{name}.safetensors",
+                                                      extra={"held_out": held, "seed": seed, "method": name})) \
+        if args.save else (lambda *a: None)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -98,7 +108,7 @@ def main() -> None:
     for held in folds:
         train_cats = [c for c in cats if c != held]
         train_demos = [d for c in train_cats for d in by_cat[c]]
-        data = demonstration_turns(train_demos, space_net.space, space_net.state_dim, encoders, kb)
+        data = demonstration_turns(train_demos, space_net.space, space_net.state_dim, encoders, kb, imitate=args.imitate)
         eval_cats = train_cats if args.in_domain else [held]
         eval_prompts = read_prompts(args.data, eval_cats, args.eval_prompts, np.random.default_rng([99, cats.index(held)]),
                                     args.max_side)
@@ -112,6 +122,7 @@ def main() -> None:
             t = time.perf_counter()
             sft = new_network(seed=seed)
             train_sft(sft, data, epochs=args.sft_epochs, seed=seed)
+            save(sft, held, seed, "sft")
             make = lambda net=sft: LearnedPolicy(kb=kb, net=net, encoders=encoders)
             m = evaluate(make, eval_prompts, tools, args.eval_group, full)
             rows.append({"held_out": held, "seed": seed, "method": "sft", **m, "seconds": round(time.perf_counter() - t, 1),
@@ -121,9 +132,11 @@ def main() -> None:
                 t = time.perf_counter()
                 net = copy.deepcopy(sft)
                 settings = GRPOSettings(iterations=args.iterations, prompts_per_step=args.prompts, group_size=args.group,
-                                        lr=args.lr)
+                                        lr=args.lr, epochs=args.epochs, minibatch=args.minibatch, beta=args.beta,
+                                        advantage_floor=args.advantage_floor)
                 history = train_grpo(net, pool, tools, settings, RewardConfig(**weights), encoders, kb,
                                      np.random.default_rng([seed, 11, cats.index(held)]))
+                save(net, held, seed, name)
                 m = evaluate(lambda net=net: LearnedPolicy(kb=kb, net=net, encoders=encoders), eval_prompts, tools,
                              args.eval_group, full)
                 rows.append({"held_out": held, "seed": seed, "method": name, **m, "seconds": round(time.perf_counter() - t, 1),
