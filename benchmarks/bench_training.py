@@ -76,6 +76,9 @@ def main() -> None:
     ap.add_argument("--advantage-floor", type=float, default=0.0, help="GRPO advantages / max(std, this)")
     ap.add_argument("--imitate", default="passed", choices=("passed", "all"),
                     help="SFT: which demonstrated edits the IG heads learn (passed: not the deliberately flawed ones)")
+    ap.add_argument("--grpo-target", type=int, default=0,
+                    help="GRPO prompts from the HELD-OUT category's normal training images (not the evaluation ones; "
+                    "no anomaly is read): adaptation without labels (0: GRPO on the training categories only)")
     ap.add_argument("--save", default=None, help="also write each trained network here (FOLD/seedS/METHOD.safetensors)")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="GRPO rows to run (names as in VARIANTS)")
     ap.add_argument("--no-rule", action="store_true", help="skip the rule-policy rows")
@@ -113,6 +116,13 @@ def main() -> None:
         eval_prompts = read_prompts(args.data, eval_cats, args.eval_prompts, np.random.default_rng([99, cats.index(held)]),
                                     args.max_side)
         pool = read_prompts(args.data, train_cats, args.train_prompts, np.random.default_rng([7, cats.index(held)]), args.max_side)
+        if args.grpo_target and not args.in_domain:
+            # GRPO needs no anomaly: the held-out category's NORMAL training images (never the
+            # evaluation images, never a test image) may be prompts; SFT cannot use the category.
+            seen = {p.task.image_path for p in eval_prompts}
+            extra = read_prompts(args.data, [held], args.grpo_target + len(seen), np.random.default_rng([8, cats.index(held)]),
+                                 args.max_side)
+            pool += [p for p in extra if p.task.image_path not in seen][:args.grpo_target]
         if not args.no_rule:
             t = time.perf_counter()
             rule = evaluate(lambda: RulePolicy(kb=kb), eval_prompts, tools, args.eval_group, full)
