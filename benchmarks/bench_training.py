@@ -71,9 +71,9 @@ def main() -> None:
     ap.add_argument("--max-side", type=int, default=160)
     ap.add_argument("--lr", type=float, default=3e-4, help="GRPO learning rate")
     ap.add_argument("--epochs", type=int, default=2, help="GRPO passes over each batch of rollouts")
-    ap.add_argument("--minibatch", type=int, default=0, help="GRPO turns per gradient step (0: whole batch)")
+    ap.add_argument("--minibatch", type=int, default=64, help="GRPO turns per gradient step (0: whole batch)")
     ap.add_argument("--beta", type=float, default=0.04, help="GRPO KL weight to the SFT policy")
-    ap.add_argument("--advantage-floor", type=float, default=0.0, help="GRPO advantages / max(std, this)")
+    ap.add_argument("--advantage-floor", type=float, default=0.1, help="GRPO advantages / max(std, this)")
     ap.add_argument("--imitate", default="passed", choices=("passed", "all"),
                     help="SFT: which demonstrated edits the IG heads learn (passed: not the deliberately flawed ones)")
     ap.add_argument("--grpo-target", type=int, default=0,
@@ -169,6 +169,17 @@ def aggregate(rows: list[dict], cats: list[str], seeds: list[int]) -> dict:
         per_seed = [np.mean([r["mean_reward"] for r in mine if r["seed"] == s]) for s in seeds
                     if any(r["seed"] == s for r in mine)]
         entry["reward_seed_std"] = float(np.std(per_seed)) if len(per_seed) > 1 else 0.0
+        if method not in ("rule", "sft"):  # paired with SFT: same fold, same seed
+            sft = {(r["held_out"], r["seed"]): r["mean_reward"] for r in rows if r["method"] == "sft"}
+            diffs = {s: [r["mean_reward"] - sft[(r["held_out"], s)] for r in mine
+                         if r["seed"] == s and (r["held_out"], s) in sft] for s in seeds}
+            per = [float(np.mean(d)) for d in diffs.values() if d]
+            if per:
+                entry["gain_over_sft"] = float(np.mean(per))
+                entry["gain_over_sft_per_seed"] = per
+                entry["gain_over_sft_seed_std"] = float(np.std(per)) if len(per) > 1 else 0.0
+                pairs = [x for d in diffs.values() for x in d]
+                entry["better_than_sft"] = f"{sum(x > 0 for x in pairs)}/{len(pairs)}"
         entry["folds"] = sorted({r["held_out"] for r in mine})
         entry["runs"] = len(mine)
         out[method] = entry
@@ -198,13 +209,32 @@ def write(out: Path, args, rows, cats, seeds, seconds: float) -> None:
     }, indent=1, sort_keys=True))
 
 
+def merge(out: str, parts: list[str]) -> None:
+    """One results file from runs of single folds (``--held-out C``, run side by side):
+    rows concatenated in category order, summary recomputed, each part's command kept."""
+    loaded = [json.loads(Path(p).read_text()) for p in parts]
+    cats = [c for c in CATEGORIES if any(c in d["categories"] for d in loaded)]
+    seeds = sorted({s for d in loaded for s in d["seeds"]})
+    rows = sorted((r for d in loaded for r in d["rows"]), key=lambda r: (cats.index(r["held_out"]), str(r["seed"])))
+    first = loaded[0]
+    Path(out).write_text(json.dumps({
+        "command": [d["command"] for d in loaded], "date": max(d["date"] for d in loaded), "machine": first["machine"],
+        "commit": sorted({d["commit"] for d in loaded}), "seconds": sum(d["seconds"] for d in loaded),
+        "seconds_note": "sum over the parts, which ran side by side", "categories": cats, "seeds": seeds,
+        "eval_reward": first["eval_reward"], "variants": first["variants"], "summary": aggregate(rows, cats, seeds),
+        "rows": rows,
+    }, indent=1, sort_keys=True))
+
+
 def table(path: str) -> str:
     """The summary of a results file as a markdown table (docs/benchmarks.md)."""
     data = json.loads(Path(path).read_text())
-    lines = ["| policy | mean reward | seed std | final QE score | pass rate | mean turns | KR use | runs |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| policy | mean reward | seed std | gain over SFT (seed std; folds better) | final QE score | pass rate | "
+             "mean turns | KR use | runs |", "|---|---|---|---|---|---|---|---|---|"]
     for method, e in data["summary"].items():
-        lines.append(f"| {method} | {e['mean_reward']:.3f} | {e['reward_seed_std']:.3f} | {e['final_qe_score']:.2f} | "
+        gain = (f"{e['gain_over_sft']:+.3f} ({e['gain_over_sft_seed_std']:.3f}; {e['better_than_sft']})"
+                if "gain_over_sft" in e else "-")
+        lines.append(f"| {method} | {e['mean_reward']:.3f} | {e['reward_seed_std']:.3f} | {gain} | {e['final_qe_score']:.2f} | "
                      f"{e['pass_rate']:.3f} | {e['mean_turns']:.2f} | {e['kr_use']:.3f} | {e['runs']} |")
     per_fold = ["", "| held out | " + " | ".join(data["summary"]) + " |", "|---|" + "---|" * len(data["summary"])]
     for held in data["categories"]:
@@ -221,5 +251,7 @@ if __name__ == "__main__":
 
     if len(sys.argv) == 3 and sys.argv[1] == "--table":
         print(table(sys.argv[2]))
+    elif len(sys.argv) > 3 and sys.argv[1] == "--merge":
+        merge(sys.argv[2], sys.argv[3:])
     else:
         main()

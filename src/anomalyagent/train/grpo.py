@@ -47,8 +47,8 @@ class GRPOSettings:
     clip: float = field(default=0.2, metadata={"help": "ratio clip epsilon"})
     beta: float = field(default=0.04, metadata={"help": "KL weight to the SFT policy"})
     max_turns: int = field(default=10, metadata={"help": "turn budget of an episode"})
-    minibatch: int = field(default=0, metadata={"help": "turns per gradient step (0: the whole batch)"})
-    advantage_floor: float = field(default=0.0, metadata={"help": "advantages = (r - mean) / max(std, this)"})
+    minibatch: int = field(default=64, metadata={"help": "turns per gradient step (0: the whole batch)"})
+    advantage_floor: float = field(default=0.1, metadata={"help": "advantages = (r - mean) / max(std, this)"})
 
     def __post_init__(self) -> None:
         if int(self.iterations) < 0:
