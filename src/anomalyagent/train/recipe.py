@@ -42,9 +42,10 @@ class PolicyRecipe:
     max_side: int = 160  # images are shrunk to this (episodes and features)
     sft_epochs: int = 60
     sft_lr: float = 2e-3
-    imitate: str = "passed"  # which demonstrated edits the IG heads learn (sft.demonstration_turns)
+    imitate: str = "all"  # which demonstrated edits the IG heads learn (sft.demonstration_turns); "all": shipped weights
     prompts_per_category: int = 24
-    grpo: GRPOSettings = field(default_factory=GRPOSettings)
+    # the shipped weights' GRPO: one step per pass over the batch, no advantage floor
+    grpo: GRPOSettings = field(default_factory=lambda: GRPOSettings(minibatch=0, advantage_floor=0.0))
     reward: RewardConfig = field(default_factory=RewardConfig)
     hidden: int = 256
 
