@@ -33,11 +33,13 @@ def synthesize_rows(data_root: Path, out: Path, defects: list[str], n: int, seed
     from anomalyagent.pipeline import synthesize
 
     policy = {"name": "learned", "weights": weights} if weights else {"name": "rule"}
-    if out.exists() and not (out / "manifest.jsonl").exists():
-        raise ValueError(f"{out}: exists but holds no finished set; remove it first")
+    done = out.parent / f"{out.name}.done"  # beside the set: written once the set is complete
+    if out.exists() and not done.exists():
+        raise ValueError(f"{out}: an unfinished set (no {done.name}); remove it first")
     if not out.exists():
         synthesize(data_root, out, defects, n, method="agent", seed=seed, workers=1, category=data_root.name,
                    progress=False, method_kwargs={"config": {"policy": policy}})
+        done.write_text(json.dumps({"policy": policy, "n": n, "seed": seed}))
     return out
 
 
