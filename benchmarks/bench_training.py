@@ -2,14 +2,18 @@
 
 For each dev category C (held out) and seed: SFT on the reverse trajectories of the
 other categories (their reserved first third of anomalies), then GRPO on the other
-categories' normal training images with three reward settings (R_task; R_task + R_ref;
-R_task + R_ref + R_beh), each started from the same SFT network. Every policy (and the
-rule policy) is then run on C's normal training images (never a test image) and scored
-with the FULL default reward. Columns: mean reward, final QE score, pass rate, mean
-turns, KR use. Downstream pixel AP is not run here (anomalyagent bench does that).
+categories' normal training images (and, with ``--grpo-target N``, N of C's own normal
+training images: GRPO reads no anomaly) with three reward settings (R_task; R_task +
+R_ref; R_task + R_ref + R_beh), each started from the same SFT network. Every policy
+(and the rule policy) is then run on other normal training images of C (never a test
+image) and scored with the FULL default reward. Columns: mean reward, final QE score,
+pass rate, mean turns, KR use, and the paired gain over SFT. ``--save DIR`` keeps the
+networks; benchmarks/bench_training_downstream.py measures their downstream pixel AP.
+Folds can run as separate processes (``--held-out C``) and be joined with
+``--merge OUT PART.json ...``.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_training.py --data /work/shared/data \
-        --reverse runs/reverse --out docs/results/training.json
+        --reverse runs/reverse --out docs/results/training.json --grpo-target 16
 
 Machine: run on the shared 2-core CPU box; one torch thread.
 """
