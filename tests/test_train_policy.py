@@ -169,3 +169,70 @@ def test_train_policy_cli_writes_weights_that_act(tmp_path, monkeypatch):
     image = object_image(np.random.default_rng(9), 96)
     traj = run_episode(Task("x.png", "hazelnut", "crack", seed=1), image, policy, default_toolbox(kb=KB)).trajectory
     assert traj.steps and policy.encoders.text.cache[text_key(request_text("hazelnut", "crack"))].shape == (384,)
+
+
+def _failed_first(traj):
+    """A copy of ``traj`` whose first QE failed and which then re-edits: PG, IG(flawed), QE fail, IG, QE, ..."""
+    import copy
+
+    from anomalyagent.records import Step
+
+    steps = copy.deepcopy(traj.steps)
+    qe = next(i for i, s in enumerate(steps) if s.call is not None and s.call.name == "QE")
+    failed = copy.deepcopy(steps[qe])
+    failed.observation.payload["passed"] = False
+    redo = [copy.deepcopy(s) for s in steps[qe - 1:qe + 1]]  # the IG and its passing QE, again
+    new = steps[:qe] + [failed] + redo + steps[qe + 1:]
+    new = [Step(i, s.thought, s.call, s.observation, s.answer) for i, s in enumerate(new)]
+    return type(traj)(traj.task, new, traj.passed, traj.score, traj.stop_reason)
+
+
+def test_sft_does_not_imitate_deliberately_flawed_edits(demos, encoders):
+    from anomalyagent.policy_net.model import action_log_prob
+    from anomalyagent.train.sft import imitated_edit
+
+    first_pass = [d for d in demos if d.trajectory.tool_names[:4] == ["PG", "IG", "QE", "MG"]]
+    assert first_pass, "the rule policy passed no synthetic scene at its first edit"
+    traj = _failed_first(first_pass[0].trajectory)
+    names = [s.call.name if s.call else "answer" for s in traj.steps]
+    igs = [i for i, n in enumerate(names) if n == "IG"]
+    assert names[:5] == ["PG", "IG", "QE", "IG", "QE"] and len(igs) == 2
+    assert [imitated_edit(traj, i) for i in igs] == [False, True]  # the edit QE failed; the one it passed
+    net = new_network(hidden=32)
+    demo = Demonstration(traj, first_pass[0].image)
+    kept = demonstration_turns([demo], net.space, net.state_dim, encoders, KB)
+    every = demonstration_turns([demo], net.space, net.state_dim, encoders, KB, imitate="all")
+    assert kept.ig_mask.tolist() == [0.0 if i == igs[0] else 1.0 for i in range(len(names))]
+    assert every.ig_mask.tolist() == [1.0] * len(names)
+    with pytest.raises(ValueError):
+        demonstration_turns([demo], net.space, net.state_dim, encoders, KB, imitate="some")
+    # a masked IG turn contributes its tool only: its IG heads get no gradient from it
+    with torch.no_grad():
+        logits = net(kept.image, kept.text, kept.state)
+    tool_only = torch.log_softmax(logits["tool"], -1).gather(1, kept.actions["tool"][:, None])[:, 0]
+    lp = action_log_prob(logits, kept.actions, kept.ig_mask)
+    assert lp[igs[0]].item() == pytest.approx(tool_only[igs[0]].item())
+    assert lp[igs[1]].item() < tool_only[igs[1]].item()
+
+
+def test_advantage_floor_keeps_noise_level_differences_small(demos):
+    from anomalyagent.rewards import RewardBreakdown
+    from anomalyagent.train.rollout import Rollout
+
+    close = [Rollout(demos[0].trajectory, RewardBreakdown(0, 0, 0, r)) for r in (1.30, 1.31, 1.32)]
+    far = [Rollout(demos[0].trajectory, RewardBreakdown(0, 0, 0, r)) for r in (0.3, 1.3, 1.3)]
+    assert max(abs(a) for a in advantages(close)) > 1.0  # plain normalisation: noise becomes +-1.2
+    assert max(abs(a) for a in advantages(close, floor=0.1)) < 0.2
+    assert advantages(far, floor=0.1) == pytest.approx(advantages(far))  # a real spread is untouched
+    with pytest.raises(ValueError):
+        GRPOSettings(advantage_floor=-1.0)
+
+
+def test_grpo_minibatches_take_several_steps_per_epoch(demos, encoders):
+    net = new_network(hidden=32, seed=5)
+    prompts = [Prompt(d.trajectory.task, d.image) for d in demos[:2]]
+    settings = GRPOSettings(iterations=1, prompts_per_step=2, group_size=3, epochs=2, minibatch=4, advantage_floor=0.05)
+    history = train_grpo(net, prompts, default_toolbox(kb=KB), settings, RewardConfig(), encoders, KB,
+                         np.random.default_rng(1))
+    if "loss" in history[0]:  # an untrained network rarely ties a whole group, but it may
+        assert history[0]["steps"] == 2 * -(-history[0]["turns"] // 4)

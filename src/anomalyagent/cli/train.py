@@ -34,6 +34,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     pol.add_argument("--iterations", type=int, default=20, help="GRPO updates (default 20; 0 = SFT only)")
     pol.add_argument("--group-size", type=int, default=8, help="GRPO rollouts per prompt (default 8)")
     pol.add_argument("--prompts", type=int, default=8, help="GRPO prompts per update (default 8)")
+    pol.add_argument("--imitate", default="all", choices=("all", "passed"),
+                     help="SFT: edits the IG heads learn: all demonstrated ones (default: the shipped weights) or "
+                     "only those QE passed (the ablation's setting, docs/training.md)")
+    pol.add_argument("--minibatch", type=int, default=0,
+                     help="GRPO turns per gradient step (default 0 = whole batch: the shipped weights; ablation: 64)")
+    pol.add_argument("--advantage-floor", type=float, default=0.0,
+                     help="GRPO advantages / max(std, this) (default 0: the shipped weights; ablation: 0.1)")
 
     for name, helptext in (("sft", "TRL SFTTrainer on the chat JSONL of `anomalyagent reverse` (vision tower frozen)"),
                            ("grpo", "TRL GRPOTrainer with our tools as environment_factory and our rewards")):
@@ -63,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
             from ..train.recipe import PolicyRecipe, train_policy
 
             recipe = PolicyRecipe(args.data, args.reverse, _names(args.categories), seed=args.seed, sft_epochs=args.sft_epochs,
+                                  imitate=args.imitate,
                                   grpo=GRPOSettings(iterations=args.iterations, prompts_per_step=args.prompts,
-                                                    group_size=args.group_size))
+                                                    group_size=args.group_size, minibatch=args.minibatch,
+                                                    advantage_floor=args.advantage_floor))
             report = train_policy(recipe, args.out)
             last = report["grpo"][-1] if report["grpo"] else {}
             print(f"SFT: {report['sft']['turns']} turns, tool accuracy {report['sft']['tool_accuracy_train']:.3f}; "

@@ -33,12 +33,16 @@ class PolicyNet(nn.Module):
         return {name: head(h) for name, head in self.heads.items()}
 
 
-def action_log_prob(logits: dict[str, torch.Tensor], actions: dict[str, torch.Tensor]) -> torch.Tensor:
+def action_log_prob(logits: dict[str, torch.Tensor], actions: dict[str, torch.Tensor],
+                    ig_mask: torch.Tensor | None = None) -> torch.Tensor:
     """(B,) log-probability of the taken actions: the tool's, plus the IG heads' when the
-    tool is IG. ``actions``: {head: (B,) long}; IG heads are ignored for other tools."""
+    tool is IG. ``actions``: {head: (B,) long}; IG heads are ignored for other tools, and
+    for turns where ``ig_mask`` (B,) is 0 (SFT: an edit not to imitate)."""
     logp = {k: torch.log_softmax(v, dim=-1) for k, v in logits.items()}
     out = logp["tool"].gather(1, actions["tool"][:, None])[:, 0]
     is_ig = (actions["tool"] == 1).float()  # TOOLS[1] == "IG"
+    if ig_mask is not None:
+        is_ig = is_ig * ig_mask
     for head in IG_HEADS:
         out = out + is_ig * logp[head].gather(1, actions[head][:, None])[:, 0]
     return out

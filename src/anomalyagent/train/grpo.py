@@ -8,7 +8,10 @@ a rollout gets that rollout's advantage; then ``epochs`` passes of
     loss = -mean_turns min(rho * A, clip(rho, 1 - eps, 1 + eps) * A) + beta * KL(pi || pi_SFT)
 
 with rho = pi(a|s) / pi_old(a|s) and the KL exact over the discrete heads taken on that
-turn. The reference is the frozen SFT network.
+turn, over shuffled minibatches of ``minibatch`` turns (PPO's reuse of a batch: the
+rollouts cost far more than the updates). The reference is the frozen SFT network.
+Advantages are divided by max(std, ``advantage_floor``) (rollout.advantages: a group
+whose rewards differ only by the critic's noise must not get unit advantages).
 """
 from __future__ import annotations
 
@@ -34,7 +37,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class GRPOSettings:
-    """Knobs of our GRPO (defaults: the committed policy's run, docs/training.md)."""
+    """Knobs of our GRPO (defaults: the ablation's; the shipped weights used minibatch 0 and no
+    advantage floor, see ``PolicyRecipe`` and docs/training.md)."""
 
     iterations: int = field(default=20, metadata={"help": "policy updates (0: SFT only)"})
     prompts_per_step: int = field(default=8, metadata={"help": "prompts per update"})
@@ -44,6 +48,8 @@ class GRPOSettings:
     clip: float = field(default=0.2, metadata={"help": "ratio clip epsilon"})
     beta: float = field(default=0.04, metadata={"help": "KL weight to the SFT policy"})
     max_turns: int = field(default=10, metadata={"help": "turn budget of an episode"})
+    minibatch: int = field(default=64, metadata={"help": "turns per gradient step (0: the whole batch)"})
+    advantage_floor: float = field(default=0.1, metadata={"help": "advantages = (r - mean) / max(std, this)"})
 
     def __post_init__(self) -> None:
         if int(self.iterations) < 0:
@@ -53,6 +59,9 @@ class GRPOSettings:
                 raise ValueError(f"GRPOSettings.{name} must be >= 1, got {getattr(self, name)}")
         if self.group_size < 2:
             raise ValueError("GRPOSettings.group_size must be >= 2: advantages are relative to the group")
+        if int(self.minibatch) < 0 or not (math.isfinite(self.advantage_floor) and self.advantage_floor >= 0):
+            raise ValueError(f"GRPOSettings: minibatch >= 0 and a finite advantage_floor >= 0 are required, got "
+                             f"{self.minibatch}, {self.advantage_floor}")
         if not (0 < self.clip < 1 and self.lr > 0 and self.beta >= 0 and math.isfinite(self.lr)):
             raise ValueError(f"GRPOSettings: need 0 < clip < 1, lr > 0, beta >= 0; got {self.clip}, {self.lr}, {self.beta}")
 
@@ -60,11 +69,11 @@ class GRPOSettings:
         return asdict(self)
 
 
-def turns_of(groups: list[list[Rollout]]) -> TurnBatch | None:
+def turns_of(groups: list[list[Rollout]], floor: float = 0.0) -> TurnBatch | None:
     """Every recorded turn with its rollout's group-normalised advantage (None if all are 0)."""
     images, texts, states, actions, adv, old = [], [], [], [], [], []
     for group in groups:
-        for rollout, a in zip(group, advantages(group)):
+        for rollout, a in zip(group, advantages(group, floor=floor)):
             if a == 0.0:
                 continue
             for t in rollout.turns:
@@ -105,15 +114,21 @@ def train_grpo(net: PolicyNet, prompts: list[Prompt], tools: ToolBox, settings: 
         make = lambda: LearnedPolicy(settings.max_turns, kb, net=net, encoders=encoders, sample_tools=True, record=True)
         groups = [rollout_group(prompts[int(i)], make, tools, settings.group_size, reward, settings.max_turns) for i in chosen]
         line = {"iteration": it, **summarize(groups)}
-        batch = turns_of(groups)
+        batch = turns_of(groups, settings.advantage_floor)
         if batch is not None:
+            gen = torch.Generator().manual_seed(int(rng.integers(2**31))) if settings.minibatch else None
+            size = settings.minibatch or len(batch)
+            steps = 0
             for _ in range(settings.epochs):
-                loss, info = grpo_loss(net, ref, batch, settings.clip, settings.beta)
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-                opt.step()
-            line.update(loss=float(loss.detach()), turns=len(batch), **info)
+                order = torch.randperm(len(batch), generator=gen) if settings.minibatch else torch.arange(len(batch))
+                for i in range(0, len(batch), size):
+                    loss, info = grpo_loss(net, ref, batch.select(order[i:i + size]), settings.clip, settings.beta)
+                    opt.zero_grad()
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                    opt.step()
+                    steps += 1
+            line.update(loss=float(loss.detach()), turns=len(batch), steps=steps, **info)
         log.info("GRPO %d: reward %.3f, pass %.2f, score %.2f, turns %.1f", it, line.get("mean_reward", 0.0),
                  line.get("pass_rate", 0.0), line.get("final_qe_score", 0.0), line.get("mean_turns", 0.0))
         history.append(line)

@@ -42,8 +42,10 @@ class PolicyRecipe:
     max_side: int = 160  # images are shrunk to this (episodes and features)
     sft_epochs: int = 60
     sft_lr: float = 2e-3
+    imitate: str = "all"  # which demonstrated edits the IG heads learn (sft.demonstration_turns); "all": shipped weights
     prompts_per_category: int = 24
-    grpo: GRPOSettings = field(default_factory=GRPOSettings)
+    # the shipped weights' GRPO: one step per pass over the batch, no advantage floor
+    grpo: GRPOSettings = field(default_factory=lambda: GRPOSettings(minibatch=0, advantage_floor=0.0))
     reward: RewardConfig = field(default_factory=RewardConfig)
     hidden: int = 256
 
@@ -54,6 +56,7 @@ class PolicyRecipe:
     def to_dict(self) -> dict:
         return {"data": self.data, "reverse_dir": self.reverse_dir, "categories": list(self.categories or []),
                 "seed": self.seed, "max_side": self.max_side, "sft_epochs": self.sft_epochs, "sft_lr": self.sft_lr,
+                "imitate": self.imitate,
                 "prompts_per_category": self.prompts_per_category, "grpo": self.grpo.to_dict(),
                 "reward": self.reward.to_dict(), "hidden": self.hidden}
 
@@ -68,7 +71,7 @@ def new_network(hidden: int = 256, seed: int = 0) -> PolicyNet:
 def run_sft(recipe: PolicyRecipe, encoders: Encoders, kb: KnowledgeBase) -> tuple[PolicyNet, dict]:
     net = new_network(recipe.hidden, recipe.seed)
     demos = read_demonstrations(recipe.reverse_dir, recipe.categories, recipe.max_side)
-    data = demonstration_turns(demos, net.space, net.state_dim, encoders, kb)
+    data = demonstration_turns(demos, net.space, net.state_dim, encoders, kb, imitate=recipe.imitate)
     start = time.perf_counter()
     history = train_sft(net, data, epochs=recipe.sft_epochs, lr=recipe.sft_lr, seed=recipe.seed)
     return net, {"trajectories": len(demos), "turns": len(data), "loss_first": history[0] if history else None,

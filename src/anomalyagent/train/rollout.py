@@ -43,13 +43,19 @@ def rollout_group(prompt: Prompt, make_policy: Callable[[], Any], tools: ToolBox
     return [Rollout(t, r, u) for t, r, u in zip(trajs, rewards, turns)]
 
 
-def advantages(group: list[Rollout], eps: float = 1e-4) -> list[float]:
-    """Group-normalised advantages (r - mean) / (std + eps); all 0 when the rewards are equal."""
+def advantages(group: list[Rollout], eps: float = 1e-4, floor: float = 0.0) -> list[float]:
+    """Group-normalised advantages (r - mean) / max(std + eps, floor); all 0 when the rewards are equal.
+
+    ``floor`` (reward units): the smallest spread that is scaled up to unit advantages.
+    Without it a group whose rollouts differ only by the critic's noise (e.g. eight
+    passes scoring 8.1-8.3) gets advantages of +-1 like a group of passes and failures,
+    and the update chases that noise; with it such a group's advantages stay small.
+    """
     r = np.array([x.reward.total for x in group], np.float64)
     std = float(r.std())
     if std < 1e-8:
         return [0.0] * len(group)
-    return list((r - r.mean()) / (std + eps))
+    return list((r - r.mean()) / max(std + eps, floor))
 
 
 def summarize(groups: list[list[Rollout]]) -> dict[str, float]:

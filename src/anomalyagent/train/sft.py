@@ -4,7 +4,15 @@ Each turn of a demonstrated trajectory is one example: the inputs the policy wou
 seen before that turn (features.py, read through ``LearnedPolicy.inputs`` so training
 and acting read the same features) and the classes of what the expert did (the tool;
 for IG the edit relative to the current spec, ``ActionSpace.encode_edit``). Loss: cross
-entropy of the tool, plus the IG heads' cross entropy on IG turns.
+entropy of the tool, plus the IG heads' cross entropy on the IG turns worth imitating.
+
+Which edits are imitated: a reverse trajectory's earlier attempts are flawed ON PURPOSE
+(reverse/flaws.py: a twentieth of the intensity, three times the size, moved off the
+part, ...) so that the review has something to name. Their tool is right (an edit is
+due) but their edit is not one to copy: imitated, they teach the policy to make exactly
+those flaws (measured: the SFT policy chose "intensity -0.3" on 41 of 52 held-out edits
+and "size x2" on half). So the IG heads learn only from edits the following QE passed
+(``imitated_edit``); the tool head learns from every turn.
 """
 from __future__ import annotations
 
@@ -69,11 +77,30 @@ def read_demonstrations(reverse_dir: str | Path, categories: Iterable[str] | Non
     return out
 
 
+def imitated_edit(trajectory: Trajectory, k: int) -> bool:
+    """True when step ``k`` (an IG call) made an edit the next QE of the trajectory passed."""
+    for step in trajectory.steps[k + 1:]:
+        if step.call is None or step.observation is None or step.observation.error:
+            continue
+        if step.call.name == "IG":
+            return False  # replaced before it was judged
+        if step.call.name == "QE":
+            return bool(step.observation.payload.get("passed", False))
+    return False
+
+
+IMITATE = ("passed", "all")
+
+
 def demonstration_turns(demos: list[Demonstration], space: ActionSpace, state_dim: int, encoders: Encoders,
-                        kb: KnowledgeBase, max_turns: int = 10) -> TurnBatch:
-    """Every turn of every demonstration as (inputs, labels)."""
+                        kb: KnowledgeBase, max_turns: int = 10, imitate: str = "passed") -> TurnBatch:
+    """Every turn of every demonstration as (inputs, labels); ``ig_mask`` marks the
+    IG turns whose edit is imitated: ``imitate`` "passed" (``imitated_edit``) or "all"
+    (every demonstrated edit, flawed ones included: the ablation's old behaviour)."""
+    if imitate not in IMITATE:
+        raise ValueError(f"imitate must be one of {', '.join(IMITATE)}, got {imitate!r}")
     reader = LearnedPolicy(max_turns=max_turns, kb=kb, net=PolicyNet(space, state_dim), encoders=encoders)
-    images, texts, states, labels = [], [], [], []
+    images, texts, states, labels, mask = [], [], [], [], []
     for demo in demos:
         traj = demo.trajectory
         view = reader.start(traj.task, demo.image)
@@ -91,13 +118,14 @@ def demonstration_turns(demos: list[Demonstration], space: ActionSpace, state_di
             texts.append(text)
             states.append(state)
             labels.append(label)
-    return TurnBatch.build(images, texts, states, labels)
+            mask.append(float(tool != "IG" or imitate == "all" or imitated_edit(traj, k)))
+    return TurnBatch.build(images, texts, states, labels, ig_mask=mask)
 
 
 def sft_loss(net: PolicyNet, batch: TurnBatch) -> torch.Tensor:
-    """Mean cross entropy of the demonstrated tool and, on IG turns, of the IG heads."""
+    """Mean cross entropy of the demonstrated tool and, on imitated IG turns, of the IG heads."""
     logits = net(batch.image, batch.text, batch.state)
-    return -action_log_prob(logits, batch.actions).mean()
+    return -action_log_prob(logits, batch.actions, batch.ig_mask).mean()
 
 
 def train_sft(net: PolicyNet, data: TurnBatch, epochs: int = 60, lr: float = 2e-3, batch_size: int = 64,
@@ -133,4 +161,4 @@ def tool_accuracy(net: PolicyNet, data: TurnBatch) -> float:
     return float((logits["tool"].argmax(-1) == data.actions["tool"]).float().mean())
 
 
-__all__ = ["Demonstration", "HEADS", "demonstration_turns", "read_demonstrations", "sft_loss", "tool_accuracy", "train_sft"]
+__all__ = ["Demonstration", "HEADS", "demonstration_turns", "imitated_edit", "read_demonstrations", "sft_loss", "tool_accuracy", "train_sft"]
