@@ -28,6 +28,16 @@ def test_differences_name_each_parameter():
     assert a.differences(RunRecord.from_dict(a.to_dict())) == []
 
 
+def test_a_setting_the_older_record_lacks_is_named_as_such():
+    """A folder made before an option existed: the refusal says the option is new, not
+    that the folder had the default."""
+    old = RunRecord("/d", "agent", 1, {"retries": 2}, "0.1.0")
+    new = RunRecord("/d", "agent", 1, {"retries": 2, "normals": 3, "bank": None}, "0.1.0")
+    diffs = old.differences(new)
+    assert "normals: folder has no such setting (an older version made the folder), this run asks 3" in diffs
+    assert "bank: folder has no such setting (an older version made the folder), this run asks (default)" in diffs
+
+
 def test_claim_locks_until_released(tmp_path):
     record = RunRecord("/d", "agent", 0)
     first = OutputFolder(tmp_path / "out")

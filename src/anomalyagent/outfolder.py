@@ -60,13 +60,18 @@ class RunRecord:
             if a != b:
                 out.append(f"{'package version' if name == 'version' else '--' + name}: folder has {a!r}, this run asks {b!r}")
         for key in sorted(set(self.config) | set(other.config)):
-            a, b = self.config.get(key), other.config.get(key)
+            a, b = self.config.get(key, _ABSENT), other.config.get(key, _ABSENT)
             if a != b:
                 out.append(f"{key}: folder has {_shown(a)}, this run asks {_shown(b)}")
         return out
 
 
+_ABSENT = object()  # a config key the record does not hold (written by a version without that option)
+
+
 def _shown(value: Any) -> str:
+    if value is _ABSENT:
+        return "no such setting (an older version made the folder)"
     return "(default)" if value is None else repr(value)
 
 
