@@ -94,3 +94,31 @@ def test_synthesize_refuses_a_folder_that_is_no_bank(tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "index.json" in err and "not a defect bank" in err
+
+
+def _families(out) -> dict[str, set[str]]:
+    by_defect: dict[str, set[str]] = {}
+    for line in (out / "manifest.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r.get("spec"):
+            by_defect.setdefault(r["defect_type"], set()).add(r["spec"]["family"])
+    return by_defect
+
+
+def test_bank_share_and_structural_plans(tmp_path, bank_dir, capsys):
+    """``--bank-share 0``: planned as without a bank; a structural plan (here crack
+    redefined as a displaced part) never pastes from the bank; a share outside [0, 1] is
+    refused before any sample."""
+    root = tmp_path / "d"
+    reverse_tree(root, per_defect=1)
+    args = ["synthesize", "--data", str(root / "hazelnut" / "train" / "good"), "--category", "hazelnut",
+            "--defects", "crack", "--n", "3", "--no-progress", "--product", "none", "--retries", "0",
+            "--bank", str(bank_dir)]
+    assert main(args + ["--out", str(tmp_path / "zero"), "--bank-share", "0"]) == 0
+    assert "transplant" not in _families(tmp_path / "zero")["crack"]
+    moved = tmp_path / "moved.yaml"
+    moved.write_text("entries:\n  - {category: hazelnut, defect: crack, family: displace, size: [0.3, 0.5]}\n")
+    assert main(args + ["--out", str(tmp_path / "moved"), "--knowledge", str(moved)]) == 0
+    assert _families(tmp_path / "moved")["crack"] == {"displace"}
+    assert main(args + ["--out", str(tmp_path / "bad"), "--bank-share", "1.5"]) == 2
+    assert "bank_share must be a number in [0, 1]" in capsys.readouterr().err
