@@ -45,25 +45,39 @@ class ProductError(ValueError):
     """The product model cannot be built or loaded; the message names the folder or file."""
 
 
-# The source files whose code decides what a build produces (and what a cached model means).
-CODE_FILES = ("model.py", "segment.py", "features.py", "parts.py", "appearance.py", "regions.py")
+# The module whose import closure decides what a build produces (and what a cached model means).
+CODE_ROOT = "anomalyagent.product.model"
+
+
+def code_files() -> tuple[Path, ...]:
+    """Source files a built model depends on: this module and every ``anomalyagent`` module
+    it imports, transitively (lazy imports included): the product package itself, and
+    ``images.py`` / ``data.py``, which read and index the normal images it is built from."""
+    from ..eval.fingerprint import source_closure  # the closure walker the bench rows use too
+
+    return tuple(source_closure((CODE_ROOT,)))
 
 
 @lru_cache(maxsize=None)
 def code_fingerprint(files: tuple[Path, ...] | None = None) -> str:
-    """Hash of the product model's source code (``CODE_FILES`` of this package by default).
+    """Hash of the product model's source code (``code_files()`` by default).
 
     Part of the cache key, so a model cached by older code is rebuilt, never reused, even
     when nobody remembered to bump VERSION. A file that cannot be read hashes as missing.
+    Files are named by their path below the ``anomalyagent`` package (two ``__init__.py``
+    files do not collide).
     """
-    here = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for path in files if files is not None else tuple(here / name for name in CODE_FILES):
+    for path in files if files is not None else code_files():
+        path = Path(path)
         try:
-            data = Path(path).read_bytes()
+            data = path.read_bytes()
         except OSError:
             data = b"<missing>"
-        h.update(Path(path).name.encode() + b"\0" + hashlib.sha256(data).digest())
+        resolved = path.resolve()
+        name = resolved.relative_to(package).as_posix() if resolved.is_relative_to(package) else path.name
+        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     return h.hexdigest()[:16]
 
 
