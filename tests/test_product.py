@@ -264,7 +264,7 @@ def test_agent_method_hands_the_editor_other_normals_with_their_masks(board_dir,
 
 
 def test_code_fingerprint_follows_the_source(tmp_path):
-    from anomalyagent.product.model import code_fingerprint
+    from anomalyagent.product.cache import code_fingerprint
 
     a, b = tmp_path / "model.py", tmp_path / "parts.py"
     a.write_text("x = 1\n")
@@ -278,12 +278,12 @@ def test_code_fingerprint_follows_the_source(tmp_path):
 
 
 def test_code_files_cover_the_image_readers_and_every_product_module():
-    from anomalyagent.product import model as model_module
+    from anomalyagent.product import cache as cache_module
 
-    names = {p.resolve().relative_to(Path(model_module.__file__).resolve().parent.parent).as_posix()
-             for p in model_module.code_files()}
+    names = {p.resolve().relative_to(Path(cache_module.__file__).resolve().parent.parent).as_posix()
+             for p in cache_module.code_files()}
     assert {"images.py", "data.py"} <= names  # they read and index the images a model is built from
-    package = Path(model_module.__file__).resolve().parent
+    package = Path(cache_module.__file__).resolve().parent
     assert {f"product/{p.name}" for p in package.glob("*.py") if p.name != "__init__.py"} <= names
 
 
@@ -291,7 +291,7 @@ def _fingerprint_of(src: Path) -> str:
     import subprocess
     import sys
 
-    code = "from anomalyagent.product.model import code_fingerprint; print(code_fingerprint())"
+    code = "from anomalyagent.product.cache import code_fingerprint; print(code_fingerprint())"
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(src)},
                          capture_output=True, text=True, check=True, timeout=120)
     return out.stdout.strip()
@@ -320,7 +320,7 @@ def test_an_edit_to_the_image_reader_changes_the_cache_key(tmp_path):
 
 
 def test_cache_from_other_code_is_rebuilt_not_reused(tmp_path, monkeypatch):
-    from anomalyagent.product import model as model_module
+    from anomalyagent.product import cache as cache_module
 
     root = tmp_path / "widget"
     for i in range(4):
@@ -328,7 +328,7 @@ def test_cache_from_other_code_is_rebuilt_not_reused(tmp_path, monkeypatch):
     first = ProductModel.build(root, cache_dir=tmp_path / "cache")
     assert ProductModel.build(root, cache_dir=tmp_path / "cache").cached
     # the same images and settings, but the product model's code changed since the cache was written
-    monkeypatch.setattr(model_module, "code_fingerprint", lambda files=None: "0123456789abcdef")
+    monkeypatch.setattr(cache_module, "code_fingerprint", lambda files=None: "0123456789abcdef")
     rebuilt = ProductModel.build(root, cache_dir=tmp_path / "cache")
     assert not rebuilt.cached and rebuilt.key != first.key and rebuilt.code == "0123456789abcdef"
     again = ProductModel.build(root, cache_dir=tmp_path / "cache")
@@ -355,7 +355,8 @@ def test_robust_rectangle_ignores_a_bump_and_rounded_corners():
 
 
 def test_thin_part_followed_past_its_tip_while_the_strip_continues():
-    from anomalyagent.product.parts import extend_thin_parts, split_parts
+    from anomalyagent.product.leads import extend_thin_parts
+    from anomalyagent.product.parts import split_parts
 
     obj = np.zeros((128, 128), bool)
     obj[20:60, 40:90] = True  # body
@@ -374,7 +375,7 @@ def test_thin_part_followed_past_its_tip_while_the_strip_continues():
 
 
 def test_thin_to_core_peels_one_pixel_off_leads_in_the_object_only():
-    from anomalyagent.product.model import thin_to_core
+    from anomalyagent.product.cleanup import thin_to_core
     from anomalyagent.product.parts import split_parts
 
     obj = np.zeros((128, 128), bool)
