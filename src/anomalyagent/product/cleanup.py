@@ -10,21 +10,26 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-AWAY_Z = 2.0  # unlike_background: lightness distance from the background median, in its own MADs
+AWAY_Z = 2.0  # unlike_background: distance from the background median per channel, in its own MADs
 
 
-def unlike_background(lightness: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """(H, W) bool: pixels whose lightness (H, W) is far from this image's typical
-    background (median where prob < 0.1): farther than AWAY_Z median absolute deviations
-    of the background pixels themselves (the board's dark gaps and holes count, its plain
-    surface does not)."""
+def unlike_background(colour: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels whose colour (H, W, C), in any channel, is far from this image's
+    typical background (median where prob < 0.1): farther than AWAY_Z median absolute
+    deviations of the background pixels themselves in that channel (the board's dark gaps
+    and holes count, its plain surface does not; a grey lead on a copper board that matches
+    it in lightness still differs in hue). A (H, W) array is one channel."""
+    colour = colour[..., None] if colour.ndim == 2 else colour
     bg = prob[::2, ::2] < 0.1  # every 4th pixel is plenty for a median
+    out = np.zeros(prob.shape, bool)
     if bg.sum() < 25:
-        return np.zeros(prob.shape, bool)
-    values = lightness[::2, ::2][bg]
-    ref = float(np.median(values))
-    mad = float(np.median(np.abs(values - ref))) + 1e-6
-    return np.abs(lightness - ref) > AWAY_Z * mad
+        return out
+    for c in range(colour.shape[2]):
+        values = colour[::2, ::2, c][bg]
+        ref = float(np.median(values))
+        mad = float(np.median(np.abs(values - ref))) + 1e-6
+        out |= np.abs(colour[..., c] - ref) > AWAY_Z * mad
+    return out
 
 
 def thin_to_core(parts: dict[str, np.ndarray]) -> None:

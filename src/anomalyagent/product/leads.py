@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+FLANK_PX = 2.0  # flank samples this far (px) outside the part's half width (see extend_thin_parts)
+
 
 def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: float = 0.6,
                       tip_px: float = 10.0, half_width: float = 0.25, gap: int = 10) -> None:
@@ -54,6 +56,16 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
         lat_x, lat_y = lateral * normal[0], lateral * normal[1]  # (7,)
         off_x, off_y = offs * normal[0], offs * normal[1]  # (k,)
         reach = float(np.abs(offs).max()) + 1.0
+        # Flanks: just outside the part's own width on both sides. Both unlike the background
+        # means the strip has run into a dark region wider than the part (a hole of the board
+        # it is pushed into), where it can no longer be told from its surroundings: stop there.
+        flank = np.array([-1.0, 1.0]) * (0.5 * len(xs) / max(length, 1.0) + FLANK_PX)
+        flank_x, flank_y = flank * normal[0], flank * normal[1]  # (2,)
+
+        def enclosed(x: float, y: float) -> bool:  # both flanks of the strip at (x, y) are unlike the background
+            fx = np.clip(np.floor(x + flank_x + 0.5).astype(np.intp), 0, w - 1)
+            fy = np.clip(np.floor(y + flank_y + 0.5).astype(np.intp), 0, h - 1)
+            return bool(away[fy, fx].all())
 
         def straight_ok(x: float, y: float) -> bool:  # the whole cross-section at (x, y) is inside
             return reach <= x < w - reach and reach <= y < h - reach
@@ -71,7 +83,7 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
             if straight_ok(sx, sy):  # fast path, same choice: lateral 0 comes first and scores the maximum
                 cx0 = np.floor(sx + off_x + 0.5).astype(np.intp)
                 cy0 = np.floor(sy + off_y + 0.5).astype(np.intp)
-                if away[cy0, cx0].all():
+                if away[cy0, cx0].all() and not enclosed(sx, sy):
                     if misses:
                         bridge(sx, sy, misses)
                     misses = 0
@@ -87,7 +99,7 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
             hits = away[np.clip(cy, 0, h - 1), np.clip(cx, 0, w - 1)]
             score = np.where(inside, hits.mean(1), -1.0)
             k = int(np.argmax(score))
-            if score[k] < share:  # a short break is allowed: a lead's shading changes along it
+            if score[k] < share or enclosed(float(bx[k]), float(by[k])):  # a short break is allowed: a lead's shading changes along it
                 misses += 1
                 if misses > gap:
                     break

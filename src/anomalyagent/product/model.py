@@ -193,7 +193,7 @@ class ProductModel:
         keep_recurring_pieces(parts, round(self.parts.get("lead", {}).get("count", 0)))
         thin_to_core(parts)
         if "lead_labels" in parts:
-            extend_thin_parts(parts, unlike_background(feats[..., 0], prob))
+            extend_thin_parts(parts, unlike_background(feats[..., COLOUR], prob))
         if work.shape[:2] != (h, w):
             parts = {k: resize_mask(v, (h, w)) for k, v in parts.items()}
         return parts["object"], parts

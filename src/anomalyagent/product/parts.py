@@ -18,6 +18,7 @@ import numpy as np
 
 THIN_ELONGATION = 3.0  # length / mean width above which a dropped piece counts as a thin part
 KEEP_PIECE = 0.03
+ATTACH_GAP = 0.025  # a thin piece this close to the body (fraction of min(H, W)) is attached: a lead's root in shadow leaves a gap
 TRIM_WINDOW = 0.16  # running-median window of trim_bumps, as a fraction of min(H, W)  # a non-thin dropped piece is kept (an appendage) above this share of the object
 
 
@@ -163,7 +164,7 @@ def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False) -> dict
         body = np.isin(labels, keep).astype(np.uint8)
     body = trim_bumps(body, TRIM_WINDOW * side).astype(np.uint8)
     rest = o & (1 - cv2.dilate(body, disk(2)))
-    near = cv2.dilate(body, disk(4)) > 0
+    near = cv2.dilate(body, disk(max(4, round(ATTACH_GAP * side)))) > 0
     obj_area = float(o.sum())
     thin = np.zeros_like(o)
     extra = np.zeros_like(o)
