@@ -135,3 +135,51 @@ def _best_heading(away: np.ndarray, tip: np.ndarray, axis: np.ndarray, reach: in
     ys = np.clip(np.floor(tip[1] + dirs[:, 1, None] * steps[None] + 0.5).astype(int), 0, h - 1)
     score = away[ys, xs].mean(1) - 0.001 * np.abs(angles)  # ties: the straightest
     return dirs[int(np.argmax(score))]
+
+
+def attach_roots(parts: dict[str, np.ndarray], max_gap: float, tip_px: float = 10.0) -> None:
+    """Close the gap between each thin part and the body, in place (object and edge masks).
+
+    Why: where a lead leaves the body it lies in the body's shadow, darker than the rest
+    of it, and the classifier often loses its first few px, so the located lead floats
+    just off the body. From the part's root (the centre of its pixels within 2 px of the
+    closest to the body), a strip of the part's mean width is drawn along the part's own
+    axis there (principal axis of its pixels within ``tip_px`` of the root, turned toward
+    the body) until it meets the body, when the gap is at most ``max_gap`` px.
+    """
+    labels, body = parts.get("lead_labels"), parts.get("body")
+    if labels is None or body is None or labels.max() == 0 or not body.any():
+        return
+    h, w = labels.shape
+    from_body = cv2.distanceTransform((~body).astype(np.uint8), cv2.DIST_L2, 3)
+    add = np.zeros((h, w), bool)
+    for i in range(1, int(labels.max()) + 1):
+        ys, xs = np.nonzero(labels == i)
+        if len(xs) < 10:
+            continue
+        dist = from_body[ys, xs]
+        gap = float(dist.min())
+        if gap <= 1.5 or gap > max_gap:
+            continue
+        root_px = dist <= gap + 2.0
+        root = np.array([xs[root_px].mean(), ys[root_px].mean()], np.float64)
+        near = np.hypot(xs - root[0], ys - root[1]) < tip_px
+        pts = np.stack([xs[near], ys[near]], 1).astype(np.float64)
+        axis = np.linalg.svd(pts - pts.mean(0), full_matrices=False)[2][0]
+        if np.dot(root - pts.mean(0), axis) < 0:  # from the part's inside toward its root
+            axis = -axis
+        normal = np.array([-axis[1], axis[0]])
+        half = 0.5 * len(xs) / max(float(dist.max()) - gap, 1.0)  # mean half width
+        offs = np.arange(-np.floor(half), np.floor(half) + 1)
+        for step in range(int(np.ceil(gap)) + 2):
+            cx = np.clip(np.floor(root[0] + step * axis[0] + offs * normal[0] + 0.5).astype(np.intp), 0, w - 1)
+            cy = np.clip(np.floor(root[1] + step * axis[1] + offs * normal[1] + 0.5).astype(np.intp), 0, h - 1)
+            add[cy, cx] = True
+            if body[cy, cx].all():
+                break
+    add &= ~body
+    if not add.any():
+        return
+    parts["object"] = parts["object"] | add
+    if "edge" in parts:
+        parts["edge"] = parts["edge"] | add

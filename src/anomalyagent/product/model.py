@@ -28,8 +28,8 @@ from . import cache
 from .cache import VERSION
 from .cleanup import keep_recurring_pieces, resize_mask, thin_to_core, unlike_background
 from .features import PixelClassifier, fit_classifier, pixel_features
-from .leads import extend_thin_parts
-from .parts import describe, split_parts, texture_parts
+from .leads import attach_roots, extend_thin_parts
+from .parts import ATTACH_GAP, describe, split_parts, texture_parts
 from .regions import Region, resolve_region
 from .segment import WORK_SIDE, background_bank, bank_reference, is_texture, novelty, object_from_novelty, to_work
 
@@ -187,13 +187,15 @@ class ProductModel:
         work = to_work(image)
         feats = pixel_features(work)
         prob = self.classifier.predict(feats)
-        parts = split_parts(prob > 0.5, self.radius, rectangular=self.rectangular)
+        away = unlike_background(feats[..., COLOUR], prob)
+        parts = split_parts(prob > 0.5, self.radius, rectangular=self.rectangular, guide=feats[..., 0])
         if not parts or parts["object"].mean() < 0.01:  # nothing found: do not restrict placement
             parts = texture_parts(work.shape[:2])
         keep_recurring_pieces(parts, round(self.parts.get("lead", {}).get("count", 0)))
         thin_to_core(parts)
         if "lead_labels" in parts:
-            extend_thin_parts(parts, unlike_background(feats[..., COLOUR], prob))
+            attach_roots(parts, ATTACH_GAP * min(work.shape[:2]))
+            extend_thin_parts(parts, away)
         if work.shape[:2] != (h, w):
             parts = {k: resize_mask(v, (h, w)) for k, v in parts.items()}
         return parts["object"], parts

@@ -18,6 +18,8 @@ import numpy as np
 
 THIN_ELONGATION = 3.0  # length / mean width above which a dropped piece counts as a thin part
 KEEP_PIECE = 0.03
+SNAP_PX = 3  # robust_rectangle: the farthest (px) a side moves to the guide image's edge
+ATTACHED = 0.05  # ... and only when less than this share of the lines outside it is a thin part
 ATTACH_GAP = 0.025  # a thin piece this close to the body (fraction of min(H, W)) is attached: a lead's root in shadow leaves a gap
 TRIM_WINDOW = 0.16  # running-median window of trim_bumps, as a fraction of min(H, W)  # a non-thin dropped piece is kept (an appendage) above this share of the object
 
@@ -75,14 +77,20 @@ def trim_bumps(mask: np.ndarray, window: int) -> np.ndarray:
     return keep
 
 
-def robust_rectangle(body: np.ndarray) -> tuple[np.ndarray, float]:
+def robust_rectangle(body: np.ndarray, guide: np.ndarray | None = None, attached: np.ndarray | None = None,
+                     snap: int = SNAP_PX) -> tuple[np.ndarray, float]:
     """(rectangle mask (H, W) bool, rectangularity) of a compact body.
 
     The rectangle lies in the body's own frame (the angle of its minimum-area rectangle);
     each side sits at the MEDIAN of the body's extents over the rows (columns) of that
     frame, so a bump glued to a side (a board hole) or a corner rounded off by blurred
-    features moves it little. Rectangularity: area of body AND rectangle over area of
-    body OR rectangle (1 for a clean rectangle, about 0.8 for an ellipse).
+    features moves it little. With a ``guide`` (H, W) float image (the lightness), each
+    side where no thin part (``attached`` (H, W) bool) leaves the body then moves by up
+    to ``snap`` px to where the guide changes most across it (``_snap_sides``): the
+    mask came from blurred features and loses a side whose colour is close to the
+    background's (a shiny side), the image's own edge does not.
+    Rectangularity: area of body AND rectangle over area of body OR rectangle (1 for a
+    clean rectangle, about 0.8 for an ellipse); always of the unsnapped rectangle.
     """
     b = body.astype(np.uint8)
     h, w = b.shape
@@ -91,18 +99,66 @@ def robust_rectangle(body: np.ndarray) -> tuple[np.ndarray, float]:
         return body.astype(bool), 0.0
     outline, _ = cv2.findContours(b, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)  # same hull as all pixels
     (cx, cy), _, angle = cv2.minAreaRect(np.concatenate(outline))
-    turn = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), 1.0)
+    # The smallest turn into the rectangle's frame (any multiple of 90 degrees gives the same
+    # frame): an upright body then takes no turn at all, where a 90-degree one resampled it
+    # 1 px larger on two sides.
+    angle = float(angle) - 90.0 * round(float(angle) / 90.0)
+    turn = cv2.getRotationMatrix2D((float(cx), float(cy)), angle, 1.0)
     rot = cv2.warpAffine(b, turn, (w, h), flags=cv2.INTER_NEAREST) > 0
     rows, cols = np.flatnonzero(rot.any(1)), np.flatnonzero(rot.any(0))
     left = np.median(rot[rows].argmax(1))
     right = np.median(w - 1 - rot[rows][:, ::-1].argmax(1))
     top = np.median(rot[:, cols].argmax(0))
     bottom = np.median(h - 1 - rot[:, cols][::-1].argmax(0))
+    sides = [int(round(v)) for v in (top, bottom, left, right)]
     rect = np.zeros((h, w), np.uint8)
-    rect[int(round(top)):int(round(bottom)) + 1, int(round(left)):int(round(right)) + 1] = 1
+    rect[sides[0]:sides[1] + 1, sides[2]:sides[3] + 1] = 1
     back = cv2.warpAffine(rect, cv2.invertAffineTransform(turn), (w, h), flags=cv2.INTER_NEAREST) > 0
     union = np.count_nonzero(back | (b > 0))
-    return back, float(np.count_nonzero(back & (b > 0))) / max(1, union)
+    score = float(np.count_nonzero(back & (b > 0))) / max(1, union)
+    if guide is None or snap <= 0:
+        return back, score
+    g = cv2.warpAffine(np.asarray(guide, np.float32), turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    a = np.zeros_like(rot) if attached is None else \
+        cv2.warpAffine(attached.astype(np.uint8), turn, (w, h), flags=cv2.INTER_NEAREST) > 0
+    top, bottom, left, right = _snap_sides(g, a, *sides, snap)
+    rect[:] = 0
+    rect[top:bottom + 1, left:right + 1] = 1
+    return cv2.warpAffine(rect, cv2.invertAffineTransform(turn), (w, h), flags=cv2.INTER_NEAREST) > 0, score
+
+
+def _snap_sides(guide: np.ndarray, attached: np.ndarray, top: int, bottom: int, left: int, right: int,
+                snap: int) -> tuple[int, int, int, int]:
+    """Each side of the rectangle rows top..bottom, columns left..right (inclusive) of the
+    (H, W) ``guide``, moved by at most ``snap`` px (either way: blurred features lose a
+    side that looks like the background, and add a dark shadow next to a dark side) to
+    the position where the guide's mean absolute step across the side (over the middle
+    three fifths of its length) is largest; ties go to the smaller move. A side moves only
+    when the (H, W) bool mask of thin parts ``attached`` is (nearly, < ATTACHED) empty in
+    the ``2 * snap`` lines outside its middle: where parts leave the body (a transistor's leads
+    below its case) the side is not an outline against the background, and the strongest
+    edge there is a part's or the shadow's under the body."""
+    h, w = guide.shape
+    ty, tx = (bottom - top) // 5, (right - left) // 5
+    span_y = slice(max(0, top + ty), max(1, bottom - ty + 1))  # middle of the left and right sides
+    span_x = slice(max(0, left + tx), max(1, right - tx + 1))  # middle of the top and bottom sides
+    rows, cols = guide[span_y], guide[:, span_x]
+    across_x = np.abs(np.diff(rows, axis=1)).mean(0)  # (W-1,): step between column j and j+1
+    across_y = np.abs(np.diff(cols, axis=0)).mean(1)  # (H-1,): step between row i and i+1
+
+    def best(at: int, steps: np.ndarray, first_inside: bool) -> int:
+        lines = slice(max(0, at - 2 * snap), at) if first_inside else slice(at + 1, at + 2 * snap + 1)
+        strip = attached[lines, span_x] if steps is across_y else attached[span_y, lines]
+        if strip.size == 0 or float(strip.mean()) >= ATTACHED:
+            return at
+        moves = [m for m in range(-snap, snap + 1) if 0 <= at + m - first_inside < len(steps)]
+        if not moves:
+            return at
+        scores = [steps[at + m - first_inside] - 1e-6 * abs(m) for m in moves]
+        return at + moves[int(np.argmax(scores))]
+
+    return (best(top, across_y, True), best(bottom, across_y, False),
+            best(left, across_x, True), best(right, across_x, False))
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -139,13 +195,15 @@ def piece_shape(piece: np.ndarray, origin: tuple[int, int] = (0, 0)) -> tuple[fl
     return length, max(width, 1.0), float((-theta) % 180.0)
 
 
-def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False) -> dict[str, np.ndarray]:
+def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False,
+                guide: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Decompose the (H, W) bool object mask; returns non-empty masks among
     ``object`` (cleaned), ``body``, ``lead`` (all thin parts), ``edge``, ``centre``, ``hole``,
     and ``lead_labels`` (int32, one label per thin part) when thin parts exist.
 
     ``rectangular``: the product's body is a rectangle (its normal set says so, see
-    ``ProductModel``): the body is replaced by its ``robust_rectangle``."""
+    ``ProductModel``): the body is replaced by its ``robust_rectangle``, its sides snapped
+    to the edges of ``guide`` (H, W) float (the image's lightness) when given."""
     h, w = obj.shape
     side = min(h, w)
     o = obj.astype(np.uint8)
@@ -153,7 +211,9 @@ def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False) -> dict
         return {}
     body = open_body(o, radius)
     if rectangular and body.any():
-        rect = robust_rectangle(body)[0].astype(np.uint8)
+        # thin parts of the unsnapped split: a side they leave from is not snapped
+        attached = split_parts(obj, radius, rectangular=True).get("lead") if guide is not None else None
+        rect = robust_rectangle(body, guide, attached)[0].astype(np.uint8)
         o = (o & (1 - body)) | rect  # bumps beyond the rectangle leave with the old body
         obj = o > 0
         body = rect
