@@ -24,8 +24,11 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
     re-centring by up to 3 px sideways, while at least ``share`` of a cross-section
     ``2 * half_width`` times the part's mean width wide is ``away`` (H, W) bool (unlike the
     local background), bridging breaks of up to ``gap`` px (a lead's shading changes along
-    it); at most the part's own length. Only ``away`` pixels (and bridges) are added, to
-    the object and edge masks (not to the thin part itself).
+    it); at most the part's own length. The walk ends where both flanks of the strip (just
+    outside the part's width) are ``away`` too: the part has run into a dark region wider
+    than itself (a hole of the board it goes through) and ends there; what lies beyond is
+    not bridged. Only ``away`` pixels (and bridges) are added, to the object and edge masks
+    (not to the thin part itself).
     """
     labels, body = parts.get("lead_labels"), parts.get("body")
     if labels is None or body is None or labels.max() == 0 or not body.any():
@@ -99,7 +102,9 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
             hits = away[np.clip(cy, 0, h - 1), np.clip(cx, 0, w - 1)]
             score = np.where(inside, hits.mean(1), -1.0)
             k = int(np.argmax(score))
-            if score[k] < share or enclosed(float(bx[k]), float(by[k])):  # a short break is allowed: a lead's shading changes along it
+            if score[k] >= share and enclosed(float(bx[k]), float(by[k])):  # into a hole: the part ends here
+                break
+            if score[k] < share:  # a short break is allowed: a lead's shading changes along it
                 misses += 1
                 if misses > gap:
                     break
