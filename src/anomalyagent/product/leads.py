@@ -6,6 +6,8 @@ All masks are (H, W) bool at the working side; directions are unit (x, y) vector
 """
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -62,13 +64,16 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
         # Flanks: just outside the part's own width on both sides. Both unlike the background
         # means the strip has run into a dark region wider than the part (a hole of the board
         # it is pushed into), where it can no longer be told from its surroundings: stop there.
-        flank = np.array([-1.0, 1.0]) * (0.5 * len(xs) / max(length, 1.0) + FLANK_PX)
-        flank_x, flank_y = flank * normal[0], flank * normal[1]  # (2,)
+        reach_out = 0.5 * len(xs) / max(length, 1.0) + FLANK_PX
+        flank_x, flank_y = float(reach_out * normal[0]), float(reach_out * normal[1])
 
         def enclosed(x: float, y: float) -> bool:  # both flanks of the strip at (x, y) are unlike the background
-            fx = np.clip(np.floor(x + flank_x + 0.5).astype(np.intp), 0, w - 1)
-            fy = np.clip(np.floor(y + flank_y + 0.5).astype(np.intp), 0, h - 1)
-            return bool(away[fy, fx].all())
+            for fx, fy in ((x - flank_x, y - flank_y), (x + flank_x, y + flank_y)):
+                col = min(max(math.floor(fx + 0.5), 0), w - 1)
+                row = min(max(math.floor(fy + 0.5), 0), h - 1)
+                if not away[row, col]:
+                    return False
+            return True
 
         def straight_ok(x: float, y: float) -> bool:  # the whole cross-section at (x, y) is inside
             return reach <= x < w - reach and reach <= y < h - reach

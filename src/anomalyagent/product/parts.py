@@ -195,28 +195,11 @@ def piece_shape(piece: np.ndarray, origin: tuple[int, int] = (0, 0)) -> tuple[fl
     return length, max(width, 1.0), float((-theta) % 180.0)
 
 
-def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False,
-                guide: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Decompose the (H, W) bool object mask; returns non-empty masks among
-    ``object`` (cleaned), ``body``, ``lead`` (all thin parts), ``edge``, ``centre``, ``hole``,
-    and ``lead_labels`` (int32, one label per thin part) when thin parts exist.
-
-    ``rectangular``: the product's body is a rectangle (its normal set says so, see
-    ``ProductModel``): the body is replaced by its ``robust_rectangle``, its sides snapped
-    to the edges of ``guide`` (H, W) float (the image's lightness) when given."""
-    h, w = obj.shape
-    side = min(h, w)
-    o = obj.astype(np.uint8)
-    if not o.any():
-        return {}
-    body = open_body(o, radius)
-    if rectangular and body.any():
-        # thin parts of the unsnapped split: a side they leave from is not snapped
-        attached = split_parts(obj, radius, rectangular=True).get("lead") if guide is not None else None
-        rect = robust_rectangle(body, guide, attached)[0].astype(np.uint8)
-        o = (o & (1 - body)) | rect  # bumps beyond the rectangle leave with the old body
-        obj = o > 0
-        body = rect
+def _body_and_pieces(o: np.ndarray, body: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(body, thin, extra) uint8 (H, W) masks from the object mask ``o`` and its opened
+    ``body``: the body's main pieces with bumps trimmed; the thin, elongated pieces of the
+    rest attached to it (leads); other pieces large enough to keep (appendages)."""
+    side = min(o.shape)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(body, connectivity=8)
     if count > 1:  # keep the body's main pieces (a second object in view counts too)
         areas = stats[1:, cv2.CC_STAT_AREA]
@@ -244,6 +227,34 @@ def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False,
             extra[box][piece] = 1
     if thin.any():  # re-attach the strip cut off next to the body
         thin = cv2.dilate(thin, disk(2)) & o & (1 - body)
+    return body, thin, extra
+
+
+def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False,
+                guide: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Decompose the (H, W) bool object mask; returns non-empty masks among
+    ``object`` (cleaned), ``body``, ``lead`` (all thin parts), ``edge``, ``centre``, ``hole``,
+    and ``lead_labels`` (int32, one label per thin part) when thin parts exist.
+
+    ``rectangular``: the product's body is a rectangle (its normal set says so, see
+    ``ProductModel``): the body is replaced by its ``robust_rectangle``, its sides snapped
+    to the edges of ``guide`` (H, W) float (the image's lightness) when given."""
+    h, w = obj.shape
+    side = min(h, w)
+    o = obj.astype(np.uint8)
+    if not o.any():
+        return {}
+    body = open_body(o, radius)
+    if rectangular and body.any():
+        attached = None
+        if guide is not None:  # thin parts of the unsnapped split: a side they leave from is not snapped
+            first = robust_rectangle(body)[0].astype(np.uint8)
+            attached = _body_and_pieces((o & (1 - body)) | first, first, radius)[1] > 0
+        rect = robust_rectangle(body, guide, attached)[0].astype(np.uint8)
+        o = (o & (1 - body)) | rect  # bumps beyond the rectangle leave with the old body
+        obj = o > 0
+        body = rect
+    body, thin, extra = _body_and_pieces(o, body, radius)
     clean = (body | thin | extra) > 0
     if not clean.any():
         clean = obj.astype(bool)
