@@ -12,6 +12,7 @@ import numpy as np
 from ..change import change_mask, iou, solid
 from ..config import AgentConfig, build_agent
 from ..records import Task
+from ..render.memo import RenderMemo
 from ..usage import Usage, add_usage, usage_dict
 from .base import METHODS, MethodResult, NormalPool
 
@@ -116,7 +117,8 @@ class AgentMethod:
         there is one, and the defect bank. The normals come from a fixed set of at most
         DONOR_SET images per category (evenly spaced over the pool), so the masks computed
         for them stay few and are computed once; which ones a task gets follows its seed."""
-        context: dict[str, Any] = {"bank": self.bank}
+        # memo: registrations and plates the editor reuses across this sample's edits and episodes
+        context: dict[str, Any] = {"bank": self.bank, "memo": RenderMemo()}
         if self.config.normals <= 0 or not len(pool):
             return context
         step = max(1, len(pool) // DONOR_SET)

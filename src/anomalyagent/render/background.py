@@ -17,6 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .memo import digest
 from .scene import Scene, distinct_object, gray
 from .shading import as_float
 
@@ -51,6 +52,8 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarr
     h, w = image.shape[:2]
     own_fg = scene.foreground if scene.foreground is not None and scene.foreground.shape == (h, w) else None
     own_prep = None
+    memo = getattr(scene, "memo", None)
+    own_key = (digest(image), digest(own_fg)) if memo is not None else ()
     for i, other in enumerate(scene.normals):
         if other.shape[:2] != (h, w):
             other = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
@@ -59,12 +62,28 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarr
         given = scene.normal_masks[i] if i < len(scene.normal_masks) else None
         if given is not None and given.shape != (h, w):
             given = cv2.resize(given.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        ofg = given if given is not None else foreground(other)
+        other_key = digest(other) if memo is not None else b""
+        if given is not None:
+            ofg = given
+        elif memo is not None:
+            ofg = memo.get_or_make(("foreground", other_key), lambda: foreground(other))
+        else:
+            ofg = foreground(other)
         if not distinct_object(ofg):
             continue
-        if own_prep is None:  # this image's side of every registration: once
-            own_prep = _prep(image, own_fg)
-        dx, dy, _ = _register(other, image, ofg, own_fg, dst_prep=own_prep)
+
+        def register() -> tuple[float, float, float]:
+            nonlocal own_prep
+            if own_prep is None:  # this image's side of every registration: once
+                own_prep = _prep(image, own_fg)
+            return _register(other, image, ofg, own_fg, dst_prep=own_prep)
+
+        # The shift depends on the two images and their object masks, not on the hole:
+        # one phase correlation per normal image and sample, however many edits it has.
+        if memo is not None:
+            dx, dy, _ = memo.get_or_make(("register", *own_key, other_key, digest(ofg)), register)
+        else:
+            dx, dy, _ = register()
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         moved_fg = cv2.warpAffine(ofg.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
         if float(moved_fg[hole].mean()) >= 0.02:  # its object would show in the hole (most are)
@@ -208,6 +227,25 @@ def background_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, r
     if avoid is None:
         avoid = fg.copy() if distinct_object(fg) else np.zeros(hole.shape, bool)
     avoid = avoid | hole
+    memo = getattr(scene, "memo", None)
+    if memo is None:
+        return _make_plate(image, hole, scene, rng, avoid)
+    # Same image, hole, avoid and scene: same plate (a part moved as a whole leaves the same
+    # hole in every refined edit of a sample). Inpainted plates draw noise: never stored.
+    key = ("plate", digest(image), digest(hole), digest(avoid), digest(fg),
+           *(digest(n) for n in scene.normals), *(digest(m) for m in scene.normal_masks))
+    hit = memo.get(key)
+    if hit is not None:
+        return hit[0].copy(), hit[1]
+    plate, source = _make_plate(image, hole, scene, rng, avoid)
+    if source != "inpaint":
+        memo.put(key, (plate.copy(), source))
+    return plate, source
+
+
+def _make_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, rng: np.random.Generator,
+                avoid: np.ndarray) -> tuple[np.ndarray, str]:
+    """``background_plate`` without the memo (``avoid`` already includes the hole)."""
     plate = _from_normals(image, hole, scene)
     if plate is not None:
         return plate, "normal"

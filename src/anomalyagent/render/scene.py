@@ -25,7 +25,9 @@ class Scene:
     ``parts``: named part masks ({"lead": mask, ...}) a spec can select with
     ``params.part``; ``normals``: other normal images of the category (same shape or
     resizable), used as background plates, with their object masks in ``normal_masks``
-    when a product model knows them; ``bank``: a defect bank (bank.DefectBank).
+    when a product model knows them; ``bank``: a defect bank (bank.DefectBank);
+    ``memo``: a render.memo.RenderMemo that one sample's edits share (registrations of the
+    normals, background plates); it changes no output, only how often they are computed.
     """
 
     foreground: np.ndarray | None = None
@@ -34,6 +36,7 @@ class Scene:
     normals: tuple[np.ndarray, ...] = ()
     bank: Any = None
     normal_masks: tuple[np.ndarray, ...] = ()  # object masks of ``normals`` (estimated when absent)
+    memo: Any = None  # render.memo.RenderMemo kept across one sample's edits (speed only), or None
 
     def part_for(self, name: str | None) -> np.ndarray | None:
         """The named part's mask when known, else the generic ``part`` mask."""
