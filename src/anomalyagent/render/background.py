@@ -43,8 +43,12 @@ def _register(src: np.ndarray, dst: np.ndarray, src_fg: np.ndarray | None = None
     return float(dx), float(dy), float(resp)
 
 
-def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarray | None:
-    """The hole's pixels from a registered normal image whose object does not cover it."""
+def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
+                  digests: tuple[bytes, ...] = ()) -> np.ndarray | None:
+    """The hole's pixels from a registered normal image whose object does not cover it.
+
+    ``digests``: (image, foreground, normals..., normal masks...) digests (render/memo.py)
+    when the caller has them for the scene's memo."""
     if scene is None or not scene.normals:
         return None
     from ..foreground import foreground
@@ -53,7 +57,11 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarr
     own_fg = scene.foreground if scene.foreground is not None and scene.foreground.shape == (h, w) else None
     own_prep = None
     memo = getattr(scene, "memo", None)
-    own_key = (digest(image), digest(own_fg)) if memo is not None else ()
+    n = len(scene.normals)
+    if memo is not None and len(digests) != 2 + n + len(scene.normal_masks):
+        digests = (digest(image), digest(scene.foreground), *(digest(o) for o in scene.normals),
+                   *(digest(m) for m in scene.normal_masks))
+    own_key = (digests[0], digest(own_fg) if own_fg is not scene.foreground else digests[1]) if memo is not None else ()
     for i, other in enumerate(scene.normals):
         if other.shape[:2] != (h, w):
             other = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
@@ -62,7 +70,9 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarr
         given = scene.normal_masks[i] if i < len(scene.normal_masks) else None
         if given is not None and given.shape != (h, w):
             given = cv2.resize(given.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        other_key = digest(other) if memo is not None else b""
+        other_key = b""
+        if memo is not None:  # the digest of the image as registered (resized or converted when it had to be)
+            other_key = digests[2 + i] if other is scene.normals[i] else digest(other)
         if given is not None:
             ofg = given
         elif memo is not None:
@@ -81,7 +91,8 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene) -> np.ndarr
         # The shift depends on the two images and their object masks, not on the hole:
         # one phase correlation per normal image and sample, however many edits it has.
         if memo is not None:
-            dx, dy, _ = memo.get_or_make(("register", *own_key, other_key, digest(ofg)), register)
+            mask_key = digests[2 + n + i] if given is not None and given is scene.normal_masks[i] else digest(ofg)
+            dx, dy, _ = memo.get_or_make(("register", *own_key, other_key, mask_key), register)
         else:
             dx, dy, _ = register()
         m = np.float32([[1, 0, dx], [0, 1, dy]])
@@ -232,21 +243,21 @@ def background_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, r
         return _make_plate(image, hole, scene, rng, avoid)
     # Same image, hole, avoid and scene: same plate (a part moved as a whole leaves the same
     # hole in every refined edit of a sample). Inpainted plates draw noise: never stored.
-    key = ("plate", digest(image), digest(hole), digest(avoid), digest(fg),
-           *(digest(n) for n in scene.normals), *(digest(m) for m in scene.normal_masks))
+    digests = (digest(image), digest(fg), *(digest(n) for n in scene.normals), *(digest(m) for m in scene.normal_masks))
+    key = ("plate", digest(hole), digest(avoid), *digests)
     hit = memo.get(key)
     if hit is not None:
         return hit[0].copy(), hit[1]
-    plate, source = _make_plate(image, hole, scene, rng, avoid)
+    plate, source = _make_plate(image, hole, scene, rng, avoid, digests)
     if source != "inpaint":
         memo.put(key, (plate.copy(), source))
     return plate, source
 
 
 def _make_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, rng: np.random.Generator,
-                avoid: np.ndarray) -> tuple[np.ndarray, str]:
+                avoid: np.ndarray, digests: tuple[bytes, ...] = ()) -> tuple[np.ndarray, str]:
     """``background_plate`` without the memo (``avoid`` already includes the hole)."""
-    plate = _from_normals(image, hole, scene)
+    plate = _from_normals(image, hole, scene, digests)
     if plate is not None:
         return plate, "normal"
     plate = _from_self(image, hole, avoid)
