@@ -77,7 +77,7 @@ def test_morphology_helpers_match_opencv_discs():
 def test_delta_e_is_the_euclidean_norm_bit_for_bit():
     import cv2
 
-    from anomalyagent.change import delta_e
+    from anomalyagent.change import channel_norm, delta_e
 
     rng = np.random.default_rng(1)
     for i in range(60):
@@ -88,6 +88,10 @@ def test_delta_e_is_the_euclidean_norm_bit_for_bit():
         want = np.linalg.norm(lab[0] - lab[1], axis=2)
         got = delta_e(a, b)
         assert got.dtype == want.dtype and np.array_equal(got, want), i
+    for shape in ((7, 3), (5, 6, 1), (4, 4, 3), (9, 7), (9, 8), (3, 20)):  # channel_norm for any short last axis, float32 and 64
+        d = rng.normal(0, 30, shape)
+        for x in (d, d.astype(np.float32)):
+            assert np.array_equal(channel_norm(x), np.linalg.norm(x, axis=-1)) and channel_norm(x).dtype == x.dtype
 
 
 def test_small_discs_give_the_distance_transform_pixels():
