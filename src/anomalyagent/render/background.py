@@ -116,7 +116,12 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
 def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """``image`` whose pixel (x, y) shows the input's (x + dx, y + dy) (reflected at the border)."""
     h, w = image.shape[:2]
-    return cv2.warpAffine(image, np.float32([[1, 0, -dx], [0, 1, -dy]]), (w, h), borderMode=cv2.BORDER_REFLECT)
+    # The same bytes as cv2.warpAffine by [[1, 0, -dx], [0, 1, -dy]] with BORDER_REFLECT (an
+    # integer shift only copies pixels), without the per-pixel interpolation: a border of
+    # reflected pixels, then a window of it (~0.4 ms less at 256x256).
+    left, right, top, bottom = max(0, -dx), max(0, dx), max(0, -dy), max(0, dy)
+    padded = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REFLECT)
+    return np.ascontiguousarray(padded[top + dy:top + dy + h, left + dx:left + dx + w])
 
 
 def _offset_ok(hole: np.ndarray, avoid: np.ndarray, dx: int, dy: int, coords=None) -> bool:
