@@ -154,3 +154,14 @@ def test_split_on_a_texture_is_a_dark_recess():
     changed = alpha > 0.5
     assert changed.sum() > 50
     assert float(edited[changed].mean()) < float(image[changed].mean())
+
+
+def test_part_centroid_is_part_axis_centre_bit_for_bit():
+    from anomalyagent.render.structure import part_axis, part_centroid
+
+    rng = np.random.default_rng(11)
+    for i in range(50):
+        mask = rng.random((int(rng.integers(2, 90)), int(rng.integers(2, 90)))) < rng.uniform(0.01, 1.0)
+        if mask.sum() == 0:
+            continue
+        assert np.array_equal(part_centroid(mask), part_axis(mask)[0]), i

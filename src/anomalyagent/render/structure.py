@@ -19,6 +19,13 @@ from .background import background_plate
 from .scene import Scene, distinct_object
 
 
+def part_centroid(mask: np.ndarray) -> np.ndarray:
+    """(2,) xy px centroid of a mask: ``part_axis``'s first value, with its bits (the same
+    float64 sum over the same (N, 2) array), without the covariance and projections."""
+    ys, xs = np.nonzero(mask)
+    return np.stack([xs, ys], axis=1).astype(np.float64).mean(axis=0)
+
+
 def part_axis(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
     """(centroid (2,) xy px, unit axis (2,) xy, half length px, half width px) of a mask
     by principal components."""

@@ -14,7 +14,7 @@ from ...records import DefectSpec
 from ..base import RENDERERS
 from ..family import Family, angle_param, blend_param, center_param, extra_param, intensity_param, read_param, size_param
 from ..scene import Scene, distinct_object, select_part
-from ..structure import affine_layer, part_axis, relocate, rotation_about, union_alpha
+from ..structure import affine_layer, part_centroid, relocate, rotation_about, union_alpha
 
 MODES = ("rotate", "shift", "flip")
 
@@ -51,7 +51,7 @@ class Displace(Family):
         else:
             part = select_part(image, spec.center, max(3.0, 0.5 * spec.size * unit), scene,
                                str(spec.params.get("part", "") or ""))
-        c, _, _, _ = part_axis(part)
+        c = part_centroid(part)
         mode = str(spec.params.get("mode", "auto"))
         if mode not in MODES:
             mode = ("rotate", "rotate", "shift", "flip")[int(rng.integers(0, 4))]
