@@ -74,10 +74,12 @@ def warp_layer(image: np.ndarray, mask: np.ndarray, map_x: np.ndarray, map_y: np
     return moved, cov
 
 
-def affine_layer(image: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(moved image, moved coverage) under the forward 2x3 affine ``matrix``."""
+def affine_layer(image: np.ndarray, mask: np.ndarray, matrix: np.ndarray,
+                 interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, np.ndarray]:
+    """(moved image, moved coverage) under the forward 2x3 affine ``matrix``; the image's
+    pixels resampled with ``interpolation`` (an OpenCV flag), the coverage bilinearly."""
     h, w = mask.shape
-    moved = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    moved = cv2.warpAffine(image, matrix, (w, h), flags=interpolation, borderMode=cv2.BORDER_REFLECT)
     cov = cv2.warpAffine(mask.astype(np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return moved, cov

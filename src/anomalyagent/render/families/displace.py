@@ -8,6 +8,7 @@ most of it, or the colour region around the centre.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ...records import DefectSpec
@@ -67,6 +68,9 @@ class Displace(Family):
             t = np.radians(spec.angle)
             shift = (float(np.cos(t) * amount), float(-np.sin(t) * amount))
         matrix = rotation_about(c, degrees, shift, flip)
-        moved, cov = affine_layer(image, part, matrix)
+        # Bicubic: a bilinear rotation halves the part's pixel-scale detail, which the critic
+        # reads as "blurred or enlarged" (measured on 100 real transistor samples: misplaced
+        # needed 1.68 episodes per sample with bilinear, 1.36 with bicubic; pass 0.80 -> 0.88).
+        moved, cov = affine_layer(image, part, matrix, cv2.INTER_CUBIC)
         edited, _, _ = relocate(image, part, moved, cov, scene, rng, spec.blend)
         return union_alpha(image, edited, part, cov > 0.5, rng)
