@@ -9,7 +9,7 @@ Per category: the product model is built once with ``ProductModel.build`` into a
 folder (``--cache``) and loaded from it, as ``synthesize --product auto`` does. Samples:
 ``AgentMethod(product=model).synthesize`` (rule policy, procedural editor, measured critic,
 up to 3 episodes), seeds 0..n-1, cycling over the first ``--images`` train/good images
-and the category's knowledge-base defect types. Clock: the process's CPU time per sample
+and the category's knowledge-base defect types (or ``--defects``). Clock: the process's CPU time per sample
 (the machine is shared; wall time measures the neighbours). One untimed warm-up sample
 (seed 10**6) runs first; its time is reported apart. Each sample's output bytes are hashed
 (edited image + mask), so a run against ``--baseline-src`` also says whether the two trees
@@ -74,7 +74,9 @@ def worker(args: argparse.Namespace) -> dict:
         every = sorted(index_normals(folder)[0].paths)
         paths = every[: args.images]
         images = [read_image(p) for p in paths]
-        defects = [e.defect for e in kb.entries(category)]
+        defects = [e.defect for e in kb.entries(category) if not args.defects or e.defect in args.defects]
+        if not defects:
+            raise SystemExit(f"{category}: none of --defects {args.defects} in the knowledge base")
         method = AgentMethod(product=model)
         pool = NormalPool(every)  # as synthesize: the editor may draw other normal images from it
         warm_t = time.process_time()
@@ -109,7 +111,8 @@ def stats(values: list[float]) -> dict:
 def run_tree(src: Path, args: argparse.Namespace) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     cmd = [sys.executable, __file__, "--worker", "--data", str(args.data), "--cache", str(args.cache),
-           "--samples", str(args.samples), "--heap", args.heap, "--images", str(args.images), "--categories", *args.categories]
+           "--samples", str(args.samples), "--heap", args.heap, "--images", str(args.images), "--categories", *args.categories,
+           *(["--defects", *args.defects] if args.defects else [])]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise SystemExit(f"worker on {src} failed:\n{res.stderr[-3000:]}")
@@ -158,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--categories", nargs="+", default=["transistor"])
     ap.add_argument("--samples", type=int, default=40, help="timed samples per category")
     ap.add_argument("--images", type=int, default=10, help="first N train/good images used")
+    ap.add_argument("--defects", nargs="*", default=None, help="only these knowledge-base defect types (default: all)")
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "anomalyagent-bench-loop")
     ap.add_argument("--baseline-src", type=Path, default=None, help="another tree's src/ to time in the same run")
     ap.add_argument("--rounds", type=int, default=2, help="alternating runs per tree (minimum per sample)")

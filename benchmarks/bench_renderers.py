@@ -211,6 +211,7 @@ def run_product(args: argparse.Namespace, clock) -> int:
         Path(args.json).write_text(json.dumps({
             "command": "python " + " ".join(sys.argv), "date": date.today().isoformat(),
             "machine": f"{platform.machine()}, 2 shared CPU cores, cv2 threads 1", "size": args.size,
+            "source": str(Path(__import__("anomalyagent").__file__).parent),
             "product": args.product.name, "images": args.product_images, "repeats": args.repeats, "clock": args.clock,
             "budget_ms": args.budget_ms, "load_average": [round(x, 2) for x in os.getloadavg()], "rows": rows,
             "over_budget": slow}, indent=1))
