@@ -12,6 +12,7 @@ import numpy as np
 from ..change import change_mask, iou, solid
 from ..config import AgentConfig, build_agent
 from ..records import Task
+from ..render.memo import RenderMemo
 from ..usage import Usage, add_usage, usage_dict
 from .base import METHODS, MethodResult, NormalPool
 
@@ -122,7 +123,8 @@ class AgentMethod:
         bank = self.bank
         if bank is not None and np.random.default_rng([task.seed, 23]).random() >= self.config.bank_share:
             bank = None  # this task is drawn as without a bank (bank_share)
-        context: dict[str, Any] = {"bank": bank}
+        # memo: registrations and plates the editor reuses across this sample's edits and episodes
+        context: dict[str, Any] = {"bank": bank, "memo": RenderMemo()}
         if self.config.normals <= 0 or not len(pool):
             return context
         step = max(1, len(pool) // DONOR_SET)
