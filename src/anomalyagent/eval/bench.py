@@ -169,45 +169,34 @@ def evaluate(data: CategoryData, anomalies: np.ndarray, masks: np.ndarray, confi
             "final_loss": round(result.losses[-1], 5), "test_selected": result.test_selected}
 
 
-def uses_knowledge(method: str) -> bool:
-    """True for methods whose factory takes ``knowledge=`` (the agent): their rows depend on the setting.
-
-    The agent counts as one even when its factory hides its arguments behind ``**kwargs``:
-    a setting must never be silently ignored for it.
-    """
+def _takes(method: str, option: str) -> bool:
+    """True when the method's factory names ``option``; the agent always counts, even when
+    its factory hides its arguments behind ``**kwargs``: a setting must never be silently
+    ignored for it."""
     from ..methods import METHODS
 
     try:
-        if "knowledge" in inspect.signature(METHODS.get(method)).parameters:
+        if option in inspect.signature(METHODS.get(method)).parameters:
             return True
     except (TypeError, ValueError):
         pass
     return method == "agent"
+
+
+def uses_knowledge(method: str) -> bool:
+    """True for methods whose factory takes ``knowledge=`` (the agent): their rows depend on the setting."""
+    return _takes(method, "knowledge")
 
 
 def uses_calibration(method: str) -> bool:
     """True for methods with a calibrated critic (the agent): the bench passes them the
     setting's ``calibration`` (settings.critic_calibration)."""
-    from ..methods import METHODS
-
-    try:
-        if "calibration" in inspect.signature(METHODS.get(method)).parameters:
-            return True
-    except (TypeError, ValueError):
-        pass
-    return method == "agent"
+    return _takes(method, "calibration")
 
 
 def uses_bank(method: str) -> bool:
     """True for methods that take a defect bank (the agent's ``bank`` option)."""
-    from ..methods import METHODS
-
-    try:
-        if "bank" in inspect.signature(METHODS.get(method)).parameters:
-            return True
-    except (TypeError, ValueError):
-        pass
-    return method == "agent"
+    return _takes(method, "bank")
 
 
 def method_module(method: str) -> str:
