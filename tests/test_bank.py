@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from anomalyagent.bank import DefectBank
+from anomalyagent.images import read_image
 from anomalyagent.cli import main
 from anomalyagent.render import render
 from anomalyagent.render.scene import Scene
@@ -38,8 +39,9 @@ def test_build_keeps_the_reserved_third_only(bank_dir):
 def test_bank_loads_and_samples(bank_dir):
     bank = DefectBank.load(bank_dir)
     assert bank.has("crack", "hazelnut") and not bank.has("rust")
-    patch, mask = bank.sample("crack", "hazelnut", np.random.default_rng(0))
+    patch, mask, side = bank.sample("crack", "hazelnut", np.random.default_rng(0))
     assert patch.shape[:2] == mask.shape and mask.dtype == bool and mask.any()
+    assert side == min(read_image(bank.entries[0].source).shape[:2])
 
 
 def test_transplant_pastes_a_bank_defect(bank_dir):
@@ -156,3 +158,29 @@ def test_a_bank_defect_keeps_its_direction(tmp_path):
 
     assert direction() >= 75.0
     assert direction(turn=90.0) <= 15.0
+
+
+def test_a_bank_defect_is_pasted_near_its_own_size(tmp_path):
+    """A thin real line keeps about its length and width whatever size the spec asks
+    (within x0.75-1.33 of its own, relative to its source image's side)."""
+    from anomalyagent.bank import BankEntry
+    from anomalyagent.images import write_png
+
+    patch = np.full((100, 20, 3), 120, np.uint8)
+    patch[5:95, 9:11] = 20  # a 90 px, 2 px wide crack cut from a 200 px image
+    mask = np.zeros((100, 20), np.uint8)
+    mask[5:95, 9:11] = 255
+    (tmp_path / "b").mkdir()
+    write_png(tmp_path / "b" / "c.png", patch)
+    write_png(tmp_path / "b" / "c_mask.png", mask)
+    entry = BankEntry("road", "crack", "b/c.png", "b/c_mask.png", side=200)
+    (tmp_path / "index.json").write_text(json.dumps({"version": 1, "entries": [entry.to_dict()]}))
+    bank = DefectBank.load(tmp_path)
+    image = np.full((200, 200, 3), 120, np.uint8)
+    for size, lo, hi in ((0.1, 0.75 * 90, 0.8 * 90), (0.45, 85, 95), (0.9, 1.25 * 90, 1.34 * 90)):
+        spec = spec_for("transplant", center=(0.5, 0.5), size=size, intensity=0.8, blend="hard").replace(
+            defect_type="crack", category="road", params={"source": "bank", "turn": 0.0})
+        edited, alpha = render(image, spec, np.random.default_rng(0), Scene(bank=bank))
+        ys, _ = np.nonzero(alpha > 0.5)
+        assert lo - 3 <= np.ptp(ys) + 1 <= hi + 3, (size, np.ptp(ys) + 1)
+        assert edited.min() < 60  # still dark: not thinned away

@@ -40,7 +40,9 @@ _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 @dataclass
 class BankEntry:
     """One defect patch: files relative to the bank folder, the source anomaly's path,
-    its bounding box in the source image (y0, y1, x0, x1 px) and mask area (px)."""
+    its bounding box in the source image (y0, y1, x0, x1 px), mask area (px) and the
+    source image's shorter side (px; 0: unknown, from an older bank), which tells the
+    defect's real size relative to its image."""
 
     category: str
     defect: str
@@ -50,6 +52,7 @@ class BankEntry:
     source: str = ""
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
     area: int = 0
+    side: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -103,8 +106,9 @@ class DefectBank:
     def has(self, defect: str, category: str = "") -> bool:
         return bool(self.matching(defect, category))
 
-    def sample(self, defect: str, category: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(patch uint8, mask (h, w) bool) of a random entry of ``defect``."""
+    def sample(self, defect: str, category: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+        """(patch uint8, mask (h, w) bool, source image's shorter side px or 0) of a random
+        entry of ``defect``."""
         idx = self.matching(defect, category)
         if not idx:
             raise KeyError(f"defect bank {self.root} has no {defect!r} entries")
@@ -113,7 +117,7 @@ class DefectBank:
             e = self.entries[i]
             self._cache[i] = (read_image(_safe_relative(self.root, e.image)), read_mask(_safe_relative(self.root, e.mask)))
         patch, mask = self._cache[i]
-        return patch.copy(), mask.copy()
+        return patch.copy(), mask.copy(), int(self.entries[i].side)
 
 
 def cut_entry(anomaly: np.ndarray, mask: np.ndarray, normal: np.ndarray | None,
@@ -190,7 +194,7 @@ def build_bank(data: str | Path, out: str | Path, reserved_only: bool = True, li
                 write_png(out / rel / f"{stem}_normal.png", npatch)
                 normal_rel = str(rel / f"{stem}_normal.png")
             entries.append(BankEntry(category, item.defect, str(rel / f"{stem}.png"), str(rel / f"{stem}_mask.png"),
-                                     normal_rel, str(item.image), box, int(pmask.sum())))
+                                     normal_rel, str(item.image), box, int(pmask.sum()), int(min(anomaly.shape[:2]))))
             per_defect[item.defect] = per_defect.get(item.defect, 0) + 1
     out.mkdir(parents=True, exist_ok=True)
     (out / "index.json").write_text(json.dumps({"version": VERSION, "entries": [e.to_dict() for e in entries]}, indent=1))

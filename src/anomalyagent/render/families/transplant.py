@@ -5,7 +5,10 @@ Why: material, lighting and grain are right by construction when the pixels are 
 
 - ``bank``: a real defect from a local defect bank (bank.py, built by
   ``anomalyagent bank build`` from a user's own anomalies; never shipped), its own mask
-  as the shape, scaled to the spec's size. It keeps the direction it had in its own
+  as the shape, pasted near its own size: the spec's size within x0.75-1.33 of the
+  defect's size relative to its source image (scaled further, a crack's width and a
+  texture's grain stop being real: a hair-line crack shrunk to a third fades into the
+  feathered edge, a full-length scratch becomes a dash). It keeps the direction it had in its own
   image (turned by 0 or 180 degrees, +-10): a real defect's direction relative to the
   product is part of what it is (scratches along the rolling direction of steel, a crack
   across a case); ``turn`` sets another;
@@ -36,6 +39,7 @@ from ..shapes import blob_distance, frame
 from ..structure import grow
 
 SOURCES = ("auto", "bank", "normal", "self")
+BANK_SCALE = (0.75, 1.33)  # a bank defect's scale, relative to its own size (module docstring)
 
 
 def harmonise(patch: np.ndarray, src_ring: np.ndarray, dst_ring: np.ndarray, amount: float) -> np.ndarray:
@@ -147,15 +151,18 @@ class Transplant(Family):
 
     @staticmethod
     def from_bank(image, spec, bank, rng) -> tuple[np.ndarray, np.ndarray]:
-        """(layer, region): a bank defect scaled to the spec's size, kept in its own
-        direction (``turn``, default 0 or 180 degrees +-10), centred on the spec's centre."""
+        """(layer, region): a bank defect at the spec's size within ``BANK_SCALE`` of its
+        own (relative to its source image), kept in its own direction (``turn``, default 0
+        or 180 degrees +-10), centred on the spec's centre."""
         h, w = image.shape[:2]
-        patch, mask = bank.sample(spec.defect_type, spec.category, rng)
+        patch, mask, side = bank.sample(spec.defect_type, spec.category, rng)
         if patch.ndim != image.ndim:
             patch = cv2.cvtColor(patch, cv2.COLOR_GRAY2RGB) if image.ndim == 3 else cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY)
         ys, xs = np.nonzero(mask)
         extent = max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) if len(ys) else max(mask.shape)
-        scale = float(np.clip(spec.size * min(h, w) / max(1, extent), 0.05, 8.0))
+        native = min(h, w) / side if side > 0 else 1.0  # the defect's own size in this image
+        wanted = spec.size * min(h, w) / max(1, extent)
+        scale = float(np.clip(np.clip(wanted, BANK_SCALE[0] * native, BANK_SCALE[1] * native), 0.05, 8.0))
         cy, cx = (ys.mean(), xs.mean()) if len(ys) else (mask.shape[0] / 2, mask.shape[1] / 2)
         turn = read_param(spec, "turn", 180.0 * int(rng.integers(2)) + float(rng.uniform(-10.0, 10.0)), -180.0, 180.0)
         m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(turn), scale)
