@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from anomalyagent.critic import judge
-from anomalyagent.critic.advice import (SCALE_RANGE, SPREAD_TARGET, adapt, advice_scale, changed_share, clip_scale,
+from anomalyagent.critic.advice import (SCALE_RANGE, SPREAD_TARGET, adapt, advice_scale, changed_spread, clip_scale,
                                         unchanged_term)
 from anomalyagent.critic.review import advice_from
 from anomalyagent.critic.shape import shape_term, size_scale
@@ -46,6 +46,12 @@ def test_a_change_over_most_of_the_frame_asks_for_a_smaller_defect_and_it_shows(
     assert before.terms["visibility"] == 0.0 and after.terms["visibility"] > 0.5
 
 
+def test_a_band_across_the_frame_shrinks_enough():
+    before, after, item, spec, new = _judged("magnetic_tile", "uneven", "texture", 2, size=0.9, center=(0.5, 0.5))
+    assert (item["term"], item["parameter"], item["direction"]) == ("visibility", "size", "decrease")
+    assert after.terms["visibility"] > 0.5
+
+
 def test_unchanged_term_tells_too_faint_from_too_wide():
     faint = unchanged_term(0.0)
     assert (faint.parameter, faint.direction, faint.value, faint.scale) == ("intensity", "increase", 0.0, 0.0)
@@ -53,15 +59,19 @@ def test_unchanged_term_tells_too_faint_from_too_wide():
     assert (wide.parameter, wide.direction) == ("size", "decrease")
     assert wide.scale == pytest.approx(math.sqrt(SPREAD_TARGET / 0.8), abs=1e-3)
     assert advice_from([wide])[0]["scale"] == wide.scale and "scale" not in advice_from([faint])[0]
+    band = unchanged_term(0.8, spans=True)  # a band across the frame: its area goes with its width only
+    assert band.scale == pytest.approx(SPREAD_TARGET / 0.8, abs=1e-3)
 
 
 def test_changed_share_counts_visible_change_only():
     a = np.full((40, 40), 120, np.uint8)
     b = a.copy()
-    b[:, :30] = 150  # 75 % of the image visibly lighter
+    b[5:35, :30] = 150  # 56 % of the image visibly lighter, touching the left border only
     c = a.copy()
-    c[:, :30] = 121  # one grey level: below a just-noticeable difference
-    assert changed_share(a, b) == pytest.approx(0.75) and changed_share(a, c) == 0.0
+    c[5:35, :30] = 121  # one grey level: below a just-noticeable difference
+    assert changed_spread(a, b) == (pytest.approx(0.5625), False) and changed_spread(a, c) == (0.0, False)
+    b[5:35, 35:] = 90  # and a strip at the right border: the change now reaches both sides
+    assert changed_spread(a, b)[1]
 
 
 def test_a_smooth_procedural_defect_asks_for_grain_and_gets_it():

@@ -51,26 +51,31 @@ def clip_scale(factor: float) -> float:
     return round(float(min(SCALE_RANGE[1], max(SCALE_RANGE[0], factor))), 3)
 
 
-def changed_share(normal: np.ndarray, edited: np.ndarray, level: float = SPREAD_DE) -> float:
-    """Share (0-1) of the image whose colour changed by at least ``level`` delta-E."""
+def changed_spread(normal: np.ndarray, edited: np.ndarray, level: float = SPREAD_DE) -> tuple[float, bool]:
+    """(share, spans): the share (0-1) of the image whose colour changed by at least
+    ``level`` delta-E, and whether those pixels reach two opposite image borders (a band
+    across the frame, whose length the frame caps)."""
     if normal.shape != edited.shape or normal.size == 0:
-        return 0.0
-    return float((delta_e(normal, edited) >= level).mean())
+        return 0.0, False
+    changed = delta_e(normal, edited) >= level
+    spans = bool((changed[:, 0].any() and changed[:, -1].any()) or (changed[0].any() and changed[-1].any()))
+    return float(changed.mean()), spans
 
 
-def unchanged_term(share: float = 0.0) -> TermResult:
+def unchanged_term(share: float = 0.0, spans: bool = False) -> TermResult:
     """The visibility term (value 0) of an edit in which change detection found nothing.
 
-    ``share``: the share of the image the edit changed visibly (``changed_share``; 0 when
-    the images are identical or the caller gave an empty mask). From SPREAD_TOO_WIDE on
-    the advice is "decrease size" with a ``scale`` that brings the change to about
-    SPREAD_TARGET of the image (area goes with the square of the size); below it
-    "increase intensity"."""
+    ``share``, ``spans``: ``changed_spread`` of the edit (0, False when the images are
+    identical or the caller gave an empty mask). From SPREAD_TOO_WIDE on the advice is
+    "decrease size" with a ``scale`` that brings the change to about SPREAD_TARGET of the
+    image: the area goes with the square of the size, but only with the size itself for
+    a change that spans the frame (a band: only its width shrinks, the frame caps its
+    length). Below it, "increase intensity"."""
     if share >= SPREAD_TOO_WIDE:
         t = TermResult("visibility", 0.0, {"changed_share": share}, "size", "decrease",
                        f"The edit changes {share:.0%} of the image, so it reads as a change of the whole picture, "
                        "not a defect on it; make it much smaller.")
-        t.scale = clip_scale(math.sqrt(SPREAD_TARGET / share))
+        t.scale = clip_scale(SPREAD_TARGET / share if spans else math.sqrt(SPREAD_TARGET / share))
         return t
     return TermResult("visibility", 0.0, {"changed_share": share}, "intensity", "increase",
                       "Nothing visible changed; increase the defect's intensity (and check its size).")

@@ -38,7 +38,7 @@ from ..change import change_mask
 from ..foreground import foreground as estimate_foreground
 from ..records import DefectSpec, _Record
 from ..registry import Registry
-from .advice import adapt, changed_share, unchanged_term
+from .advice import adapt, changed_spread, unchanged_term
 from .appearance import color_term, seam_term, seam_value, texture_term, visibility_term, visibility_values
 from .calibration import Calibration, resolve_calibration
 from .location import location_term
@@ -108,10 +108,10 @@ def combine_quality(terms: list[TermResult]) -> float:
     return float(np.sqrt(worst * np.exp(np.mean(logs))))
 
 
-def nothing_changed(share: float = 0.0) -> Judgement:
-    """The verdict for an edit that changed nothing measurable; ``share``: the share of the
-    image it changed visibly (critic/advice.py ``unchanged_term``: too wide, not too faint)."""
-    t = unchanged_term(share)
+def nothing_changed(share: float = 0.0, spans: bool = False) -> Judgement:
+    """The verdict for an edit that changed nothing measurable; ``share``, ``spans``: how
+    much of the image it changed visibly (critic/advice.py ``unchanged_term``: too wide, not too faint)."""
+    t = unchanged_term(share, spans)
     advice = advice_from([t])
     return Judgement(0.0, 0.0, 0.0, False, {"visibility": 0.0}, advice,
                      write_review(0.0, 0.0, False, [t], advice, "The edit left the image unchanged."))
@@ -171,7 +171,7 @@ def judge(
         mask = change_mask(normal, edited, hint=spec.center if spec is not None else None)
     mask = np.ascontiguousarray(mask, dtype=bool)
     if not mask.any():
-        return nothing_changed(0.0 if given_mask else changed_share(normal, edited))
+        return nothing_changed(*((0.0, False) if given_mask else changed_spread(normal, edited)))
     if foreground is None:
         foreground = estimate_foreground(normal, kind)
     texture = kind == "texture" or (kind == "auto" and bool(foreground.all()))
