@@ -63,6 +63,14 @@ def test_unchanged_term_tells_too_faint_from_too_wide():
     assert band.scale == pytest.approx(SPREAD_TARGET / 0.8, abs=1e-3)
 
 
+def test_a_warp_of_a_plain_region_asks_for_the_edge():
+    t = unchanged_term(0.01, False, "deform")
+    assert (t.parameter, t.direction) == ("location", "move_to_edge")
+    assert unchanged_term(0.0, False, "deform").parameter == "intensity"  # identical images: nothing was drawn
+    assert unchanged_term(0.01, False, "stain").parameter == "intensity"
+    assert unchanged_term(0.9, False, "deform").parameter == "size"  # too wide comes first
+
+
 def test_changed_share_counts_visible_change_only():
     a = np.full((40, 40), 120, np.uint8)
     b = a.copy()

@@ -9,7 +9,8 @@ advice, how often the change it names improves the term that gave it).
 Three mappings live here:
 
 - ``unchanged_term``: the verdict when change detection finds nothing. Either nothing
-  visible changed (advise more intensity) or the change spreads over most of the frame:
+  visible changed (advise more intensity; for a warp of a plain region, a place with
+  structure to bend), or the change spreads over most of the frame:
   change detection's noise floor is the median of the difference image (change.py), so
   an edit covering half the image or more reads as a global shift, not a defect, and no
   amount of intensity makes it one. Then the size must come down, by ``scale``.
@@ -35,11 +36,16 @@ from .term import TermResult
 # Edits that scale existing material to the spec's size (a bank defect resampled): for
 # them "lacks pixel-scale detail" means "enlarged", and a smaller size is the fix.
 SCALING_FAMILIES = ("transplant",)
-# A change seen by at least this delta-E counts towards the spread (change.noise_floor's minimum).
-SPREAD_DE = 2.0
-# Share of the image changed from which change detection reads the edit as a global
-# shift (its noise floor is the median difference: above one half it is the edit itself).
-SPREAD_TOO_WIDE = 0.4
+# Families that move the image's own geometry (warp it) rather than paint over it: where
+# they act on a plain region the moved material looks like what it covered.
+GEOMETRY_FAMILIES = ("deform", "warp", "displace", "split")
+# A change of at least this delta-E counts towards the spread: change detection's noise
+# floor is the median (+ 6 MAD) of the difference image, and every changed pixel, however
+# faint, moves that median once half of the image has changed (0.5: a quarter of a
+# just-noticeable difference, above the rounding of an 8-bit edit's feathered tail).
+SPREAD_DE = 0.5
+# Share of the image changed from which change detection reads the edit as a global shift.
+SPREAD_TOO_WIDE = 0.45
 SPREAD_TARGET = 0.25  # share of the image the advised smaller edit should cover
 SCALE_RANGE = (0.25, 4.0)  # the most one refinement may shrink or grow a size
 
@@ -62,22 +68,30 @@ def changed_spread(normal: np.ndarray, edited: np.ndarray, level: float = SPREAD
     return float(changed.mean()), spans
 
 
-def unchanged_term(share: float = 0.0, spans: bool = False) -> TermResult:
+def unchanged_term(share: float = 0.0, spans: bool = False, family: str | None = None) -> TermResult:
     """The visibility term (value 0) of an edit in which change detection found nothing.
 
     ``share``, ``spans``: ``changed_spread`` of the edit (0, False when the images are
-    identical or the caller gave an empty mask). From SPREAD_TOO_WIDE on the advice is
-    "decrease size" with a ``scale`` that brings the change to about SPREAD_TARGET of the
-    image: the area goes with the square of the size, but only with the size itself for
-    a change that spans the frame (a band: only its width shrinks, the frame caps its
-    length). Below it, "increase intensity"."""
+    identical or the caller gave an empty mask); ``family``: the renderer family when
+    known. From SPREAD_TOO_WIDE on the advice is "decrease size" with a ``scale`` that
+    brings the change to about SPREAD_TARGET of the image: the area goes with the square
+    of the size, but only with the size itself for a change that spans the frame (a
+    band: only its width shrinks, the frame caps its length). A geometry family (a warp)
+    that changed next to nothing moved plain material over plain material: "move to the
+    edge", where the part's outline shows the bend (measured in benchmarks/bench_advice.py:
+    a stronger warp of a plain region stays invisible). Otherwise "increase intensity"."""
+    measured = {"changed_share": share}
     if share >= SPREAD_TOO_WIDE:
-        t = TermResult("visibility", 0.0, {"changed_share": share}, "size", "decrease",
+        t = TermResult("visibility", 0.0, measured, "size", "decrease",
                        f"The edit changes {share:.0%} of the image, so it reads as a change of the whole picture, "
                        "not a defect on it; make it much smaller.")
         t.scale = clip_scale(SPREAD_TARGET / share if spans else math.sqrt(SPREAD_TARGET / share))
         return t
-    return TermResult("visibility", 0.0, {"changed_share": share}, "intensity", "increase",
+    if family in GEOMETRY_FAMILIES and share > 0.0:
+        return TermResult("visibility", 0.0, measured, "location", "move_to_edge",
+                          "The deformation moved plain surface over plain surface, so nothing visible changed; "
+                          "place it across the part's edge, where its outline shows the bend.")
+    return TermResult("visibility", 0.0, measured, "intensity", "increase",
                       "Nothing visible changed; increase the defect's intensity (and check its size).")
 
 

@@ -108,10 +108,10 @@ def combine_quality(terms: list[TermResult]) -> float:
     return float(np.sqrt(worst * np.exp(np.mean(logs))))
 
 
-def nothing_changed(share: float = 0.0, spans: bool = False) -> Judgement:
-    """The verdict for an edit that changed nothing measurable; ``share``, ``spans``: how
-    much of the image it changed visibly (critic/advice.py ``unchanged_term``: too wide, not too faint)."""
-    t = unchanged_term(share, spans)
+def nothing_changed(share: float = 0.0, spans: bool = False, family: str | None = None) -> Judgement:
+    """The verdict for an edit that changed nothing measurable; ``share``, ``spans``,
+    ``family``: see critic/advice.py ``unchanged_term`` (too wide or too plain, not too faint)."""
+    t = unchanged_term(share, spans, family)
     advice = advice_from([t])
     return Judgement(0.0, 0.0, 0.0, False, {"visibility": 0.0}, advice,
                      write_review(0.0, 0.0, False, [t], advice, "The edit left the image unchanged."))
@@ -171,7 +171,8 @@ def judge(
         mask = change_mask(normal, edited, hint=spec.center if spec is not None else None)
     mask = np.ascontiguousarray(mask, dtype=bool)
     if not mask.any():
-        return nothing_changed(*((0.0, False) if given_mask else changed_spread(normal, edited)))
+        return nothing_changed(*((0.0, False) if given_mask else changed_spread(normal, edited)),
+                               spec.family if spec is not None else None)
     if foreground is None:
         foreground = estimate_foreground(normal, kind)
     texture = kind == "texture" or (kind == "auto" and bool(foreground.all()))
