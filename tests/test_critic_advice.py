@@ -17,6 +17,7 @@ from anomalyagent.critic.term import TermResult
 from anomalyagent.foreground import foreground
 from anomalyagent.knowledge import KnowledgeBase
 from anomalyagent.planning import refine, sample_spec
+from anomalyagent.records import DefectSpec
 from anomalyagent.render import render
 
 from conftest import object_image, texture_image
@@ -93,12 +94,32 @@ def test_resolution_advice_depends_on_what_made_the_edit():
     def blurred():
         return TermResult("texture", 0.1, {"resolution": 0.1}, "size", "decrease", "lacks pixel-scale detail")
 
-    assert (adapt([blurred()], "hole")[0].parameter, adapt([blurred()], "hole")[0].direction) == ("texture", "increase")
-    for family in ("transplant", None):  # scaled material, or unknown: it may be enlarged
-        t = adapt([blurred()], family)[0]
+    hole = DefectSpec(family="hole")
+    assert (adapt([blurred()], hole)[0].parameter, adapt([blurred()], hole)[0].direction) == ("texture", "increase")
+    for spec in (DefectSpec(family="transplant"), None):  # scaled material, or unknown: it may be enlarged
+        t = adapt([blurred()], spec)[0]
         assert (t.parameter, t.direction) == ("size", "decrease")
     noisy = TermResult("texture", 0.1, {}, "texture", "decrease", "too noisy")
-    assert adapt([noisy], "hole")[0].direction == "decrease"
+    assert adapt([noisy], hole)[0].direction == "decrease"
+
+
+def test_an_incoherent_border_on_a_texture_asks_for_a_smoother_inside():
+    def seam(excess, texture=1.0):
+        return TermResult("seam", 0.2, {"excess": excess, "incoherence": 3.0, "texture": texture}, "blend", "soften", "")
+
+    scratch = DefectSpec(family="scratch")
+    assert (adapt([seam(0.0)], scratch)[0].parameter, adapt([seam(0.0)], scratch)[0].direction) == ("texture", "smooth")
+    assert adapt([seam(0.0)], scratch.replace(blend="hard"))[0].parameter == "blend"  # a hard cut-out: feather it first
+    assert adapt([seam(0.5)], scratch)[0].parameter == "blend"  # too sharp as well: soften the blend
+    assert adapt([seam(0.0, texture=0.0)], scratch)[0].parameter == "blend"  # on an object incoherence is not judged
+    assert adapt([seam(0.0)], scratch.replace(texture="smooth"))[0].parameter == "blend"  # nothing smoother left
+    assert adapt([seam(0.0)], None)[0].parameter == "blend"
+
+
+def test_a_scratch_cut_into_a_grainy_strip_gets_a_coherent_border():
+    before, after, item, spec, new = _judged("neu_seg", "scratches", "texture", 0)
+    assert (item["term"], item["parameter"], item["direction"]) == ("seam", "texture", "smooth")
+    assert new.texture == "smooth" and after.terms["seam"] > before.terms["seam"]
 
 
 def test_a_four_times_too_small_defect_gets_a_matching_step():

@@ -82,6 +82,10 @@ def test_refine_texture_steps_add_grain_and_size_follows_the_advised_scale():
     # smooth and glossy both remove the grain: "increase" goes to the first finish that adds it
     assert [refine(spec.replace(texture=t), more, entry, fg, rng).texture for t in ("smooth", "glossy", "keep", "fibrous", "grainy")] \
         == ["fibrous", "fibrous", "fibrous", "grainy", "grainy"]
+    less = [{"parameter": "texture", "direction": "decrease"}]
+    assert [refine(spec.replace(texture=t), less, entry, fg, rng).texture for t in ("grainy", "fibrous", "keep", "glossy", "smooth")] \
+        == ["keep", "keep", "glossy", "smooth", "smooth"]
+    assert refine(spec.replace(texture="grainy"), [{"parameter": "texture", "direction": "smooth"}], entry, fg, rng).texture == "smooth"
     assert refine(spec, [{"parameter": "size", "direction": "increase", "scale": 3.0}], entry, fg, rng).size == 0.3
     assert refine(spec, [{"parameter": "size", "direction": "decrease", "scale": 0.5}], entry, fg, rng).size == 0.05
     # a scale on the wrong side of 1 (or garbage) falls back to the fixed 1.5x step

@@ -199,7 +199,7 @@ def judge(
         from .learned import realism_term
 
         quality_terms.append(realism_term(edited, mask, bank, getattr(entry, "category", None)))
-    all_terms = adapt([loc] + quality_terms, spec.family if spec is not None else None)
+    all_terms = adapt([loc] + quality_terms, spec)
     location_score = 5.0 * loc.value
     quality_score = 5.0 * combine_quality(quality_terms)
     score = location_score + quality_score

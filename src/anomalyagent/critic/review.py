@@ -4,7 +4,7 @@ Advice is one dict per failing term, worst first:
 ``{"term", "parameter", "direction", "text", "value"}`` (plus ``"scale"``, a factor for a
 size or aspect change, when the term measured one: critic/advice.py) where ``parameter`` is the edit
 parameter to change (critic/term.py PARAMETERS) and ``direction`` how ("increase",
-"decrease", "move_onto_object", "move_to_edge", "soften", "change", ...). The review is
+"decrease", "move_onto_object", "move_to_edge", "soften", "smooth", "change", ...). The review is
 the same content in sentences, led by the scores, so a language model sees what failed
 and what to do in one paragraph.
 """
