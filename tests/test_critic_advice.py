@@ -99,6 +99,7 @@ def test_resolution_advice_depends_on_what_made_the_edit():
     for spec in (DefectSpec(family="transplant"), None):  # scaled material, or unknown: it may be enlarged
         t = adapt([blurred()], spec)[0]
         assert (t.parameter, t.direction) == ("size", "decrease")
+    assert adapt([blurred()], hole.replace(texture="grainy"))[0].parameter == "size"  # no grain left to add
     noisy = TermResult("texture", 0.1, {}, "texture", "decrease", "too noisy")
     assert adapt([noisy], hole)[0].direction == "decrease"
 

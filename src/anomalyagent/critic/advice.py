@@ -101,7 +101,8 @@ def adapt(terms: Iterable[TermResult], spec: Any = None) -> list[TermResult]:
     is the edit's DefectSpec, None when unknown (then both stay as the terms gave them).
 
     - texture, lacking pixel-scale detail: "increase texture" (add grain) unless the family
-      scales material (SCALING_FAMILIES: "decrease size", it may have been enlarged);
+      scales material (SCALING_FAMILIES: "decrease size", it may have been enlarged) or
+      the finish already is the grainiest (nothing left to add: "decrease size" stays);
     - seam, failing on incoherence alone (a texture surface; its sharpness passes): the
       border steps change sign like the surface's grain because the defect's inside
       carries that grain on, so it reads as a patch of surface cut in; texture "smooth"
@@ -115,7 +116,8 @@ def adapt(terms: Iterable[TermResult], spec: Any = None) -> list[TermResult]:
     if not family:
         return out
     for t in out:
-        if t.name == "texture" and (t.parameter, t.direction) == ("size", "decrease") and family not in SCALING_FAMILIES:
+        if (t.name == "texture" and (t.parameter, t.direction) == ("size", "decrease") and family not in SCALING_FAMILIES
+                and getattr(spec, "texture", "keep") != "grainy"):
             t.parameter, t.direction = "texture", "increase"
             t.text = ("The defect lacks pixel-scale detail (its inside is smoother at the finest scale than "
                       "anything the camera records); give it the surface's fine grain (texture).")
