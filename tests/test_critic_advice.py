@@ -115,6 +115,11 @@ def test_an_incoherent_border_on_a_texture_asks_for_a_smoother_inside():
     assert adapt([seam(0.0, texture=0.0)], scratch)[0].parameter == "blend"  # on an object incoherence is not judged
     assert adapt([seam(0.0)], scratch.replace(texture="smooth"))[0].parameter == "blend"  # nothing smoother left
     assert adapt([seam(0.0)], None)[0].parameter == "blend"
+    # a bent or moved part: its sharp outline is the seam, on objects too and however sharp
+    warp = DefectSpec(family="warp")
+    assert (adapt([seam(0.6, texture=0.0)], warp)[0].parameter, adapt([seam(0.6, texture=0.0)], warp)[0].direction) \
+        == ("texture", "smooth")
+    assert adapt([seam(0.6, texture=0.0)], warp.replace(blend="hard"))[0].parameter == "blend"
 
 
 def test_a_scratch_cut_into_a_grainy_strip_gets_a_coherent_border():

@@ -111,7 +111,12 @@ def adapt(terms: Iterable[TermResult], spec: Any = None) -> list[TermResult]:
       keep -> smooth improved the seam term in 96 % of such cases, mostly neu_seg
       scratches; Poisson improved 56 % of them in a probe).
       A hard cut-out stays "soften the blend" (feathering it is the first fix: 94 %),
-      and so does a finish that is already the smoothest."""
+      and so does a finish that is already the smoothest.
+    - seam of a geometry family (a part bent or moved) that is not hard: its border is
+      the moved part's own outline, pasted as sharp as it was drawn, and a Poisson
+      blend keeps the gradients it pastes (feather -> poisson improved 3 of 12 warp and
+      displace seams); a smooth finish takes the moved material's pixel-scale step out,
+      as a camera's point spread would: texture "smooth" as well."""
     out = list(terms)
     family = getattr(spec, "family", None)
     if not family:
@@ -122,9 +127,10 @@ def adapt(terms: Iterable[TermResult], spec: Any = None) -> list[TermResult]:
             t.parameter, t.direction = "texture", "increase"
             t.text = ("The defect lacks pixel-scale detail (its inside is smoother at the finest scale than "
                       "anything the camera records); give it the surface's fine grain (texture).")
-        elif (t.name == "seam" and t.parameter == "blend" and t.measured.get("texture", 0.0) > 0
-              and seam_sharp_part(t.measured.get("excess", 1.0)) >= 0.5 and getattr(spec, "blend", "") != "hard"
-              and getattr(spec, "texture", "keep") != "smooth"):
+        elif (t.name == "seam" and t.parameter == "blend" and getattr(spec, "blend", "") != "hard"
+              and getattr(spec, "texture", "keep") != "smooth"
+              and (family in GEOMETRY_FAMILIES
+                   or (t.measured.get("texture", 0.0) > 0 and seam_sharp_part(t.measured.get("excess", 1.0)) >= 0.5))):
             t.parameter, t.direction = "texture", "smooth"
             t.text = ("The defect's border steps change sign like the surface's grain, so it reads as a patch of "
                       "surface cut in; give it a smooth inside (no grain) so its border is one consistent step.")
