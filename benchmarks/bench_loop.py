@@ -9,11 +9,12 @@ Per category: the product model is built once with ``ProductModel.build`` into a
 folder (``--cache``) and loaded from it, as ``synthesize --product auto`` does. Samples:
 ``AgentMethod(product=model).synthesize`` (rule policy, procedural editor, measured critic,
 up to 3 episodes), seeds 0..n-1, cycling over the first ``--images`` train/good images
-and the category's knowledge-base defect types. Clock: the process's CPU time per sample
+and the category's knowledge-base defect types (or ``--defects``). Clock: the process's CPU time per sample
 (the machine is shared; wall time measures the neighbours). One untimed warm-up sample
 (seed 10**6) runs first; its time is reported apart. Each sample's output bytes are hashed
 (edited image + mask), so a run against ``--baseline-src`` also says whether the two trees
-give identical outputs. The normal pool is the category's train/good images, as in
+give identical outputs, and its MG IoU (final mask vs the renderer's alpha > 0.5) is kept
+as a quality check beside the time. The normal pool is the category's train/good images, as in
 ``synthesize`` (the editor draws background plates from other normal images; their object
 masks are located once per run, on first use, inside the timed samples).
 
@@ -73,7 +74,9 @@ def worker(args: argparse.Namespace) -> dict:
         every = sorted(index_normals(folder)[0].paths)
         paths = every[: args.images]
         images = [read_image(p) for p in paths]
-        defects = [e.defect for e in kb.entries(category)]
+        defects = [e.defect for e in kb.entries(category) if not args.defects or e.defect in args.defects]
+        if not defects:
+            raise SystemExit(f"{category}: none of --defects {args.defects} in the knowledge base")
         method = AgentMethod(product=model)
         pool = NormalPool(every)  # as synthesize: the editor may draw other normal images from it
         warm_t = time.process_time()
@@ -92,6 +95,7 @@ def worker(args: argparse.Namespace) -> dict:
             rows.append({"seed": seed, "image": paths[i].name, "defect": defect,
                          "family": getattr(res.spec, "family", None) if res.spec is not None else None,
                          "attempts": int(res.info.get("attempts", 1)), "passed": bool(res.passed), "cpu_ms": round(ms, 2),
+                         "mg_iou": round(float(res.info["mg_iou"]), 4) if "mg_iou" in res.info else None,
                          "stage_ms": {k: round(1000 * v, 2) for k, v in res.timings.items()}, "hash": digest})
         out[category] = {"model_kind": model.kind, "model_load_s": round(load_s, 3), "warmup_cpu_ms": round(warm_ms, 1),
                          "samples": rows}
@@ -107,7 +111,8 @@ def stats(values: list[float]) -> dict:
 def run_tree(src: Path, args: argparse.Namespace) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     cmd = [sys.executable, __file__, "--worker", "--data", str(args.data), "--cache", str(args.cache),
-           "--samples", str(args.samples), "--heap", args.heap, "--images", str(args.images), "--categories", *args.categories]
+           "--samples", str(args.samples), "--heap", args.heap, "--images", str(args.images), "--categories", *args.categories,
+           *(["--defects", *args.defects] if args.defects else [])]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise SystemExit(f"worker on {src} failed:\n{res.stderr[-3000:]}")
@@ -133,6 +138,7 @@ def summarise(block: dict) -> dict:
     return {**stats([r["cpu_ms"] for r in rows]), "warmup_cpu_ms": block["warmup_cpu_ms"],
             "mean_attempts": round(float(np.mean([r["attempts"] for r in rows])), 2),
             "pass_rate": round(float(np.mean([r["passed"] for r in rows])), 3),
+            "mean_mg_iou": round(float(np.mean(ious)), 4) if (ious := [r["mg_iou"] for r in rows if r.get("mg_iou") is not None]) else None,
             "by_defect_family": {k: stats(v) | {"n": len(v)} for k, v in sorted(by_family.items())}}
 
 
@@ -155,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--categories", nargs="+", default=["transistor"])
     ap.add_argument("--samples", type=int, default=40, help="timed samples per category")
     ap.add_argument("--images", type=int, default=10, help="first N train/good images used")
+    ap.add_argument("--defects", nargs="*", default=None, help="only these knowledge-base defect types (default: all)")
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "anomalyagent-bench-loop")
     ap.add_argument("--baseline-src", type=Path, default=None, help="another tree's src/ to time in the same run")
     ap.add_argument("--rounds", type=int, default=2, help="alternating runs per tree (minimum per sample)")
@@ -170,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     here = Path(__file__).resolve().parents[1] / "src"
     trees = {"this": here} | ({"baseline": args.baseline_src.resolve()} if args.baseline_src else {})
     runs: dict[str, list[dict]] = {k: [] for k in trees}
+    load = [round(x, 2) for x in os.getloadavg()]
     for _ in range(max(1, args.rounds)):
         for name, src in trees.items():
             runs[name].append(run_tree(src, args))
@@ -178,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                     "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                     "machine": f"{platform.machine()}, 2 shared CPU cores (other jobs running), one thread",
                     "clock": "process CPU time per sample, minimum over rounds", "heap": args.heap, "trees": {k: str(v) for k, v in trees.items()},
+                    "load_average_start_end": [load, [round(x, 2) for x in os.getloadavg()]],
                     "categories": {}}
     for cat in args.categories:
         row = {name: summarise(m[cat]) for name, m in merged.items()}
@@ -191,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in merged:
             s = row[name]
             print(f"{cat} [{name}]: mean {s['mean']:.1f} ms, median {s['median']:.1f}, p90 {s['p90']:.1f}, max {s['max']:.1f} "
-                  f"(warm-up {s['warmup_cpu_ms']:.0f}), attempts {s['mean_attempts']:.2f}, pass {s['pass_rate']:.2f}")
+                  f"(warm-up {s['warmup_cpu_ms']:.0f}), attempts {s['mean_attempts']:.2f}, pass {s['pass_rate']:.2f}, "
+                  f"MG IoU {s['mean_mg_iou']}")
+            for key, b in s["by_defect_family"].items():
+                print(f"    {key}: mean {b['mean']:.1f}, median {b['median']:.1f}, p90 {b['p90']:.1f} (n={b['n']})")
         if "baseline" in merged:
             print(f"{cat}: identical outputs {row['identical_outputs']}/{row['compared']}; baseline/this mean x{row['ratio_mean']}, median x{row['ratio_median']}")
     result["samples"] = {name: {cat: m[cat]["samples"] for cat in args.categories} for name, m in merged.items()}

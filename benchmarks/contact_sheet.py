@@ -1,4 +1,4 @@
-"""Contact sheet of every renderer family -> docs/img/renderers.png.
+"""Contact sheet of every renderer family -> docs/img/renderers.jpg.
 
 Why: numbers do not tell whether a defect looks fake; a person has to look. Each row is
 one family; each pair of columns is one base image, full with the mask outline (alpha >
@@ -12,7 +12,7 @@ the sheet is reproducible.
 
 Usage::
 
-    python benchmarks/contact_sheet.py [--out docs/img/renderers.png] [--cell 112]
+    python benchmarks/contact_sheet.py [--out docs/img/renderers.jpg] [--cell 112]
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from anomalyagent.images import to_rgb, write_png
+from anomalyagent.images import atomic_write_bytes, to_rgb, write_png
 from anomalyagent.records import DefectSpec
 from anomalyagent.render import RENDERERS, render
 from anomalyagent.render.scene import Scene
@@ -120,7 +120,8 @@ def label(text: str, height: int, width: int) -> np.ndarray:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs/img/renderers.png")
+    parser.add_argument("--out", default="docs/img/renderers.jpg", help=".jpg (quality 88, default: a tenth of the "
+                        "PNG's size for a sheet of photos) or .png")
     parser.add_argument("--cell", type=int, default=112)
     args = parser.parse_args()
     base_list = bases()
@@ -142,7 +143,13 @@ def main() -> int:
         rows.append(np.hstack(tiles))
     sheet = np.vstack(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_png(args.out, sheet)
+    if Path(args.out).suffix.lower() in (".jpg", ".jpeg"):
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+        if not ok:
+            raise RuntimeError(f"{args.out}: JPEG encoding failed")
+        atomic_write_bytes(args.out, data.tobytes())
+    else:
+        write_png(args.out, sheet)
     print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]}, {Path(args.out).stat().st_size / 1e6:.2f} MB)")
     return 0
 

@@ -94,3 +94,65 @@ def test_synthesize_refuses_a_folder_that_is_no_bank(tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "index.json" in err and "not a defect bank" in err
+
+
+def _families(out) -> dict[str, set[str]]:
+    by_defect: dict[str, set[str]] = {}
+    for line in (out / "manifest.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r.get("spec"):
+            by_defect.setdefault(r["defect_type"], set()).add(r["spec"]["family"])
+    return by_defect
+
+
+def test_bank_share_and_structural_plans(tmp_path, bank_dir, capsys):
+    """``--bank-share 0``: planned as without a bank; a structural plan (here crack
+    redefined as a displaced part) never pastes from the bank; a share outside [0, 1] is
+    refused before any sample."""
+    root = tmp_path / "d"
+    reverse_tree(root, per_defect=1)
+    args = ["synthesize", "--data", str(root / "hazelnut" / "train" / "good"), "--category", "hazelnut",
+            "--defects", "crack", "--n", "3", "--no-progress", "--product", "none", "--retries", "0",
+            "--bank", str(bank_dir)]
+    assert main(args + ["--out", str(tmp_path / "zero"), "--bank-share", "0"]) == 0
+    assert "transplant" not in _families(tmp_path / "zero")["crack"]
+    moved = tmp_path / "moved.yaml"
+    moved.write_text("entries:\n  - {category: hazelnut, defect: crack, family: displace, size: [0.3, 0.5]}\n")
+    assert main(args + ["--out", str(tmp_path / "moved"), "--knowledge", str(moved)]) == 0
+    assert _families(tmp_path / "moved")["crack"] == {"displace"}
+    assert main(args + ["--out", str(tmp_path / "bad"), "--bank-share", "1.5"]) == 2
+    assert "bank_share must be a number in [0, 1]" in capsys.readouterr().err
+
+
+def test_a_bank_defect_keeps_its_direction(tmp_path):
+    """A pasted bank defect keeps the direction it had in its own image (a vertical
+    scratch stays vertical whatever the spec's angle); ``turn`` turns it on request."""
+    from anomalyagent.bank import BankEntry
+    from anomalyagent.images import write_png
+
+    patch = np.full((80, 40, 3), 120, np.uint8)
+    patch[8:72, 18:22] = 230
+    mask = np.zeros((80, 40), np.uint8)
+    mask[8:72, 18:22] = 255
+    (tmp_path / "b").mkdir()
+    write_png(tmp_path / "b" / "s.png", patch)
+    write_png(tmp_path / "b" / "s_mask.png", mask)
+    entry = BankEntry("steel", "scratches", "b/s.png", "b/s_mask.png")
+    (tmp_path / "index.json").write_text(json.dumps({"version": 1, "entries": [entry.to_dict()]}))
+    bank = DefectBank.load(tmp_path)
+    image = np.full((128, 128, 3), 100, np.uint8)
+
+    def direction(**params) -> float:
+        spec = spec_for("transplant", center=(0.5, 0.5), size=0.4, intensity=0.8, angle=45.0).replace(
+            defect_type="scratches", category="steel", params={"source": "bank", **params})
+        angles = []
+        for seed in range(6):
+            _, alpha = render(image, spec, np.random.default_rng(seed), Scene(bank=bank))
+            ys, xs = np.nonzero(alpha > 0.5)
+            cov = np.cov(np.stack([xs, ys]).astype(float))
+            vx, vy = np.linalg.eigh(cov)[1][:, -1]
+            angles.append(np.degrees(np.arctan2(abs(vy), abs(vx))))  # 90: vertical
+        return float(np.min(angles))
+
+    assert direction() >= 75.0
+    assert direction(turn=90.0) <= 15.0

@@ -74,6 +74,50 @@ def test_morphology_helpers_match_opencv_discs():
     assert (lm >= values).all() and lm.max() == values.max()
 
 
+def test_delta_e_is_the_euclidean_norm_bit_for_bit():
+    import cv2
+
+    from anomalyagent.change import channel_norm, delta_e
+
+    rng = np.random.default_rng(1)
+    for i in range(60):
+        h, w = (int(v) for v in rng.integers(1, 50, 2))
+        a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        b = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape) * (rng.random((h, w, 1)) < 0.5), 0, 255).astype(np.uint8)
+        lab = [cv2.cvtColor(x.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB) for x in (a, b)]
+        want = np.linalg.norm(lab[0] - lab[1], axis=2)
+        got = delta_e(a, b)
+        assert got.dtype == want.dtype and np.array_equal(got, want), i
+    for shape in ((7, 3), (5, 6, 1), (4, 4, 3), (9, 7), (9, 8), (3, 20)):  # channel_norm for any short last axis, float32 and 64
+        d = rng.normal(0, 30, shape)
+        for x in (d, d.astype(np.float32)):
+            assert np.array_equal(channel_norm(x), np.linalg.norm(x, axis=-1)) and channel_norm(x).dtype == x.dtype
+
+
+def test_small_discs_give_the_distance_transform_pixels():
+    """Up to SMALL_DISC px the discs are kernels: the same pixels as the exact distance
+    transform (borders included: erosion treats outside as inside)."""
+    import cv2
+
+    from anomalyagent.change import SMALL_DISC, dilate_disc, erode_disc
+
+    def by_distance(mask, radius, erode):
+        if erode:
+            padded = np.pad(mask, 1, constant_values=True).view(np.uint8)
+            return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1] > radius + 0.5
+        return cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius + 0.5
+
+    rng = np.random.default_rng(7)
+    for i in range(300):
+        h, w = (int(v) for v in rng.integers(1, 60, 2))
+        mask = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 1.5) > rng.uniform(0.3, 0.7) if i % 2 \
+            else rng.random((h, w)) < rng.uniform(0.01, 0.99)
+        radius = float(rng.choice([0.4, 0.5, 0.9, 1.0, 1.5, 2.0, 2.5, 3.0, 3.7, SMALL_DISC]))
+        if mask.any():
+            assert np.array_equal(dilate_disc(mask, radius), by_distance(mask, radius, False)), (i, radius)
+        assert np.array_equal(erode_disc(mask, radius), by_distance(mask, radius, True)), (i, radius)
+
+
 def test_cost_grows_with_pixels_not_faster():
     """Issue 13 item 12: from 1024 to 2048 px (4x the pixels) the change mask may cost at most
     1.5 x 4x more (slack for a shared machine), and at 2048 px no more than one per-pixel colour

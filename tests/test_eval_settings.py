@@ -83,6 +83,37 @@ def test_few_shot_bench_hands_the_measured_priors_to_the_agent(tmp_path: Path, s
     assert len(specs) == 2 and all(0.11 <= s["size"] <= 0.22 for s in specs)  # the measured size range was used
 
 
+def test_few_shot_agent_pastes_from_a_bank_of_the_reserved_third(tmp_path: Path, stand_in_measure):
+    """Few-shot: the bench cuts a defect bank from the reserved third only and hands it to
+    the agent for ``bank_share`` of its tasks; the row's params name the bank and share;
+    share 0 (and zero-shot) runs without one."""
+    root = make_category(tmp_path / "data" / "tile", per_defect=6, defects=("crack", "oil"))
+    reserved = {str(it.image) for it in split_category(root).reserved}
+
+    def run(out: str, share: float, setting: str = "few-shot") -> tuple[dict, list[str]]:
+        config = BenchConfig(data=str(root), out=str(tmp_path / out), methods=["agent"], n=8, preset="tiny", seeds=[0],
+                             oracle=False, classify=False, generation=False, progress=False, setting=setting,
+                             bank_share=share)
+        (row,) = run_bench(config)
+        assert not row.get("error")
+        manifest = tmp_path / out / "synthetic" / "tile" / setting / "agent" / "seed0" / "manifest.jsonl"
+        return row, [json.loads(line)["spec"]["family"] for line in manifest.read_text().splitlines()]
+
+    row, families = run("all", 1.0)
+    index = json.loads((tmp_path / "all" / "bank" / "tile" / "index.json").read_text())
+    assert index["entries"] and {e["source"] for e in index["entries"]} <= reserved
+    assert row["params"]["bank"]["share"] == 1.0 and len(row["params"]["bank"]["digest"]) == 16
+    assert families == ["transplant"] * 8  # no structural plan among these types: every task pastes
+    row, families = run("half", 0.5)
+    assert 0 < families.count("transplant") < 8
+    for out, share, setting in (("none", 0.0, "few-shot"), ("zero", 0.5, "zero-shot")):
+        row, families = run(out, share, setting)
+        assert "bank" not in row["params"] and "transplant" not in families
+        assert not (tmp_path / out / "bank").exists()
+    with pytest.raises(ValueError, match="bank share must be a number in"):
+        BenchConfig(data=str(root), out=str(tmp_path / "o"), bank_share=1.5)
+
+
 def test_few_shot_without_the_measuring_module_is_a_clear_error(tmp_path: Path, monkeypatch):
     monkeypatch.setitem(sys.modules, "anomalyagent.knowledge.measure", None)  # import fails
     with pytest.raises(RuntimeError, match="few-shot priors need anomalyagent.knowledge.measure"):

@@ -263,22 +263,8 @@ def test_agent_method_hands_the_editor_other_normals_with_their_masks(board_dir,
     assert "normals" not in none and none["bank"] is None
 
 
-def test_code_fingerprint_follows_the_source(tmp_path):
-    from anomalyagent.product.model import code_fingerprint
-
-    a, b = tmp_path / "model.py", tmp_path / "parts.py"
-    a.write_text("x = 1\n")
-    b.write_text("y = 2\n")
-    first = code_fingerprint((a, b))
-    assert code_fingerprint((a, b)) == first
-    a.write_text("x = 2\n")
-    code_fingerprint.cache_clear()
-    assert code_fingerprint((a, b)) != first
-    assert len(code_fingerprint()) == 16  # the package's own files are all readable
-
-
 def test_cache_from_other_code_is_rebuilt_not_reused(tmp_path, monkeypatch):
-    from anomalyagent.product import model as model_module
+    from anomalyagent.product import cache as cache_module
 
     root = tmp_path / "widget"
     for i in range(4):
@@ -286,7 +272,7 @@ def test_cache_from_other_code_is_rebuilt_not_reused(tmp_path, monkeypatch):
     first = ProductModel.build(root, cache_dir=tmp_path / "cache")
     assert ProductModel.build(root, cache_dir=tmp_path / "cache").cached
     # the same images and settings, but the product model's code changed since the cache was written
-    monkeypatch.setattr(model_module, "code_fingerprint", lambda files=None: "0123456789abcdef")
+    monkeypatch.setattr(cache_module, "code_fingerprint", lambda files=None: "0123456789abcdef")
     rebuilt = ProductModel.build(root, cache_dir=tmp_path / "cache")
     assert not rebuilt.cached and rebuilt.key != first.key and rebuilt.code == "0123456789abcdef"
     again = ProductModel.build(root, cache_dir=tmp_path / "cache")
@@ -313,7 +299,8 @@ def test_robust_rectangle_ignores_a_bump_and_rounded_corners():
 
 
 def test_thin_part_followed_past_its_tip_while_the_strip_continues():
-    from anomalyagent.product.parts import extend_thin_parts, split_parts
+    from anomalyagent.product.leads import extend_thin_parts
+    from anomalyagent.product.parts import split_parts
 
     obj = np.zeros((128, 128), bool)
     obj[20:60, 40:90] = True  # body
@@ -332,7 +319,7 @@ def test_thin_part_followed_past_its_tip_while_the_strip_continues():
 
 
 def test_thin_to_core_peels_one_pixel_off_leads_in_the_object_only():
-    from anomalyagent.product.model import thin_to_core
+    from anomalyagent.product.cleanup import thin_to_core
     from anomalyagent.product.parts import split_parts
 
     obj = np.zeros((128, 128), bool)

@@ -60,3 +60,25 @@ def test_split_parts_finds_thin_parts_beside_a_body():
     parts = split_parts(m > 0, 6)
     assert int(parts["lead_labels"].max()) == 3
     assert parts["body"][40, 64] and not parts["body"][100, 64] and parts["lead"][100, 64]
+
+
+def test_rectangle_sides_snap_to_the_image_edge_but_not_where_parts_attach():
+    """A body mask that lost 2 px of its right side (a shiny side) and gained 2 px on the
+    left (a shadow) gets its sides back from the image's own edges; the bottom side, where
+    the leads leave, stays where the mask put it even though the image's strongest edge
+    there is 3 px lower (a shadow line under the case)."""
+    guide = np.full((128, 128), 0.7, np.float32)
+    guide[20:61, 40:89] = 0.1  # the case, rows 20..60, columns 40..88
+    guide[61:64, 40:89] = 0.05  # its shadow below: a stronger step at row 63/64 than at 60/61
+    for x in (50, 64, 78):
+        guide[64:110, x - 1:x + 2] = 0.9
+    mask = np.zeros((128, 128), np.uint8)
+    mask[20:61, 38:87] = 1  # left side 2 px out, right side 2 px in
+    for x in (50, 64, 78):
+        cv2.line(mask, (x, 61), (x, 110), 1, 3)
+    plain = split_parts(mask > 0, 6, rectangular=True)
+    snapped = split_parts(mask > 0, 6, rectangular=True, guide=guide)
+    cols = np.flatnonzero(snapped["body"][40])
+    assert (cols.min(), cols.max()) == (40, 88)
+    assert np.flatnonzero(plain["body"][:, 64]).max() == np.flatnonzero(snapped["body"][:, 64]).max() == 60
+    assert int(snapped["lead_labels"].max()) == 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from anomalyagent.render.background import _match_lighting
+from anomalyagent.render.background import _match_lighting, _shifted
 from anomalyagent.render.shading import as_float
 from anomalyagent.synthetic import component_scene, object_rgb, texture_gray
 
@@ -55,3 +55,14 @@ def test_match_lighting_equals_the_full_frame_computation():
         got = _match_lighting(image, plate, hole, avoid)
         want = full_frame_match_lighting(image, plate, hole, avoid)
         assert got.dtype == want.dtype and np.array_equal(got, want), i
+
+
+def test_shifted_copies_what_the_integer_warp_gives():
+    rng = np.random.default_rng(4)
+    for i in range(200):
+        h, w = (int(v) for v in rng.integers(2, 120, 2))
+        image = rng.integers(0, 256, (h, w, 3) if i % 2 else (h, w), dtype=np.uint8)
+        dx, dy = int(rng.integers(-2 * w, 2 * w)), int(rng.integers(-h + 1, h))  # beyond the frame too
+        want = cv2.warpAffine(image, np.float32([[1, 0, -dx], [0, 1, -dy]]), (w, h), borderMode=cv2.BORDER_REFLECT)
+        got = _shifted(image, dx, dy)
+        assert got.flags.c_contiguous and np.array_equal(got, want), (i, dx, dy)

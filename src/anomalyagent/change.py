@@ -17,6 +17,18 @@ import numpy as np
 from .images import to_rgb
 
 
+def channel_norm(d: np.ndarray) -> np.ndarray:
+    """Euclidean norm over the last axis (C < 8 channels): the same bits as
+    ``np.linalg.norm(d, axis=-1)``, which sums the squares in the same order (d0² + d1²) + ...
+    but through a strided reduction per pixel that costs several times this."""
+    if d.shape[-1] >= 8:  # numpy sums 8 or more with 8 accumulators: another order
+        return np.linalg.norm(d, axis=-1)
+    out = d[..., 0] * d[..., 0]
+    for c in range(1, d.shape[-1]):
+        out += d[..., c] * d[..., c]
+    return np.sqrt(out, out=out)
+
+
 def delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(H, W) float32 CIE76 colour difference between two images of the same shape."""
     if a.shape != b.shape:
@@ -27,7 +39,7 @@ def delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.abs(la - lb) * (100.0 / 255.0)
     la = cv2.cvtColor(to_rgb(a).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     lb = cv2.cvtColor(to_rgb(b).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    return np.linalg.norm(la - lb, axis=2)
+    return channel_norm(la - lb)
 
 
 def noise_floor(diff: np.ndarray, minimum: float = 2.0) -> float:
@@ -67,14 +79,31 @@ def _floor_with_zeros(crop: np.ndarray, total: int, minimum: float = 2.0) -> flo
     return max(minimum, med + 6.0 * 1.4826 * mad)
 
 
+SMALL_DISC = 4.0  # px: up to this radius a kernel dilation is much cheaper than a distance transform
+
+
+def disc_kernel(radius: float) -> np.ndarray:
+    """(2n+1, 2n+1) uint8: the offsets whose Euclidean length, as the float32 distance
+    transform computes it, is <= ``radius`` + 0.5 (the same comparison as below)."""
+    n = int(radius + 0.5)
+    d = np.arange(-n, n + 1)
+    sq = (d[:, None] ** 2 + d[None, :] ** 2).astype(np.float32)
+    return (np.sqrt(sq) <= np.float32(radius + 0.5)).astype(np.uint8)
+
+
 def dilate_disc(mask: np.ndarray, radius: float) -> np.ndarray:
     """(H, W) bool: ``mask`` grown by a Euclidean disc of ``radius`` px, in O(pixels).
 
     Same result (up to the rim of the digital disc) as ``cv2.dilate`` with an ellipse
-    kernel of size 2r+1, whose cost grows with r: a distance transform does not.
+    kernel of size 2r+1, whose cost grows with r: a distance transform does not. Up to
+    ``SMALL_DISC`` px the exact disc is a kernel (same pixels as the distance transform,
+    about 1 ms less at 256x256, where the change mask's closing has a radius of 1 px; larger
+    kernels would make the cost grow with the radius again).
     """
     if radius <= 0 or not mask.any():
         return mask.copy()
+    if radius <= SMALL_DISC:
+        return cv2.dilate(np.ascontiguousarray(mask).view(np.uint8), disc_kernel(radius)).view(bool)
     dist = cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     return dist <= radius + 0.5  # +0.5: the digital disc OpenCV's ellipse kernel draws
 
@@ -87,6 +116,8 @@ def erode_disc(mask: np.ndarray, radius: float) -> np.ndarray:
     """
     if radius <= 0:
         return mask.copy()
+    if radius <= SMALL_DISC:  # cv2.erode's default border is the maximum: outside counts as inside
+        return cv2.erode(np.ascontiguousarray(mask).view(np.uint8), disc_kernel(radius)).view(bool)
     padded = np.pad(mask, 1, constant_values=True).view(np.uint8)
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
     return dist > radius + 0.5

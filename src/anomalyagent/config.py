@@ -126,6 +126,9 @@ class AgentConfig:
                                                      "(background plates for parts that move or go, transplant donors); 0: none"})
     bank: str | None = field(default=None, metadata={"help": "a local defect bank folder (anomalyagent bank build) the "
                                                             "transplant family draws real defects from; none by default"})
+    bank_share: float = field(default=1.0, metadata={"help": "with a bank: the fraction of tasks (chosen by each "
+                                                            "task's seed) whose edit pastes a real defect from it; the "
+                                                            "others are drawn as without a bank"})
     calibration: str = field(default="default", metadata={"help": "the measured critic's thresholds (QE): default "
                                                           "(fitted on the dev categories' reserved thirds), "
                                                           "without:<category> (the shipped fit without that category; "
@@ -154,6 +157,10 @@ class AgentConfig:
             if not isinstance(self.bank, (str, Path)) or not str(self.bank):
                 raise ValueError(f"bank must be a folder path or null, got {self.bank!r}")
             self.bank = str(self.bank)
+        share = self.bank_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= float(share) <= 1.0:
+            raise ValueError(f"bank_share must be a number in [0, 1], got {share!r}")
+        self.bank_share = float(share)
         self._check_calibration()
         for name, low, high in (("max_turns", 0, 50), ("retries", 0, 20), ("concurrency", 1, 256), ("normals", 0, 16)):
             value = getattr(self, name)
@@ -183,7 +190,7 @@ class AgentConfig:
         return {"policy": self.policy.to_dict(), "tools": {k: v.to_dict() for k, v in self.tools.items()},
                 "knowledge": list(self.knowledge), "max_turns": self.max_turns, "retries": self.retries,
                 "concurrency": self.concurrency, "product": self.product, "normals": self.normals, "bank": self.bank,
-                "calibration": self.calibration}
+                "bank_share": self.bank_share, "calibration": self.calibration}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> "AgentConfig":

@@ -45,16 +45,20 @@ def category_kind(category: str, image: np.ndarray, kb: KnowledgeBase | None = N
 
 
 def new_state(task: Task, image: np.ndarray, kb: KnowledgeBase | None = None, product=None,
-              normals: tuple = (), normal_masks: tuple = (), bank=None) -> EpisodeState:
+              normals: tuple = (), normal_masks: tuple = (), bank=None, memo=None) -> EpisodeState:
     """Fresh tool state for ``task`` on ``image``; tool randomness derives from the task seed.
 
     ``product``: the category's ProductModel (anomalyagent.product) or None; with one, the
     object mask and parts come from it, else from the foreground estimate. ``normals``
     (with their object masks ``normal_masks``, or () to estimate them) and ``bank`` (a
     bank.DefectBank) reach the editor: background plates for parts that move or go, and
-    donor material for the transplant family.
+    donor material for the transplant family. ``memo`` (render.memo.RenderMemo): what the
+    editor may reuse between this sample's edits (a new one per episode when None).
     """
-    extras = {"normals": tuple(normals), "normal_masks": tuple(normal_masks), "bank": bank}
+    from ..render.memo import RenderMemo
+
+    extras = {"normals": tuple(normals), "normal_masks": tuple(normal_masks), "bank": bank,
+              "memo": memo if memo is not None else RenderMemo()}
     if product is not None:
         fg, parts = product.locate(image)
         return EpisodeState(task=task, image=image, kind=product.kind, foreground=fg, rng=np.random.default_rng([task.seed, 1]),
@@ -91,7 +95,7 @@ def run_episode(task: Task, image: np.ndarray, policy: Policy, tools: ToolBox, m
                 kb: KnowledgeBase | None = None, product=None, **context: Any) -> Episode:
     """Run one synthesis episode on the normal ``image`` and return its trajectory and state.
 
-    ``context``: ``normals``, ``normal_masks`` and ``bank`` for the editor (``new_state``)."""
+    ``context``: ``normals``, ``normal_masks``, ``bank`` and ``memo`` for the editor (``new_state``)."""
     state = new_state(task, image, kb, product, **context)
     trajectory = Trajectory(task=task)
     conversation = Conversation(trajectory, tools.schemas(), max_turns, images={NORMAL_IMAGE: image})

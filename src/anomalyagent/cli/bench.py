@@ -56,6 +56,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--prior-strength", type=float, default=None,
                    help="few-shot only: how many masks the knowledge range counts as when the measured range is "
                    "shrunk toward it, weight n/(n+K) for n reserved masks (default 0 = the raw measurement, the value tuned on hazelnut and neu_seg)")
+    p.add_argument("--bank-share", type=float, default=None,
+                   help="few-shot only: the share of the agent's tasks that paste a real defect from a defect bank "
+                   "cut from the reserved third (structural edits never do); 0: no bank (default 1, chosen over 0.5 "
+                   "on hazelnut and neu_seg, see docs/benchmarks.md)")
     p.add_argument("--detector", default="unet", choices=["unet", "effnet"],
                    help="unet (default): DRAEM's U-Net from scratch, the paper's protocol; effnet: a light decoder on "
                    "the pretrained EfficientNet-Lite0 encoder (offline weights), same loss and budget")
@@ -81,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             classify=not args.no_classify, generation=not args.no_generation, workers=args.workers,
             category=args.category, progress=not args.no_progress, setting=args.setting, detector=args.detector,
             base_priors=args.base_priors, prior_strength=args.prior_strength,
+            **({"bank_share": args.bank_share} if args.bank_share is not None else {}),
             overrides={k: v for k, v in (("epochs", args.epochs), ("samples_per_epoch", args.samples_per_epoch))
                        if v is not None},
         )

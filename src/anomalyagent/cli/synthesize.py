@@ -56,6 +56,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bank", default=None, metavar="DIR",
                    help="agent only: a local defect bank (made by `anomalyagent bank build` from your own anomalies) "
                    "the transplant family pastes real defects from; none by default")
+    p.add_argument("--bank-share", type=float, default=None, metavar="F",
+                   help="agent only, with --bank: the fraction of tasks whose edit pastes a real defect from the bank "
+                   "(default 1; structural edits such as a bent or moved part never do)")
     p.add_argument("--editor", default=None, help="agent only: IG backend (default: procedural)")
     p.add_argument("--knowledge", action="append", default=[], metavar="FILE",
                    help="agent only: YAML/JSON file adding or overriding knowledge-base entries (repeatable)")
@@ -95,7 +98,7 @@ def agent_config(args: argparse.Namespace) -> AgentConfig:
     knowledge = list(base.knowledge) + list(args.knowledge) if args.knowledge else None
     config = merge_flags(base, policy=args.policy, editor=args.editor, critic=args.critic, max_turns=args.max_turns,
                          retries=args.retries, learned=args.learned or None, knowledge=knowledge)
-    config = config.replace(concurrency=args.concurrency, bank=args.bank)
+    config = config.replace(concurrency=args.concurrency, bank=args.bank, bank_share=args.bank_share)
     return dataclasses.replace(config, product=args.product) if args.product else config
 
 

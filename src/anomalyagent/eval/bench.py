@@ -37,7 +37,8 @@ from .extras import synthetic_set_extras
 from .fingerprint import code_info
 from .metrics import localization_metrics, per_defect_metrics
 from .results import ANY_SETTING, ORACLE, RESERVED, load_rows, row_id, stale_reason, write_rows
-from .settings import check_setting, critic_calibration, knowledge_digest, knowledge_files
+from . import settings
+from .settings import check_setting, critic_calibration, few_shot_bank, knowledge_digest, knowledge_files
 from .split import Split, find_categories, split_category, train_images
 from .train import TrainConfig, predict_maps, train_detector
 
@@ -79,6 +80,8 @@ class BenchConfig:
     detector: str = "unet"  # detectors.DETECTORS: "unet" (the paper's) or "effnet"
     base_priors: str = "package"  # settings.BASE_PRIORS: the agent's numbers before few-shot measuring
     prior_strength: float | None = None  # few-shot: masks the knowledge range counts as (None: shrinkage default)
+    # few-shot: the share of the agent's tasks pasting a real defect from a bank of the reserved third (0: no bank)
+    bank_share: float = settings.FEW_SHOT_BANK_SHARE
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -90,6 +93,9 @@ class BenchConfig:
         check_setting(self.setting, self.base_priors)
         if self.prior_strength is not None and not (math.isfinite(self.prior_strength) and self.prior_strength >= 0):
             raise ValueError(f"prior strength must be a finite number >= 0, got {self.prior_strength}")
+        if isinstance(self.bank_share, bool) or not (isinstance(self.bank_share, (int, float))
+                                                     and 0.0 <= self.bank_share <= 1.0):
+            raise ValueError(f"bank share must be a number in [0, 1], got {self.bank_share!r}")
         self.train_config()  # unknown detector or bad overrides: fail before any work
 
     def train_config(self) -> TrainConfig:
@@ -103,11 +109,15 @@ class BenchConfig:
         train.pop("detector")
         return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test, "train": train}
 
-    def row_params(self, setting: str, knowledge: str | None, calibration: str | None = None) -> dict[str, Any]:
+    def row_params(self, setting: str, knowledge: str | None, calibration: str | None = None,
+                   bank: dict[str, Any] | None = None) -> dict[str, Any]:
         """What a row's number depends on besides the code (``results.stale_reason`` compares it);
         ``calibration``: the agent critic's thresholds (settings.critic_calibration), None for
-        methods without a critic (then not a key at all: their stored rows stay valid)."""
+        methods without a critic (then not a key at all: their stored rows stay valid);
+        ``bank``: the few-shot defect bank's digest and share, None for rows without one."""
         extra = {"calibration": calibration} if calibration is not None else {}
+        if bank is not None:
+            extra["bank"] = bank
         return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test, **extra,
                 "train": dataclasses.asdict(self.train_config()), "setting": setting, "knowledge": knowledge,
                 "base_priors": self.base_priors if setting not in (ANY_SETTING, RESERVED) else None,
@@ -159,33 +169,34 @@ def evaluate(data: CategoryData, anomalies: np.ndarray, masks: np.ndarray, confi
             "final_loss": round(result.losses[-1], 5), "test_selected": result.test_selected}
 
 
-def uses_knowledge(method: str) -> bool:
-    """True for methods whose factory takes ``knowledge=`` (the agent): their rows depend on the setting.
-
-    The agent counts as one even when its factory hides its arguments behind ``**kwargs``:
-    a setting must never be silently ignored for it.
-    """
+def _takes(method: str, option: str) -> bool:
+    """True when the method's factory names ``option``; the agent always counts, even when
+    its factory hides its arguments behind ``**kwargs``: a setting must never be silently
+    ignored for it."""
     from ..methods import METHODS
 
     try:
-        if "knowledge" in inspect.signature(METHODS.get(method)).parameters:
+        if option in inspect.signature(METHODS.get(method)).parameters:
             return True
     except (TypeError, ValueError):
         pass
     return method == "agent"
+
+
+def uses_knowledge(method: str) -> bool:
+    """True for methods whose factory takes ``knowledge=`` (the agent): their rows depend on the setting."""
+    return _takes(method, "knowledge")
 
 
 def uses_calibration(method: str) -> bool:
     """True for methods with a calibrated critic (the agent): the bench passes them the
     setting's ``calibration`` (settings.critic_calibration)."""
-    from ..methods import METHODS
+    return _takes(method, "calibration")
 
-    try:
-        if "calibration" in inspect.signature(METHODS.get(method)).parameters:
-            return True
-    except (TypeError, ValueError):
-        pass
-    return method == "agent"
+
+def uses_bank(method: str) -> bool:
+    """True for methods that take a defect bank (the agent's ``bank`` option)."""
+    return _takes(method, "bank")
 
 
 def method_module(method: str) -> str:
@@ -209,6 +220,8 @@ class RowPlan:
     code: dict[str, Any]
     params: dict[str, Any]
     calibration: str | None = None  # the critic's thresholds handed to the method (None: none)
+    bank: str | None = None  # a defect bank folder handed to the method (few-shot agent rows), or None
+    bank_share: float = 0.0
 
     @property
     def ident(self) -> tuple:
@@ -227,7 +240,8 @@ def synthesize_method(config: BenchConfig, data: CategoryData, plan: RowPlan) ->
 
     out = Path(config.out) / "synthetic" / plan.category / plan.setting / plan.method / f"seed{plan.seed}"
     stamp = {"code": plan.code["fingerprint"], "n": config.n, "knowledge": plan.params["knowledge"],
-             **({"calibration": plan.calibration} if plan.calibration is not None else {})}
+             **({"calibration": plan.calibration} if plan.calibration is not None else {}),
+             **({"bank": plan.params["bank"]} if plan.bank is not None else {})}
     # Beside the folder, not in it: synthesize refuses an --out holding files it did not write.
     stamp_file = out.parent / f"{out.name}.bench_stamp.json"
     if out.exists():
@@ -243,6 +257,8 @@ def synthesize_method(config: BenchConfig, data: CategoryData, plan: RowPlan) ->
     kwargs: dict[str, Any] = {"knowledge": tuple(plan.knowledge)} if plan.knowledge else {}
     if plan.calibration is not None:
         kwargs["calibration"] = plan.calibration
+    if plan.bank is not None:
+        kwargs.update(bank=plan.bank, bank_share=plan.bank_share)
     start = time.perf_counter()
     summary = synthesize(data.root, out, data.split.defects(), config.n, method=plan.method, seed=plan.seed,
                          workers=config.workers, category=data.root.name, progress=config.progress, method_kwargs=kwargs)
@@ -287,6 +303,7 @@ def plan_rows(config: BenchConfig, data: CategoryData) -> list[RowPlan]:
     """The rows of one category, seeds outer, methods inner, the oracle last."""
     methods = list(config.methods) + ([ORACLE] if config.oracle else [])
     knowledge: list[str] | None = None
+    bank: tuple[str, dict[str, Any]] | None = None
     plans = []
     for seed in config.seeds:
         for method in methods:
@@ -302,9 +319,15 @@ def plan_rows(config: BenchConfig, data: CategoryData) -> list[RowPlan]:
                 setting, files = ANY_SETTING, []
             calibration = (critic_calibration(setting, data.root.name)
                            if setting not in (ANY_SETTING, RESERVED) and uses_calibration(method) else None)
-            params = config.row_params(setting, knowledge_digest(files) if files else None, calibration)
+            row_bank = None
+            if setting == "few-shot" and config.bank_share > 0 and uses_bank(method):
+                if bank is None:  # built once per category, only when a row uses it
+                    bank = few_shot_bank(data.root, Path(config.out) / "bank" / data.root.name, config.bank_share)
+                row_bank = bank
+            params = config.row_params(setting, knowledge_digest(files) if files else None, calibration,
+                                       row_bank[1] if row_bank else None)
             plans.append(RowPlan(data.root.name, setting, method, seed, files, code_info(method_module(method)), params,
-                                 calibration))
+                                 calibration, row_bank[0] if row_bank else None, config.bank_share if row_bank else 0.0))
     return plans
 
 

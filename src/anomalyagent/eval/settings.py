@@ -20,6 +20,11 @@
   knowledge range, tens of masks replace it. The default K = 0 (the raw measurement) is
   what the leave-one-category-out tuning chose.
 
+In few-shot the agent also gets a defect bank (bank.py) cut from the same reserved third:
+for a share of its tasks (``FEW_SHOT_BANK_SHARE``, chosen on hazelnut and neu_seg; the
+bench's ``bank_share``, 0 for none) the edit pastes one of those real defects, scaled,
+turned and placed as planned; structural edits (a bent or moved part) never do.
+
 The agent's critic (QE) is calibrated too (critic/calibration.py): in zero-shot it uses
 the shipped thresholds fitted WITHOUT the evaluated category (``without:<category>``; for
 a category outside the fitted set that is the default, which never saw it); in few-shot
@@ -47,6 +52,7 @@ from .split import Split
 
 SETTINGS = ("zero-shot", "few-shot")
 BASE_PRIORS = ("package", "generic")
+FEW_SHOT_BANK_SHARE = 1.0  # see the module docstring; 0.5 and 1.0 tried on hazelnut and neu_seg
 DEFAULT_SIZE = (0.05, 0.25)  # KnowledgeEntry's default when no generic entry shares the family
 NUMERIC_PRIORS = ("aspect", "intensity", "count")
 
@@ -158,6 +164,19 @@ def critic_calibration(setting: str, category: str) -> str:
     if setting not in SETTINGS:
         raise ValueError(f"setting {setting!r} must be one of {', '.join(SETTINGS)}")
     return f"without:{category}" if setting == "zero-shot" else "default"
+
+
+def few_shot_bank(category_dir: Path, folder: Path, share: float) -> tuple[str, dict[str, Any]]:
+    """(bank folder, row parameters): a defect bank of the category's reserved third built
+    under ``folder`` (bank.build_bank, reserved anomalies only); the parameters are its
+    index digest and ``share``, so a row made with another bank or share is redone."""
+    from ..bank import build_bank
+
+    summary = build_bank(category_dir, folder, reserved_only=True)
+    if not summary["entries"]:
+        raise ValueError(f"{category_dir}: no reserved anomaly could be cut into a defect bank")
+    index = (folder / "index.json").read_bytes()
+    return str(folder), {"digest": hashlib.sha256(index).hexdigest()[:16], "share": float(share)}
 
 
 def knowledge_digest(paths: list[str]) -> str:

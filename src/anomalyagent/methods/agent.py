@@ -12,6 +12,7 @@ import numpy as np
 from ..change import change_mask, iou, solid
 from ..config import AgentConfig, build_agent
 from ..records import Task
+from ..render.memo import RenderMemo
 from ..usage import Usage, add_usage, usage_dict
 from .base import METHODS, MethodResult, NormalPool
 
@@ -31,13 +32,15 @@ def attempt_seed(seed: int, attempt: int) -> int:
 def agent_config(config: AgentConfig | dict[str, Any] | None = None, *, policy: str | None = None,
                  editor: str | None = None, critic: str | None = None, max_turns: int | None = None,
                  retries: int | None = None, learned: bool | None = None,
-                 knowledge: tuple[str, ...] | list[str] | None = None, calibration: str | None = None) -> AgentConfig:
+                 knowledge: tuple[str, ...] | list[str] | None = None, calibration: str | None = None,
+                 bank: str | None = None, bank_share: float | None = None) -> AgentConfig:
     """``config`` (or the defaults) with the older keyword arguments applied on top
-    (``calibration``: the critic's thresholds, AgentConfig.calibration)."""
+    (``calibration``: the critic's thresholds, AgentConfig.calibration; ``bank``,
+    ``bank_share``: a defect bank folder and the share of tasks pasting from it)."""
     if not isinstance(config, AgentConfig):
         config = AgentConfig.from_dict(config or {})
     config = config.replace(max_turns=max_turns, retries=retries, knowledge=list(knowledge) if knowledge else None,
-                            calibration=calibration)
+                            calibration=calibration, bank=bank, bank_share=bank_share)
     if policy is not None and policy != config.policy.name:
         config = dataclasses.replace(config, policy=policy)
     config = config.with_tool("IG", editor if editor != config.tools["IG"].name else None)
@@ -113,10 +116,15 @@ class AgentMethod:
     def _context(self, task: Task, pool: NormalPool, product: Any) -> dict[str, Any]:
         """What the editor gets besides the image: ``config.normals`` other normal images of
         the category (never the task's own), their object masks from the product model when
-        there is one, and the defect bank. The normals come from a fixed set of at most
+        there is one, and the defect bank (for a ``bank_share`` of the tasks, picked by
+        the task's seed, so a task's retries agree). The normals come from a fixed set of at most
         DONOR_SET images per category (evenly spaced over the pool), so the masks computed
         for them stay few and are computed once; which ones a task gets follows its seed."""
-        context: dict[str, Any] = {"bank": self.bank}
+        bank = self.bank
+        if bank is not None and np.random.default_rng([task.seed, 23]).random() >= self.config.bank_share:
+            bank = None  # this task is drawn as without a bank (bank_share)
+        # memo: registrations and plates the editor reuses across this sample's edits and episodes
+        context: dict[str, Any] = {"bank": bank, "memo": RenderMemo()}
         if self.config.normals <= 0 or not len(pool):
             return context
         step = max(1, len(pool) // DONOR_SET)

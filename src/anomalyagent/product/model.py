@@ -4,8 +4,9 @@
 images), decides object vs texture, segments every normal image carefully (segment.py,
 about 0.5 s an image), finds the parts that recur across the set (parts.py) and fits a
 tiny pixel classifier that reproduces those masks. ``locate(image)`` applies it to a new
-image in a few ms: object mask plus part masks. The cache is an .npz of plain arrays
-(no pickled code) plus a JSON summary, keyed by the image paths, sizes and mtimes.
+image in a few ms: object mask plus part masks (cleaned up by cleanup.py). The cache is an
+.npz of plain arrays (no pickled code) plus a JSON summary, keyed by the image paths, sizes
+and mtimes and the fingerprint of the code (cache.py).
 """
 from __future__ import annotations
 
@@ -16,78 +17,33 @@ import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ..data import DataError, index_normals
 from ..images import read_image
+from . import cache
+from .cache import VERSION
+from .cleanup import keep_recurring_pieces, resize_mask, thin_to_core, unlike_background
 from .features import PixelClassifier, fit_classifier, pixel_features
-from .parts import describe, extend_thin_parts, split_parts, texture_parts
+from .leads import attach_roots, extend_thin_parts
+from .parts import ATTACH_GAP, describe, split_parts, texture_parts
 from .regions import Region, resolve_region
 from .segment import WORK_SIDE, background_bank, bank_reference, is_texture, novelty, object_from_novelty, to_work
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # bump when the cache format changes (the code fingerprint covers the build code)
 BODY_RADIUS = 0.05  # opening radius that separates thin parts from the body, fraction of the side
 PRESENCE = 0.5  # a part recurs when found in at least half of the normal images
 SAMPLES_PER_IMAGE = 6000  # classifier training pixels drawn per normal image
 RECTANGULAR = 0.9  # median body rectangularity (parts.robust_rectangle) above which bodies are snapped
-COLOUR = slice(0, 3)
-AWAY_Z = 2.0  # unlike_background: lightness distance from the background median, in its own MADs  # feature channels of the pixel's own (sigma 1) colour
+COLOUR = slice(0, 3)  # feature channels of the pixel's own (sigma 1) colour
 
 
 class ProductError(ValueError):
     """The product model cannot be built or loaded; the message names the folder or file."""
-
-
-# The source files whose code decides what a build produces (and what a cached model means).
-CODE_FILES = ("model.py", "segment.py", "features.py", "parts.py", "appearance.py", "regions.py")
-
-
-@lru_cache(maxsize=None)
-def code_fingerprint(files: tuple[Path, ...] | None = None) -> str:
-    """Hash of the product model's source code (``CODE_FILES`` of this package by default).
-
-    Part of the cache key, so a model cached by older code is rebuilt, never reused, even
-    when nobody remembered to bump VERSION. A file that cannot be read hashes as missing.
-    """
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for path in files if files is not None else tuple(here / name for name in CODE_FILES):
-        try:
-            data = Path(path).read_bytes()
-        except OSError:
-            data = b"<missing>"
-        h.update(Path(path).name.encode() + b"\0" + hashlib.sha256(data).digest())
-    return h.hexdigest()[:16]
-
-
-def cache_key(paths: list[Path], kind: str, max_images: int) -> str:
-    """Hash of the build inputs: every image path, size and mtime, the settings, the cache
-    format version and the fingerprint of the build code."""
-    h = hashlib.sha256(f"v{VERSION}|{code_fingerprint()}|{kind}|{max_images}|{WORK_SIDE}".encode())
-    for p in sorted(paths):
-        st = p.stat()
-        h.update(f"|{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:20]
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("ANOMALYAGENT_CACHE", Path.home() / ".cache" / "anomalyagent")) / "product"
-
-
-def _cache_file(folder: Path, category: str, cache_dir: Path | None) -> Path:
-    """In ``cache_dir`` when given, else in the cache folder ($ANOMALYAGENT_CACHE or
-    ~/.cache/anomalyagent), named by the category and a hash of the data folder's path:
-    never written into the user's data folder, and two datasets with the same category
-    name do not share (or overwrite) one cache file."""
-    tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:10]
-    return (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / f"{category}-{tag}.product.npz"
 
 
 @dataclass
@@ -110,7 +66,7 @@ class ProductModel:
     key: str = ""
     paths: list[str] = field(default_factory=list)
     cached: bool = False  # True when this instance came from the cache
-    code: str = field(default_factory=lambda: code_fingerprint())  # fingerprint of the code that built it
+    code: str = field(default_factory=lambda: cache.code_fingerprint())  # fingerprint of the code that built it
     appearance: Any = None
     _memo: "OrderedDict[bytes, tuple]" = field(default_factory=OrderedDict, repr=False, compare=False)
 
@@ -130,8 +86,8 @@ class ProductModel:
         normal = sets[0]
         # Named by the folder that holds the images (train/good), however the category was given.
         images_dir = normal.paths[0].parent if normal.paths else folder
-        target = _cache_file(images_dir.resolve(), normal.category, Path(cache_dir) if cache_dir else None)
-        key = cache_key(list(normal.paths), kind, max_images)
+        target = cache.cache_file(images_dir.resolve(), normal.category, Path(cache_dir) if cache_dir else None)
+        key = cache.cache_key(list(normal.paths), kind, max_images)
         if not refresh and target.is_file():
             try:
                 model = cls.load(target)
@@ -231,15 +187,17 @@ class ProductModel:
         work = to_work(image)
         feats = pixel_features(work)
         prob = self.classifier.predict(feats)
-        parts = split_parts(prob > 0.5, self.radius, rectangular=self.rectangular)
+        away = unlike_background(feats[..., COLOUR], prob)
+        parts = split_parts(prob > 0.5, self.radius, rectangular=self.rectangular, guide=feats[..., 0])
         if not parts or parts["object"].mean() < 0.01:  # nothing found: do not restrict placement
             parts = texture_parts(work.shape[:2])
         keep_recurring_pieces(parts, round(self.parts.get("lead", {}).get("count", 0)))
         thin_to_core(parts)
         if "lead_labels" in parts:
-            extend_thin_parts(parts, unlike_background(feats[..., 0], prob))
+            attach_roots(parts, ATTACH_GAP * min(work.shape[:2]))
+            extend_thin_parts(parts, away)
         if work.shape[:2] != (h, w):
-            parts = {k: _resize(v, (h, w)) for k, v in parts.items()}
+            parts = {k: resize_mask(v, (h, w)) for k, v in parts.items()}
         return parts["object"], parts
 
     @property
@@ -306,9 +264,9 @@ class ProductModel:
         model = cls(meta["category"], meta["kind"], int(meta["radius_px"]), clf, meta.get("parts", {}),
                     float(meta.get("build_seconds", 0.0)), int(meta.get("n_images", 0)), meta.get("key", ""),
                     list(meta.get("paths", [])), cached=True, code=str(meta.get("code", "")))
-        if model.code != code_fingerprint():  # build() rebuilds such a model (the key differs)
+        if model.code != cache.code_fingerprint():  # build() rebuilds such a model (the key differs)
             log.warning("%s: built by other product-model code (%s, now %s); rebuild it for current masks",
-                        path, model.code or "unknown", code_fingerprint())
+                        path, model.code or "unknown", cache.code_fingerprint())
         restore = _appearance_api("from_dict")
         if "appearance" in meta and restore is not None:
             try:
@@ -316,57 +274,6 @@ class ProductModel:
             except Exception as exc:  # an optional add-on must not break loading
                 log.warning("%s: cached appearance model unreadable (%s); call fit_appearance()", path, exc)
         return model
-
-
-def unlike_background(lightness: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """(H, W) bool: pixels whose lightness (H, W) is far from this image's typical
-    background (median where prob < 0.1): farther than AWAY_Z median absolute deviations
-    of the background pixels themselves (the board's dark gaps and holes count, its plain
-    surface does not)."""
-    bg = prob[::2, ::2] < 0.1  # every 4th pixel is plenty for a median
-    if bg.sum() < 25:
-        return np.zeros(prob.shape, bool)
-    values = lightness[::2, ::2][bg]
-    ref = float(np.median(values))
-    mad = float(np.median(np.abs(values - ref))) + 1e-6
-    return np.abs(lightness - ref) > AWAY_Z * mad
-
-
-def thin_to_core(parts: dict[str, np.ndarray]) -> None:
-    """Peel one pixel (4-neighbour erosion) off the thin parts in the object mask, in place.
-
-    Why: the classifier's colour features are blurred (sigma 1 px and more), so the
-    located outline of a part a few px wide runs about a pixel outside it on each side
-    (the lead's dark rim and its shadow on the board); found on the dev half of the hand
-    labels (docs/benchmarks.md). Bodies keep their outline, and so does the lead part
-    that plans use (the planner keeps to a lead's distinct core anyway; peeling it too
-    cost bent_lead plans about 5 points of part hit rate on the labelled images)."""
-    lead = parts.get("lead")
-    if lead is None or not lead.any():
-        return
-    core = cv2.erode(lead.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))) > 0
-    drop = lead & ~core
-    for name in ("object", "edge", "centre"):
-        if name in parts:
-            parts[name] = parts[name] & ~drop
-
-
-def keep_recurring_pieces(parts: dict[str, np.ndarray], count: int) -> None:
-    """Keep the ``count`` largest thin parts (the number that recurs across the normal set,
-    e.g. a transistor's 3 leads); extra thin pieces (a shadow strip beside a lead) leave the
-    lead and the object masks. In place; nothing happens when count is 0 or not exceeded."""
-    labels = parts.get("lead_labels")
-    if labels is None or count <= 0 or labels.max() <= count:
-        return
-    areas = np.bincount(labels.ravel())[1:]
-    keep = 1 + np.argsort(areas)[::-1][:count]
-    drop = (labels > 0) & ~np.isin(labels, keep)
-    for name in ("object", "lead", "edge", "centre"):
-        if name in parts:
-            parts[name] = parts[name] & ~drop
-    relabel = np.zeros(labels.max() + 1, np.int32)
-    relabel[np.sort(keep)] = np.arange(1, len(keep) + 1)
-    parts["lead_labels"] = relabel[labels]
 
 
 def _appearance_api(name: str) -> Any:
@@ -378,13 +285,6 @@ def _appearance_api(name: str) -> Any:
         log.debug("product.appearance not available; no appearance model")
         return None
     return getattr(module, name, None) or getattr(getattr(module, "AppearanceModel", None), name, None)
-
-
-def _resize(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    h, w = shape
-    if mask.dtype == bool:
-        return cv2.resize(mask.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_LINEAR) > 127
-    return cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
 def _recurring(per_image: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:

@@ -18,6 +18,9 @@ import numpy as np
 
 THIN_ELONGATION = 3.0  # length / mean width above which a dropped piece counts as a thin part
 KEEP_PIECE = 0.03
+SNAP_PX = 3  # robust_rectangle: the farthest (px) a side moves to the guide image's edge
+ATTACHED = 0.05  # ... and only when less than this share of the lines outside it is a thin part
+ATTACH_GAP = 0.025  # a thin piece this close to the body (fraction of min(H, W)) is attached: a lead's root in shadow leaves a gap
 TRIM_WINDOW = 0.16  # running-median window of trim_bumps, as a fraction of min(H, W)  # a non-thin dropped piece is kept (an appendage) above this share of the object
 
 
@@ -74,14 +77,20 @@ def trim_bumps(mask: np.ndarray, window: int) -> np.ndarray:
     return keep
 
 
-def robust_rectangle(body: np.ndarray) -> tuple[np.ndarray, float]:
+def robust_rectangle(body: np.ndarray, guide: np.ndarray | None = None, attached: np.ndarray | None = None,
+                     snap: int = SNAP_PX) -> tuple[np.ndarray, float]:
     """(rectangle mask (H, W) bool, rectangularity) of a compact body.
 
     The rectangle lies in the body's own frame (the angle of its minimum-area rectangle);
     each side sits at the MEDIAN of the body's extents over the rows (columns) of that
     frame, so a bump glued to a side (a board hole) or a corner rounded off by blurred
-    features moves it little. Rectangularity: area of body AND rectangle over area of
-    body OR rectangle (1 for a clean rectangle, about 0.8 for an ellipse).
+    features moves it little. With a ``guide`` (H, W) float image (the lightness), each
+    side where no thin part (``attached`` (H, W) bool) leaves the body then moves by up
+    to ``snap`` px to where the guide changes most across it (``_snap_sides``): the
+    mask came from blurred features and loses a side whose colour is close to the
+    background's (a shiny side), the image's own edge does not.
+    Rectangularity: area of body AND rectangle over area of body OR rectangle (1 for a
+    clean rectangle, about 0.8 for an ellipse); always of the unsnapped rectangle.
     """
     b = body.astype(np.uint8)
     h, w = b.shape
@@ -90,18 +99,66 @@ def robust_rectangle(body: np.ndarray) -> tuple[np.ndarray, float]:
         return body.astype(bool), 0.0
     outline, _ = cv2.findContours(b, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)  # same hull as all pixels
     (cx, cy), _, angle = cv2.minAreaRect(np.concatenate(outline))
-    turn = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), 1.0)
+    # The smallest turn into the rectangle's frame (any multiple of 90 degrees gives the same
+    # frame): an upright body then takes no turn at all, where a 90-degree one resampled it
+    # 1 px larger on two sides.
+    angle = float(angle) - 90.0 * round(float(angle) / 90.0)
+    turn = cv2.getRotationMatrix2D((float(cx), float(cy)), angle, 1.0)
     rot = cv2.warpAffine(b, turn, (w, h), flags=cv2.INTER_NEAREST) > 0
     rows, cols = np.flatnonzero(rot.any(1)), np.flatnonzero(rot.any(0))
     left = np.median(rot[rows].argmax(1))
     right = np.median(w - 1 - rot[rows][:, ::-1].argmax(1))
     top = np.median(rot[:, cols].argmax(0))
     bottom = np.median(h - 1 - rot[:, cols][::-1].argmax(0))
+    sides = [int(round(v)) for v in (top, bottom, left, right)]
     rect = np.zeros((h, w), np.uint8)
-    rect[int(round(top)):int(round(bottom)) + 1, int(round(left)):int(round(right)) + 1] = 1
+    rect[sides[0]:sides[1] + 1, sides[2]:sides[3] + 1] = 1
     back = cv2.warpAffine(rect, cv2.invertAffineTransform(turn), (w, h), flags=cv2.INTER_NEAREST) > 0
     union = np.count_nonzero(back | (b > 0))
-    return back, float(np.count_nonzero(back & (b > 0))) / max(1, union)
+    score = float(np.count_nonzero(back & (b > 0))) / max(1, union)
+    if guide is None or snap <= 0:
+        return back, score
+    g = cv2.warpAffine(np.asarray(guide, np.float32), turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    a = np.zeros_like(rot) if attached is None else \
+        cv2.warpAffine(attached.astype(np.uint8), turn, (w, h), flags=cv2.INTER_NEAREST) > 0
+    top, bottom, left, right = _snap_sides(g, a, *sides, snap)
+    rect[:] = 0
+    rect[top:bottom + 1, left:right + 1] = 1
+    return cv2.warpAffine(rect, cv2.invertAffineTransform(turn), (w, h), flags=cv2.INTER_NEAREST) > 0, score
+
+
+def _snap_sides(guide: np.ndarray, attached: np.ndarray, top: int, bottom: int, left: int, right: int,
+                snap: int) -> tuple[int, int, int, int]:
+    """Each side of the rectangle rows top..bottom, columns left..right (inclusive) of the
+    (H, W) ``guide``, moved by at most ``snap`` px (either way: blurred features lose a
+    side that looks like the background, and add a dark shadow next to a dark side) to
+    the position where the guide's mean absolute step across the side (over the middle
+    three fifths of its length) is largest; ties go to the smaller move. A side moves only
+    when the (H, W) bool mask of thin parts ``attached`` is (nearly, < ATTACHED) empty in
+    the ``2 * snap`` lines outside its middle: where parts leave the body (a transistor's leads
+    below its case) the side is not an outline against the background, and the strongest
+    edge there is a part's or the shadow's under the body."""
+    h, w = guide.shape
+    ty, tx = (bottom - top) // 5, (right - left) // 5
+    span_y = slice(max(0, top + ty), max(1, bottom - ty + 1))  # middle of the left and right sides
+    span_x = slice(max(0, left + tx), max(1, right - tx + 1))  # middle of the top and bottom sides
+    rows, cols = guide[span_y], guide[:, span_x]
+    across_x = np.abs(np.diff(rows, axis=1)).mean(0)  # (W-1,): step between column j and j+1
+    across_y = np.abs(np.diff(cols, axis=0)).mean(1)  # (H-1,): step between row i and i+1
+
+    def best(at: int, steps: np.ndarray, first_inside: bool) -> int:
+        lines = slice(max(0, at - 2 * snap), at) if first_inside else slice(at + 1, at + 2 * snap + 1)
+        strip = attached[lines, span_x] if steps is across_y else attached[span_y, lines]
+        if strip.size == 0 or float(strip.mean()) >= ATTACHED:
+            return at
+        moves = [m for m in range(-snap, snap + 1) if 0 <= at + m - first_inside < len(steps)]
+        if not moves:
+            return at
+        scores = [steps[at + m - first_inside] - 1e-6 * abs(m) for m in moves]
+        return at + moves[int(np.argmax(scores))]
+
+    return (best(top, across_y, True), best(bottom, across_y, False),
+            best(left, across_x, True), best(right, across_x, False))
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -138,24 +195,11 @@ def piece_shape(piece: np.ndarray, origin: tuple[int, int] = (0, 0)) -> tuple[fl
     return length, max(width, 1.0), float((-theta) % 180.0)
 
 
-def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False) -> dict[str, np.ndarray]:
-    """Decompose the (H, W) bool object mask; returns non-empty masks among
-    ``object`` (cleaned), ``body``, ``lead`` (all thin parts), ``edge``, ``centre``, ``hole``,
-    and ``lead_labels`` (int32, one label per thin part) when thin parts exist.
-
-    ``rectangular``: the product's body is a rectangle (its normal set says so, see
-    ``ProductModel``): the body is replaced by its ``robust_rectangle``."""
-    h, w = obj.shape
-    side = min(h, w)
-    o = obj.astype(np.uint8)
-    if not o.any():
-        return {}
-    body = open_body(o, radius)
-    if rectangular and body.any():
-        rect = robust_rectangle(body)[0].astype(np.uint8)
-        o = (o & (1 - body)) | rect  # bumps beyond the rectangle leave with the old body
-        obj = o > 0
-        body = rect
+def _body_and_pieces(o: np.ndarray, body: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(body, thin, extra) uint8 (H, W) masks from the object mask ``o`` and its opened
+    ``body``: the body's main pieces with bumps trimmed; the thin, elongated pieces of the
+    rest attached to it (leads); other pieces large enough to keep (appendages)."""
+    side = min(o.shape)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(body, connectivity=8)
     if count > 1:  # keep the body's main pieces (a second object in view counts too)
         areas = stats[1:, cv2.CC_STAT_AREA]
@@ -163,7 +207,7 @@ def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False) -> dict
         body = np.isin(labels, keep).astype(np.uint8)
     body = trim_bumps(body, TRIM_WINDOW * side).astype(np.uint8)
     rest = o & (1 - cv2.dilate(body, disk(2)))
-    near = cv2.dilate(body, disk(4)) > 0
+    near = cv2.dilate(body, disk(max(4, round(ATTACH_GAP * side)))) > 0
     obj_area = float(o.sum())
     thin = np.zeros_like(o)
     extra = np.zeros_like(o)
@@ -183,6 +227,34 @@ def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False) -> dict
             extra[box][piece] = 1
     if thin.any():  # re-attach the strip cut off next to the body
         thin = cv2.dilate(thin, disk(2)) & o & (1 - body)
+    return body, thin, extra
+
+
+def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False,
+                guide: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Decompose the (H, W) bool object mask; returns non-empty masks among
+    ``object`` (cleaned), ``body``, ``lead`` (all thin parts), ``edge``, ``centre``, ``hole``,
+    and ``lead_labels`` (int32, one label per thin part) when thin parts exist.
+
+    ``rectangular``: the product's body is a rectangle (its normal set says so, see
+    ``ProductModel``): the body is replaced by its ``robust_rectangle``, its sides snapped
+    to the edges of ``guide`` (H, W) float (the image's lightness) when given."""
+    h, w = obj.shape
+    side = min(h, w)
+    o = obj.astype(np.uint8)
+    if not o.any():
+        return {}
+    body = open_body(o, radius)
+    if rectangular and body.any():
+        attached = None
+        if guide is not None:  # thin parts of the unsnapped split: a side they leave from is not snapped
+            first = robust_rectangle(body)[0].astype(np.uint8)
+            attached = _body_and_pieces((o & (1 - body)) | first, first, radius)[1] > 0
+        rect = robust_rectangle(body, guide, attached)[0].astype(np.uint8)
+        o = (o & (1 - body)) | rect  # bumps beyond the rectangle leave with the old body
+        obj = o > 0
+        body = rect
+    body, thin, extra = _body_and_pieces(o, body, radius)
     clean = (body | thin | extra) > 0
     if not clean.any():
         clean = obj.astype(bool)
@@ -205,121 +277,6 @@ def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False) -> dict
     if holes.any():
         parts["hole"] = holes
     return parts
-
-
-def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: float = 0.6,
-                      tip_px: float = 10.0, half_width: float = 0.25, gap: int = 10) -> None:
-    """Follow each thin part beyond its tip while a strip of its width continues, in place.
-
-    Why: a lead's end often lies in shadow (where it enters the board) and there looks
-    like the board's own dark gaps, so no colour model calls it object; but it continues
-    the lead. From each thin part's tip (its pixel farthest from the body), step 1 px at a
-    time along the tip's direction (principal axis of the part within ``tip_px`` of the
-    tip; the tip is the centre of its pixels within 3 px of the farthest from the body),
-    re-centring by up to 3 px sideways, while at least ``share`` of a cross-section
-    ``2 * half_width`` times the part's mean width wide is ``away`` (H, W) bool (unlike the
-    local background), bridging breaks of up to ``gap`` px (a lead's shading changes along
-    it); at most the part's own length. Only ``away`` pixels (and bridges) are added, to
-    the object and edge masks (not to the thin part itself).
-    """
-    labels, body = parts.get("lead_labels"), parts.get("body")
-    if labels is None or body is None or labels.max() == 0 or not body.any():
-        return
-    h, w = labels.shape
-    from_body = cv2.distanceTransform((~body).astype(np.uint8), cv2.DIST_L2, 3)
-    add = np.zeros((h, w), bool)
-    for i in range(1, int(labels.max()) + 1):
-        ys, xs = np.nonzero(labels == i)
-        if len(xs) < 10:
-            continue
-        far = from_body[ys, xs]
-        end = far >= far.max() - 3.0  # the end of the part, not one corner of it
-        tip = np.array([xs[end].mean(), ys[end].mean()], np.float64)
-        near = np.hypot(xs - tip[0], ys - tip[1]) < tip_px
-        pts = np.stack([xs[near], ys[near]], 1).astype(np.float64)
-        centre = pts.mean(0)
-        axis = np.linalg.svd(pts - centre, full_matrices=False)[2][0]
-        if np.dot(tip - centre, axis) < 0:
-            axis = -axis
-        axis = _best_heading(away, tip, axis)
-        normal = np.array([-axis[1], axis[0]])
-        length = float(far.max())
-        half = max(1.0, half_width * len(xs) / max(length, 1.0))
-        offs = np.arange(-np.ceil(half), np.ceil(half) + 1)
-        lateral = np.array([0.0, -1.0, 1.0, -2.0, 2.0, -3.0, 3.0])
-        # Candidates that leave the frame score -1 (their clipped reads are ignored).
-        lat_x, lat_y = lateral * normal[0], lateral * normal[1]  # (7,)
-        off_x, off_y = offs * normal[0], offs * normal[1]  # (k,)
-        reach = float(np.abs(offs).max()) + 1.0
-
-        def straight_ok(x: float, y: float) -> bool:  # the whole cross-section at (x, y) is inside
-            return reach <= x < w - reach and reach <= y < h - reach
-
-        def bridge(x: float, y: float, misses: int) -> None:  # fill the ``misses`` steps before (x, y)
-            for back in range(1, misses + 1):
-                mx = np.floor(x - back * axis[0] + off_x + 0.5).astype(np.intp)
-                my = np.floor(y - back * axis[1] + off_y + 0.5).astype(np.intp)
-                ok = (mx >= 0) & (mx < w) & (my >= 0) & (my < h)
-                add[my[ok], mx[ok]] = True
-
-        px, py, misses = float(tip[0]), float(tip[1]), 0
-        for _ in range(int(length)):
-            sx, sy = px + axis[0], py + axis[1]
-            if straight_ok(sx, sy):  # fast path, same choice: lateral 0 comes first and scores the maximum
-                cx0 = np.floor(sx + off_x + 0.5).astype(np.intp)
-                cy0 = np.floor(sy + off_y + 0.5).astype(np.intp)
-                if away[cy0, cx0].all():
-                    if misses:
-                        bridge(sx, sy, misses)
-                    misses = 0
-                    px, py = sx, sy
-                    add[cy0, cx0] = True
-                    continue
-            bx, by = sx + lat_x, sy + lat_y  # (7,) candidate centres
-            cx = np.floor(bx[:, None] + off_x[None] + 0.5).astype(np.intp)  # (7, k)
-            cy = np.floor(by[:, None] + off_y[None] + 0.5).astype(np.intp)
-            inside = (cx.min(1) >= 0) & (cx.max(1) < w) & (cy.min(1) >= 0) & (cy.max(1) < h)
-            if not inside.any():
-                break
-            hits = away[np.clip(cy, 0, h - 1), np.clip(cx, 0, w - 1)]
-            score = np.where(inside, hits.mean(1), -1.0)
-            k = int(np.argmax(score))
-            if score[k] < share:  # a short break is allowed: a lead's shading changes along it
-                misses += 1
-                if misses > gap:
-                    break
-                px, py = float(bx[0]), float(by[0])
-                continue
-            if misses:  # bridge the break straight
-                bridge(float(bx[k]), float(by[k]), misses)
-            misses = 0
-            px, py = float(bx[k]), float(by[k])
-            row = hits[k] & inside[k]
-            add[cy[k][row], cx[k][row]] = True
-    add &= ~parts["object"]
-    if not add.any():
-        return
-    # Object (and its edge band) only: the lead part that plans use stays what was seen,
-    # so a defect is not planned on an inferred stretch (which may run on into a hole).
-    parts["object"] = parts["object"] | add
-    if "edge" in parts:
-        parts["edge"] = parts["edge"] | add
-
-
-def _best_heading(away: np.ndarray, tip: np.ndarray, axis: np.ndarray, reach: int = 20,
-                  turn: float = 40.0) -> np.ndarray:
-    """The unit direction within ``turn`` degrees of ``axis`` whose ray from ``tip`` (steps 3
-    to ``reach`` px) crosses the most ``away`` pixels: a lead bent just at the tip keeps
-    going in its new direction."""
-    h, w = away.shape
-    angles = np.deg2rad(np.arange(-turn, turn + 1e-6, 10.0))
-    dirs = np.stack([axis[0] * np.cos(angles) - axis[1] * np.sin(angles),
-                     axis[0] * np.sin(angles) + axis[1] * np.cos(angles)], 1)  # (A, 2)
-    steps = np.arange(3, reach + 1, dtype=np.float64)
-    xs = np.clip(np.floor(tip[0] + dirs[:, 0, None] * steps[None] + 0.5).astype(int), 0, w - 1)
-    ys = np.clip(np.floor(tip[1] + dirs[:, 1, None] * steps[None] + 0.5).astype(int), 0, h - 1)
-    score = away[ys, xs].mean(1) - 0.001 * np.abs(angles)  # ties: the straightest
-    return dirs[int(np.argmax(score))]
 
 
 def texture_parts(shape: tuple[int, int]) -> dict[str, np.ndarray]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..change import delta_e, local_max
+from ..change import channel_norm, delta_e, local_max
 from .shading import as_float, blur, luminance
 from .shapes import Box
 
@@ -134,7 +134,7 @@ def sparse_delta_e(before: np.ndarray, after: np.ndarray) -> np.ndarray:
         return out
     la = cv2.cvtColor(a[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0]
     lb = cv2.cvtColor(b[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0]
-    out[changed] = np.linalg.norm(la - lb, axis=1)
+    out[changed] = channel_norm(la - lb)
     return out
 
 

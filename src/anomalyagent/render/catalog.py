@@ -39,12 +39,7 @@ def describe_families(with_defects: bool = True) -> list[dict[str, Any]]:
     mapped = defect_types_by_family() if with_defects else {}
     out = []
     for name in RENDERERS.names():
-        renderer = RENDERERS.create(name)
-        item: dict[str, Any] = {
-            "name": name,
-            "description": renderer.description,
-            "parameters": [p.to_dict() for p in renderer.parameters],
-        }
+        item: dict[str, Any] = {**RENDERERS.create(name).describe(), "name": name}
         if with_defects:
             item["defect_types"] = mapped.get(name, [])
         out.append(item)

@@ -141,4 +141,5 @@ class Family:
         raise NotImplementedError
 
     def describe(self) -> dict:
+        """Name, description and documented parameters (``anomalyagent renderers``)."""
         return {"name": self.name, "description": self.description, "parameters": [p.to_dict() for p in self.parameters]}

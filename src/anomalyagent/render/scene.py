@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..change import channel_norm
 from .shading import as_float
 
 
@@ -25,7 +26,9 @@ class Scene:
     ``parts``: named part masks ({"lead": mask, ...}) a spec can select with
     ``params.part``; ``normals``: other normal images of the category (same shape or
     resizable), used as background plates, with their object masks in ``normal_masks``
-    when a product model knows them; ``bank``: a defect bank (bank.DefectBank).
+    when a product model knows them; ``bank``: a defect bank (bank.DefectBank);
+    ``memo``: a render.memo.RenderMemo that one sample's edits share (registrations of the
+    normals, background plates); it changes no output, only how often they are computed.
     """
 
     foreground: np.ndarray | None = None
@@ -34,6 +37,7 @@ class Scene:
     normals: tuple[np.ndarray, ...] = ()
     bank: Any = None
     normal_masks: tuple[np.ndarray, ...] = ()  # object masks of ``normals`` (estimated when absent)
+    memo: Any = None  # render.memo.RenderMemo kept across one sample's edits (speed only), or None
 
     def part_for(self, name: str | None) -> np.ndarray | None:
         """The named part's mask when known, else the generic ``part`` mask."""
@@ -77,7 +81,7 @@ def local_part(image: np.ndarray, cx: float, cy: float, radius: float, fg: np.nd
         out[y0:y1, x0:x1] = disc
         return out
     r_col = np.median(crop[rim], axis=0)
-    dr = np.linalg.norm(crop - r_col, axis=2)
+    dr = channel_norm(crop - r_col)
     # Snap the seed to the most distinct pixel near the centre when the centre itself looks
     # like the surroundings (a planned centre beside a thin lead rather than on it).
     near = d <= max(2.0, 0.35 * r)
@@ -86,7 +90,7 @@ def local_part(image: np.ndarray, cx: float, cy: float, radius: float, fg: np.nd
         cx, cy = float(ix + x0), float(iy + y0)
         core = np.hypot(xx - cx, yy - cy) <= max(1.5, 0.08 * r)
     c_col = np.median(crop[core], axis=0)
-    dc = np.linalg.norm(crop - c_col, axis=2)
+    dc = channel_norm(crop - c_col)
     part = disc & (dc < dr)
     if float(np.linalg.norm(c_col - r_col)) < 12.0:  # the centre looks like its surroundings
         part = disc & (d <= 0.6 * r)

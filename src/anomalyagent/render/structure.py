@@ -19,6 +19,13 @@ from .background import background_plate
 from .scene import Scene, distinct_object
 
 
+def part_centroid(mask: np.ndarray) -> np.ndarray:
+    """(2,) xy px centroid of a mask: ``part_axis``'s first value, with its bits (the same
+    float64 sum over the same (N, 2) array), without the covariance and projections."""
+    ys, xs = np.nonzero(mask)
+    return np.stack([xs, ys], axis=1).astype(np.float64).mean(axis=0)
+
+
 def part_axis(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
     """(centroid (2,) xy px, unit axis (2,) xy, half length px, half width px) of a mask
     by principal components."""
@@ -67,10 +74,12 @@ def warp_layer(image: np.ndarray, mask: np.ndarray, map_x: np.ndarray, map_y: np
     return moved, cov
 
 
-def affine_layer(image: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(moved image, moved coverage) under the forward 2x3 affine ``matrix``."""
+def affine_layer(image: np.ndarray, mask: np.ndarray, matrix: np.ndarray,
+                 interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, np.ndarray]:
+    """(moved image, moved coverage) under the forward 2x3 affine ``matrix``; the image's
+    pixels resampled with ``interpolation`` (an OpenCV flag), the coverage bilinearly."""
     h, w = mask.shape
-    moved = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    moved = cv2.warpAffine(image, matrix, (w, h), flags=interpolation, borderMode=cv2.BORDER_REFLECT)
     cov = cv2.warpAffine(mask.astype(np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return moved, cov

@@ -115,6 +115,7 @@ class EpisodeState:
     normals: tuple = ()  # other normal images of the category: background plates and donors for structural edits
     normal_masks: tuple = ()  # their object masks ((H, W) bool each, or () to estimate them)
     bank: Any = None  # a local defect bank (bank.DefectBank) for the transplant family, or None
+    memo: Any = None  # render.memo.RenderMemo shared by one sample's edits (speed only), or None
     entry: KnowledgeEntry | None = None
     spec: DefectSpec | None = None  # the latest planned/refined spec
     planned: bool = False

@@ -53,7 +53,9 @@ class PromptGeneration(Tool):
         else:
             spec = self.plan(found.entry, state.image, state.foreground, state.rng)
         spec = spec.replace(defect_type=state.task.defect_type, category=state.task.category)
-        from_bank = _bank_holds(state)
+        from ..critic.judge import moves_material
+
+        from_bank = _bank_holds(state) and not moves_material(spec)
         if from_bank:  # the user's own real defects of this type: paste one (transplant family)
             spec = spec.replace(family="transplant", params={**spec.params, "source": "bank"})
         write = getattr(self.plan, "write_instruction", None)
@@ -74,7 +76,9 @@ class PromptGeneration(Tool):
 
 
 def _bank_holds(state: EpisodeState) -> bool:
-    """Whether the episode's defect bank holds real defects of this task's category and type."""
+    """Whether the episode's defect bank holds real defects of this task's category and type.
+    PG pastes one only where the plan is not structural (``moves_material``): a bent lead
+    or a moved part is geometry of this image, which a patch cut from another cannot carry."""
     bank = getattr(state, "bank", None)
     if bank is None:
         return False

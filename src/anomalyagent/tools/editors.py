@@ -45,7 +45,8 @@ def scene_from_state(state: Any) -> Any:
     parts = {k: v for k, v in parts.items() if isinstance(v, np.ndarray) and v.dtype == bool and v.ndim == 2}
     return Scene(foreground=getattr(state, "foreground", None), parts=parts,
                  normals=tuple(getattr(state, "normals", ()) or ()),
-                 normal_masks=tuple(getattr(state, "normal_masks", ()) or ()), bank=getattr(state, "bank", None))
+                 normal_masks=tuple(getattr(state, "normal_masks", ()) or ()), bank=getattr(state, "bank", None),
+                 memo=getattr(state, "memo", None))
 
 
 def spec_from_call(plan: DefectSpec, instruction: str, overrides: dict[str, Any], families: list[str]) -> DefectSpec:

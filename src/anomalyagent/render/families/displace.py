@@ -8,13 +8,14 @@ most of it, or the colour region around the centre.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ...records import DefectSpec
 from ..base import RENDERERS
 from ..family import Family, angle_param, blend_param, center_param, extra_param, intensity_param, read_param, size_param
 from ..scene import Scene, distinct_object, select_part
-from ..structure import affine_layer, part_axis, relocate, rotation_about, union_alpha
+from ..structure import affine_layer, part_centroid, relocate, rotation_about, union_alpha
 
 MODES = ("rotate", "shift", "flip")
 
@@ -51,7 +52,7 @@ class Displace(Family):
         else:
             part = select_part(image, spec.center, max(3.0, 0.5 * spec.size * unit), scene,
                                str(spec.params.get("part", "") or ""))
-        c, _, _, _ = part_axis(part)
+        c = part_centroid(part)
         mode = str(spec.params.get("mode", "auto"))
         if mode not in MODES:
             mode = ("rotate", "rotate", "shift", "flip")[int(rng.integers(0, 4))]
@@ -67,6 +68,9 @@ class Displace(Family):
             t = np.radians(spec.angle)
             shift = (float(np.cos(t) * amount), float(-np.sin(t) * amount))
         matrix = rotation_about(c, degrees, shift, flip)
-        moved, cov = affine_layer(image, part, matrix)
+        # Bicubic: a bilinear rotation halves the part's pixel-scale detail, which the critic
+        # reads as "blurred or enlarged" (measured on 100 real transistor samples: misplaced
+        # needed 1.68 episodes per sample with bilinear, 1.36 with bicubic; pass 0.80 -> 0.88).
+        moved, cov = affine_layer(image, part, matrix, cv2.INTER_CUBIC)
         edited, _, _ = relocate(image, part, moved, cov, scene, rng, spec.blend)
         return union_alpha(image, edited, part, cov > 0.5, rng)

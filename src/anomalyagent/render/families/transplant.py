@@ -5,7 +5,10 @@ Why: material, lighting and grain are right by construction when the pixels are 
 
 - ``bank``: a real defect from a local defect bank (bank.py, built by
   ``anomalyagent bank build`` from a user's own anomalies; never shipped), its own mask
-  as the shape, scaled to the spec's size and turned by its angle;
+  as the shape, scaled to the spec's size. It keeps the direction it had in its own
+  image (turned by 0 or 180 degrees, +-10): a real defect's direction relative to the
+  product is part of what it is (scratches along the rolling direction of steel, a crack
+  across a case); ``turn`` sets another;
 - ``normal``: the same-shaped region from another normal image of the category, taken
   at a different place on its object and turned, so the structure does not line up;
 - ``self``: the same from this image (default when no normal image is given).
@@ -78,7 +81,7 @@ class Transplant(Family):
         intensity_param(0.6, "how foreign the material stays: colour harmonisation = 1 - 0.7 x intensity"),
         blend_param(),
         extra_param("source", "choice", "auto", help="bank, normal, self or auto"),
-        extra_param("turn", "float", None, -180.0, 180.0, "rotation of the pasted material in degrees (default random)"),
+        extra_param("turn", "float", None, -180.0, 180.0, "rotation of the pasted material in degrees (default: random; a bank defect keeps its direction, 0 or 180 +-10)"),
     )
     uses_scene = True
     handles_blend = True
@@ -144,8 +147,8 @@ class Transplant(Family):
 
     @staticmethod
     def from_bank(image, spec, bank, rng) -> tuple[np.ndarray, np.ndarray]:
-        """(layer, region): a bank defect scaled to the spec's size, turned by its angle,
-        centred on the spec's centre."""
+        """(layer, region): a bank defect scaled to the spec's size, kept in its own
+        direction (``turn``, default 0 or 180 degrees +-10), centred on the spec's centre."""
         h, w = image.shape[:2]
         patch, mask = bank.sample(spec.defect_type, spec.category, rng)
         if patch.ndim != image.ndim:
@@ -154,7 +157,8 @@ class Transplant(Family):
         extent = max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) if len(ys) else max(mask.shape)
         scale = float(np.clip(spec.size * min(h, w) / max(1, extent), 0.05, 8.0))
         cy, cx = (ys.mean(), xs.mean()) if len(ys) else (mask.shape[0] / 2, mask.shape[1] / 2)
-        m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(spec.angle), scale)
+        turn = read_param(spec, "turn", 180.0 * int(rng.integers(2)) + float(rng.uniform(-10.0, 10.0)), -180.0, 180.0)
+        m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(turn), scale)
         m[0, 2] += spec.center[0] * (w - 1) - cx
         m[1, 2] += spec.center[1] * (h - 1) - cy
         layer = cv2.warpAffine(patch, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
