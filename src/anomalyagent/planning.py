@@ -310,6 +310,20 @@ def _drowned_relation(spec: DefectSpec, fg: np.ndarray, rng: np.random.Generator
     return spec.replace(intensity=_step_intensity(spec.intensity, "decrease"))
 
 
+def _bounded_size(size: float, factor: float, entry: KnowledgeEntry | None) -> float:
+    """``size`` times ``factor``, kept within the knowledge entry's size range: the spec's
+    size is the defect's extent and the range is that of real defects, so a refinement
+    never leaves it (growing stops at its upper end, shrinking at its lower end; a size
+    already beyond that end stays). A critic's ``scale`` is measured on the rendered mask,
+    which can be smaller than the spec says (a faint or thin defect), so without the
+    bound one refinement could quadruple a size past anything real."""
+    new = size * factor
+    if entry is None or not entry.size:
+        return new
+    lo, hi = float(entry.size[0]), float(entry.size[1])
+    return min(new, max(hi, size)) if factor > 1.0 else max(new, min(lo, size))
+
+
 def _step_texture(texture: str, direction: str) -> str:
     """One step of surface finish along _TEXTURE_GRAIN that really changes the grain:
     "increase" from a finish that removes it (smooth, glossy) goes to the first that adds
@@ -354,7 +368,7 @@ def refine(
             out = out.replace(center=sample_center(placement_region(fg, location, out.size), rng))
         elif parameter == "size":
             factor = advice_scale(item) or (_SIZE_STEP if direction == "increase" else 1.0 / _SIZE_STEP)
-            out = out.replace(size=round(min(0.9, max(0.01, out.size * factor)), 4))
+            out = out.replace(size=round(min(0.9, max(0.01, _bounded_size(out.size, factor, entry))), 4))
         elif parameter == "intensity":
             out = out.replace(intensity=_step_intensity(out.intensity, direction))
         elif parameter == "aspect":
