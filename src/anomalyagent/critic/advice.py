@@ -79,8 +79,9 @@ def unchanged_term(share: float = 0.0, spans: bool = False, family: str | None =
     of the size, but only with the size itself for a change that spans the frame (a
     band: only its width shrinks, the frame caps its length). A geometry family (a warp)
     that changed next to nothing moved plain material over plain material: "move to the
-    edge", where the part's outline shows the bend (measured in benchmarks/bench_advice.py:
-    a stronger warp of a plain region stays invisible). Otherwise "increase intensity"."""
+    edge", where the part's outline shows the bend (a probe over benchmarks/bench_advice.py's
+    eight-category cases: intensity up made 18 % of them visible, a place on the edge 59 %;
+    the bench itself: 68 %). Otherwise "increase intensity"."""
     measured = {"changed_share": share}
     if share >= SPREAD_TOO_WIDE:
         t = TermResult("visibility", 0.0, measured, "size", "decrease",
