@@ -4,16 +4,19 @@ the critic term that gave it?
 Why: after a failed QE the rule policy refines the spec with ``planning.refine`` (one
 parameter change per advice item). If an advice's change does not move its own term,
 the "refinement" is only a new random draw. For each case: a knowledge-base spec on a
-seeded synthetic image (a nut-like part on cloth for hazelnut entries, a grey ground
-surface for magnetic_tile entries), randomly pushed towards failure (hard edges, an
-extreme texture or intensity, a wrong size, off the object); render, judge with the
-measured critic (as the QE tool does), then for every advice item separately: refine
-with that item alone, render again with the same render seed, judge again and compare
-the advising term before and after.
+seeded synthetic image (a nut-like part on cloth for object categories' entries, a grey
+ground surface for texture categories'; hazelnut and magnetic_tile by default), randomly
+pushed towards failure (hard edges, an extreme texture or intensity, a wrong size, off
+the object); render, judge with the measured critic (as the QE tool does), then for
+every advice item separately: refine with that item alone, render again with the same
+render seed, judge again and compare the advising term before and after ("improved": it
+went up; "score not worse": the whole verdict's score did not go down, so the change
+did not just trade one term for another).
 
 Usage::
 
-    python benchmarks/bench_advice.py [--cases 150] [--size 192] [--json docs/results/bench_advice.json]
+    python benchmarks/bench_advice.py [--cases 150] [--size 192] [--categories hazelnut,magnetic_tile]
+        [--json docs/results/bench_advice.json]
 """
 from __future__ import annotations
 
@@ -65,17 +68,26 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None)
     p.add_argument("--details", type=int, default=0, help="print up to N non-improving cases per advice")
+    p.add_argument("--categories", default="hazelnut,magnetic_tile",
+                   help="knowledge-base categories, comma-separated, taken in turn (object categories on the "
+                        "synthetic nut-like part, texture categories on the synthetic grey surface)")
     args = p.parse_args()
     cv2.setNumThreads(1)
     kb = KnowledgeBase.default()
-    groups = {"hazelnut": kb.entries("hazelnut"), "magnetic_tile": kb.entries("magnetic_tile")}
+    names = [c.strip() for c in args.categories.split(",") if c.strip()]
+    groups = {c: kb.entries(c) for c in names}
+    empty = [c for c, entries in groups.items() if not entries]
+    if empty:
+        p.error(f"--categories: no knowledge-base entries for {', '.join(empty)}")
+    kinds = {c: kb.category(c).kind for c in names}
     rng = np.random.default_rng(args.seed)
     stats: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     detail: dict[tuple[str, str, str], list[tuple]] = defaultdict(list)
+    score: dict[tuple[str, str, str], list[float]] = defaultdict(list)  # the whole verdict's score change
     start = time.perf_counter()
     for case in range(args.cases):
-        category = "hazelnut" if case % 2 == 0 else "magnetic_tile"
-        kind = "object" if category == "hazelnut" else "texture"
+        category = names[case % len(names)]
+        kind = "object" if kinds[category] == "object" else "texture"
         image = object_image(np.random.default_rng([args.seed, case]), args.size) if kind == "object" else \
             texture_image(np.random.default_rng([args.seed, case]), args.size)
         fg = foreground(image, kind)
@@ -95,19 +107,21 @@ def main() -> int:
                 direction = f"{direction} ({getattr(spec, field)} -> {getattr(new, field)})"
             key = (term, item["parameter"], direction)
             stats[key].append(after.terms.get(term, 0.0) - before.terms.get(term, 0.0))
+            score[key].append(after.score - before.score)
             detail[key].append((spec.family, spec.blend, spec.color, spec.intensity, round(stats[key][-1], 3)))
     wall = time.perf_counter() - start
     rows = []
-    print(f"| term | parameter | direction | n | improved | not worse | mean change |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| term | parameter | direction | n | improved | not worse | mean change | score not worse |")
+    print("|---|---|---|---|---|---|---|---|")
     for (term, parameter, direction), deltas in sorted(stats.items()):
         d = np.asarray(deltas)
+        sc = np.asarray(score[(term, parameter, direction)])
         row = {"term": term, "parameter": parameter, "direction": direction, "n": int(len(d)),
                "improved": round(float((d > 1e-6).mean()), 3), "not_worse": round(float((d >= -1e-6).mean()), 3),
-               "mean_change": round(float(d.mean()), 3)}
+               "mean_change": round(float(d.mean()), 3), "score_not_worse": round(float((sc >= -1e-6).mean()), 3)}
         rows.append(row)
         print(f"| {term} | {parameter} | {direction} | {row['n']} | {row['improved']:.0%} | {row['not_worse']:.0%} | "
-              f"{row['mean_change']:+.3f} |")
+              f"{row['mean_change']:+.3f} | {row['score_not_worse']:.0%} |")
     if args.details:
         for key, items in sorted(detail.items()):
             bad = [d for d in items if d[-1] <= 1e-6]
@@ -118,7 +132,7 @@ def main() -> int:
         Path(args.json).write_text(json.dumps({
             "command": "python " + " ".join(sys.argv), "date": date.today().isoformat(),
             "machine": f"{platform.machine()}, 2 shared CPU cores", "cases": args.cases, "size": args.size,
-            "seed": args.seed, "rows": rows, "wall_s": round(wall, 1)}, indent=1))
+            "seed": args.seed, "categories": names, "rows": rows, "wall_s": round(wall, 1)}, indent=1))
     return 0
 
 

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 
 from anomalyagent.foreground import foreground
@@ -69,6 +71,34 @@ def test_refine_follows_each_kind_of_advice():
     moved = refine(off, [{"parameter": "location", "direction": "move_onto_object"}], entry, fg, rng)
     assert _pixel(fg, moved.center)
     assert moved.instruction != off.instruction
+
+
+def test_refine_texture_steps_add_grain_and_size_follows_the_advised_scale():
+    kb = KnowledgeBase.default()
+    entry = kb.lookup("hazelnut", "hole").entry
+    image = object_image(np.random.default_rng(4), 128)
+    fg = foreground(image, "object")
+    rng = np.random.default_rng(0)
+    spec = sample_spec(entry, image, fg, rng).replace(size=0.1)
+    entry = dataclasses.replace(entry, size=(0.02, 0.4))
+    more = [{"parameter": "texture", "direction": "increase"}]
+    # smooth and glossy both remove the grain: "increase" goes to the first finish that adds it
+    assert [refine(spec.replace(texture=t), more, entry, fg, rng).texture for t in ("smooth", "glossy", "keep", "fibrous", "grainy")] \
+        == ["fibrous", "fibrous", "fibrous", "grainy", "grainy"]
+    less = [{"parameter": "texture", "direction": "decrease"}]
+    assert [refine(spec.replace(texture=t), less, entry, fg, rng).texture for t in ("grainy", "fibrous", "keep", "glossy", "smooth")] \
+        == ["keep", "keep", "glossy", "smooth", "smooth"]
+    assert refine(spec.replace(texture="grainy"), [{"parameter": "texture", "direction": "smooth"}], entry, fg, rng).texture == "smooth"
+    assert refine(spec, [{"parameter": "size", "direction": "increase", "scale": 3.0}], entry, fg, rng).size == 0.3
+    assert refine(spec, [{"parameter": "size", "direction": "decrease", "scale": 0.5}], entry, fg, rng).size == 0.05
+    # a scale on the wrong side of 1 (or garbage) falls back to the fixed 1.5x step
+    assert refine(spec, [{"parameter": "size", "direction": "increase", "scale": 0.5}], entry, fg, rng).size == 0.15
+    assert refine(spec, [{"parameter": "size", "direction": "increase", "scale": "x"}], entry, fg, rng).size == 0.15
+    # never past the knowledge base's range (real defects' extents); beyond it, no further
+    assert refine(spec, [{"parameter": "size", "direction": "increase", "scale": 4.0}], entry, fg, rng).size == 0.4
+    assert refine(spec.replace(size=0.05), [{"parameter": "size", "direction": "decrease", "scale": 0.25}], entry, fg, rng).size == 0.02
+    assert refine(spec.replace(size=0.6), [{"parameter": "size", "direction": "increase"}], entry, fg, rng).size == 0.6
+    assert refine(spec.replace(size=0.6), [{"parameter": "size", "direction": "decrease"}], entry, fg, rng).size == 0.4
 
 
 def test_axis_angle_prior_draws_both_image_axes():

@@ -38,6 +38,7 @@ from ..change import change_mask
 from ..foreground import foreground as estimate_foreground
 from ..records import DefectSpec, _Record
 from ..registry import Registry
+from .advice import adapt, changed_spread, unchanged_term
 from .appearance import color_term, seam_term, seam_value, texture_term, visibility_term, visibility_values
 from .calibration import Calibration, resolve_calibration
 from .location import location_term
@@ -107,10 +108,10 @@ def combine_quality(terms: list[TermResult]) -> float:
     return float(np.sqrt(worst * np.exp(np.mean(logs))))
 
 
-def nothing_changed() -> Judgement:
-    """The verdict for an edit that changed nothing measurable."""
-    t = TermResult("visibility", 0.0, {}, "intensity", "increase",
-                   "Nothing visible changed; increase the defect's intensity (and check its size).")
+def nothing_changed(share: float = 0.0, spans: bool = False, family: str | None = None) -> Judgement:
+    """The verdict for an edit that changed nothing measurable; ``share``, ``spans``,
+    ``family``: see critic/advice.py ``unchanged_term`` (too wide or too plain, not too faint)."""
+    t = unchanged_term(share, spans, family)
     advice = advice_from([t])
     return Judgement(0.0, 0.0, 0.0, False, {"visibility": 0.0}, advice,
                      write_review(0.0, 0.0, False, [t], advice, "The edit left the image unchanged."))
@@ -170,7 +171,8 @@ def judge(
         mask = change_mask(normal, edited, hint=spec.center if spec is not None else None)
     mask = np.ascontiguousarray(mask, dtype=bool)
     if not mask.any():
-        return nothing_changed()
+        return nothing_changed(*((0.0, False) if given_mask else changed_spread(normal, edited)),
+                               spec.family if spec is not None else None)
     if foreground is None:
         foreground = estimate_foreground(normal, kind)
     texture = kind == "texture" or (kind == "auto" and bool(foreground.all()))
@@ -197,7 +199,7 @@ def judge(
         from .learned import realism_term
 
         quality_terms.append(realism_term(edited, mask, bank, getattr(entry, "category", None)))
-    all_terms = [loc] + quality_terms
+    all_terms = adapt([loc] + quality_terms, spec)
     location_score = 5.0 * loc.value
     quality_score = 5.0 * combine_quality(quality_terms)
     score = location_score + quality_score

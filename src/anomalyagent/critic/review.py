@@ -1,9 +1,10 @@
 """Turning term results into advice a policy can act on, and a review it can read.
 
 Advice is one dict per failing term, worst first:
-``{"term", "parameter", "direction", "text", "value"}`` where ``parameter`` is the edit
+``{"term", "parameter", "direction", "text", "value"}`` (plus ``"scale"``, a factor for a
+size or aspect change, when the term measured one: critic/advice.py) where ``parameter`` is the edit
 parameter to change (critic/term.py PARAMETERS) and ``direction`` how ("increase",
-"decrease", "move_onto_object", "move_to_edge", "soften", "change", ...). The review is
+"decrease", "move_onto_object", "move_to_edge", "soften", "smooth", "change", ...). The review is
 the same content in sentences, led by the scores, so a language model sees what failed
 and what to do in one paragraph.
 """
@@ -22,10 +23,14 @@ NAMES = {
 def advice_from(terms: Iterable[TermResult]) -> list[dict[str, Any]]:
     """Advice for every failing term that knows what to change, worst term first."""
     failing = sorted((t for t in terms if t.failing and t.parameter), key=lambda t: t.value)
-    return [
-        {"term": t.name, "parameter": t.parameter, "direction": t.direction, "text": t.text, "value": round(t.value, 3)}
-        for t in failing
-    ]
+    out = []
+    for t in failing:
+        item = {"term": t.name, "parameter": t.parameter, "direction": t.direction, "text": t.text,
+                "value": round(t.value, 3)}
+        if t.scale > 0:
+            item["scale"] = round(t.scale, 3)
+        out.append(item)
+    return out
 
 
 def write_review(location: float, quality: float, passed: bool, terms: Iterable[TermResult],

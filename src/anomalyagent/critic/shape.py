@@ -11,9 +11,12 @@ Why ``cover`` besides ``extent``: once a defect spans the crop its extent satura
 """
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
+from .advice import clip_scale
 from .term import TermResult, band, ramp
 
 # Without a knowledge-base entry: anything from a few pixels to the whole crop's side.
@@ -62,6 +65,19 @@ def size_score(extent: float, low: float, high: float) -> float:
     return band(extent, low / 3.0, low / 1.25, high * 1.25, high * 2.5)
 
 
+def size_scale(extent: float, cover: float, low: float, high: float, big: bool) -> float:
+    """Factor to multiply a failing defect's size by so that its extent lands in the
+    middle (geometric) of the prior [low, high] and, when too big, its cover at half of
+    MAX_COVER[0] (cover grows with the square of the size); at least one 1.5x step, within
+    critic.advice.SCALE_RANGE."""
+    factor = math.sqrt(max(low, 1e-3) * high) / max(extent, 1e-3)
+    if big:
+        factor = min(factor, math.sqrt(0.5 * MAX_COVER[0] / max(cover, 1e-6)), 1.0 / 1.5)
+    else:
+        factor = max(factor, 1.5)
+    return clip_scale(factor)
+
+
 def shape_term(mask: np.ndarray, foreground: np.ndarray, size: tuple[float, float] | None = None,
                aspect: tuple[float, float] | None = None) -> TermResult:
     """Size (extent, cover) and elongation against the priors ``size`` and ``aspect``
@@ -84,6 +100,7 @@ def shape_term(mask: np.ndarray, foreground: np.ndarray, size: tuple[float, floa
         result.direction = "decrease" if big else "increase"
         result.text = (f"The defect spans {ext:.1%} of the shorter side and covers {cover:.1%} of the part; "
                        f"this defect is usually {lo:.0%}-{hi:.0%} long: {result.direction} its size.")
+        result.scale = size_scale(ext, cover, lo, hi, big)
     elif s_aspect < 0.5:
         result.parameter = "aspect"
         result.direction = "increase" if asp < alo else "decrease"

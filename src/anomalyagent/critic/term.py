@@ -20,7 +20,8 @@ FAIL_BELOW = 0.5  # a term under this value is failing and produces advice
 class TermResult:
     """One measured term: ``value`` in [0, 1]; ``measured`` holds the raw numbers (units in
     the term's docstring); ``parameter``/``direction``/``text`` say what to change when the
-    value is low (empty when the term has nothing to advise)."""
+    value is low (empty when the term has nothing to advise); ``scale``, when > 0, by what
+    factor (a size that is four times too small asks for about 4, not one fixed step)."""
 
     name: str
     value: float
@@ -28,6 +29,7 @@ class TermResult:
     parameter: str = ""
     direction: str = ""
     text: str = ""
+    scale: float = 0.0  # advised factor for a size/aspect change (critic/advice.py); 0: the policy's own step
 
     def __post_init__(self) -> None:
         self.value = float(min(1.0, max(0.0, self.value)))
