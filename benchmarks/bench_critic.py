@@ -29,7 +29,8 @@ Honest protocol:
 - for an object product and a defect that moves or removes material (a bent or cut lead,
   a chipped case, a displaced part: ``critic.judge.moves_material`` or family
   ``missing``), the pseudo-normal is a "normal twin" (``normal_twin``: the best matching
-  train/good image, registered on the object, pasted inside the mask), since inpainting
+  train/good image, registered on the object, matched on the object's or its compact
+  body's outline, pasted inside the mask), since inpainting
   cannot bring back a missing piece; otherwise ``--reconstruct`` inpainting. The JSON
   counts both per category (``pseudo_normals``).
 
@@ -90,7 +91,7 @@ MAX_NORMALS = 100
 TWIN_RING = 0.03  # the defect mask grown by this (fraction of the side) is left out when registering
 TWIN_NORMALS = 40  # normal images searched for a twin
 TWIN_FEATHER = 3.0  # px over which the twin fades in from the mask's border
-TWIN_IOU = 0.8  # object-outline IoU (outside the defect) a normal twin needs
+TWIN_IOU = 0.8  # object- or body-outline IoU (outside the defect) a normal twin needs
 
 
 def auroc(positive: list[float], negative: list[float]) -> tuple[float | None, str]:
@@ -138,8 +139,8 @@ def _centroid(mask: np.ndarray) -> tuple[float, float] | None:
     return (float(xs.mean()), float(ys.mean())) if xs.size else None
 
 
-def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple[np.ndarray, np.ndarray]],
-                obj: np.ndarray) -> tuple[np.ndarray | None, float]:
+def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple],
+                obj: np.ndarray, body: np.ndarray | None = None) -> tuple[np.ndarray | None, float]:
     """A pseudo-normal from the product's own normal images, for a defect that moves or
     removes material (a bent or cut lead, a chipped case, a displaced part): inpainting cannot bring back
     the missing piece, the normal set can. ``normals``: (image, object mask) pairs from
@@ -149,6 +150,11 @@ def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple[np.ndar
     then best matches outside the defect is pasted inside ``mask`` only (outside, the pair
     is exactly the anomaly image). (twin or None, that IoU); None below TWIN_IOU. Without
     an anchor the match is the share of the normal's object inside the grown defect.
+    ``normals`` may carry a third element, the normal's compact body (product part
+    "body"), and ``body`` that of ``image``: the match is then the better of the object's
+    and the body's IoU, since thin parts (leads) bend differently from one normal image to
+    the next and are the first thing the object mask of a damaged image gets wrong (a lead
+    missed outside the defect is no reason to reject a twin whose case fits).
     Only the normal images are searched (train/good), never another anomaly."""
     h, w = mask.shape
     r = max(3, int(round(TWIN_RING * min(h, w))))
@@ -156,9 +162,11 @@ def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple[np.ndar
     keep = obj & ~grown
     anchor = _centroid(keep) if keep.sum() >= 0.3 * max(int(obj.sum()), 1) else None
     best, best_iou = None, -1.0
-    for n, n_obj in normals:
+    keep_body = body & ~grown if body is not None else None
+    for n, n_obj, *rest in normals:
         if n.shape != image.shape:
             continue
+        n_body = rest[0] if rest else None
         dx = dy = 0.0
         if anchor is not None:
             c = _centroid(n_obj & ~grown)
@@ -172,6 +180,10 @@ def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple[np.ndar
         else:
             a, b = obj & ~grown, moved_obj & ~grown
             iou = float((a & b).sum() / max(int((a | b).sum()), 1))
+            if keep_body is not None and n_body is not None and keep_body.any():
+                moved_body = cv2.warpAffine(n_body.view(np.uint8), shift, (w, h), flags=cv2.INTER_NEAREST) > 0
+                b = moved_body & ~grown
+                iou = max(iou, float((keep_body & b).sum() / max(int((keep_body | b).sum()), 1)))
         if iou > best_iou:
             best_iou = iou
             best = cv2.warpAffine(n, shift, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
@@ -185,6 +197,13 @@ def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple[np.ndar
         alpha = alpha[..., None]
     twin = np.clip(alpha * best.astype(np.float32) + (1 - alpha) * image.astype(np.float32) + 0.5, 0, 255)
     return twin.astype(np.uint8), best_iou
+
+
+def _object_and_body(product, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(object mask, compact body mask or None) of ``image`` from the product model."""
+    obj, parts = product.locate(image)
+    body = parts.get("body")
+    return obj, (body if body is not None and body.shape == obj.shape and body.any() else None)
 
 
 def part_mask(entry, defect: str, parts: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -220,7 +239,7 @@ def load_category(root: Path, kb: KnowledgeBase, method: str, limit: int, seed: 
         product = None
     product_s = time.perf_counter() - t
     twins = {"used": 0, "inpainted": 0}
-    located = [(n, product.locate(n)[0]) for n in normals[:TWIN_NORMALS]] if product is not None else []
+    located = [(n, *_object_and_body(product, n)) for n in normals[:TWIN_NORMALS]] if product is not None else []
     sets: dict[str, list[dict]] = {}
     for name, records in (("reserved", split.reserved), ("test", [r for r in split.test if r.is_anomaly])):
         items = []
@@ -237,7 +256,7 @@ def load_category(root: Path, kb: KnowledgeBase, method: str, limit: int, seed: 
             spec = entry_spec(entry, rec.defect)
             twin = None
             if located and product.kind == "object" and (moves_material(spec) or spec.family == "missing"):
-                twin = normal_twin(image, mask, located, product.locate(image)[0])[0]
+                twin = normal_twin(image, mask, located, *_object_and_body(product, image))[0]
             twins["used" if twin is not None else "inpainted"] += 1
             normal = twin if twin is not None else reconstruct_normal(image, mask, method)
             if product is not None:
