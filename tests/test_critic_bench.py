@@ -104,3 +104,21 @@ def test_a_normal_twin_brings_back_the_missing_piece(bench):
     # a normal set that does not match the object's outline is not used (the caller inpaints)
     odd = [(np.full_like(anomaly, 120), np.zeros((96, 96), bool) | (np.arange(96)[:, None] < 10))]
     assert bench.normal_twin(anomaly, mask, odd, obj)[0] is None
+
+
+def test_a_normal_twin_may_match_on_the_body_when_the_object_mask_misses_a_lead(bench):
+    anomaly, obj = _lead_scene(3, cut=True)
+    mask = np.zeros((96, 96), bool)
+    mask[64:86, 41:51] = True
+    missed = obj.copy()
+    missed[45:64] = False  # the damaged image's object mask lost the lead outside the defect
+    normals = [_lead_scene(s) for s in (-6, 0, 5)]
+    assert bench.normal_twin(anomaly, mask, normals, missed)[0] is None
+    def body(shift: int) -> np.ndarray:
+        b = np.zeros((96, 96), bool)
+        b[20:45, 30 + shift:60 + shift] = True  # the case of _lead_scene(shift)
+        return b
+
+    with_bodies = [(img, o, body(s)) for (img, o), s in zip(normals, (-6, 0, 5))]
+    twin, iou = bench.normal_twin(anomaly, mask, with_bodies, missed, body(3))
+    assert twin is not None and iou >= bench.TWIN_IOU and twin[75, 47, 0] > 200
