@@ -245,6 +245,9 @@ def test_a_thin_part_counts_with_the_objects_thin_pieces():
     case = np.zeros_like(fg)
     case[10:50, 25:75] = True  # a compact part is never widened
     assert np.array_equal(thin_continuation(case, fg), case)
+    big = np.ones((8, 8), bool)  # the same scene at 8x (800 px): the opening runs shrunk
+    grown8 = thin_continuation(np.kron(part, big), np.kron(fg, big))
+    assert grown8[640:720, 384:424].all() and not grown8[80:400, 200:600].any()
 
 
 def test_size_is_full_within_twice_the_knowledge_range_and_zero_at_four_times():

@@ -30,6 +30,7 @@ REGION_FLOOR = 0.15  # location value when the defect is on the part but where i
 MOVED_ON, MOVED_FULL = 0.15, 0.35  # on-object ramp for edits that move material (old + new place)
 MOVED_REACH = 0.05  # moved material may land this far (fraction of min(H, W)) beside the part
 THIN_PART = 0.03  # a named part whose widest point is at most this (half-width, fraction of min(H, W)) is thin
+THIN_RADIUS = 16  # px: the largest disc radius thin_continuation opens with at full size
 
 
 def on_object_fraction(mask: np.ndarray, foreground: np.ndarray) -> float:
@@ -93,13 +94,21 @@ def thin_continuation(part: np.ndarray, foreground: np.ndarray) -> np.ndarray:
     half = float(cv2.distanceTransform(np.pad(part.view(np.uint8), 1), cv2.DIST_L2, 3).max())
     if half <= 0.0 or half > THIN_PART * min(part.shape):
         return part
-    r = int(np.ceil(2.0 * half)) + 1
     fg = np.ascontiguousarray(foreground, dtype=bool).view(np.uint8)
-    body = cv2.morphologyEx(fg, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    h, w = fg.shape
+    # Large discs are slow (O(pixels x radius)): above THIN_RADIUS px the opening runs on a
+    # copy shrunk so the disc is THIN_RADIUS px (the body is a coarse notion).
+    scale = max(1.0, 2.0 * half / THIN_RADIUS)
+    small = fg if scale == 1.0 else (cv2.resize(fg * 255, (max(1, round(w / scale)), max(1, round(h / scale))),
+                                                interpolation=cv2.INTER_AREA) > 127).astype(np.uint8)
+    r = int(np.ceil(2.0 * half / scale)) + 1
+    body = cv2.morphologyEx(small, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     # The opening also rounds the body's corners (by at most 0.41 r): grown back by r / 2,
     # the body keeps its corners and only what sticks out of it stays thin.
     k = (r + 1) // 2
     body = cv2.dilate(body, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    if scale != 1.0:
+        body = cv2.resize(body, (w, h), interpolation=cv2.INTER_NEAREST)
     thin = (fg > 0) & (body == 0)
     return part | thin
 
