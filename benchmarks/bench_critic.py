@@ -29,7 +29,8 @@ Honest protocol:
 - for an object product and a defect that moves or removes material (a bent or cut lead,
   a chipped case, a displaced part: ``critic.judge.moves_material`` or family
   ``missing``), the pseudo-normal is a "normal twin" (``normal_twin``: the best matching
-  train/good image, registered on the object, pasted inside the mask), since inpainting
+  train/good image, registered on the object, matched on the object's or its compact
+  body's outline, pasted inside the mask), since inpainting
   cannot bring back a missing piece; otherwise ``--reconstruct`` inpainting. The JSON
   counts both per category (``pseudo_normals``).
 
@@ -43,12 +44,16 @@ real pass rate >= 0.9.
 Prints per category the AUROC per corruption and the real pass rate on the test
 two-thirds, the calibration it was scored with, the terms that fail real defects, then
 the timing (one thread, 256x256). ``--json`` ends with the JSON summary line (null and a
-reason where a number cannot be computed, never NaN); ``--out FILE`` also writes it.
+reason where a number cannot be computed, never NaN); ``--out FILE`` also writes it. A
+category with at most PAIRS_MAX real test anomalies also lists every pair (score,
+halves, terms, raw measurements) under ``pairs``: its AUROCs are counts over a few pairs.
 
 Usage::
 
     python benchmarks/bench_critic.py --data /work/shared/data --json [--out docs/results/critic.json]
     python benchmarks/bench_critic.py --data /work/shared/data/hazelnut --json   # one category
+    python benchmarks/bench_critic.py --data /work/shared/data --fits OLD_calibrations.json --json
+        # changed terms under an older commit's fits (no fitting)
 """
 from __future__ import annotations
 
@@ -86,11 +91,12 @@ GRID_POWER = (0.5, 1.0)
 GRID_REPLACE = (0.0, 0.25, 0.5, 1.0)  # 0: the replacement ratio off
 FLOORS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5)
 TARGET_AUROC, TARGET_PASS, FIT_PASS = 0.9, 0.85, 0.9
+PAIRS_MAX = 10  # categories with at most this many real test anomalies list every pair in the JSON
 MAX_NORMALS = 100
 TWIN_RING = 0.03  # the defect mask grown by this (fraction of the side) is left out when registering
 TWIN_NORMALS = 40  # normal images searched for a twin
 TWIN_FEATHER = 3.0  # px over which the twin fades in from the mask's border
-TWIN_IOU = 0.8  # object-outline IoU (outside the defect) a normal twin needs
+TWIN_IOU = 0.8  # object- or body-outline IoU (outside the defect) a normal twin needs
 
 
 def auroc(positive: list[float], negative: list[float]) -> tuple[float | None, str]:
@@ -138,8 +144,8 @@ def _centroid(mask: np.ndarray) -> tuple[float, float] | None:
     return (float(xs.mean()), float(ys.mean())) if xs.size else None
 
 
-def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple[np.ndarray, np.ndarray]],
-                obj: np.ndarray) -> tuple[np.ndarray | None, float]:
+def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple],
+                obj: np.ndarray, body: np.ndarray | None = None) -> tuple[np.ndarray | None, float]:
     """A pseudo-normal from the product's own normal images, for a defect that moves or
     removes material (a bent or cut lead, a chipped case, a displaced part): inpainting cannot bring back
     the missing piece, the normal set can. ``normals``: (image, object mask) pairs from
@@ -149,6 +155,11 @@ def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple[np.ndar
     then best matches outside the defect is pasted inside ``mask`` only (outside, the pair
     is exactly the anomaly image). (twin or None, that IoU); None below TWIN_IOU. Without
     an anchor the match is the share of the normal's object inside the grown defect.
+    ``normals`` may carry a third element, the normal's compact body (product part
+    "body"), and ``body`` that of ``image``: the match is then the better of the object's
+    and the body's IoU, since thin parts (leads) bend differently from one normal image to
+    the next and are the first thing the object mask of a damaged image gets wrong (a lead
+    missed outside the defect is no reason to reject a twin whose case fits).
     Only the normal images are searched (train/good), never another anomaly."""
     h, w = mask.shape
     r = max(3, int(round(TWIN_RING * min(h, w))))
@@ -156,9 +167,11 @@ def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple[np.ndar
     keep = obj & ~grown
     anchor = _centroid(keep) if keep.sum() >= 0.3 * max(int(obj.sum()), 1) else None
     best, best_iou = None, -1.0
-    for n, n_obj in normals:
+    keep_body = body & ~grown if body is not None else None
+    for n, n_obj, *rest in normals:
         if n.shape != image.shape:
             continue
+        n_body = rest[0] if rest else None
         dx = dy = 0.0
         if anchor is not None:
             c = _centroid(n_obj & ~grown)
@@ -172,6 +185,10 @@ def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple[np.ndar
         else:
             a, b = obj & ~grown, moved_obj & ~grown
             iou = float((a & b).sum() / max(int((a | b).sum()), 1))
+            if keep_body is not None and n_body is not None and keep_body.any():
+                moved_body = cv2.warpAffine(n_body.view(np.uint8), shift, (w, h), flags=cv2.INTER_NEAREST) > 0
+                b = moved_body & ~grown
+                iou = max(iou, float((keep_body & b).sum() / max(int((keep_body | b).sum()), 1)))
         if iou > best_iou:
             best_iou = iou
             best = cv2.warpAffine(n, shift, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
@@ -185,6 +202,13 @@ def normal_twin(image: np.ndarray, mask: np.ndarray, normals: list[tuple[np.ndar
         alpha = alpha[..., None]
     twin = np.clip(alpha * best.astype(np.float32) + (1 - alpha) * image.astype(np.float32) + 0.5, 0, 255)
     return twin.astype(np.uint8), best_iou
+
+
+def _object_and_body(product, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(object mask, compact body mask or None) of ``image`` from the product model."""
+    obj, parts = product.locate(image)
+    body = parts.get("body")
+    return obj, (body if body is not None and body.shape == obj.shape and body.any() else None)
 
 
 def part_mask(entry, defect: str, parts: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -220,7 +244,7 @@ def load_category(root: Path, kb: KnowledgeBase, method: str, limit: int, seed: 
         product = None
     product_s = time.perf_counter() - t
     twins = {"used": 0, "inpainted": 0}
-    located = [(n, product.locate(n)[0]) for n in normals[:TWIN_NORMALS]] if product is not None else []
+    located = [(n, *_object_and_body(product, n)) for n in normals[:TWIN_NORMALS]] if product is not None else []
     sets: dict[str, list[dict]] = {}
     for name, records in (("reserved", split.reserved), ("test", [r for r in split.test if r.is_anomaly])):
         items = []
@@ -237,7 +261,7 @@ def load_category(root: Path, kb: KnowledgeBase, method: str, limit: int, seed: 
             spec = entry_spec(entry, rec.defect)
             twin = None
             if located and product.kind == "object" and (moves_material(spec) or spec.family == "missing"):
-                twin = normal_twin(image, mask, located, product.locate(image)[0])[0]
+                twin = normal_twin(image, mask, located, *_object_and_body(product, image))[0]
             twins["used" if twin is not None else "inpainted"] += 1
             normal = twin if twin is not None else reconstruct_normal(image, mask, method)
             if product is not None:
@@ -276,7 +300,7 @@ def evaluate(judged: list[dict], cal: Calibration) -> list[dict]:
         j = rescore(rec["judgement"], cal)
         broken = any(v < HARD_FAIL for k, v in j.terms.items() if k not in NO_HARD_FAIL)
         rows.append({**{k: v for k, v in rec.items() if k != "judgement"}, "score": j.score, "location": j.location,
-                     "quality": j.quality, "broken": broken, "terms": j.terms})
+                     "quality": j.quality, "broken": broken, "terms": j.terms, "measured": j.measured})
     return rows
 
 
@@ -308,6 +332,10 @@ def summary(rows: list[dict], cal: Calibration) -> dict:
                     out["real_failing_terms"][name] = out["real_failing_terms"].get(name, 0) + 1
             if r["quality"] < cal.quality_floor:
                 out["real_failing_terms"]["quality floor"] = out["real_failing_terms"].get("quality floor", 0) + 1
+    if 0 < len(real) <= PAIRS_MAX:  # a few anomalies: every pair, so each AUROC step can be read
+        out["pairs"] = [{"defect": r["defect"], "kind": r["kind"], "score": r["score"], "location": r["location"],
+                         "quality": r["quality"], "passed": passes(r, cal), "terms": r["terms"],
+                         "measured": r["measured"]} for r in rows]
     return out
 
 
@@ -402,6 +430,26 @@ def shipped_calibrations(result: dict) -> dict:
                         if name not in c["calibration"]["fitted_on"]}}
 
 
+def read_fits(path: Path) -> dict:
+    """A calibration set as ``shipped_calibrations`` writes it: {"default": Calibration,
+    "without": {category: Calibration}}; ValueError naming the file otherwise."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {"default": Calibration.from_dict(data["default"]),
+                "without": {str(k): Calibration.from_dict(v) for k, v in dict(data.get("without", {})).items()}}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a calibration set ({exc})") from None
+
+
+def given_fit(fits: dict, category: str) -> Calibration:
+    """The fit without ``category`` from a calibration set; its default when that never saw it."""
+    if category in fits["without"]:
+        return fits["without"][category]
+    if category in fits["default"].fitted_on:
+        raise ValueError(f"the calibration set has no fit without {category!r}")
+    return fits["default"]
+
+
 def fmt(v: float | None) -> str:
     return "   n/a" if v is None else f"{v:6.3f}"
 
@@ -438,7 +486,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-calibrations", default="", metavar="FILE",
                         help="write the shipped calibration set (the all-category fit and each fit without one "
                         "category) to FILE, e.g. src/anomalyagent/critic/calibrations.json")
+    parser.add_argument("--fits", default="", metavar="FILE",
+                        help="score each category with the fit without it from FILE, a calibration set as "
+                        "--write-calibrations writes (e.g. an older commit's critic/calibrations.json), instead of "
+                        "fitting: what changed terms do under unchanged thresholds")
     args = parser.parse_args(argv)
+    if args.fits and args.write_calibrations:
+        print("error: --fits scores with given fits; it cannot write new ones (--write-calibrations)", file=sys.stderr)
+        return 2
+    try:
+        given = read_fits(Path(args.fits)) if args.fits else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING)
     cv2.setNumThreads(1)
     kb = KnowledgeBase.default()
@@ -449,6 +509,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.categories:
         roots = [r for r in roots if r.name in set(args.categories)]
+    if given:
+        try:
+            for root in roots:
+                given_fit(given, root.name)
+        except ValueError as exc:
+            print(f"error: {args.fits}: {exc}", file=sys.stderr)
+            return 2
     cats = []
     for root in roots:
         try:
@@ -458,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped {root.name}: {exc}", file=sys.stderr)
     grid = list(itertools.product(GRID_VISIBILITY, GRID_ABNORMALITY, GRID_INCOHERENCE, GRID_POWER, GRID_REPLACE))
     judged = {c["name"]: {split: judge_all(c[split], c["model"]) for split in ("reserved", "test")} for c in cats}
-    calib_rows = {key: {c["name"]: evaluate(judged[c["name"]]["reserved"], Calibration(
+    calib_rows = {} if given else {key: {c["name"]: evaluate(judged[c["name"]]["reserved"], Calibration(
         visibility_good=key[0], abnormality_good=key[1], incoherence_good=key[2], strength_power=key[3],
         replace_good=key[4]))
         for c in cats} for key in grid}
@@ -467,9 +534,14 @@ def main(argv: list[str] | None = None) -> int:
                     "date": datetime.date.today().isoformat(), "machine": "2 shared CPU cores, one thread",
                     "protocol": "leave one category out; thresholds fitted on the other categories' reserved first "
                                 "third; scores on the test two-thirds", "categories": {}}
+    if given:
+        result["fits_from"] = args.fits
     for c in cats:
         others = [n for n in names if n != c["name"]]
-        cal = fit(calib_rows, others) if others else resolve_calibration(f"without:{c['name']}")
+        if given:
+            cal = given_fit(given, c["name"])
+        else:
+            cal = fit(calib_rows, others) if others else resolve_calibration(f"without:{c['name']}")
         rows = evaluate(judged[c["name"]]["test"], cal)
         s = summary(rows, cal)
         skipped: dict[str, int] = {}
@@ -490,10 +562,10 @@ def main(argv: list[str] | None = None) -> int:
                                                              **(c["product"] or {"none": True})},
                                            "pseudo_normals": c["twins"],
                                            "targets_missed": missed}
-    result["calibration_all"] = fit(calib_rows, names).to_dict()
+    result["calibration_all"] = (given["default"] if given else fit(calib_rows, names)).to_dict()
     result["timing_256"] = timing([{**it, "model": c["model"]} for c in cats for it in c["test"]], args.seed)
-    print("\ncalibration fitted on all given categories' reserved thirds (the committed default candidate): "
-          + json.dumps(result["calibration_all"]))
+    print(("\ndefault calibration of the given fits: " if given else "\ncalibration fitted on all given "
+           "categories' reserved thirds (the committed default candidate): ") + json.dumps(result["calibration_all"]))
     print("timing at 256x256, one thread: " + json.dumps(result["timing_256"]))
     print("\n| category | " + " | ".join(KINDS) + " | real pass |")
     print("|---" * (len(KINDS) + 2) + "|")

@@ -44,6 +44,9 @@ def test_single_category_folder_uses_the_default_calibration(bench, tmp_path, ca
     cat = out["categories"]["tile"]
     assert cat["calibration"]["fitted_on"] == list(bench.DEFAULT.fitted_on) and cat["held_out"] and _no_nan(out)
     assert cat["auroc"]["move"] is None and cat["auroc_reason"]["move"]  # null + a reason, never NaN
+    assert 0 < cat["n_real"] <= bench.PAIRS_MAX  # a few anomalies: every pair is listed
+    assert len(cat["pairs"]) == cat["n_real"] + sum(cat["n"].values())
+    assert {"defect", "kind", "score", "passed", "terms", "measured"} <= set(cat["pairs"][0])
     assert json.loads((tmp_path / "r.json").read_text()) == out
 
 
@@ -55,6 +58,32 @@ def test_a_single_shipped_category_uses_the_fit_without_it(bench, tmp_path, caps
     cat = _last_json(capsys.readouterr().out)["categories"]["transistor"]
     assert cat["calibration"] == resolve_calibration("without:transistor").to_dict()
     assert "transistor" not in cat["calibration"]["fitted_on"] and cat["held_out"]
+
+
+def test_given_fits_score_each_category_with_the_fit_without_it(bench, tmp_path, capsys):
+    from anomalyagent.critic.calibration import Calibration
+
+    data = tmp_path / "data"
+    make_category(data / "tile", per_defect=3, size=48)
+    make_category(data / "wood", per_defect=3, size=48)
+    fits = {"default": Calibration(visibility_good=5.0, fitted_on=("tile", "wood")).to_dict(),
+            "without": {"tile": Calibration(visibility_good=7.0, fitted_on=("wood",)).to_dict(),
+                        "wood": Calibration(visibility_good=9.0, fitted_on=("tile",)).to_dict()}}
+    (tmp_path / "fits.json").write_text(json.dumps(fits))
+    assert bench.main(["--data", str(data), "--json", "--fits", str(tmp_path / "fits.json")]) == 0
+    out = _last_json(capsys.readouterr().out)
+    assert out["categories"]["tile"]["calibration"]["visibility_good"] == 7.0
+    assert out["categories"]["wood"]["calibration"]["visibility_good"] == 9.0
+    assert out["calibration_all"]["visibility_good"] == 5.0 and out["fits_from"].endswith("fits.json")
+    # a set that saw a category but has no fit without it, or a broken file: a clear error
+    del fits["without"]["wood"]
+    (tmp_path / "fits.json").write_text(json.dumps(fits))
+    assert bench.main(["--data", str(data), "--fits", str(tmp_path / "fits.json")]) == 2
+    assert "no fit without 'wood'" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{")
+    assert bench.main(["--data", str(data), "--fits", str(tmp_path / "bad.json")]) == 2
+    assert "not a calibration set" in capsys.readouterr().err
+    assert bench.main(["--data", str(data), "--fits", str(tmp_path / "fits.json"), "--write-calibrations", "x.json"]) == 2
 
 
 def test_two_categories_are_calibrated_on_each_other(bench, tmp_path, capsys):
@@ -104,3 +133,21 @@ def test_a_normal_twin_brings_back_the_missing_piece(bench):
     # a normal set that does not match the object's outline is not used (the caller inpaints)
     odd = [(np.full_like(anomaly, 120), np.zeros((96, 96), bool) | (np.arange(96)[:, None] < 10))]
     assert bench.normal_twin(anomaly, mask, odd, obj)[0] is None
+
+
+def test_a_normal_twin_may_match_on_the_body_when_the_object_mask_misses_a_lead(bench):
+    anomaly, obj = _lead_scene(3, cut=True)
+    mask = np.zeros((96, 96), bool)
+    mask[64:86, 41:51] = True
+    missed = obj.copy()
+    missed[45:64] = False  # the damaged image's object mask lost the lead outside the defect
+    normals = [_lead_scene(s) for s in (-6, 0, 5)]
+    assert bench.normal_twin(anomaly, mask, normals, missed)[0] is None
+    def body(shift: int) -> np.ndarray:
+        b = np.zeros((96, 96), bool)
+        b[20:45, 30 + shift:60 + shift] = True  # the case of _lead_scene(shift)
+        return b
+
+    with_bodies = [(img, o, body(s)) for (img, o), s in zip(normals, (-6, 0, 5))]
+    twin, iou = bench.normal_twin(anomaly, mask, with_bodies, missed, body(3))
+    assert twin is not None and iou >= bench.TWIN_IOU and twin[75, 47, 0] > 200

@@ -72,7 +72,10 @@ def test_mask_is_derived_from_the_change_when_missing():
 
 def test_corruptions_rank_below_the_real_defect_and_advise_the_fix():
     n, e, m = texture_scene(size=160)
-    real = judge(n, e, m, entry=ENTRY, kind="texture")
+    # The real defect spans 25 % of the side, the top of its knowledge range here: scaled
+    # 4x it is 4x that range (the size term tolerates up to 2x, critic/shape.py).
+    entry = KnowledgeEntry(**{**ENTRY.to_dict(), "size": (0.1, 0.25)})
+    real = judge(n, e, m, entry=entry, kind="texture")
     cases = {
         "fade": (corrupt.fade(n, e, m, 0.1), ("intensity", "increase")),
         "flat": (corrupt.flat_blob(n, e, m), None),
@@ -80,7 +83,7 @@ def test_corruptions_rank_below_the_real_defect_and_advise_the_fix():
         "scale": (corrupt.scale_up(n, e, m, 4.0), ("size", "decrease")),
     }
     for name, ((edited, mask), fix) in cases.items():
-        j = judge(n, edited, mask, entry=ENTRY, kind="texture")
+        j = judge(n, edited, mask, entry=entry, kind="texture")
         assert j.score < real.score - 1.0, name
         assert not j.passed, name
         if fix:

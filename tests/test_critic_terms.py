@@ -9,8 +9,8 @@ from anomalyagent.critic.appearance import (
     FAINT,
     boundary_pairs, color_term, resolution_ratio, seam_term, step_sharpness, texture_term, visibility_term,
 )
-from anomalyagent.critic.location import border_distance, location_term, on_object_fraction
-from anomalyagent.critic.shape import aspect_ratio, cover_fraction, extent_fraction, shape_term
+from anomalyagent.critic.location import border_distance, location_term, on_object_fraction, thin_continuation
+from anomalyagent.critic.shape import aspect_ratio, cover_fraction, extent_fraction, shape_term, size_score
 from anomalyagent.critic.term import PARAMETERS, TermResult, band, log_ramp, ramp
 from anomalyagent.critic.views import make_views, robust_std
 from test_critic_scenes import object_scene, texture_scene
@@ -215,3 +215,43 @@ def test_moved_material_may_land_beside_the_part():
     assert location_term(tip, part, "lead", part=part).value == 0.0  # a plain edit must be on it
     assert location_term(tip, part, "lead", part=part, moved=True).value == 1.0
     assert location_term(far, part, "lead", part=part, moved=True).value == 0.0
+
+
+def _case_with_lead():
+    """A 100x100 object: a compact case (rows 10-50) and a 5 px lead under it (rows 50-90);
+    the named lead part stops at row 70 (a product model that lost the lead in shadow)."""
+    fg = np.zeros((100, 100), bool)
+    fg[10:50, 25:75] = True
+    fg[50:90, 48:53] = True
+    part = np.zeros_like(fg)
+    part[50:70, 48:53] = True
+    return fg, part
+
+
+def test_a_thin_part_counts_with_the_objects_thin_pieces():
+    fg, part = _case_with_lead()
+    end = np.zeros_like(fg)
+    end[80:88, 48:53] = True  # on the object, on the lead beyond where its named part stops
+    grown = thin_continuation(part, fg)
+    assert grown[80:90, 48:53].all() and not grown[10:50, 25:75].any()  # the case stays out
+    assert location_term(end, fg, "lead", part=part).value == 1.0
+    on_case = np.zeros_like(fg)
+    on_case[30:38, 40:45] = True  # a lead defect drawn on the case: still off the part
+    assert location_term(on_case, fg, "lead", part=part).value == pytest.approx(0.15)
+    stub = np.zeros_like(fg)
+    stub[50:56, 80:84] = True
+    fg2 = fg | stub
+    assert thin_continuation(part, fg2)[50:56, 80:84].all()  # a lead stub the part model missed
+    case = np.zeros_like(fg)
+    case[10:50, 25:75] = True  # a compact part is never widened
+    assert np.array_equal(thin_continuation(case, fg), case)
+    big = np.ones((8, 8), bool)  # the same scene at 8x (800 px): the opening runs shrunk
+    grown8 = thin_continuation(np.kron(part, big), np.kron(fg, big))
+    assert grown8[640:720, 384:424].all() and not grown8[80:400, 200:600].any()
+
+
+def test_size_is_full_within_twice_the_knowledge_range_and_zero_at_four_times():
+    assert size_score(0.4, 0.05, 0.2) == 1.0  # twice the upper end: a chip along a whole case top
+    assert size_score(0.075, 0.15, 0.4) == 1.0  # half the lower end: only a bent tip annotated
+    assert size_score(0.8, 0.05, 0.2) == 0.0 and size_score(0.03, 0.15, 0.4) == pytest.approx(0.0, abs=1e-9)
+    assert 0.0 < size_score(0.6, 0.05, 0.2) < 1.0

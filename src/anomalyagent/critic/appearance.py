@@ -13,9 +13,11 @@ from .term import TermResult, band, ramp
 from .views import Views, robust_std
 
 MIN_PIXELS = 6  # fewer measurable pixels than this: the term abstains (value 1)
-# A strength term (visibility, abnormality) under this value advises "too faint". Lower
-# than the usual 0.5: their full value is calibrated high, so that the score keeps
-# ranking clear defects, and half of it is still a clearly visible defect.
+# A strength term (visibility, abnormality) whose measurement is under this share of its
+# calibrated full point advises "too faint". Lower than the usual 0.5: the full point is
+# calibrated high, so that the score keeps ranking clear defects, and half of it is still
+# a clearly visible defect. Read on the measurement, not on the term's value: the value is
+# that share raised to the calibrated power, and the advice must not depend on the power.
 FAINT = 0.2
 
 
@@ -62,7 +64,8 @@ def visibility_term(v: Views, cnr_good: float | None = None, power: float | None
     critic/calibration.py; default ``critic.calibration.DEFAULT``); below that the value falls as (measure / full) ** power, so a
     fainter edit always scores lower. With ``replace_good`` > 0 it must also change the
     region by that share of the region's own spread (``replacement_ratio``: a faded
-    structural change keeps most of what was there). Too faint (value < FAINT) advises "increase
+    structural change keeps most of what was there). Too faint (the measurement under FAINT of
+    its full point, i.e. value < FAINT ** power) advises "increase
     intensity"; absurdly strong (over 80 delta-E: most of the black-to-white range,
     beyond any real defect) fails with "decrease intensity".
     """
@@ -75,7 +78,7 @@ def visibility_term(v: Views, cnr_good: float | None = None, power: float | None
     faint, strong = visibility_values(c, cnr, cnr_good, power, replace, replace_good)
     result = TermResult("visibility", min(faint, strong), {"contrast": c, "noise": v.noise, "cnr": cnr,
                                                            "replace": min(replace, 1e6)})
-    if faint < FAINT:
+    if faint < FAINT ** power:
         result.parameter, result.direction = "intensity", "increase"
         if replace_good > 0 and replace / replace_good < min(c / 8.0, cnr / cnr_good):
             result.text = (f"The defect looks see-through: it changes the region by {replace:.0%} of the region's own "

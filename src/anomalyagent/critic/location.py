@@ -29,6 +29,8 @@ EDGE_LOCATIONS = ("edge", "rim", "corner", "seam")
 REGION_FLOOR = 0.15  # location value when the defect is on the part but where it does not occur
 MOVED_ON, MOVED_FULL = 0.15, 0.35  # on-object ramp for edits that move material (old + new place)
 MOVED_REACH = 0.05  # moved material may land this far (fraction of min(H, W)) beside the part
+THIN_PART = 0.03  # a named part whose widest point is at most this (half-width, fraction of min(H, W)) is thin
+THIN_RADIUS = 16  # px: the largest disc radius thin_continuation opens with at full size
 
 
 def on_object_fraction(mask: np.ndarray, foreground: np.ndarray) -> float:
@@ -77,6 +79,40 @@ def region_score(mask: np.ndarray, foreground: np.ndarray, location: str, textur
     return 1.0, 0.0
 
 
+def thin_continuation(part: np.ndarray, foreground: np.ndarray) -> np.ndarray:
+    """``part`` (H, W) bool plus the thin pieces of ``foreground``, when the part itself is
+    thin (a lead, a wire, a pin: its half-width at most THIN_PART of min(H, W)); the part
+    unchanged otherwise.
+
+    Why: the product model names parts on its own segmentation of the image, and where a
+    lead runs on in shadow, darker or bent, or is cut to a stub too short to count as
+    elongated, its named part stops short or misses it while the object mask goes on: a
+    defect there is on a lead. "Thin pieces" are what an opening with a disc twice the
+    part's half-width removes from the object (the part's own width class); the compact
+    body stays out, so a lead defect drawn on the case still lies off the part."""
+    part = np.ascontiguousarray(part, dtype=bool)
+    half = float(cv2.distanceTransform(np.pad(part.view(np.uint8), 1), cv2.DIST_L2, 3).max())
+    if half <= 0.0 or half > THIN_PART * min(part.shape):
+        return part
+    fg = np.ascontiguousarray(foreground, dtype=bool).view(np.uint8)
+    h, w = fg.shape
+    # Large discs are slow (O(pixels x radius)): above THIN_RADIUS px the opening runs on a
+    # copy shrunk so the disc is THIN_RADIUS px (the body is a coarse notion).
+    scale = max(1.0, 2.0 * half / THIN_RADIUS)
+    small = fg if scale == 1.0 else (cv2.resize(fg * 255, (max(1, round(w / scale)), max(1, round(h / scale))),
+                                                interpolation=cv2.INTER_AREA) > 127).astype(np.uint8)
+    r = int(np.ceil(2.0 * half / scale)) + 1
+    body = cv2.morphologyEx(small, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    # The opening also rounds the body's corners (by at most 0.41 r): grown back by r / 2,
+    # the body keeps its corners and only what sticks out of it stays thin.
+    k = (r + 1) // 2
+    body = cv2.dilate(body, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    if scale != 1.0:
+        body = cv2.resize(body, (w, h), interpolation=cv2.INTER_NEAREST)
+    thin = (fg > 0) & (body == 0)
+    return part | thin
+
+
 def location_term(mask: np.ndarray, foreground: np.ndarray, location: str = "anywhere", texture: bool = False,
                   part: np.ndarray | None = None, moved: bool = False) -> TermResult:
     """The location term (see the module docstring); ``mask``/``foreground``: (H, W) bool;
@@ -91,7 +127,10 @@ def location_term(mask: np.ndarray, foreground: np.ndarray, location: str = "any
     background), so only MOVED_ON of it needs to have been on the object / the part
     (full at MOVED_FULL) - the piece must come from the part, not from the backdrop - and
     the object and part count as grown by MOVED_REACH: a bent lead's annotated tip lies
-    beside the straight lead, on the board (real masks often mark only the new place)."""
+    beside the straight lead, on the board (real masks often mark only the new place).
+    A thin part counts with the object's thin pieces that continue it (``thin_continuation``)."""
+    if part is not None:
+        part = thin_continuation(part, foreground)
     if moved:
         r = max(1, int(round(MOVED_REACH * min(mask.shape))))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))

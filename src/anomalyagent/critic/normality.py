@@ -46,7 +46,7 @@ def abnormality_term(v: Views, model, edited: np.ndarray, cal: Calibration) -> T
     ring = float(np.percentile(a[v.ring], 90)) if v.ring.any() else 0.0
     value = abnormality_value(inside, cal)
     result = TermResult("abnormality", value, {"inside": inside, "ring": ring})
-    if value < FAINT:
+    if value < FAINT ** cal.strength_power:  # the measurement under FAINT of its full point
         result.parameter, result.direction = "intensity", "increase"
         result.text = (f"The defect is too faint: it is no more unusual than the product's own normal variation "
                        f"({inside:.1f}x its normal spread); increase its intensity.")
