@@ -151,3 +151,59 @@ def test_a_normal_twin_may_match_on_the_body_when_the_object_mask_misses_a_lead(
     with_bodies = [(img, o, body(s)) for (img, o), s in zip(normals, (-6, 0, 5))]
     twin, iou = bench.normal_twin(anomaly, mask, with_bodies, missed, body(3))
     assert twin is not None and iou >= bench.TWIN_IOU and twin[75, 47, 0] > 200
+
+
+def _rows(n: int, discordant: dict[str, int]) -> list[dict]:
+    """Hand-built rows of one category: ``n`` real pairs (score 8, passing) and ``n`` of
+    each corruption, ``discordant[kind]`` of which outrank every real one, so that
+    corruption's AUROC is 1 - discordant/n."""
+    def row(kind: str, score: float) -> dict:
+        return {"category": "c", "defect": "d", "kind": kind, "score": score, "location": 5.0, "quality": 5.0,
+                "broken": False, "terms": {}, "measured": {}, "skip_move": ""}
+    rows = [row("real", 8.0) for _ in range(n)]
+    for kind in ("fade", "seam", "scale", "flat"):
+        j = discordant.get(kind, 0)
+        rows += [row(kind, 9.0) for _ in range(j)] + [row(kind, 1.0) for _ in range(n - j)]
+    return rows
+
+
+FAR = (24.0, 4.0, 0.8, 1.0, 1.0)  # a grid candidate many steps from the reference
+
+
+def _fit_key(bench, calib_rows, names) -> tuple:
+    cal = bench.fit(calib_rows, names)
+    return (cal.visibility_good, cal.abnormality_good, cal.incoherence_good, cal.strength_power, cal.replace_good)
+
+
+def test_a_four_anomaly_category_cannot_alone_move_the_fit_off_a_tie(bench):
+    # the well-sampled categories score both candidates the same; the 4-anomaly one ranks one
+    # anomaly worse under the reference (fade 0.75, a 0.15 shortfall the old rule acted on)
+    ref = bench.REFERENCE
+    calib_rows = {ref: {"w1": _rows(40, {}), "w2": _rows(40, {}), "t": _rows(4, {"fade": 1})},
+                  FAR: {"w1": _rows(40, {}), "w2": _rows(40, {}), "t": _rows(4, {})}}
+    assert bench.shortfall(calib_rows[ref]["t"])[0] == 0.0  # within one anomaly (1/4) of the target
+    assert _fit_key(bench, calib_rows, ["w1", "w2", "t"]) == ref
+    # the candidate's place in the grid does not decide an exact tie: the reference wins either way
+    assert _fit_key(bench, dict(reversed(list(calib_rows.items()))), ["w1", "w2", "t"]) == ref
+
+
+def test_a_four_anomaly_category_cannot_overrule_what_well_sampled_ones_prefer(bench):
+    # well-sampled categories prefer FAR (scale 1.0 against 0.975, both above target), the
+    # 4-anomaly one prefers the reference by one anomaly; FAR is farther from the reference
+    ref = bench.REFERENCE
+    calib_rows = {ref: {"w1": _rows(40, {"scale": 1}), "w2": _rows(40, {}), "t": _rows(4, {})},
+                  FAR: {"w1": _rows(40, {}), "w2": _rows(40, {}), "t": _rows(4, {"fade": 1})}}
+    assert _fit_key(bench, calib_rows, ["w1", "w2", "t"]) == FAR
+
+
+def test_a_four_anomaly_category_still_moves_the_fit_when_it_misses_by_more_than_one(bench):
+    # fade 0.5 (two of four anomalies): a shortfall of 0.4, beyond one anomaly's 0.25
+    ref = bench.REFERENCE
+    calib_rows = {ref: {"w1": _rows(40, {"scale": 1}), "w2": _rows(40, {}), "t": _rows(4, {})},
+                  FAR: {"w1": _rows(40, {}), "w2": _rows(40, {}), "t": _rows(4, {"fade": 2})}}
+    assert bench.shortfall(calib_rows[FAR]["t"])[0] == pytest.approx(0.15)
+    assert _fit_key(bench, calib_rows, ["w1", "w2", "t"]) == ref
+    # a larger miss of a well-sampled category (counted beyond its own 1/40) outweighs it
+    calib_rows[ref]["w1"] = _rows(40, {"seam": 16})  # AUROC 0.6: 0.3 - 0.025 short
+    assert bench.shortfall(calib_rows[ref]["w1"])[0] == pytest.approx(0.275)
+    assert _fit_key(bench, calib_rows, ["w1", "w2", "t"]) == FAR

@@ -45,7 +45,8 @@ def test_faded_defect_fails_as_too_faint(tile_model):
     faded, fm = corrupt.fade(n, e, m, 0.15)
     j = judge(n, faded, fm, entry=ENTRY, kind="texture", appearance=tile_model)
     assert not j.passed
-    assert j.terms["abnormality"] < 0.5
+    # under the normal images' own 99th percentile (the term's value depends on the shipped fit)
+    assert j.measured["abnormality"]["inside"] < 1.0
     faint = [a for a in j.advice if a["parameter"] == "intensity" and a["direction"] == "increase"]
     assert faint and "too faint" in faint[0]["text"]
     good = judge(n, e, m, entry=ENTRY, kind="texture", appearance=tile_model)
