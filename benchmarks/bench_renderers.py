@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -176,22 +177,11 @@ def main() -> int:
         print(f"| {family} | {ms:.2f} | {ms_p:.2f} |")
         if ms > args.budget_ms:
             slow.append(family)
-    if slow:
-        print(f"over the {args.budget_ms:.0f} ms budget: {', '.join(slow)}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({
-            "command": "python " + " ".join(sys.argv), "date": date.today().isoformat(),
-            "machine": f"{platform.machine()}, 2 shared CPU cores, cv2 threads 1", "size": args.size,
-            "repeats": args.repeats, "clock": args.clock, "budget_ms": args.budget_ms,
-            "load_average": [round(x, 2) for x in __import__("os").getloadavg()], "families": rows, "over_budget": slow}, indent=1))
-    return 1 if slow else 0
+    return report(args, slow, {"families": rows})
 
 
 def run_product(args: argparse.Namespace, clock) -> int:
     """--product: the structural families on a real product's normal images."""
-    import os
-
     scenes = load_product(args.product, args.size, args.product_images, args.cache)
     render(scenes[0][0], DefectSpec(family="stain"), np.random.default_rng(0))  # OpenCV's Lab tables
     print(f"| {args.product.name} row | median {args.clock} ms at {args.size}x{args.size} (1 thread), feather | poisson |")
@@ -204,6 +194,13 @@ def run_product(args: argparse.Namespace, clock) -> int:
         print(f"| {row} | {ms:.2f} | {ms_p:.2f} |")
         if ms > args.budget_ms:
             slow.append(row)
+    return report(args, slow, {"source": str(Path(__import__("anomalyagent").__file__).parent),
+                               "product": args.product.name, "images": args.product_images, "rows": rows})
+
+
+def report(args: argparse.Namespace, slow: list[str], fields: dict) -> int:
+    """Name what is over budget and write --json (the run's settings, load average and
+    ``fields``); exit status 1 when something is over budget."""
     if slow:
         print(f"over the {args.budget_ms:.0f} ms budget: {', '.join(slow)}")
     if args.json:
@@ -211,10 +208,8 @@ def run_product(args: argparse.Namespace, clock) -> int:
         Path(args.json).write_text(json.dumps({
             "command": "python " + " ".join(sys.argv), "date": date.today().isoformat(),
             "machine": f"{platform.machine()}, 2 shared CPU cores, cv2 threads 1", "size": args.size,
-            "source": str(Path(__import__("anomalyagent").__file__).parent),
-            "product": args.product.name, "images": args.product_images, "repeats": args.repeats, "clock": args.clock,
-            "budget_ms": args.budget_ms, "load_average": [round(x, 2) for x in os.getloadavg()], "rows": rows,
-            "over_budget": slow}, indent=1))
+            "repeats": args.repeats, "clock": args.clock, "budget_ms": args.budget_ms,
+            "load_average": [round(x, 2) for x in os.getloadavg()], **fields, "over_budget": slow}, indent=1))
     return 1 if slow else 0
 
 

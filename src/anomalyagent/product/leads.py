@@ -12,6 +12,39 @@ import cv2
 import numpy as np
 
 FLANK_PX = 2.0  # flank samples this far (px) outside the part's half width (see extend_thin_parts)
+MIN_PIECE_PX = 10  # thin parts smaller than this are not followed
+
+
+def _thin_pieces(parts: dict[str, np.ndarray]):
+    """(xs, ys, distance from the body px) of each thin part of at least MIN_PIECE_PX
+    pixels; nothing when the model found no body or no thin part."""
+    labels, body = parts.get("lead_labels"), parts.get("body")
+    if labels is None or body is None or labels.max() == 0 or not body.any():
+        return
+    from_body = cv2.distanceTransform((~body).astype(np.uint8), cv2.DIST_L2, 3)
+    for i in range(1, int(labels.max()) + 1):
+        ys, xs = np.nonzero(labels == i)
+        if len(xs) >= MIN_PIECE_PX:
+            yield xs, ys, from_body[ys, xs]
+
+
+def _axis_toward(xs: np.ndarray, ys: np.ndarray, point: np.ndarray, radius: float) -> np.ndarray:
+    """Unit principal axis of the part's pixels within ``radius`` px of ``point``, pointing
+    from their centre toward ``point`` (the part's own direction at its tip or root)."""
+    near = np.hypot(xs - point[0], ys - point[1]) < radius
+    pts = np.stack([xs[near], ys[near]], 1).astype(np.float64)
+    centre = pts.mean(0)
+    axis = np.linalg.svd(pts - centre, full_matrices=False)[2][0]
+    return -axis if np.dot(point - centre, axis) < 0 else axis
+
+
+def _add_to_object(parts: dict[str, np.ndarray], add: np.ndarray) -> None:
+    """Add ``add`` to the object mask and its edge band (never to the thin part itself, so
+    plans keep to what was seen)."""
+    if add.any():
+        parts["object"] = parts["object"] | add
+        if "edge" in parts:
+            parts["edge"] = parts["edge"] | add
 
 
 def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: float = 0.6,
@@ -32,26 +65,12 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
     not bridged. Only ``away`` pixels (and bridges) are added, to the object and edge masks
     (not to the thin part itself).
     """
-    labels, body = parts.get("lead_labels"), parts.get("body")
-    if labels is None or body is None or labels.max() == 0 or not body.any():
-        return
-    h, w = labels.shape
-    from_body = cv2.distanceTransform((~body).astype(np.uint8), cv2.DIST_L2, 3)
+    h, w = away.shape
     add = np.zeros((h, w), bool)
-    for i in range(1, int(labels.max()) + 1):
-        ys, xs = np.nonzero(labels == i)
-        if len(xs) < 10:
-            continue
-        far = from_body[ys, xs]
+    for xs, ys, far in _thin_pieces(parts):
         end = far >= far.max() - 3.0  # the end of the part, not one corner of it
         tip = np.array([xs[end].mean(), ys[end].mean()], np.float64)
-        near = np.hypot(xs - tip[0], ys - tip[1]) < tip_px
-        pts = np.stack([xs[near], ys[near]], 1).astype(np.float64)
-        centre = pts.mean(0)
-        axis = np.linalg.svd(pts - centre, full_matrices=False)[2][0]
-        if np.dot(tip - centre, axis) < 0:
-            axis = -axis
-        axis = _best_heading(away, tip, axis)
+        axis = _best_heading(away, tip, _axis_toward(xs, ys, tip, tip_px))
         normal = np.array([-axis[1], axis[0]])
         length = float(far.max())
         half = max(1.0, half_width * len(xs) / max(length, 1.0))
@@ -122,13 +141,9 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
             row = hits[k] & inside[k]
             add[cy[k][row], cx[k][row]] = True
     add &= ~parts["object"]
-    if not add.any():
-        return
     # Object (and its edge band) only: the lead part that plans use stays what was seen,
     # so a defect is not planned on an inferred stretch (which may run on into a hole).
-    parts["object"] = parts["object"] | add
-    if "edge" in parts:
-        parts["edge"] = parts["edge"] | add
+    _add_to_object(parts, add)
 
 
 def _best_heading(away: np.ndarray, tip: np.ndarray, axis: np.ndarray, reach: int = 20,
@@ -157,27 +172,18 @@ def attach_roots(parts: dict[str, np.ndarray], max_gap: float, tip_px: float = 1
     axis there (principal axis of its pixels within ``tip_px`` of the root, turned toward
     the body) until it meets the body, when the gap is at most ``max_gap`` px.
     """
-    labels, body = parts.get("lead_labels"), parts.get("body")
-    if labels is None or body is None or labels.max() == 0 or not body.any():
+    body = parts.get("body")
+    if body is None:
         return
-    h, w = labels.shape
-    from_body = cv2.distanceTransform((~body).astype(np.uint8), cv2.DIST_L2, 3)
+    h, w = body.shape
     add = np.zeros((h, w), bool)
-    for i in range(1, int(labels.max()) + 1):
-        ys, xs = np.nonzero(labels == i)
-        if len(xs) < 10:
-            continue
-        dist = from_body[ys, xs]
+    for xs, ys, dist in _thin_pieces(parts):
         gap = float(dist.min())
         if gap <= 1.5 or gap > max_gap:
             continue
         root_px = dist <= gap + 2.0
         root = np.array([xs[root_px].mean(), ys[root_px].mean()], np.float64)
-        near = np.hypot(xs - root[0], ys - root[1]) < tip_px
-        pts = np.stack([xs[near], ys[near]], 1).astype(np.float64)
-        axis = np.linalg.svd(pts - pts.mean(0), full_matrices=False)[2][0]
-        if np.dot(root - pts.mean(0), axis) < 0:  # from the part's inside toward its root
-            axis = -axis
+        axis = _axis_toward(xs, ys, root, tip_px)  # from the part's inside toward its root
         normal = np.array([-axis[1], axis[0]])
         half = 0.5 * len(xs) / max(float(dist.max()) - gap, 1.0)  # mean half width
         offs = np.arange(-np.floor(half), np.floor(half) + 1)
@@ -188,8 +194,4 @@ def attach_roots(parts: dict[str, np.ndarray], max_gap: float, tip_px: float = 1
             if body[cy, cx].all():
                 break
     add &= ~body
-    if not add.any():
-        return
-    parts["object"] = parts["object"] | add
-    if "edge" in parts:
-        parts["edge"] = parts["edge"] | add
+    _add_to_object(parts, add)
