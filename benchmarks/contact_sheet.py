@@ -144,10 +144,10 @@ def main() -> int:
     sheet = np.vstack(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     if Path(args.out).suffix.lower() in (".jpg", ".jpeg"):
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+        ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
         if not ok:
             raise RuntimeError(f"{args.out}: JPEG encoding failed")
-        atomic_write_bytes(args.out, data.tobytes())
+        atomic_write_bytes(args.out, encoded.tobytes())
     else:
         write_png(args.out, sheet)
     print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]}, {Path(args.out).stat().st_size / 1e6:.2f} MB)")
