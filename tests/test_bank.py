@@ -184,3 +184,33 @@ def test_a_bank_defect_is_pasted_near_its_own_size(tmp_path):
         ys, _ = np.nonzero(alpha > 0.5)
         assert lo - 3 <= np.ptp(ys) + 1 <= hi + 3, (size, np.ptp(ys) + 1)
         assert edited.min() < 60  # still dark: not thinned away
+
+
+def test_a_feathered_bank_crack_keeps_its_darkness(tmp_path):
+    """The feather of a pasted bank defect falls outside its real mask: a 4 px wide crack
+    pasted with feather edges is as dark along its middle as pasted hard (a symmetric
+    blur of the mask left it at about 60 % of its depth), while feather still differs
+    from hard just outside it."""
+    from anomalyagent.bank import BankEntry
+    from anomalyagent.images import write_png
+
+    patch = np.full((100, 24, 3), 160, np.uint8)  # its own surface is lighter than the target
+    patch[5:95, 10:14] = 80
+    mask = np.zeros((100, 24), np.uint8)
+    mask[5:95, 10:14] = 255
+    (tmp_path / "b").mkdir()
+    write_png(tmp_path / "b" / "c.png", patch)
+    write_png(tmp_path / "b" / "c_mask.png", mask)
+    entry = BankEntry("road", "crack", "b/c.png", "b/c_mask.png", side=200)
+    (tmp_path / "index.json").write_text(json.dumps({"version": 1, "entries": [entry.to_dict()]}))
+    bank = DefectBank.load(tmp_path)
+    image = np.full((200, 200, 3), 120, np.uint8)
+    out = {}
+    for blend in ("hard", "feather"):
+        spec = spec_for("transplant", center=(0.5, 0.5), size=0.45, intensity=1.0, blend=blend).replace(
+            defect_type="crack", category="road", params={"source": "bank", "turn": 0.0})
+        out[blend], _ = render(image, spec, np.random.default_rng(0), Scene(bank=bank))
+    depth = {b: 120.0 - float(np.percentile(e[..., 1], 0.5)) for b, e in out.items()}
+    assert depth["feather"] >= 0.9 * depth["hard"], depth
+    assert depth["hard"] > 40  # still dark after harmonisation onto the darker surface
+    assert not np.array_equal(out["hard"], out["feather"])

@@ -306,7 +306,8 @@ def _feather_paste(dst: np.ndarray, src: np.ndarray, region: np.ndarray, sigma: 
 
 
 def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend: str,
-              rng: np.random.Generator | None = None, keep_colour: bool = False) -> tuple[np.ndarray, str]:
+              rng: np.random.Generator | None = None, keep_colour: bool = False,
+              keep_inside: bool = False) -> tuple[np.ndarray, str]:
     """Put ``layer`` (an image like ``image``) over ``image`` where ``coverage`` ((H, W)
     float in [0, 1], hard-edged) says, with the edge transition of ``blend``:
 
@@ -320,6 +321,12 @@ def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend:
     blend the layer's own slow colour is restored inside the part (its coverage eroded
     by the clone margin, feathered), so only the seam band is gradient-blended; without
     it a dark case moved onto a copper board turns copper.
+
+    ``keep_inside`` (a real defect pasted with its own annotated mask): the feather falls
+    outside the coverage only, so every covered pixel keeps the layer whole. A symmetric
+    blur of a 4 px wide crack's mask leaves its centre at ~0.8 and its edges at 0.5:
+    measured on 72 bank cracks pasted at 256 px, the crack's contrast against its
+    surroundings fell from 16 grey levels in its source to 9 (hard: 13).
     """
     h, w = image.shape[:2]
     cov = np.clip(coverage.astype(np.float32), 0.0, 1.0)
@@ -350,7 +357,8 @@ def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend:
     x0, x1 = max(0, cols[0] - pad), min(w, cols[-1] + 1 + pad)
     c = cov[y0:y1, x0:x1]
     if blend == "feather":
-        c = np.maximum(cv2.GaussianBlur(c, (0, 0), sigma), 0.0)
+        soft = np.maximum(cv2.GaussianBlur(c, (0, 0), sigma), 0.0)
+        c = np.maximum(c, soft) if keep_inside else soft
     wgt = c[:, :, None] if image.ndim == 3 else c
     base = image[y0:y1, x0:x1].astype(np.float32)
     mixed = base + wgt * (layer[y0:y1, x0:x1].astype(np.float32) - base)

@@ -97,7 +97,8 @@ class Transplant(Family):
         source = str(spec.params.get("source", "auto"))
         source = source if source in SOURCES else "auto"
         bank = scene.bank if scene is not None else None
-        if source in ("auto", "bank") and bank is not None and bank.has(spec.defect_type, spec.category):
+        from_bank = source in ("auto", "bank") and bank is not None and bank.has(spec.defect_type, spec.category)
+        if from_bank:
             layer, region = self.from_bank(image, spec, bank, rng)
         else:
             region = _shape(image.shape, spec, rng)
@@ -125,7 +126,8 @@ class Transplant(Family):
         patch = np.clip(np.round(lf), 0, 255).astype(np.uint8)
         layer = image.copy()
         layer[y0:y1, x0:x1] = patch[:, :, 0] if image.ndim == 2 else patch
-        edited, _ = composite(image, layer, region.astype(np.float32), spec.blend, rng)
+        # A bank defect's region is its real mask: the feather must not eat into it.
+        edited, _ = composite(image, layer, region.astype(np.float32), spec.blend, rng, keep_inside=from_bank)
         return edited, measure_alpha(image, edited)
 
     @staticmethod
