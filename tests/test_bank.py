@@ -214,3 +214,44 @@ def test_a_feathered_bank_crack_keeps_its_darkness(tmp_path):
     assert depth["feather"] >= 0.9 * depth["hard"], depth
     assert depth["hard"] > 40  # still dark after harmonisation onto the darker surface
     assert not np.array_equal(out["hard"], out["feather"])
+
+
+def test_a_tiny_defect_is_cut_at_least_16_px_a_side():
+    """A 3 px blowhole near a corner is cut with enough context to be read back
+    (read_image refuses images under 16 px); the patch stays inside the image."""
+    from anomalyagent.bank import cut_entry
+
+    image = np.full((100, 100, 3), 90, np.uint8)
+    mask = np.zeros((100, 100), bool)
+    mask[1:4, 96:99] = True
+    patch, pmask, _, (y0, y1, x0, x1) = cut_entry(image, mask, None)
+    assert patch.shape[:2] == (16, 16) and pmask.sum() == 9
+    assert 0 <= y0 < y1 <= 100 and 0 <= x0 < x1 <= 100
+    small = np.zeros((12, 40), bool)
+    small[5:7, 5:7] = True
+    assert cut_entry(np.zeros((12, 40, 3), np.uint8), small, None)[0].shape[:2] == (12, 16)
+
+
+def test_an_unreadable_bank_entry_is_passed_over(tmp_path, caplog):
+    """One entry whose patch cannot be read (an old bank's 14 px crop, a deleted file) is
+    skipped with a warning naming it; the other entries of the type are still pasted, and
+    a type with no readable entry is a clear error."""
+    from anomalyagent.bank import BankEntry
+    from anomalyagent.images import write_png
+
+    (tmp_path / "b").mkdir()
+    write_png(tmp_path / "b" / "tiny.png", np.zeros((14, 14, 3), np.uint8))
+    write_png(tmp_path / "b" / "tiny_mask.png", np.full((14, 14), 255, np.uint8))
+    write_png(tmp_path / "b" / "ok.png", np.zeros((20, 20, 3), np.uint8))
+    write_png(tmp_path / "b" / "ok_mask.png", np.full((20, 20), 255, np.uint8))
+    entries = [BankEntry("tile", "blowhole", "b/tiny.png", "b/tiny_mask.png"),
+               BankEntry("tile", "blowhole", "b/ok.png", "b/ok_mask.png"),
+               BankEntry("tile", "crack", "b/tiny.png", "b/tiny_mask.png")]
+    (tmp_path / "index.json").write_text(json.dumps({"version": 1, "entries": [e.to_dict() for e in entries]}))
+    bank = DefectBank.load(tmp_path)
+    for seed in range(4):
+        patch, _, _ = bank.sample("blowhole", "tile", np.random.default_rng(seed))
+        assert patch.shape[:2] == (20, 20)
+    assert "tiny.png" in caplog.text
+    with pytest.raises(ValueError, match="no readable 'crack' entry"):
+        bank.sample("crack", "tile", np.random.default_rng(0))

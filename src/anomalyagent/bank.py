@@ -81,6 +81,7 @@ class DefectBank:
         self.root = Path(root)
         self.entries = entries
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._bad: set[int] = set()  # entries that could not be read
 
     @classmethod
     def load(cls, root: str | Path) -> "DefectBank":
@@ -112,25 +113,51 @@ class DefectBank:
         idx = self.matching(defect, category)
         if not idx:
             raise KeyError(f"defect bank {self.root} has no {defect!r} entries")
-        i = idx[int(rng.integers(len(idx)))]
-        if i not in self._cache:
-            e = self.entries[i]
-            self._cache[i] = (read_image(_safe_relative(self.root, e.image)), read_mask(_safe_relative(self.root, e.mask)))
-        patch, mask = self._cache[i]
-        return patch.copy(), mask.copy(), int(self.entries[i].side)
+        first = int(rng.integers(len(idx)))
+        for i in idx[first:] + idx[:first]:  # the drawn entry first; an unreadable one is passed over, once said
+            if i in self._bad:
+                continue
+            if i not in self._cache:
+                e = self.entries[i]
+                try:
+                    self._cache[i] = (read_image(_safe_relative(self.root, e.image)),
+                                      read_mask(_safe_relative(self.root, e.mask)))
+                except (ImageError, OSError, ValueError) as exc:
+                    log.warning("defect bank entry skipped: %s", exc)
+                    self._bad.add(i)
+                    continue
+            patch, mask = self._cache[i]
+            return patch.copy(), mask.copy(), int(self.entries[i].side)
+        raise ValueError(f"defect bank {self.root}: no readable {defect!r} entry")
+
+
+MIN_PATCH = 16  # px: images.read_image refuses anything smaller, so no patch is cut smaller
 
 
 def cut_entry(anomaly: np.ndarray, mask: np.ndarray, normal: np.ndarray | None,
               context: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple[int, int, int, int]]:
     """(patch, patch mask, normal patch, box): the defect's bounding box grown by
-    ``context`` x its size on each side (at least 4 px), clipped to the image."""
+    ``context`` x its size on each side (at least 4 px), then to ``MIN_PATCH`` px a side
+    where the image allows, clipped to the image."""
     ys, xs = np.nonzero(mask)
     h, w = mask.shape
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     pad = max(4, int(context * max(y1 - y0, x1 - x0)))
     y0, y1, x0, x1 = max(0, y0 - pad), min(h, y1 + pad), max(0, x0 - pad), min(w, x1 + pad)
+    y0, y1 = _at_least(y0, y1, h)
+    x0, x1 = _at_least(x0, x1, w)
     crop = (slice(y0, y1), slice(x0, x1))
     return anomaly[crop], mask[crop], (normal[crop] if normal is not None else None), (int(y0), int(y1), int(x0), int(x1))
+
+
+def _at_least(lo: int, hi: int, size: int) -> tuple[int, int]:
+    """[lo, hi) grown evenly to ``MIN_PATCH`` (or the whole ``size``), kept inside [0, size)."""
+    need = min(MIN_PATCH, size) - (hi - lo)
+    if need <= 0:
+        return lo, hi
+    lo = max(0, lo - (need + 1) // 2)
+    hi = min(size, lo + min(MIN_PATCH, size))
+    return hi - min(MIN_PATCH, size), hi
 
 
 def changed_part(anomaly: np.ndarray, normal: np.ndarray, mask: np.ndarray, min_keep: float = 0.3) -> np.ndarray:

@@ -19,7 +19,7 @@ Why: material, lighting and grain are right by construction when the pixels are 
 ``auto`` takes the bank when it holds the defect type, else a normal, else self. The
 pasted region is colour-harmonised (its surroundings' mean and spread per channel are
 mapped onto the destination's surroundings, so a dark defect stays dark relative to its
-new surface) and blended with the spec's blend: Poisson (cv2.seamlessClone), feather or
+new surface; a bank defect's mean only, so it keeps its own depth) and blended with the spec's blend: Poisson (cv2.seamlessClone), feather or
 hard.
 """
 from __future__ import annotations
@@ -42,12 +42,19 @@ SOURCES = ("auto", "bank", "normal", "self")
 BANK_SCALE = (0.75, 1.33)  # a bank defect's scale, relative to its own size (module docstring)
 
 
-def harmonise(patch: np.ndarray, src_ring: np.ndarray, dst_ring: np.ndarray, amount: float) -> np.ndarray:
+def harmonise(patch: np.ndarray, src_ring: np.ndarray, dst_ring: np.ndarray, amount: float,
+              keep_contrast: bool = False) -> np.ndarray:
     """(h, w, c) float32 ``patch`` with the per-channel affine map that takes the source
-    surroundings' mean/std to the destination's, applied with weight ``amount`` in [0, 1]."""
+    surroundings' mean/std to the destination's, applied with weight ``amount`` in [0, 1].
+
+    ``keep_contrast`` (a real defect from a bank): the mean only, gain 1. The defect's
+    depth against its surface is its own: scaled by the two surfaces' spread, a bright
+    steel scratch pasted onto a smoother strip lost 40 % of its contrast (median over 20
+    pastes of the neu_seg bank: 42 grey levels in the placed source, 24 pasted; with the
+    mean only 37)."""
     ms, ss = src_ring.mean(axis=0), src_ring.std(axis=0) + 1.0
     md, sd = dst_ring.mean(axis=0), dst_ring.std(axis=0) + 1.0
-    gain = np.clip(sd / ss, 0.5, 2.0)
+    gain = 1.0 if keep_contrast else np.clip(sd / ss, 0.5, 2.0)
     mapped = (patch - ms) * gain + md
     return patch + float(amount) * (mapped - patch)
 
@@ -122,7 +129,8 @@ class Transplant(Family):
         ring = grow(reg, ring_px) & ~reg
         lf = as_float(layer[y0:y1, x0:x1])
         if ring.any():
-            lf = harmonise(lf, lf[ring], as_float(image[y0:y1, x0:x1])[ring], 1.0 - 0.7 * float(spec.intensity))
+            lf = harmonise(lf, lf[ring], as_float(image[y0:y1, x0:x1])[ring], 1.0 - 0.7 * float(spec.intensity),
+                           keep_contrast=from_bank)
         patch = np.clip(np.round(lf), 0, 255).astype(np.uint8)
         layer = image.copy()
         layer[y0:y1, x0:x1] = patch[:, :, 0] if image.ndim == 2 else patch
