@@ -217,6 +217,48 @@ def test_moved_material_may_land_beside_the_part():
     assert location_term(far, part, "lead", part=part, moved=True).value == 0.0
 
 
+def _long_lead(h: int = 200):
+    """A (h, h) object: a case (rows 20-100) and a 10 px wide lead under it (rows 100-160)."""
+    fg = np.zeros((h, h), bool)
+    fg[20:100, 50:150] = True
+    fg[100:160, 96:106] = True
+    part = np.zeros_like(fg)
+    part[100:160, 96:106] = True
+    return fg, part
+
+
+def test_free_ends_continue_a_thin_piece_along_its_axis():
+    from anomalyagent.critic.location import free_ends
+
+    fg, part = _long_lead()
+    ends = free_ends(part, fg, 10.0)
+    ys, xs = np.nonzero(ends)
+    assert ys.min() >= 150 and 165 <= ys.max() <= 176  # from the tip (row 159) downwards, ~10 px (+ the line's cap)
+    assert xs.min() >= 90 and xs.max() <= 111  # about as wide as the lead
+    loose = np.zeros_like(fg)
+    loose[170:190, 20:26] = True  # a fragment touching nothing else of the object: no root, no continuation
+    assert not free_ends(loose, fg | loose, 10.0).any()
+
+
+def test_moved_material_may_land_further_beyond_a_thin_parts_end_than_beside_it():
+    """A bent lead's tip beyond where the object mask lost the lead (a dark hole) still
+    comes from the lead; the same tip as far to the side of the lead does not."""
+    fg, part = _long_lead()
+    below = np.zeros_like(fg)
+    below[170:180, 97:105] = True  # 10-20 px past the tip; MOVED_REACH is 10 px here
+    beside = np.zeros_like(fg)
+    beside[130:138, 116:126] = True  # 10-20 px to the side
+    assert location_term(below, fg, "lead", part=part).value == 0.0
+    assert location_term(below, fg, "lead", part=part, moved=True).value == 1.0
+    assert location_term(beside, fg, "lead", part=part, moved=True).value == 0.0
+    # a compact (not thin) named part gets no continuation
+    case = np.zeros_like(fg)
+    case[20:100, 50:150] = True
+    under = np.zeros_like(fg)
+    under[112:122, 97:105] = True
+    assert location_term(under, fg & ~part, "lead", part=case, moved=True).value == 0.0
+
+
 def _case_with_lead():
     """A 100x100 object: a compact case (rows 10-50) and a 5 px lead under it (rows 50-90);
     the named lead part stops at row 70 (a product model that lost the lead in shadow)."""
