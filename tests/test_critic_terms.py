@@ -9,6 +9,7 @@ from anomalyagent.critic.appearance import (
     FAINT,
     boundary_pairs, color_term, resolution_ratio, seam_term, step_sharpness, texture_term, visibility_term,
 )
+from anomalyagent.critic.calibration import Calibration
 from anomalyagent.critic.location import border_distance, location_term, on_object_fraction, thin_continuation
 from anomalyagent.critic.shape import aspect_ratio, cover_fraction, extent_fraction, shape_term, size_score
 from anomalyagent.critic.term import PARAMETERS, TermResult, band, log_ramp, ramp
@@ -297,3 +298,18 @@ def test_size_is_full_within_twice_the_knowledge_range_and_zero_at_four_times():
     assert size_score(0.075, 0.15, 0.4) == 1.0  # half the lower end: only a bent tip annotated
     assert size_score(0.8, 0.05, 0.2) == 0.0 and size_score(0.03, 0.15, 0.4) == pytest.approx(0.0, abs=1e-9)
     assert 0.0 < size_score(0.6, 0.05, 0.2) < 1.0
+
+
+def test_seam_good_tightens_texture_seams_only():
+    """The calibrated ``seam_good`` sets where a texture's seam term is full; objects keep
+    0.25 (their real borders run along the part's own edges); zero from 0.45 on both."""
+    from anomalyagent.critic.appearance import seam_value
+
+    assert seam_value(0.2, 0.5, 1.2, texture=True, seam_good=0.25) == 1.0
+    tight = seam_value(0.2, 0.5, 1.2, texture=True, seam_good=0.1)
+    assert tight == pytest.approx((0.45 - 0.2) / (0.45 - 0.1))
+    assert seam_value(0.2, 0.5, 1.2, texture=False, seam_good=0.1) == 1.0
+    assert seam_value(0.05, 0.5, 1.2, texture=True, seam_good=0.1) == 1.0
+    assert seam_value(0.45, 0.5, 1.2, texture=False) == 0.0 == seam_value(0.45, 0.5, 1.2, texture=True, seam_good=0.1)
+    with pytest.raises(ValueError, match="seam_good"):
+        Calibration(seam_good=0.5)

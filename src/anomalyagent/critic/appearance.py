@@ -240,26 +240,37 @@ def seam_measures(v: Views, product_sharpness: float = 0.0) -> dict[str, float]:
             "incoherence": incoherence(v)}
 
 
-def seam_value(excess: float, incoherent: float, incoherence_good: float, texture: bool = True) -> float:
-    """The seam term's value from its raw measurements (see ``seam_term``)."""
-    value = ramp(excess, 0.45, 0.25)
+SEAM_ZERO = 0.45  # excess border sharpness at which the seam term is zero
+SEAM_OBJECT_GOOD = 0.25  # on objects the seam term is full up to this excess
+
+
+def seam_value(excess: float, incoherent: float, incoherence_good: float, texture: bool = True,
+               seam_good: float = SEAM_OBJECT_GOOD) -> float:
+    """The seam term's value from its raw measurements (see ``seam_term``); ``seam_good``
+    (the excess at which the term is full) applies to textures only."""
+    value = ramp(excess, SEAM_ZERO, seam_good if texture else SEAM_OBJECT_GOOD)
     if texture:
         value = min(value, ramp(incoherent, 2.0 * incoherence_good, incoherence_good))
     return value
 
 
-def seam_term(v: Views, stats=None, incoherence_good: float | None = None, texture: bool = True) -> TermResult:
+def seam_term(v: Views, stats=None, incoherence_good: float | None = None, texture: bool = True,
+              seam_good: float | None = None) -> TermResult:
     """Seam: a border cut with a binary alpha is sharper than every edge the camera made
-    in the same image (full value up to an excess sharpness of 0.25 - real defects reach
-    ~0.2 - zero from 0.45); on a texture (a surface filling the frame), a patch of
-    surface pasted from elsewhere also meets its surroundings with incoherent steps
-    (``incoherence``: full value up to ``incoherence_good``, calibrated, zero at twice
-    that). Not on objects: there a real defect sits on the part's structure (a crack
-    with a pale rim across the shell stripes) and its border is incoherent too."""
+    in the same image (zero from an excess sharpness of 0.45; full up to 0.25 on objects,
+    whose real defects reach ~0.3 where their border runs along the part's own edges - a
+    lead's, a case's - and up to ``seam_good``, calibrated, on textures, whose real
+    defects stay under ~0.2 with 90 % under 0.06 on the reserved thirds); on a texture
+    (a surface filling the frame), a patch of surface pasted from elsewhere also meets
+    its surroundings with incoherent steps (``incoherence``: full value up to
+    ``incoherence_good``, calibrated, zero at twice that). Not on objects: there a real
+    defect sits on the part's structure (a crack with a pale rim across the shell
+    stripes) and its border is incoherent too."""
     incoherence_good = DEFAULT.incoherence_good if incoherence_good is None else incoherence_good
+    seam_good = DEFAULT.seam_good if seam_good is None else seam_good
     m = seam_measures(v, float(stats.edge_sharpness[1]) if stats is not None else 0.0)
     m["texture"] = 1.0 if texture else 0.0
-    value = seam_value(m["excess"], m["incoherence"], incoherence_good, texture)
+    value = seam_value(m["excess"], m["incoherence"], incoherence_good, texture, seam_good)
     result = TermResult("seam", value, m)
     if value < 0.5:
         result.parameter, result.direction = "blend", "soften"

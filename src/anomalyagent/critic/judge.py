@@ -186,7 +186,7 @@ def judge(
     loc = location_term(mask, foreground, location, texture, part=part, moved=moves_material(spec))
     quality_terms = [
         visibility_term(views, cal.visibility_good, cal.strength_power, cal.replace_good),
-        seam_term(views, stats, cal.incoherence_good, texture),
+        seam_term(views, stats, cal.incoherence_good, texture, cal.seam_good),
         texture_term(views, stats),
         shape_term(mask, foreground, getattr(entry, "size", None), aspect),
         color_term(views, getattr(entry, "color", None)),
@@ -243,7 +243,7 @@ def rescore(j: Judgement, calibration: Calibration) -> Judgement:
     if "seam" in j.measured:
         m = j.measured["seam"]
         terms["seam"] = seam_value(m["excess"], m["incoherence"], calibration.incoherence_good,
-                                   bool(m.get("texture", 1.0)))
+                                   bool(m.get("texture", 1.0)), calibration.seam_good)
     if not j.measured:  # nothing_changed(): stays a failure
         return j
     quality = 5.0 * combine_quality([TermResult(k, v) for k, v in terms.items()
