@@ -5,6 +5,8 @@ differences are in CIE L* / delta-E units, grain is the high-pass detail (``high
 """
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -19,6 +21,7 @@ MIN_PIXELS = 6  # fewer measurable pixels than this: the term abstains (value 1)
 # a clearly visible defect. Read on the measurement, not on the term's value: the value is
 # that share raised to the calibrated power, and the advice must not depend on the power.
 FAINT = 0.2
+STRENGTH_TIE = 0.01  # the most a strength term gives up to keep ranking above its full point (strength_value)
 
 
 def defect_contrast(v: Views) -> float:
@@ -32,10 +35,24 @@ def visibility_values(contrast: float, cnr: float, cnr_good: float, power: float
     """(faint, strong) parts of the visibility term from its raw measurements: contrast in
     delta-E, the contrast-to-noise ratio and the replacement ratio (see ``visibility_term``);
     ``replace_good`` 0 leaves the replacement ratio out."""
-    faint = min(1.0, max(contrast, 0.0) / 8.0, max(cnr, 0.0) / cnr_good)
+    share = min(max(contrast, 0.0) / 8.0, max(cnr, 0.0) / cnr_good)
     if replace_good > 0:
-        faint = min(faint, max(replace, 0.0) / replace_good)
-    return faint ** power, ramp(contrast, 100.0, 80.0)
+        share = min(share, max(replace, 0.0) / replace_good)
+    return strength_value(share, power), ramp(contrast, 100.0, 80.0)
+
+
+def strength_value(share: float, power: float) -> float:
+    """A strength term's value from ``share``, its measurement over its full point:
+    min(1, share) ** power, less STRENGTH_TIE * exp(-share).
+
+    Why the small second part: above the full point the plain ramp is flat, so a real
+    defect and its faded copy that both clear it tie at 1.0 and the score no longer ranks
+    them (hazelnut's print at 20 % contrast still clears every full point). The second
+    part keeps the order (a stronger edit always scores a little higher) while changing
+    no value by more than STRENGTH_TIE and vanishing once the measurement is a few times
+    its full point (0.05 % at 5x), so it gives no real pull towards ever stronger edits."""
+    share = max(float(share), 0.0)
+    return min(1.0, share) ** power * (1.0 - STRENGTH_TIE * math.exp(-share))
 
 
 def replacement_ratio(v: Views) -> float:
@@ -65,7 +82,7 @@ def visibility_term(v: Views, cnr_good: float | None = None, power: float | None
     fainter edit always scores lower. With ``replace_good`` > 0 it must also change the
     region by that share of the region's own spread (``replacement_ratio``: a faded
     structural change keeps most of what was there). Too faint (the measurement under FAINT of
-    its full point, i.e. value < FAINT ** power) advises "increase
+    its full point, i.e. value < strength_value(FAINT, power)) advises "increase
     intensity"; absurdly strong (over 80 delta-E: most of the black-to-white range,
     beyond any real defect) fails with "decrease intensity".
     """
@@ -78,7 +95,7 @@ def visibility_term(v: Views, cnr_good: float | None = None, power: float | None
     faint, strong = visibility_values(c, cnr, cnr_good, power, replace, replace_good)
     result = TermResult("visibility", min(faint, strong), {"contrast": c, "noise": v.noise, "cnr": cnr,
                                                            "replace": min(replace, 1e6)})
-    if faint < FAINT ** power:
+    if faint < strength_value(FAINT, power):  # the share under FAINT (strength_value is increasing)
         result.parameter, result.direction = "intensity", "increase"
         if replace_good > 0 and replace / replace_good < min(c / 8.0, cnr / cnr_good):
             result.text = (f"The defect looks see-through: it changes the region by {replace:.0%} of the region's own "

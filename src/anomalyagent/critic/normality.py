@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .appearance import FAINT
+from .appearance import FAINT, strength_value
 from .calibration import Calibration
 from .term import TermResult, ramp
 from .views import Views, grow
@@ -36,7 +36,7 @@ def crop_abnormality(model, image: np.ndarray, box: tuple[int, int, int, int]) -
 
 def abnormality_value(inside: float, cal: Calibration) -> float:
     """The term's value from its raw measurement (90th percentile abnormality inside)."""
-    return min(1.0, max(inside, 0.0) / cal.abnormality_good) ** cal.strength_power
+    return strength_value(max(inside, 0.0) / cal.abnormality_good, cal.strength_power)
 
 
 def abnormality_term(v: Views, model, edited: np.ndarray, cal: Calibration, counted: bool = True) -> TermResult:
@@ -56,7 +56,7 @@ def abnormality_term(v: Views, model, edited: np.ndarray, cal: Calibration, coun
     ring = float(np.percentile(a[v.ring], 90)) if v.ring.any() else 0.0
     value = abnormality_value(inside, cal)
     result = TermResult("abnormality", value, {"inside": inside, "ring": ring, "counted": float(counted)})
-    if counted and value < FAINT ** cal.strength_power:  # the measurement under FAINT of its full point
+    if counted and value < strength_value(FAINT, cal.strength_power):  # the measurement under FAINT of its full point
         result.parameter, result.direction = "intensity", "increase"
         result.text = (f"The defect is too faint: it is no more unusual than the product's own normal variation "
                        f"({inside:.1f}x its normal spread); increase its intensity.")
