@@ -35,7 +35,7 @@ Honest protocol:
   counts both per category (``pseudo_normals``).
 
 Fit: over a grid of (visibility_good, abnormality_good, incoherence_good, strength_power,
-replace_good),
+replace_good, seam_good),
 among the candidates that can keep the real pass rate (mean over calibration categories)
 >= 0.9, the one with the smallest mean shortfall of its corruption AUROCs below the 0.9
 target, each AUROC counted only beyond one real anomaly's worth of it (``shortfall``);
@@ -93,11 +93,12 @@ GRID_ABNORMALITY = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 GRID_INCOHERENCE = (0.8, 1.2, 1.6, 2.4, 100.0)  # 100: the incoherence check off
 GRID_POWER = (0.5, 1.0)
 GRID_REPLACE = (0.0, 0.25, 0.5, 1.0)  # 0: the replacement ratio off
+GRID_SEAM = (0.1, 0.15, 0.25)  # texture seams: excess sharpness at which the seam term is full
 FLOORS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5)
 TARGET_AUROC, TARGET_PASS, FIT_PASS = 0.9, 0.85, 0.9
 N_WELL = 20  # reserved real anomalies from which a category's mean AUROC breaks ties (one anomaly <= 0.05 AUROC)
 REFERENCE = (Calibration().visibility_good, Calibration().abnormality_good, Calibration().incoherence_good,
-             Calibration().strength_power, Calibration().replace_good)  # the terms' hand-set values, all on the grid
+             Calibration().strength_power, Calibration().replace_good, Calibration().seam_good)  # the terms' hand-set values, all on the grid
 PAIRS_MAX = 10  # categories with at most this many real test anomalies list every pair in the JSON
 MAX_NORMALS = 100
 TWIN_RING = 0.03  # the defect mask grown by this (fraction of the side) is left out when registering
@@ -373,8 +374,8 @@ def real_pass(rows_by_cat: dict[str, list[dict]], names: list[str], cal: Calibra
 
 
 def grid_steps(key: tuple) -> int:
-    """Grid steps (summed over the five axes) from REFERENCE to the candidate ``key``."""
-    axes = (GRID_VISIBILITY, GRID_ABNORMALITY, GRID_INCOHERENCE, GRID_POWER, GRID_REPLACE)
+    """Grid steps (summed over the six axes) from REFERENCE to the candidate ``key``."""
+    axes = (GRID_VISIBILITY, GRID_ABNORMALITY, GRID_INCOHERENCE, GRID_POWER, GRID_REPLACE, GRID_SEAM)
     return sum(abs(axis.index(v) - axis.index(r)) for axis, v, r in zip(axes, key, REFERENCE))
 
 
@@ -402,7 +403,8 @@ def fit(calib_rows: dict[tuple, dict[str, list[dict]]], names: list[str]) -> Cal
 
     def calibration(key, lf: float, qf: float) -> Calibration:
         return Calibration(visibility_good=key[0], abnormality_good=key[1], incoherence_good=key[2],
-                           strength_power=key[3], replace_good=key[4], location_floor=lf, quality_floor=qf,
+                           strength_power=key[3], replace_good=key[4], seam_good=key[5], location_floor=lf,
+                           quality_floor=qf,
                            fitted_on=sorted(names))
 
     lowest = FLOORS[0]
@@ -500,7 +502,7 @@ def print_category(name: str, s: dict, cal: Calibration, skipped: dict[str, int]
     print(f"\n## {name} (test two-thirds): {s['n_real']} real, real pass rate {fmt(s['real_pass_rate'])}; "
           f"thresholds fitted on {fitted}")
     print(f"   calibration: visibility_good {cal.visibility_good:g}, abnormality_good {cal.abnormality_good:g}, "
-          f"power {cal.strength_power:g}, incoherence_good {cal.incoherence_good:g}, replace_good {cal.replace_good:g}, floors location {cal.location_floor:g} quality {cal.quality_floor:g}")
+          f"power {cal.strength_power:g}, incoherence_good {cal.incoherence_good:g}, replace_good {cal.replace_good:g}, seam_good {cal.seam_good:g}, floors location {cal.location_floor:g} quality {cal.quality_floor:g}")
     print(f"{'corruption':<11}{'n':>5}{'AUROC':>8}{'pass':>8}")
     for kind in KINDS:
         print(f"{kind:<11}{s['n'][kind]:>5}{fmt(s['auroc'][kind]):>8}{fmt(s['pass_rate'][kind]):>8}"
@@ -562,11 +564,12 @@ def main(argv: list[str] | None = None) -> int:
                                       Path(args.product_cache) if args.product_cache else None))
         except ImageError as exc:
             print(f"skipped {root.name}: {exc}", file=sys.stderr)
-    grid = list(itertools.product(GRID_VISIBILITY, GRID_ABNORMALITY, GRID_INCOHERENCE, GRID_POWER, GRID_REPLACE))
+    grid = list(itertools.product(GRID_VISIBILITY, GRID_ABNORMALITY, GRID_INCOHERENCE, GRID_POWER, GRID_REPLACE,
+                                  GRID_SEAM))
     judged = {c["name"]: {split: judge_all(c[split], c["model"]) for split in ("reserved", "test")} for c in cats}
     calib_rows = {} if given else {key: {c["name"]: evaluate(judged[c["name"]]["reserved"], Calibration(
         visibility_good=key[0], abnormality_good=key[1], incoherence_good=key[2], strength_power=key[3],
-        replace_good=key[4]))
+        replace_good=key[4], seam_good=key[5]))
         for c in cats} for key in grid}
     names = [c["name"] for c in cats]
     result: dict = {"command": "python benchmarks/bench_critic.py " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -167,12 +167,13 @@ def _rows(n: int, discordant: dict[str, int]) -> list[dict]:
     return rows
 
 
-FAR = (24.0, 4.0, 0.8, 1.0, 1.0)  # a grid candidate many steps from the reference
+FAR = (24.0, 4.0, 0.8, 1.0, 1.0, 0.1)  # a grid candidate many steps from the reference
 
 
 def _fit_key(bench, calib_rows, names) -> tuple:
     cal = bench.fit(calib_rows, names)
-    return (cal.visibility_good, cal.abnormality_good, cal.incoherence_good, cal.strength_power, cal.replace_good)
+    return (cal.visibility_good, cal.abnormality_good, cal.incoherence_good, cal.strength_power, cal.replace_good,
+            cal.seam_good)
 
 
 def test_a_four_anomaly_category_cannot_alone_move_the_fit_off_a_tie(bench):

@@ -157,3 +157,26 @@ def test_rescore_reproduces_judge_under_another_calibration(tile_model):
             again = rescore(j0, cal)
             assert again.score == pytest.approx(direct.score, abs=2e-3)
             assert again.passed == direct.passed and again.terms == pytest.approx(direct.terms, abs=1e-3)
+
+
+def test_abnormality_is_reported_not_counted_for_edits_that_move_material(tile_model):
+    """A bent or cut lead shows the product's own materials: the normal-appearance term
+    would rank its faded ghost above it, so for such edits quality leaves it out (and it
+    gives no advice), while it is still measured; rescore follows the same rule."""
+    from anomalyagent.critic.judge import rescore
+    from anomalyagent.records import DefectSpec
+
+    n, e, m = texture_scene()
+    faded, fm = corrupt.fade(n, e, m, 0.15)
+    plain = judge(n, faded, fm, entry=ENTRY, kind="texture", appearance=tile_model)
+    moved = judge(n, faded, fm, entry=ENTRY, kind="texture", appearance=tile_model,
+                  spec=DefectSpec(family="warp", defect_type="bent"))
+    without = judge(n, faded, fm, entry=ENTRY, kind="texture", spec=DefectSpec(family="warp", defect_type="bent"))
+    assert moved.measured["abnormality"]["counted"] == 0.0 and plain.measured["abnormality"]["counted"] == 1.0
+    assert moved.terms["abnormality"] == plain.terms["abnormality"]  # measured all the same
+    assert moved.quality == pytest.approx(without.quality, abs=1e-3)  # as if there were no appearance model
+    assert not any(a["text"].startswith("The defect is too faint: it is no more unusual") for a in moved.advice)
+    cal = Calibration(visibility_good=6.0, abnormality_good=4.0, strength_power=1.0)
+    direct = judge(n, faded, fm, entry=ENTRY, kind="texture", appearance=tile_model, calibration=cal,
+                   spec=DefectSpec(family="warp", defect_type="bent"))
+    assert rescore(moved, cal).score == pytest.approx(direct.score, abs=2e-3)

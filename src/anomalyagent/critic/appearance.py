@@ -5,6 +5,8 @@ differences are in CIE L* / delta-E units, grain is the high-pass detail (``high
 """
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -19,6 +21,7 @@ MIN_PIXELS = 6  # fewer measurable pixels than this: the term abstains (value 1)
 # a clearly visible defect. Read on the measurement, not on the term's value: the value is
 # that share raised to the calibrated power, and the advice must not depend on the power.
 FAINT = 0.2
+STRENGTH_TIE = 0.01  # the most a strength term gives up to keep ranking above its full point (strength_value)
 
 
 def defect_contrast(v: Views) -> float:
@@ -32,10 +35,24 @@ def visibility_values(contrast: float, cnr: float, cnr_good: float, power: float
     """(faint, strong) parts of the visibility term from its raw measurements: contrast in
     delta-E, the contrast-to-noise ratio and the replacement ratio (see ``visibility_term``);
     ``replace_good`` 0 leaves the replacement ratio out."""
-    faint = min(1.0, max(contrast, 0.0) / 8.0, max(cnr, 0.0) / cnr_good)
+    share = min(max(contrast, 0.0) / 8.0, max(cnr, 0.0) / cnr_good)
     if replace_good > 0:
-        faint = min(faint, max(replace, 0.0) / replace_good)
-    return faint ** power, ramp(contrast, 100.0, 80.0)
+        share = min(share, max(replace, 0.0) / replace_good)
+    return strength_value(share, power), ramp(contrast, 100.0, 80.0)
+
+
+def strength_value(share: float, power: float) -> float:
+    """A strength term's value from ``share``, its measurement over its full point:
+    min(1, share) ** power, less STRENGTH_TIE * exp(-share).
+
+    Why the small second part: above the full point the plain ramp is flat, so a real
+    defect and its faded copy that both clear it tie at 1.0 and the score no longer ranks
+    them (hazelnut's print at 20 % contrast still clears every full point). The second
+    part keeps the order (a stronger edit always scores a little higher) while changing
+    no value by more than STRENGTH_TIE and vanishing once the measurement is a few times
+    its full point (0.05 % at 5x), so it gives no real pull towards ever stronger edits."""
+    share = max(float(share), 0.0)
+    return min(1.0, share) ** power * (1.0 - STRENGTH_TIE * math.exp(-share))
 
 
 def replacement_ratio(v: Views) -> float:
@@ -65,7 +82,7 @@ def visibility_term(v: Views, cnr_good: float | None = None, power: float | None
     fainter edit always scores lower. With ``replace_good`` > 0 it must also change the
     region by that share of the region's own spread (``replacement_ratio``: a faded
     structural change keeps most of what was there). Too faint (the measurement under FAINT of
-    its full point, i.e. value < FAINT ** power) advises "increase
+    its full point, i.e. value < strength_value(FAINT, power)) advises "increase
     intensity"; absurdly strong (over 80 delta-E: most of the black-to-white range,
     beyond any real defect) fails with "decrease intensity".
     """
@@ -78,7 +95,7 @@ def visibility_term(v: Views, cnr_good: float | None = None, power: float | None
     faint, strong = visibility_values(c, cnr, cnr_good, power, replace, replace_good)
     result = TermResult("visibility", min(faint, strong), {"contrast": c, "noise": v.noise, "cnr": cnr,
                                                            "replace": min(replace, 1e6)})
-    if faint < FAINT ** power:
+    if faint < strength_value(FAINT, power):  # the share under FAINT (strength_value is increasing)
         result.parameter, result.direction = "intensity", "increase"
         if replace_good > 0 and replace / replace_good < min(c / 8.0, cnr / cnr_good):
             result.text = (f"The defect looks see-through: it changes the region by {replace:.0%} of the region's own "
@@ -240,26 +257,37 @@ def seam_measures(v: Views, product_sharpness: float = 0.0) -> dict[str, float]:
             "incoherence": incoherence(v)}
 
 
-def seam_value(excess: float, incoherent: float, incoherence_good: float, texture: bool = True) -> float:
-    """The seam term's value from its raw measurements (see ``seam_term``)."""
-    value = ramp(excess, 0.45, 0.25)
+SEAM_ZERO = 0.45  # excess border sharpness at which the seam term is zero
+SEAM_OBJECT_GOOD = 0.25  # on objects the seam term is full up to this excess
+
+
+def seam_value(excess: float, incoherent: float, incoherence_good: float, texture: bool = True,
+               seam_good: float = SEAM_OBJECT_GOOD) -> float:
+    """The seam term's value from its raw measurements (see ``seam_term``); ``seam_good``
+    (the excess at which the term is full) applies to textures only."""
+    value = ramp(excess, SEAM_ZERO, seam_good if texture else SEAM_OBJECT_GOOD)
     if texture:
         value = min(value, ramp(incoherent, 2.0 * incoherence_good, incoherence_good))
     return value
 
 
-def seam_term(v: Views, stats=None, incoherence_good: float | None = None, texture: bool = True) -> TermResult:
+def seam_term(v: Views, stats=None, incoherence_good: float | None = None, texture: bool = True,
+              seam_good: float | None = None) -> TermResult:
     """Seam: a border cut with a binary alpha is sharper than every edge the camera made
-    in the same image (full value up to an excess sharpness of 0.25 - real defects reach
-    ~0.2 - zero from 0.45); on a texture (a surface filling the frame), a patch of
-    surface pasted from elsewhere also meets its surroundings with incoherent steps
-    (``incoherence``: full value up to ``incoherence_good``, calibrated, zero at twice
-    that). Not on objects: there a real defect sits on the part's structure (a crack
-    with a pale rim across the shell stripes) and its border is incoherent too."""
+    in the same image (zero from an excess sharpness of 0.45; full up to 0.25 on objects,
+    whose real defects reach ~0.3 where their border runs along the part's own edges - a
+    lead's, a case's - and up to ``seam_good``, calibrated, on textures, whose real
+    defects stay under ~0.2 with 90 % under 0.06 on the reserved thirds); on a texture
+    (a surface filling the frame), a patch of surface pasted from elsewhere also meets
+    its surroundings with incoherent steps (``incoherence``: full value up to
+    ``incoherence_good``, calibrated, zero at twice that). Not on objects: there a real
+    defect sits on the part's structure (a crack with a pale rim across the shell
+    stripes) and its border is incoherent too."""
     incoherence_good = DEFAULT.incoherence_good if incoherence_good is None else incoherence_good
+    seam_good = DEFAULT.seam_good if seam_good is None else seam_good
     m = seam_measures(v, float(stats.edge_sharpness[1]) if stats is not None else 0.0)
     m["texture"] = 1.0 if texture else 0.0
-    value = seam_value(m["excess"], m["incoherence"], incoherence_good, texture)
+    value = seam_value(m["excess"], m["incoherence"], incoherence_good, texture, seam_good)
     result = TermResult("seam", value, m)
     if value < 0.5:
         result.parameter, result.direction = "blend", "soften"

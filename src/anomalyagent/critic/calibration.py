@@ -25,7 +25,9 @@ driven to zero;
 ``incoherence_good`` is the seam's boundary-step incoherence (critic/appearance.py,
 dimensionless); ``replace_good`` is the visibility's replacement ratio (defect contrast
 over the normal region's own spread under the mask, critic/appearance.py), 0 for unused;
-the floors are points out of 5.
+``seam_good`` is the excess border sharpness (critic/appearance.py ``seam_measures``,
+dimensionless) up to which a texture's seam term is full (objects keep 0.25: their real
+defects' borders run along the part's own structural edges); the floors are points out of 5.
 """
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ SHIPPED_FILE = "calibrations.json"
 MAX_FILE_BYTES = 64_000
 CATEGORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 THRESHOLDS = ("visibility_good", "abnormality_good", "strength_power", "incoherence_good", "location_floor",
-              "quality_floor", "replace_good")
+              "quality_floor", "replace_good", "seam_good")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Calibration(_Record):
     location_floor: float = 2.5  # pass needs location >= this (of 5)
     quality_floor: float = 2.5  # and quality >= this (of 5)
     replace_good: float = 0.0  # replacement ratio at which visibility is full (0: not used)
+    seam_good: float = 0.25  # texture seams: excess border sharpness up to which the seam term is full (zero at 0.45)
     fitted_on: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -69,6 +72,9 @@ class Calibration(_Record):
         if not (self.visibility_good > 0 and self.abnormality_good > 0 and self.incoherence_good > 0
                 and 0 < self.strength_power <= 4):
             raise ValueError(f"calibration: need positive thresholds and 0 < strength_power <= 4, got {self}")
+        if not 0 < self.seam_good < 0.45:
+            raise ValueError(f"calibration: seam_good must lie in (0, 0.45) (the seam term is zero at 0.45), "
+                             f"got {self.seam_good}")
         if not 0 <= self.replace_good <= 10:
             raise ValueError(f"calibration: replace_good must lie in [0, 10] (0: off), got {self.replace_good}")
         if not (0 <= self.location_floor <= 5 and 0 <= self.quality_floor <= 5):

@@ -186,13 +186,14 @@ def judge(
     loc = location_term(mask, foreground, location, texture, part=part, moved=moves_material(spec))
     quality_terms = [
         visibility_term(views, cal.visibility_good, cal.strength_power, cal.replace_good),
-        seam_term(views, stats, cal.incoherence_good, texture),
+        seam_term(views, stats, cal.incoherence_good, texture, cal.seam_good),
         texture_term(views, stats),
         shape_term(mask, foreground, getattr(entry, "size", None), aspect),
         color_term(views, getattr(entry, "color", None)),
     ]
+    moved = moves_material(spec)
     if appearance is not None:
-        quality_terms.append(abnormality_term(views, appearance, edited, cal))
+        quality_terms.append(abnormality_term(views, appearance, edited, cal, counted=not moved))
     if given_mask:
         quality_terms.append(spill_term(normal, edited, mask, max(3, int(round(0.03 * min(mask.shape))))))
     if learned:
@@ -201,7 +202,7 @@ def judge(
         quality_terms.append(realism_term(edited, mask, bank, getattr(entry, "category", None)))
     all_terms = adapt([loc] + quality_terms, spec)
     location_score = 5.0 * loc.value
-    quality_score = 5.0 * combine_quality(quality_terms)
+    quality_score = 5.0 * combine_quality([t for t in quality_terms if counts(t)])
     score = location_score + quality_score
     broken = [t.name for t in all_terms if t.name not in NO_HARD_FAIL and t.value < HARD_FAIL]
     hard = f"Rejected: {', '.join(broken)} clearly wrong." if broken else ""
@@ -220,6 +221,13 @@ def judge(
     )
 
 
+def counts(term: TermResult) -> bool:
+    """Whether ``term`` enters quality: every term except one its measurement marks as
+    reported only (``measured["counted"] == 0``: the abnormality of an edit that moves
+    material, see ``critic.normality.abnormality_term``)."""
+    return bool(term.measured.get("counted", 1.0))
+
+
 def rescore(j: Judgement, calibration: Calibration) -> Judgement:
     """``j`` under another calibration: the graded terms recomputed from ``j.measured``,
     quality, score and the pass rule redone (advice and review are kept as they were).
@@ -235,10 +243,11 @@ def rescore(j: Judgement, calibration: Calibration) -> Judgement:
     if "seam" in j.measured:
         m = j.measured["seam"]
         terms["seam"] = seam_value(m["excess"], m["incoherence"], calibration.incoherence_good,
-                                   bool(m.get("texture", 1.0)))
+                                   bool(m.get("texture", 1.0)), calibration.seam_good)
     if not j.measured:  # nothing_changed(): stays a failure
         return j
-    quality = 5.0 * combine_quality([TermResult(k, v) for k, v in terms.items() if k != "location"])
+    quality = 5.0 * combine_quality([TermResult(k, v) for k, v in terms.items()
+                                      if k != "location" and j.measured.get(k, {}).get("counted", 1.0)])
     location = 5.0 * terms["location"]
     broken = any(v < HARD_FAIL for k, v in terms.items() if k not in NO_HARD_FAIL)
     passed = (location + quality > 5.0 and not broken and location >= calibration.location_floor

@@ -31,6 +31,7 @@ MOVED_ON, MOVED_FULL = 0.15, 0.35  # on-object ramp for edits that move material
 MOVED_REACH = 0.05  # moved material may land this far (fraction of min(H, W)) beside the part
 THIN_PART = 0.03  # a named part whose widest point is at most this (half-width, fraction of min(H, W)) is thin
 THIN_RADIUS = 16  # px: the largest disc radius thin_continuation opens with at full size
+END_SEGMENT = 4.0  # a thin piece's end direction is read over this many half-widths back from its tip
 
 
 def on_object_fraction(mask: np.ndarray, foreground: np.ndarray) -> float:
@@ -79,6 +80,57 @@ def region_score(mask: np.ndarray, foreground: np.ndarray, location: str, textur
     return 1.0, 0.0
 
 
+def half_width(part: np.ndarray) -> float:
+    """Half-width (px) of ``part`` (H, W) bool at its widest point (0 when empty)."""
+    part = np.ascontiguousarray(part, dtype=bool)
+    return float(cv2.distanceTransform(np.pad(part.view(np.uint8), 1), cv2.DIST_L2, 3).max())
+
+
+def is_thin(part: np.ndarray) -> bool:
+    """True when ``part`` is a thin part (a lead, a wire, a pin): half-width at most
+    THIN_PART of min(H, W)."""
+    half = half_width(part)
+    return 0.0 < half <= THIN_PART * min(part.shape)
+
+
+def free_ends(thin: np.ndarray, foreground: np.ndarray, length: float) -> np.ndarray:
+    """(H, W) bool: each thin piece of ``thin`` continued past its free end along its own
+    axis by ``length`` px, as wide as the piece.
+
+    A piece's free end is the middle of its pixels farthest (within a half-width) from where it meets the rest of
+    ``foreground`` (a lead's tip, away from the case); its axis is the direction from the
+    centroid of its last END_SEGMENT half-widths to that tip. Pieces that touch nothing
+    else of the object (a loose fragment) have no root and get no continuation.
+    Why: a lead crossing a dark hole or running into shadow looks like the background, so
+    the object mask (and the named part) stop where the lead goes on; a bent or pushed
+    lead's tip then lies beyond that stop, on the lead's line (see ``location_term``)."""
+    thin = np.ascontiguousarray(thin, dtype=bool)
+    out = np.zeros_like(thin)
+    half = max(1.0, half_width(thin))
+    rest = np.ascontiguousarray(foreground & ~thin, dtype=bool).view(np.uint8)
+    root_zone = cv2.dilate(rest, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+    n, labels = cv2.connectedComponents(thin.view(np.uint8), connectivity=8)
+    for k in range(1, n):
+        ys, xs = np.nonzero(labels == k)
+        root = root_zone[ys, xs]
+        if not root.any() or root.all():
+            continue
+        ry, rx = ys[root].mean(), xs[root].mean()
+        dist = np.hypot(ys - ry, xs - rx)
+        tip = dist >= dist.max() - half  # the tip's end face (its middle, not a corner)
+        ty, tx = float(ys[tip].mean()), float(xs[tip].mean())
+        near = (ys - ty) ** 2 + (xs - tx) ** 2 <= (END_SEGMENT * half) ** 2
+        dy, dx = ty - ys[near].mean(), tx - xs[near].mean()
+        norm = float(np.hypot(dy, dx))
+        if norm < 1e-6:
+            continue
+        end = (int(round(tx + dx / norm * length)), int(round(ty + dy / norm * length)))
+        line = np.zeros(thin.shape, np.uint8)
+        cv2.line(line, (int(tx), int(ty)), end, 1, thickness=max(1, int(round(2 * half))))
+        out |= line > 0
+    return out
+
+
 def thin_continuation(part: np.ndarray, foreground: np.ndarray) -> np.ndarray:
     """``part`` (H, W) bool plus the thin pieces of ``foreground``, when the part itself is
     thin (a lead, a wire, a pin: its half-width at most THIN_PART of min(H, W)); the part
@@ -91,7 +143,7 @@ def thin_continuation(part: np.ndarray, foreground: np.ndarray) -> np.ndarray:
     part's half-width removes from the object (the part's own width class); the compact
     body stays out, so a lead defect drawn on the case still lies off the part."""
     part = np.ascontiguousarray(part, dtype=bool)
-    half = float(cv2.distanceTransform(np.pad(part.view(np.uint8), 1), cv2.DIST_L2, 3).max())
+    half = half_width(part)
     if half <= 0.0 or half > THIN_PART * min(part.shape):
         return part
     fg = np.ascontiguousarray(foreground, dtype=bool).view(np.uint8)
@@ -128,13 +180,24 @@ def location_term(mask: np.ndarray, foreground: np.ndarray, location: str = "any
     (full at MOVED_FULL) - the piece must come from the part, not from the backdrop - and
     the object and part count as grown by MOVED_REACH: a bent lead's annotated tip lies
     beside the straight lead, on the board (real masks often mark only the new place).
-    A thin part counts with the object's thin pieces that continue it (``thin_continuation``)."""
+    A thin part counts with the object's thin pieces that continue it (``thin_continuation``);
+    for moved material a thin part (and the object) also runs on past its free ends along
+    its axis by MOVED_REACH (``free_ends``) before both grow by MOVED_REACH: beyond a
+    lead's end a bent tip may lie twice as far as beside it, since the object mask often
+    loses a lead where it crosses a dark hole or shadow (transistor's test bent lead: its
+    annotated tip lay 15 px below the mask's end at 256 px, where the lead crosses a hole).
+    Cost: a randomly moved copy of a lead defect lands within that reach more often
+    (docs/benchmarks.md, critic section)."""
     if part is not None:
+        thin = is_thin(part)
         part = thin_continuation(part, foreground)
+        if moved and thin:
+            ends = free_ends(part, foreground, MOVED_REACH * min(mask.shape))
+            part, foreground = part | ends, foreground | ends
     if moved:
         r = max(1, int(round(MOVED_REACH * min(mask.shape))))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        foreground = cv2.dilate(foreground.view(np.uint8), kernel) > 0
+        foreground = cv2.dilate(np.ascontiguousarray(foreground, dtype=bool).view(np.uint8), kernel) > 0
         if part is not None:
             part = cv2.dilate(np.ascontiguousarray(part, dtype=bool).view(np.uint8), kernel) > 0
     frac = on_object_fraction(mask, foreground)

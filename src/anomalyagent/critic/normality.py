@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .appearance import FAINT
+from .appearance import FAINT, strength_value
 from .calibration import Calibration
 from .term import TermResult, ramp
 from .views import Views, grow
@@ -36,17 +36,27 @@ def crop_abnormality(model, image: np.ndarray, box: tuple[int, int, int, int]) -
 
 def abnormality_value(inside: float, cal: Calibration) -> float:
     """The term's value from its raw measurement (90th percentile abnormality inside)."""
-    return min(1.0, max(inside, 0.0) / cal.abnormality_good) ** cal.strength_power
+    return strength_value(max(inside, 0.0) / cal.abnormality_good, cal.strength_power)
 
 
-def abnormality_term(v: Views, model, edited: np.ndarray, cal: Calibration) -> TermResult:
-    """How abnormal the edited defect is against the product's normal appearance."""
+def abnormality_term(v: Views, model, edited: np.ndarray, cal: Calibration, counted: bool = True) -> TermResult:
+    """How abnormal the edited defect is against the product's normal appearance.
+
+    ``counted`` False: the term is measured and reported but marked (``measured["counted"]
+    = 0``) so that the judge leaves it out of quality and gives no advice from it. For edits
+    that move or remove material (a bent or cut lead, a displaced part) the defect shows
+    the product's own materials (board where a lead was, a lead over board): patch by
+    patch they look normal, while a faded copy is a mixture of two materials that no
+    normal patch has, so the term ranks the fade ABOVE the real defect (transistor's
+    reserved cut lead: 0.92 real against 0.95 faded; its test bent and cut leads: 0.55
+    and 0.81 real against 0.87 and 1.0 faded). Their strength is read on visibility and
+    its replacement ratio instead (critic/appearance.py)."""
     a = crop_abnormality(model, edited, v.box)
     inside = float(np.percentile(a[v.mask], 90))
     ring = float(np.percentile(a[v.ring], 90)) if v.ring.any() else 0.0
     value = abnormality_value(inside, cal)
-    result = TermResult("abnormality", value, {"inside": inside, "ring": ring})
-    if value < FAINT ** cal.strength_power:  # the measurement under FAINT of its full point
+    result = TermResult("abnormality", value, {"inside": inside, "ring": ring, "counted": float(counted)})
+    if counted and value < strength_value(FAINT, cal.strength_power):  # the measurement under FAINT of its full point
         result.parameter, result.direction = "intensity", "increase"
         result.text = (f"The defect is too faint: it is no more unusual than the product's own normal variation "
                        f"({inside:.1f}x its normal spread); increase its intensity.")
