@@ -28,7 +28,7 @@ from . import cache
 from .cache import VERSION
 from .cleanup import keep_recurring_pieces, resize_mask, thin_to_core, unlike_background
 from .features import PixelClassifier, fit_classifier, pixel_features
-from .leads import attach_roots, extend_thin_parts
+from .leads import attach_roots, extend_thin_parts, thin_pieces
 from .parts import ATTACH_GAP, describe, split_parts, texture_parts
 from .regions import Region, resolve_region
 from .segment import WORK_SIDE, background_bank, bank_reference, is_texture, novelty, object_from_novelty, to_work
@@ -194,8 +194,9 @@ class ProductModel:
         keep_recurring_pieces(parts, round(self.parts.get("lead", {}).get("count", 0)))
         thin_to_core(parts)
         if "lead_labels" in parts:
-            attach_roots(parts, ATTACH_GAP * min(work.shape[:2]))
-            extend_thin_parts(parts, away)
+            pieces = thin_pieces(parts)  # the lead labels and body, which neither step changes
+            attach_roots(parts, ATTACH_GAP * min(work.shape[:2]), pieces=pieces)
+            extend_thin_parts(parts, away, pieces=pieces)
         if work.shape[:2] != (h, w):
             parts = {k: resize_mask(v, (h, w)) for k, v in parts.items()}
         return parts["object"], parts
