@@ -116,4 +116,5 @@ def summarize(groups: list[list[Rollout]]) -> dict[str, float]:
         # when fewer first edits fail, so it alone cannot say whether a policy learned this
         "kr_when_low": mean(low) if low else 0.0,
         "episodes_low": float(len(low)),
+        "overrun": mean([float(x.trajectory.stop_reason == "max_turns") for x in flat]),
     }
