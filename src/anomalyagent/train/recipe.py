@@ -26,9 +26,10 @@ from ..rewards import RewardConfig
 from ..tools import EDITORS, default_toolbox
 from .grpo import GRPOSettings, train_grpo
 from .prompts import Prompt, read_prompts
-from .sft import demonstration_turns, read_demonstrations, tool_accuracy, train_sft
+from .sft import demonstration_turns, read_demonstrations, tool_accuracy, train_sft, uses_product
 
 log = logging.getLogger(__name__)
+PRODUCT_SHARE = {"auto": 1.0, "mixed": 0.5, "none": 0.0}  # share of prompts and demonstrations with the product model
 
 
 @dataclass
@@ -42,22 +43,24 @@ class PolicyRecipe:
     max_side: int = 160  # images are shrunk to this (episodes and features)
     sft_epochs: int = 60
     sft_lr: float = 2e-3
-    imitate: str = "all"  # which demonstrated edits the IG heads learn (sft.demonstration_turns); "all": shipped weights
+    imitate: str = "passed"  # which demonstrated edits the IG heads learn (sft.demonstration_turns)
     prompts_per_category: int = 24
-    # the shipped weights' GRPO: one step per pass over the batch, no advantage floor
-    grpo: GRPOSettings = field(default_factory=lambda: GRPOSettings(minibatch=0, advantage_floor=0.0))
+    # the ablation's GRPO (minibatches of 64 turns, advantage floor 0.1; docs/benchmarks.md)
+    grpo: GRPOSettings = field(default_factory=GRPOSettings)
     reward: RewardConfig = field(default_factory=RewardConfig)
     hidden: int = 256
-    # "auto": each category's product model (built from its normal training images, cached)
-    # in every episode and in SFT's reading of the demonstrations, as `synthesize` runs by
-    # default, so the network learns from the regions it will see; "none": foreground only
-    product: str = "auto"
+    # "mixed": each category's product model (built from its normal training images, cached)
+    # in half of the GRPO prompts and of SFT's demonstrations (interleaved), the other half
+    # without: `synthesize` runs with one by default but a policy must also act without one
+    # (--product none, a category whose model cannot be built); a network that only saw
+    # regions failed its offline test scene (docs/training.md). "auto": all; "none": none.
+    product: str = "mixed"
 
     def __post_init__(self) -> None:
         if self.max_side < 32 or self.sft_epochs < 0 or self.prompts_per_category < 1:
             raise ValueError("PolicyRecipe: max_side >= 32, sft_epochs >= 0 and prompts_per_category >= 1 are required")
-        if self.product not in ("auto", "none"):
-            raise ValueError(f"PolicyRecipe.product must be 'auto' or 'none', got {self.product!r}")
+        if self.product not in PRODUCT_SHARE:
+            raise ValueError(f"PolicyRecipe.product must be one of {', '.join(PRODUCT_SHARE)}, got {self.product!r}")
 
     def to_dict(self) -> dict:
         return {"data": self.data, "reverse_dir": self.reverse_dir, "categories": list(self.categories or []),
@@ -96,7 +99,8 @@ def product_models(recipe: PolicyRecipe) -> dict:
 def run_sft(recipe: PolicyRecipe, encoders: Encoders, kb: KnowledgeBase, products: dict | None = None) -> tuple[PolicyNet, dict]:
     net = new_network(recipe.hidden, recipe.seed)
     demos = read_demonstrations(recipe.reverse_dir, recipe.categories, recipe.max_side)
-    data = demonstration_turns(demos, net.space, net.state_dim, encoders, kb, imitate=recipe.imitate, products=products)
+    data = demonstration_turns(demos, net.space, net.state_dim, encoders, kb, imitate=recipe.imitate, products=products,
+                               product_share=PRODUCT_SHARE[recipe.product])
     start = time.perf_counter()
     history = train_sft(net, data, epochs=recipe.sft_epochs, lr=recipe.sft_lr, seed=recipe.seed)
     return net, {"trajectories": len(demos), "turns": len(data), "loss_first": history[0] if history else None,
@@ -106,8 +110,8 @@ def run_sft(recipe: PolicyRecipe, encoders: Encoders, kb: KnowledgeBase, product
 
 def grpo_prompts(recipe: PolicyRecipe, rng: np.random.Generator, products: dict | None = None) -> list[Prompt]:
     prompts = read_prompts(recipe.data, recipe.categories, recipe.prompts_per_category, rng, recipe.max_side)
-    for p in prompts:
-        p.product = (products or {}).get(p.task.category)
+    for i, p in enumerate(prompts):
+        p.product = (products or {}).get(p.task.category) if uses_product(i, PRODUCT_SHARE[recipe.product]) else None
     return prompts
 
 
