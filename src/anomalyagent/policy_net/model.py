@@ -54,7 +54,8 @@ def action_log_prob(logits: dict[str, torch.Tensor], actions: dict[str, torch.Te
     if ig_mask is not None:
         is_ig = is_ig * ig_mask
     for head in IG_HEADS:
-        out = out + is_ig * logp[head].gather(1, actions[head][:, None])[:, 0]
+        if head in logp:  # a checkpoint made before the advice head has none
+            out = out + is_ig * logp[head].gather(1, actions[head][:, None])[:, 0]
     return out
 
 
@@ -66,7 +67,7 @@ def kl_to(logits: dict[str, torch.Tensor], ref_logits: dict[str, torch.Tensor], 
         return (p.exp() * (p - q)).sum(-1)
 
     is_ig = (actions["tool"] == 1).float()
-    return kl("tool") + sum(is_ig * kl(h) for h in IG_HEADS)
+    return kl("tool") + sum(is_ig * kl(h) for h in IG_HEADS if h in logits)
 
 
 __all__ = ["HEADS", "PolicyNet", "action_log_prob", "kl_to"]

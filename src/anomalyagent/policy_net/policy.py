@@ -32,7 +32,7 @@ from ..planning import instruction, refine
 from ..records import DefectSpec, Task, ToolCall, Trajectory
 from .features import (
     IMAGE_DIM, TEXT_DIM, ImageEncoder, TextEncoder, current_spec, foreground_grid, load_text_cache, request_text,
-    state_vector,
+    state_dim, state_vector,
 )
 from .regions import RegionView, followed_advice
 from .space import IG_HEADS, ActionSpace
@@ -187,7 +187,8 @@ class LearnedPolicy:
         looked_up = any(s.call is not None and s.call.name == "KR" and s.observation is not None and not s.observation.error
                         for s in trajectory.steps)
         text = np.concatenate([view.request_emb, view.knowledge_emb if looked_up else np.zeros(TEXT_DIM, np.float32)])
-        state = state_vector(trajectory, view.grid, view.texture, self.space, self.max_turns, view.region)
+        v1 = self.net.state_dim == state_dim(self.space, v1=True)  # a checkpoint made before the region features
+        state = state_vector(trajectory, view.grid, view.texture, self.space, self.max_turns, view.region, v1=v1)
         return view.image_features, text, state
 
     def _choose(self, logits: np.ndarray, sample: bool, rng: np.random.Generator) -> tuple[int, float]:
@@ -217,6 +218,8 @@ class LearnedPolicy:
         tool = self.space.tools[tool_i]
         if tool == "IG":
             for head in IG_HEADS:
+                if head not in logits:  # a checkpoint without the advice head: "keep"
+                    continue
                 actions[head], lp = self._choose(logits[head], True, view.rng)
                 logp += lp
         if self.record:

@@ -42,23 +42,29 @@ class ActionSpace:
     size_factors: tuple[float, ...] = SIZE_FACTORS
     intensity_steps: tuple[float, ...] = INTENSITY_STEPS
     tools: tuple[str, ...] = field(default=TOOLS)
+    advice: bool = True  # the advice head; False for checkpoints made before it existed
+
+    def heads(self) -> tuple[str, ...]:
+        """The heads this space has (HEADS, less ``advice`` for an older checkpoint)."""
+        return tuple(h for h in HEADS if h != "advice" or self.advice)
 
     def sizes(self) -> dict[str, int]:
         """Number of classes per head."""
         return {"tool": len(self.tools), "family": 1 + len(self.families), "blend": 1 + len(self.blends),
                 "location": 1 + self.grid * self.grid, "size": len(self.size_factors),
-                "intensity": len(self.intensity_steps), "advice": 2}
+                "intensity": len(self.intensity_steps), **({"advice": 2} if self.advice else {})}
 
     def to_dict(self) -> dict[str, Any]:
         return {"families": list(self.families), "blends": list(self.blends), "grid": self.grid,
                 "size_factors": list(self.size_factors), "intensity_steps": list(self.intensity_steps),
-                "tools": list(self.tools)}
+                "tools": list(self.tools), "advice": self.advice}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ActionSpace":
         return cls(families=tuple(data["families"]), blends=tuple(data["blends"]), grid=int(data["grid"]),
                    size_factors=tuple(float(x) for x in data["size_factors"]),
-                   intensity_steps=tuple(float(x) for x in data["intensity_steps"]), tools=tuple(data["tools"]))
+                   intensity_steps=tuple(float(x) for x in data["intensity_steps"]), tools=tuple(data["tools"]),
+                   advice=bool(data.get("advice", False)))  # a checkpoint without the key predates the head
 
     # -- labels from a demonstrated edit -------------------------------------------------
     def cell(self, center: tuple[float, float]) -> int:
