@@ -12,6 +12,7 @@ the knowledge base's texts). ``anomalyagent train policy`` writes both.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import zlib
@@ -72,9 +73,13 @@ def load_policy(path: str | Path = POLICY_FILE):
     try:
         with safe_open(str(path), "pt") as f:
             meta = f.metadata() or {}
+        state = load_file(str(path))
         space = ActionSpace.from_dict(json.loads(meta["space"]))
+        # whether the checkpoint has the advice head is read from its tensors (the space's
+        # "advice" key was added after the first checkpoints with the head were written)
+        space = dataclasses.replace(space, advice="heads.advice.weight" in state)
         net = PolicyNet(space, int(meta["state_dim"]), hidden=int(meta["hidden"]), proj=int(meta["proj"]))
-        net.load_state_dict(load_file(str(path)))
+        net.load_state_dict(state)
     except (SafetensorError, KeyError, ValueError, RuntimeError, OSError) as exc:
         raise WeightsError(f"{path}: not a policy checkpoint for this network: {exc}") from exc
     return net.eval()
