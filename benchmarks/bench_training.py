@@ -78,6 +78,11 @@ def main() -> None:
     ap.add_argument("--minibatch", type=int, default=64, help="GRPO turns per gradient step (0: whole batch)")
     ap.add_argument("--beta", type=float, default=0.04, help="GRPO KL weight to the SFT policy")
     ap.add_argument("--advantage-floor", type=float, default=0.1, help="GRPO advantages / max(std, this)")
+    ap.add_argument("--normalize", default="total", choices=("total", "per_term"),
+                    help="GRPO advantages of the weighted total reward, or of each reward term on its own")
+    ap.add_argument("--product", default="none", choices=("none", "auto"),
+                    help="auto: every episode (and SFT's reading of the demonstrations) uses each category's product "
+                    "model, built from its normal training images (cached), as `synthesize` does by default")
     ap.add_argument("--imitate", default="passed", choices=("passed", "all"),
                     help="SFT: which demonstrated edits the IG heads learn (passed: not the deliberately flawed ones)")
     ap.add_argument("--grpo-target", type=int, default=0,
@@ -106,6 +111,11 @@ def main() -> None:
     full = RewardConfig()
     start = time.perf_counter()
 
+    products = {}
+    if args.product == "auto":
+        from anomalyagent.product import ProductModel
+
+        products = {c: ProductModel.build(Path(args.data) / c) for c in cats}
     demos = read_demonstrations(args.reverse, cats, args.max_side)
     space_net = new_network()
     by_cat = {c: [d for d in demos if d.trajectory.task.category == c] for c in cats}
@@ -115,7 +125,8 @@ def main() -> None:
     for held in folds:
         train_cats = [c for c in cats if c != held]
         train_demos = [d for c in train_cats for d in by_cat[c]]
-        data = demonstration_turns(train_demos, space_net.space, space_net.state_dim, encoders, kb, imitate=args.imitate)
+        data = demonstration_turns(train_demos, space_net.space, space_net.state_dim, encoders, kb, imitate=args.imitate,
+                                   products=products)
         eval_cats = train_cats if args.in_domain else [held]
         eval_prompts = read_prompts(args.data, eval_cats, args.eval_prompts, np.random.default_rng([99, cats.index(held)]),
                                     args.max_side)
@@ -127,6 +138,8 @@ def main() -> None:
             extra = read_prompts(args.data, [held], args.grpo_target + len(seen), np.random.default_rng([8, cats.index(held)]),
                                  args.max_side)
             pool += [p for p in extra if p.task.image_path not in seen][:args.grpo_target]
+        for p in eval_prompts + pool:
+            p.product = products.get(p.task.category)
         if not args.no_rule:
             t = time.perf_counter()
             rule = evaluate(lambda: RulePolicy(kb=kb), eval_prompts, tools, args.eval_group, full)
@@ -147,14 +160,17 @@ def main() -> None:
                 net = copy.deepcopy(sft)
                 settings = GRPOSettings(iterations=args.iterations, prompts_per_step=args.prompts, group_size=args.group,
                                         lr=args.lr, epochs=args.epochs, minibatch=args.minibatch, beta=args.beta,
-                                        advantage_floor=args.advantage_floor)
+                                        advantage_floor=args.advantage_floor, normalize=args.normalize)
                 history = train_grpo(net, pool, tools, settings, RewardConfig(**weights), encoders, kb,
                                      np.random.default_rng([seed, 11, cats.index(held)]))
                 save(net, held, seed, name)
                 m = evaluate(lambda net=net: LearnedPolicy(kb=kb, net=net, encoders=encoders), eval_prompts, tools,
                              args.eval_group, full)
                 rows.append({"held_out": held, "seed": seed, "method": name, **m, "seconds": round(time.perf_counter() - t, 1),
-                             "train_reward_first": history[0].get("mean_reward"), "train_reward_last": history[-1].get("mean_reward")})
+                             "train_reward_first": history[0].get("mean_reward"), "train_reward_last": history[-1].get("mean_reward"),
+                             "train_spread": {k: float(np.mean([h.get(k, 0.0) for h in history]))
+                                              for k in ("groups_equal", "groups_below_floor", "std_total", "std_task", "std_ref",
+                                                        "std_beh", "groups_vary_task", "groups_vary_ref", "groups_vary_beh")}})
                 log.info("%s seed %d %s: reward %.3f pass %.2f", held, seed, name, m["mean_reward"], m["pass_rate"])
         write(out, args, rows, cats, seeds, time.perf_counter() - start)  # after every fold: a partial run is kept
     write(out, args, rows, cats, seeds, time.perf_counter() - start)
@@ -163,13 +179,13 @@ def main() -> None:
 def aggregate(rows: list[dict], cats: list[str], seeds: list[int]) -> dict:
     """Per method: mean over held-out categories and seeds; the spread is the std over seeds of the
     per-seed means across the folds done."""
-    keys = ("mean_reward", "final_qe_score", "pass_rate", "mean_turns", "kr_use")
+    keys = ("mean_reward", "final_qe_score", "pass_rate", "mean_turns", "kr_use", "kr_when_low")
     out = {}
     for method in ["rule", "sft", *VARIANTS]:
         mine = [r for r in rows if r["method"] == method]
         if not mine:
             continue
-        entry = {k: float(np.mean([r[k] for r in mine])) for k in keys}
+        entry = {k: float(np.mean([r.get(k, np.nan) for r in mine])) for k in keys}
         per_seed = [np.mean([r["mean_reward"] for r in mine if r["seed"] == s]) for s in seeds
                     if any(r["seed"] == s for r in mine)]
         entry["reward_seed_std"] = float(np.std(per_seed)) if len(per_seed) > 1 else 0.0
@@ -184,6 +200,9 @@ def aggregate(rows: list[dict], cats: list[str], seeds: list[int]) -> dict:
                 entry["gain_over_sft_seed_std"] = float(np.std(per)) if len(per) > 1 else 0.0
                 pairs = [x for d in diffs.values() for x in d]
                 entry["better_than_sft"] = f"{sum(x > 0 for x in pairs)}/{len(pairs)}"
+        spreads = [r["train_spread"] for r in mine if r.get("train_spread")]
+        if spreads:  # GRPO's batches: how often a group taught nothing (equal rewards), per-term spreads
+            entry["train_spread"] = {k: float(np.mean([x[k] for x in spreads])) for k in spreads[0]}
         entry["folds"] = sorted({r["held_out"] for r in mine})
         entry["runs"] = len(mine)
         out[method] = entry
@@ -234,12 +253,13 @@ def table(path: str) -> str:
     """The summary of a results file as a markdown table (docs/benchmarks.md)."""
     data = json.loads(Path(path).read_text())
     lines = ["| policy | mean reward | seed std | gain over SFT (seed std; folds better) | final QE score | pass rate | "
-             "mean turns | KR use | runs |", "|---|---|---|---|---|---|---|---|---|"]
+             "mean turns | KR use | KR after a low QE | runs |", "|---|---|---|---|---|---|---|---|---|---|"]
     for method, e in data["summary"].items():
         gain = (f"{e['gain_over_sft']:+.3f} ({e['gain_over_sft_seed_std']:.3f}; {e['better_than_sft']})"
                 if "gain_over_sft" in e else "-")
         lines.append(f"| {method} | {e['mean_reward']:.3f} | {e['reward_seed_std']:.3f} | {gain} | {e['final_qe_score']:.2f} | "
-                     f"{e['pass_rate']:.3f} | {e['mean_turns']:.2f} | {e['kr_use']:.3f} | {e['runs']} |")
+                     f"{e['pass_rate']:.3f} | {e['mean_turns']:.2f} | {e['kr_use']:.3f} | {e.get('kr_when_low', float('nan')):.3f} | "
+                     f"{e['runs']} |")
     per_fold = ["", "| held out | " + " | ".join(data["summary"]) + " |", "|---|" + "---|" * len(data["summary"])]
     for held in data["categories"]:
         cells = []

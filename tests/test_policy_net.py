@@ -98,3 +98,22 @@ def test_shipped_weights_load_and_act_offline(monkeypatch):
     again = run_episode(Task("s.png", "hazelnut", "crack", seed=5), image, POLICIES.create("learned"), default_toolbox())
     assert again.trajectory.tool_names == traj.tool_names
     assert [s.call.arguments for s in again.trajectory.steps if s.call] == [s.call.arguments for s in traj.steps if s.call]
+
+
+def test_a_checkpoint_from_before_the_region_features_still_loads_and_acts(tmp_path):
+    """Older checkpoints (no advice head, the state without region and advice features) act
+    through the same policy: ``ActionSpace.advice`` False and the v1 state layout."""
+    from anomalyagent.policy_net.features import state_dim
+    from anomalyagent.train.recipe import new_network
+
+    space = ActionSpace(new_network().space.families, advice=False)
+    data = space.to_dict()
+    data.pop("advice")  # as the older checkpoints store it
+    assert ActionSpace.from_dict(data) == space and "advice" not in space.sizes()
+    net = PolicyNet(space, state_dim(space, v1=True), hidden=16, proj=8)
+    path = save_policy(net, tmp_path / "old.safetensors")
+    policy = LearnedPolicy(weights=path, max_turns=6)
+    assert policy.net.state_dim == state_dim(space, v1=True) < state_dim(space)
+    image = object_image(np.random.default_rng(2), 96)
+    traj = run_episode(Task("o.png", "hazelnut", "crack", seed=1), image, policy, default_toolbox(), max_turns=6).trajectory
+    assert traj.steps and all(s.call is None or s.call.name in ("PG", "IG", "QE", "KR", "MG") for s in traj.steps)

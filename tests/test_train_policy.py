@@ -236,3 +236,50 @@ def test_grpo_minibatches_take_several_steps_per_epoch(demos, encoders):
                          np.random.default_rng(1))
     if "loss" in history[0]:  # an untrained network rarely ties a whole group, but it may
         assert history[0]["steps"] == 2 * -(-history[0]["turns"] // 4)
+
+
+def test_per_term_advantages_keep_the_behaviour_signal_and_spread_counts_ties(demos):
+    from anomalyagent.rewards import RewardBreakdown
+    from anomalyagent.train.rollout import Rollout, spread
+
+    config = RewardConfig()  # task 1, ref 0.3, beh 0.3
+    rows = [(0.80, 1.0, 1.0), (0.82, 1.0, 2 / 3), (0.78, 1.0, 1.0), (0.81, 1.0, 2 / 3)]  # beh: KR after a low QE or not
+    group = [Rollout(demos[0].trajectory, RewardBreakdown(t, r, b, config.task * t + config.ref * r + config.beh * b))
+             for t, r, b in rows]
+    total = advantages(group, floor=0.1)
+    per_term = advantages(group, floor=0.1, config=config)
+    # both rank by behaviour here (the task term differs by noise below the floor)
+    assert total[0] > total[1] and per_term[0] > per_term[1] and per_term[2] > per_term[3]
+    # per term, the behaviour term's part is its weight's share of a unit-normalised difference
+    beh = np.array([1.0, -1.0, 1.0, -1.0]) * 0.3 / (1.0 + 0.3 + 0.3)
+    task = (np.array([r[0] for r in rows]) - 0.8025) / 0.1 * 1.0 / 1.6
+    assert per_term == pytest.approx(list(beh + task), abs=2e-3)
+    assert np.mean(per_term) == pytest.approx(0.0, abs=1e-9)
+    # a term that never varies adds nothing; a single-term config is the total's normalisation
+    only_task = RewardConfig(ref=0.0, beh=0.0)
+    assert advantages(group, floor=0.1, config=only_task) == pytest.approx(
+        advantages([Rollout(x.trajectory, RewardBreakdown(x.reward.task, 0, 0, x.reward.task)) for x in group], floor=0.1))
+    tied = [Rollout(demos[0].trajectory, RewardBreakdown(1, 1, 1, 1.6)) for _ in range(3)]
+    assert advantages(tied, config=config) == [0.0, 0.0, 0.0]
+    s = spread([group, tied], floor=0.1)
+    assert s["groups_equal"] == 0.5 and s["groups_vary_beh"] == 0.5 and s["groups_vary_ref"] == 0.0
+    assert s["std_beh"] == pytest.approx(np.std([1, 2 / 3, 1, 2 / 3]) / 2)
+    with pytest.raises(ValueError):
+        GRPOSettings(normalize="median")
+
+
+def test_advice_head_labels_edits_that_followed_followable_advice(demos):
+    from anomalyagent.records import DefectSpec, Observation, Step, ToolCall, Trajectory
+    from anomalyagent.train.sft import advice_label
+
+    spec = DefectSpec("stain", "stain", "hazelnut", aspect=2.0, color="darker")
+    qe = lambda advice: Step(2, call=ToolCall("QE", {}), observation=Observation("r", payload={"passed": False, "advice": advice}))
+    ig = Step(3, call=ToolCall("IG", {}), observation=Observation("e", payload={"spec": spec.replace(color="lighter").to_dict()}))
+    task = demos[0].trajectory.task
+    colour = Trajectory(task, [qe([{"parameter": "color", "direction": "lighter"}])])
+    size = Trajectory(task, [qe([{"parameter": "size", "direction": "increase"}])])
+    assert advice_label(colour, spec, ig) == 1
+    assert advice_label(size, spec, ig) == 0  # no advice the head can follow
+    same = Step(3, call=ToolCall("IG", {}), observation=Observation("e", payload={"spec": spec.to_dict()}))
+    assert advice_label(colour, spec, same) == 0  # followable advice, but the edit did not follow it
+    assert advice_label(Trajectory(task, []), spec, ig) == 0

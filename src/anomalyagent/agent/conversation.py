@@ -39,6 +39,9 @@ class Conversation:
     max_turns: int
     images: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (H, W[, 3]) uint8
     memory: dict[str, Any] = field(default_factory=dict)  # the policy's per-episode scratch space
+    # The product model's masks for the normal image ({"object": (H, W) bool, "lead": ...};
+    # {} without a product model): what a policy may read of where the parts are. Read-only.
+    regions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def task(self) -> Task:

@@ -98,7 +98,8 @@ def run_episode(task: Task, image: np.ndarray, policy: Policy, tools: ToolBox, m
     ``context``: ``normals``, ``normal_masks``, ``bank`` and ``memo`` for the editor (``new_state``)."""
     state = new_state(task, image, kb, product, **context)
     trajectory = Trajectory(task=task)
-    conversation = Conversation(trajectory, tools.schemas(), max_turns, images={NORMAL_IMAGE: image})
+    conversation = Conversation(trajectory, tools.schemas(), max_turns, images={NORMAL_IMAGE: image},
+                                regions=dict(state.parts))
     reset = getattr(policy, "reset", None)
     if callable(reset):  # policies that keep per-episode state on themselves (single-threaded use)
         reset(task, image, tools)

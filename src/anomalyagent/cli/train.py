@@ -41,6 +41,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      help="GRPO turns per gradient step (default 0 = whole batch: the shipped weights; ablation: 64)")
     pol.add_argument("--advantage-floor", type=float, default=0.0,
                      help="GRPO advantages / max(std, this) (default 0: the shipped weights; ablation: 0.1)")
+    pol.add_argument("--normalize", default="total", choices=("total", "per_term"),
+                     help="GRPO advantages of the weighted total reward (default) or of each reward term on its own")
+    pol.add_argument("--product", default="none", choices=("none", "mixed", "auto"),
+                     help="none (default: the shipped weights): no product models; mixed: half of the GRPO prompts and "
+                     "SFT demonstrations read each category's product model (built from its normal training images, "
+                     "cached); auto: all of them (the ablation's episodes)")
 
     for name, helptext in (("sft", "TRL SFTTrainer on the chat JSONL of `anomalyagent reverse` (vision tower frozen)"),
                            ("grpo", "TRL GRPOTrainer with our tools as environment_factory and our rewards")):
@@ -70,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
             from ..train.recipe import PolicyRecipe, train_policy
 
             recipe = PolicyRecipe(args.data, args.reverse, _names(args.categories), seed=args.seed, sft_epochs=args.sft_epochs,
-                                  imitate=args.imitate,
+                                  imitate=args.imitate, product=args.product,
                                   grpo=GRPOSettings(iterations=args.iterations, prompts_per_step=args.prompts,
                                                     group_size=args.group_size, minibatch=args.minibatch,
-                                                    advantage_floor=args.advantage_floor))
+                                                    advantage_floor=args.advantage_floor, normalize=args.normalize))
             report = train_policy(recipe, args.out)
             last = report["grpo"][-1] if report["grpo"] else {}
             print(f"SFT: {report['sft']['turns']} turns, tool accuracy {report['sft']['tool_accuracy_train']:.3f}; "

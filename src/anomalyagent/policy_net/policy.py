@@ -12,6 +12,7 @@ the knowledge base's texts). ``anomalyagent train policy`` writes both.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import zlib
@@ -28,12 +29,13 @@ from ..agent.parse import Action
 from ..agent.policy import ig_arguments
 from ..foreground import foreground
 from ..knowledge import KnowledgeBase
-from ..planning import instruction
+from ..planning import instruction, refine
 from ..records import DefectSpec, Task, ToolCall, Trajectory
 from .features import (
     IMAGE_DIM, TEXT_DIM, ImageEncoder, TextEncoder, current_spec, foreground_grid, load_text_cache, request_text,
-    state_vector,
+    state_dim, state_vector,
 )
+from .regions import RegionView, followed_advice
 from .space import IG_HEADS, ActionSpace
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -71,9 +73,13 @@ def load_policy(path: str | Path = POLICY_FILE):
     try:
         with safe_open(str(path), "pt") as f:
             meta = f.metadata() or {}
+        state = load_file(str(path))
         space = ActionSpace.from_dict(json.loads(meta["space"]))
+        # whether the checkpoint has the advice head is read from its tensors (the space's
+        # "advice" key was added after the first checkpoints with the head were written)
+        space = dataclasses.replace(space, advice="heads.advice.weight" in state)
         net = PolicyNet(space, int(meta["state_dim"]), hidden=int(meta["hidden"]), proj=int(meta["proj"]))
-        net.load_state_dict(load_file(str(path)))
+        net.load_state_dict(state)
     except (SafetensorError, KeyError, ValueError, RuntimeError, OSError) as exc:
         raise WeightsError(f"{path}: not a policy checkpoint for this network: {exc}") from exc
     return net.eval()
@@ -123,8 +129,9 @@ class Turn:
 @dataclass
 class EpisodeView:
     """What the policy keeps for one episode (in ``conversation.memory``): the task's
-    knowledge entry, foreground and its grid, the encoded image and texts, the sampling
-    generator, and the recorded turns."""
+    knowledge entry, foreground and its grid, the defect's region (the product model's
+    part when there is one), the encoded image and texts, the sampling generator, and
+    the recorded turns."""
 
     task: Task
     entry: Any
@@ -135,6 +142,7 @@ class EpisodeView:
     request_emb: np.ndarray  # (384,)
     knowledge_emb: np.ndarray  # (384,)
     rng: np.random.Generator
+    region: RegionView | None = None
     turns: list[Turn] = field(default_factory=list)
 
 
@@ -165,15 +173,17 @@ class LearnedPolicy:
         self.sample_tools, self.record, self.temperature = sample_tools, record, temperature
         self.turns: list[Turn] = []
 
-    def start(self, task: Task, image: np.ndarray) -> EpisodeView:
-        """Encode what stays fixed for an episode (image features are cached across episodes)."""
+    def start(self, task: Task, image: np.ndarray, regions: dict | None = None) -> EpisodeView:
+        """Encode what stays fixed for an episode (image features are cached across episodes).
+        ``regions``: the product model's masks for ``image`` (Conversation.regions), or None."""
         entry = self.kb.lookup(task.category, task.defect_type).entry
         kind = category_kind(task.category, image, self.kb)
         fg = foreground(image, kind)
         request, knowledge = self.encoders.text.encode([request_text(task.category, task.defect_type), entry.text()])
         view = EpisodeView(task, entry, fg, kind == "texture" or (kind == "auto" and bool(fg.all())), foreground_grid(fg),
                            self.encoders.image_features(task, image), request, knowledge,
-                           np.random.default_rng([task.seed, 3]))
+                           np.random.default_rng([task.seed, 3]),
+                           RegionView.build(regions, fg, entry.location, task.defect_type))
         self.turns = view.turns
         return view
 
@@ -182,7 +192,8 @@ class LearnedPolicy:
         looked_up = any(s.call is not None and s.call.name == "KR" and s.observation is not None and not s.observation.error
                         for s in trajectory.steps)
         text = np.concatenate([view.request_emb, view.knowledge_emb if looked_up else np.zeros(TEXT_DIM, np.float32)])
-        state = state_vector(trajectory, view.grid, view.texture, self.space, self.max_turns)
+        v1 = self.net.state_dim == state_dim(self.space, v1=True)  # a checkpoint made before the region features
+        state = state_vector(trajectory, view.grid, view.texture, self.space, self.max_turns, view.region, v1=v1)
         return view.image_features, text, state
 
     def _choose(self, logits: np.ndarray, sample: bool, rng: np.random.Generator) -> tuple[int, float]:
@@ -195,7 +206,8 @@ class LearnedPolicy:
         """The next assistant message for ``conversation`` (agent.conversation.Conversation)."""
         view = conversation.memory.get(self.MEMORY_KEY)
         if view is None:
-            view = conversation.memory[self.MEMORY_KEY] = self.start(conversation.task, conversation.normal)
+            view = conversation.memory[self.MEMORY_KEY] = self.start(conversation.task, conversation.normal,
+                                                                     getattr(conversation, "regions", None))
         return Reply(action_text(self.decide(view, conversation.trajectory)))
 
     def decide(self, view: EpisodeView, trajectory: Trajectory) -> Action:
@@ -211,6 +223,8 @@ class LearnedPolicy:
         tool = self.space.tools[tool_i]
         if tool == "IG":
             for head in IG_HEADS:
+                if head not in logits:  # a checkpoint without the advice head: "keep"
+                    continue
                 actions[head], lp = self._choose(logits[head], True, view.rng)
                 logp += lp
         if self.record:
@@ -224,9 +238,25 @@ class LearnedPolicy:
         if tool != "IG":
             return Action(thought, ToolCall(tool, {}))
         before = current_spec(trajectory) or DefectSpec(view.entry.family, task.defect_type, task.category)
-        spec = self.space.decode_edit(before, {h: actions[h] for h in IG_HEADS}, view.fg)
+        place = (lambda cell: view.region.place(cell, self.space.grid)) if view.region and view.region.has_regions else None
+        spec = self.space.decode_edit(before, {h: actions[h] for h in IG_HEADS}, view.fg, place)
+        if actions["advice"] == 1:
+            spec = self.follow(spec, view, trajectory)
         spec = spec.replace(instruction=instruction(spec, view.entry))
         return Action(thought, ToolCall("IG", ig_arguments(spec)))
+
+    def follow(self, spec: DefectSpec, view: EpisodeView, trajectory: Trajectory) -> DefectSpec:
+        """``spec`` with the last review's aspect, colour and texture advice applied as the rule
+        policy applies it (``planning.refine``). The knowledge entry (a colour advice that
+        names no relation takes the entry's) counts only once KR was called, as for the rules."""
+        qe = next((s for s in reversed(trajectory.steps) if s.call is not None and s.call.name == "QE"
+                   and s.observation is not None and not s.observation.error), None)
+        advice = followed_advice(qe.observation.payload.get("advice", [])) if qe is not None else []
+        if not advice:
+            return spec
+        looked_up = any(s.call is not None and s.call.name == "KR" and s.observation is not None and not s.observation.error
+                        for s in trajectory.steps)
+        return refine(spec, advice, view.entry if looked_up else None, view.fg, view.rng)
 
 
 __all__ = ["Encoders", "EpisodeView", "IMAGE_DIM", "LearnedPolicy", "POLICY_FILE", "TEXT_CACHE_FILE", "Turn", "WeightsError", "load_policy", "save_policy"]

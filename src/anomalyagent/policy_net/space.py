@@ -7,7 +7,9 @@ KL, which GRPO needs):
 - for IG: ``family`` (keep, or one of the editor's families), ``blend`` (keep or one
   of BLEND_MODES), ``location`` (keep, or one cell of a GRID x GRID grid over the image;
   the centre goes to the foreground pixel of that cell nearest its middle), ``size``
-  (a factor on the current size), ``intensity`` (a step added to the current intensity).
+  (a factor on the current size), ``intensity`` (a step added to the current intensity),
+  ``advice`` (keep, or follow the critic's last advice on aspect, colour and texture the
+  way the rule policy does, ``planning.refine``: the fields these heads cannot set).
 
 Relative size/intensity bins keep the action meaningful whatever the category's scale;
 the absolute grid cell lets the policy put the defect where it sees the part.
@@ -26,7 +28,7 @@ TOOLS = ("PG", "IG", "QE", "KR", "MG", "answer")
 SIZE_FACTORS = (0.5, 0.71, 1.0, 1.41, 2.0)
 INTENSITY_STEPS = (-0.3, -0.15, 0.0, 0.15, 0.3)
 KEEP = "keep"
-HEADS = ("tool", "family", "blend", "location", "size", "intensity")
+HEADS = ("tool", "family", "blend", "location", "size", "intensity", "advice")
 IG_HEADS = HEADS[1:]
 
 
@@ -40,23 +42,29 @@ class ActionSpace:
     size_factors: tuple[float, ...] = SIZE_FACTORS
     intensity_steps: tuple[float, ...] = INTENSITY_STEPS
     tools: tuple[str, ...] = field(default=TOOLS)
+    advice: bool = True  # the advice head; False for checkpoints made before it existed
+
+    def heads(self) -> tuple[str, ...]:
+        """The heads this space has (HEADS, less ``advice`` for an older checkpoint)."""
+        return tuple(h for h in HEADS if h != "advice" or self.advice)
 
     def sizes(self) -> dict[str, int]:
         """Number of classes per head."""
         return {"tool": len(self.tools), "family": 1 + len(self.families), "blend": 1 + len(self.blends),
                 "location": 1 + self.grid * self.grid, "size": len(self.size_factors),
-                "intensity": len(self.intensity_steps)}
+                "intensity": len(self.intensity_steps), **({"advice": 2} if self.advice else {})}
 
     def to_dict(self) -> dict[str, Any]:
         return {"families": list(self.families), "blends": list(self.blends), "grid": self.grid,
                 "size_factors": list(self.size_factors), "intensity_steps": list(self.intensity_steps),
-                "tools": list(self.tools)}
+                "tools": list(self.tools), "advice": self.advice}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ActionSpace":
         return cls(families=tuple(data["families"]), blends=tuple(data["blends"]), grid=int(data["grid"]),
                    size_factors=tuple(float(x) for x in data["size_factors"]),
-                   intensity_steps=tuple(float(x) for x in data["intensity_steps"]), tools=tuple(data["tools"]))
+                   intensity_steps=tuple(float(x) for x in data["intensity_steps"]), tools=tuple(data["tools"]),
+                   advice=bool(data.get("advice", False)))  # a checkpoint without the key predates the head
 
     # -- labels from a demonstrated edit -------------------------------------------------
     def cell(self, center: tuple[float, float]) -> int:
@@ -97,15 +105,19 @@ class ActionSpace:
             cy, cx = ys[i] + y0, xs[i] + x0
         return (round(float(cx) / max(w - 1, 1), 4), round(float(cy) / max(h - 1, 1), 4))
 
-    def decode_edit(self, before: DefectSpec, choice: dict[str, int], fg: np.ndarray) -> DefectSpec:
-        """The spec an IG call sets from the chosen classes (bounded to valid values)."""
+    def decode_edit(self, before: DefectSpec, choice: dict[str, int], fg: np.ndarray, place=None) -> DefectSpec:
+        """The spec an IG call sets from the chosen classes (bounded to valid values).
+        ``place(cell)``: the centre for a cell on the defect's region (None: not there),
+        tried before ``self.place`` on the foreground. The ``advice`` head is applied by the
+        caller (it needs the critic's advice and the knowledge entry)."""
         spec = before
         if choice["family"] > 0:
             spec = spec.replace(family=self.families[choice["family"] - 1])
         if choice["blend"] > 0:
             spec = spec.replace(blend=self.blends[choice["blend"] - 1])
         if choice["location"] > 0:
-            spec = spec.replace(center=self.place(choice["location"] - 1, fg))
+            center = place(choice["location"] - 1) if place is not None else None
+            spec = spec.replace(center=center or self.place(choice["location"] - 1, fg))
         size = min(0.9, max(0.01, spec.size * self.size_factors[choice["size"]]))
         intensity = min(1.0, max(0.05, spec.intensity + self.intensity_steps[choice["intensity"]]))
         return spec.replace(size=round(size, 4), intensity=round(intensity, 3))

@@ -41,7 +41,7 @@ class TurnBatch:
         zeros = np.zeros(n, np.float32)
         return cls(
             as_tensor(images), as_tensor(texts), as_tensor(states),
-            {h: torch.tensor([a[h] for a in actions], dtype=torch.long) for h in HEADS},
+            {h: torch.tensor([a.get(h, 0) for a in actions], dtype=torch.long) for h in HEADS},
             torch.from_numpy(np.asarray(advantages if advantages is not None else zeros, np.float32)),
             torch.from_numpy(np.asarray(old_log_probs if old_log_probs is not None else zeros, np.float32)),
             torch.from_numpy(np.asarray(ig_mask if ig_mask is not None else np.ones(n), np.float32)),

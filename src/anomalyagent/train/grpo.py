@@ -11,7 +11,8 @@ with rho = pi(a|s) / pi_old(a|s) and the KL exact over the discrete heads taken 
 turn, over shuffled minibatches of ``minibatch`` turns (PPO's reuse of a batch: the
 rollouts cost far more than the updates). The reference is the frozen SFT network.
 Advantages are divided by max(std, ``advantage_floor``) (rollout.advantages: a group
-whose rewards differ only by the critic's noise must not get unit advantages).
+whose rewards differ only by the critic's noise must not get unit advantages), of the
+weighted total or, with ``normalize="per_term"``, of each reward term on its own.
 """
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ from ..rewards import RewardConfig
 from ..tools import ToolBox
 from .batch import TurnBatch
 from .prompts import Prompt
-from .rollout import Rollout, advantages, rollout_group, summarize
+from .rollout import Rollout, advantages, rollout_group, spread, summarize
 
 log = logging.getLogger(__name__)
+NORMALIZE = ("total", "per_term")
 
 
 @dataclass
@@ -50,6 +52,8 @@ class GRPOSettings:
     max_turns: int = field(default=10, metadata={"help": "turn budget of an episode"})
     minibatch: int = field(default=64, metadata={"help": "turns per gradient step (0: the whole batch)"})
     advantage_floor: float = field(default=0.1, metadata={"help": "advantages = (r - mean) / max(std, this)"})
+    normalize: str = field(default="total", metadata={"help": "advantages from the weighted total ('total') or each "
+                                                      "reward term normalised on its own ('per_term', rollout.advantages)"})
 
     def __post_init__(self) -> None:
         if int(self.iterations) < 0:
@@ -62,6 +66,8 @@ class GRPOSettings:
         if int(self.minibatch) < 0 or not (math.isfinite(self.advantage_floor) and self.advantage_floor >= 0):
             raise ValueError(f"GRPOSettings: minibatch >= 0 and a finite advantage_floor >= 0 are required, got "
                              f"{self.minibatch}, {self.advantage_floor}")
+        if self.normalize not in NORMALIZE:
+            raise ValueError(f"GRPOSettings.normalize must be one of {', '.join(NORMALIZE)}, got {self.normalize!r}")
         if not (0 < self.clip < 1 and self.lr > 0 and self.beta >= 0 and math.isfinite(self.lr)):
             raise ValueError(f"GRPOSettings: need 0 < clip < 1, lr > 0, beta >= 0; got {self.clip}, {self.lr}, {self.beta}")
 
@@ -69,11 +75,12 @@ class GRPOSettings:
         return asdict(self)
 
 
-def turns_of(groups: list[list[Rollout]], floor: float = 0.0) -> TurnBatch | None:
-    """Every recorded turn with its rollout's group-normalised advantage (None if all are 0)."""
+def turns_of(groups: list[list[Rollout]], floor: float = 0.0, config: RewardConfig | None = None) -> TurnBatch | None:
+    """Every recorded turn with its rollout's group-normalised advantage (None if all are 0);
+    ``config``: normalise each reward term on its own (rollout.advantages)."""
     images, texts, states, actions, adv, old = [], [], [], [], [], []
     for group in groups:
-        for rollout, a in zip(group, advantages(group, floor=floor)):
+        for rollout, a in zip(group, advantages(group, floor=floor, config=config)):
             if a == 0.0:
                 continue
             for t in rollout.turns:
@@ -113,8 +120,8 @@ def train_grpo(net: PolicyNet, prompts: list[Prompt], tools: ToolBox, settings: 
         chosen = rng.choice(len(prompts), size=min(settings.prompts_per_step, len(prompts)), replace=False)
         make = lambda: LearnedPolicy(settings.max_turns, kb, net=net, encoders=encoders, sample_tools=True, record=True)
         groups = [rollout_group(prompts[int(i)], make, tools, settings.group_size, reward, settings.max_turns) for i in chosen]
-        line = {"iteration": it, **summarize(groups)}
-        batch = turns_of(groups, settings.advantage_floor)
+        line = {"iteration": it, **summarize(groups), **spread(groups, settings.advantage_floor)}
+        batch = turns_of(groups, settings.advantage_floor, reward if settings.normalize == "per_term" else None)
         if batch is not None:
             gen = torch.Generator().manual_seed(int(rng.integers(2**31))) if settings.minibatch else None
             size = settings.minibatch or len(batch)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import cv2
 import numpy as np
@@ -27,6 +27,7 @@ class Prompt:
 
     task: Task
     image: np.ndarray
+    product: Any = None  # the category's ProductModel (episodes then plan on its parts), or None
 
 
 def shrink(image: np.ndarray, max_side: int | None) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..agent.loop import run_episode
-from ..rewards import RewardBreakdown, RewardConfig, final_score, group_rewards
+from ..rewards import PASS_SCORE, RewardBreakdown, RewardConfig, final_score, group_rewards, kr_when_low
 from ..records import Trajectory
 from ..tools import ToolBox
 from .prompts import Prompt
@@ -36,34 +36,71 @@ def rollout_group(prompt: Prompt, make_policy: Callable[[], Any], tools: ToolBox
     for g in range(group_size):
         task = dataclasses.replace(prompt.task, seed=int(np.random.default_rng([prompt.task.seed, g]).integers(2**31)))
         policy = make_policy()
-        episode = run_episode(task, prompt.image, policy, tools, max_turns=max_turns)
+        episode = run_episode(task, prompt.image, policy, tools, max_turns=max_turns, product=prompt.product)
         trajs.append(episode.trajectory)
         turns.append(list(getattr(policy, "turns", [])))
     rewards = group_rewards(trajs, config)
     return [Rollout(t, r, u) for t, r, u in zip(trajs, rewards, turns)]
 
 
-def advantages(group: list[Rollout], eps: float = 1e-4, floor: float = 0.0) -> list[float]:
-    """Group-normalised advantages (r - mean) / max(std + eps, floor); all 0 when the rewards are equal.
+def advantages(group: list[Rollout], eps: float = 1e-4, floor: float = 0.0,
+               config: RewardConfig | None = None) -> list[float]:
+    """Group-normalised advantages; all 0 when no reward differs within the group.
+
+    Without ``config``: (r - mean) / max(std + eps, floor) of the weighted total.
+    With ``config`` (per-term normalisation): each of R_task, R_ref, R_beh is normalised
+    within the group on its own, (r_k - mean_k) / max(std_k + eps, floor), and the
+    results are summed with the config's weights, divided by the sum of the weights of
+    the terms in use. Why: normalising the total lets the term with the largest spread
+    (R_task, whose critic noise alone is ~0.05) decide every sign, so a behaviour term
+    weighted 0.3 whose steps are 0.1 (one KR after a low score) moves the advantage less
+    than the critic's noise does; per term, a group that differs only in behaviour still
+    ranks its rollouts by behaviour, and a group that differs in both gets both signals
+    at the weights' ratio.
 
     ``floor`` (reward units): the smallest spread that is scaled up to unit advantages.
     Without it a group whose rollouts differ only by the critic's noise (e.g. eight
     passes scoring 8.1-8.3) gets advantages of +-1 like a group of passes and failures,
     and the update chases that noise; with it such a group's advantages stay small.
     """
-    r = np.array([x.reward.total for x in group], np.float64)
-    std = float(r.std())
-    if std < 1e-8:
-        return [0.0] * len(group)
-    return list((r - r.mean()) / max(std + eps, floor))
+    def normalised(values: list[float]) -> np.ndarray:
+        r = np.array(values, np.float64)
+        std = float(r.std())
+        return np.zeros(len(r)) if std < 1e-8 else (r - r.mean()) / max(std + eps, floor)
+
+    if config is None:
+        return list(normalised([x.reward.total for x in group]))
+    weights = {"task": config.task, "ref": config.ref, "beh": config.beh}
+    used = {k: w for k, w in weights.items() if w > 0}
+    total = sum(normalised([getattr(x.reward, k) for x in group]) * w for k, w in used.items())
+    return list(np.asarray(total, np.float64) / sum(used.values()))
+
+
+def spread(groups: list[list[Rollout]], floor: float = 0.0) -> dict[str, float]:
+    """How much a batch of groups can teach: the share of groups whose weighted totals are
+    all equal (zero advantages: no gradient), the share whose totals spread less than
+    ``floor`` (advantages shrunk), and the mean within-group std of the total and of each
+    term (reward units, unweighted)."""
+    if not groups:
+        return {}
+    std = lambda g, k: float(np.std([getattr(x.reward, k) for x in g]))
+    totals = [std(g, "total") for g in groups]
+    return {
+        "groups_equal": float(np.mean([s < 1e-8 for s in totals])),
+        "groups_below_floor": float(np.mean([s < floor for s in totals])) if floor else 0.0,
+        **{f"std_{k}": float(np.mean([std(g, k) for g in groups])) for k in ("total", "task", "ref", "beh")},
+        **{f"groups_vary_{k}": float(np.mean([std(g, k) > 1e-8 for g in groups])) for k in ("task", "ref", "beh")},
+    }
 
 
 def summarize(groups: list[list[Rollout]]) -> dict[str, float]:
     """Mean reward (and its three terms), final QE score (0-10), pass rate, mean turns,
-    share of episodes that called KR, over every rollout of every group."""
+    share of episodes that called KR, and of those with a low QE that called KR after it
+    (``kr_when_low``, over ``episodes_low`` episodes), over every rollout of every group."""
     flat = [x for g in groups for x in g]
     if not flat:
         return {"episodes": 0}
+    low = [v for v in (kr_when_low(x.trajectory, PASS_SCORE) for x in flat) if v is not None]
     mean = lambda xs: float(np.mean(xs))
     return {
         "episodes": len(flat),
@@ -75,4 +112,9 @@ def summarize(groups: list[list[Rollout]]) -> dict[str, float]:
         "pass_rate": mean([float(x.trajectory.passed) for x in flat]),
         "mean_turns": mean([len(x.trajectory.steps) for x in flat]),
         "kr_use": mean([float("KR" in x.trajectory.tool_names) for x in flat]),
+        # KR use where the behaviour reward asks for it (after a low QE); kr_use also falls
+        # when fewer first edits fail, so it alone cannot say whether a policy learned this
+        "kr_when_low": mean(low) if low else 0.0,
+        "episodes_low": float(len(low)),
+        "overrun": mean([float(x.trajectory.stop_reason == "max_turns") for x in flat]),
     }

@@ -30,6 +30,7 @@ from ..knowledge import KnowledgeBase
 from ..policy_net.features import current_spec
 from ..policy_net.model import PolicyNet, action_log_prob
 from ..policy_net.policy import Encoders, LearnedPolicy
+from ..policy_net.regions import FOLLOWED, followed_advice
 from ..policy_net.space import HEADS, IG_HEADS, ActionSpace
 from ..records import DefectSpec, Trajectory
 from .batch import TurnBatch
@@ -92,18 +93,42 @@ def imitated_edit(trajectory: Trajectory, k: int) -> bool:
 IMITATE = ("passed", "all")
 
 
+def uses_product(index: int, share: float) -> bool:
+    """Whether item ``index`` of a list gets the product model when a ``share`` (0-1) of the
+    items should: a fixed interleaving (share 0.5: every other item), no randomness."""
+    return share >= 1.0 or (share > 0.0 and (index * share) % 1.0 < share)
+
+
+def advice_label(prefix: Trajectory, before: DefectSpec, step) -> int:
+    """The ``advice`` head's label of a demonstrated IG call: 1 when the last review had
+    advice the head can follow (aspect, colour, texture) and the edit changed one of those
+    fields (read from the spec the IG tool accepted), else 0."""
+    qe = next((s for s in reversed(prefix.steps) if s.call is not None and s.call.name == "QE"
+               and s.observation is not None and not s.observation.error), None)
+    if qe is None or not followed_advice(qe.observation.payload.get("advice", [])):
+        return 0
+    payload = step.observation.payload if step.observation is not None and not step.observation.error else {}
+    after = payload.get("spec", step.call.arguments)
+    return int(any(after.get(k, getattr(before, k)) != getattr(before, k) for k in FOLLOWED))
+
+
 def demonstration_turns(demos: list[Demonstration], space: ActionSpace, state_dim: int, encoders: Encoders,
-                        kb: KnowledgeBase, max_turns: int = 10, imitate: str = "passed") -> TurnBatch:
+                        kb: KnowledgeBase, max_turns: int = 10, imitate: str = "passed",
+                        products: dict | None = None, product_share: float = 1.0) -> TurnBatch:
     """Every turn of every demonstration as (inputs, labels); ``ig_mask`` marks the
     IG turns whose edit is imitated: ``imitate`` "passed" (``imitated_edit``) or "all"
-    (every demonstrated edit, flawed ones included: the ablation's old behaviour)."""
+    (every demonstrated edit, flawed ones included: the ablation's old behaviour).
+    ``products``: {category: ProductModel}; the policy then reads the product model's
+    regions of each demonstration's image, as it does in episodes run with one, for the
+    share ``product_share`` of the demonstrations (``uses_product``; the rest read none)."""
     if imitate not in IMITATE:
         raise ValueError(f"imitate must be one of {', '.join(IMITATE)}, got {imitate!r}")
     reader = LearnedPolicy(max_turns=max_turns, kb=kb, net=PolicyNet(space, state_dim), encoders=encoders)
     images, texts, states, labels, mask = [], [], [], [], []
-    for demo in demos:
+    for i, demo in enumerate(demos):
         traj = demo.trajectory
-        view = reader.start(traj.task, demo.image)
+        product = (products or {}).get(traj.task.category) if uses_product(i, product_share) else None
+        view = reader.start(traj.task, demo.image, product.locate(demo.image)[1] if product is not None else None)
         for k, step in enumerate(traj.steps):
             prefix = Trajectory(traj.task, traj.steps[:k])
             image, text, state = reader.inputs(view, prefix)
@@ -114,6 +139,7 @@ def demonstration_turns(demos: list[Demonstration], space: ActionSpace, state_di
             if tool == "IG":
                 before = current_spec(prefix) or DefectSpec(view.entry.family, traj.task.defect_type, traj.task.category)
                 label.update(space.encode_edit(before, step.call.arguments))
+                label["advice"] = advice_label(prefix, before, step)
             images.append(image)
             texts.append(text)
             states.append(state)
