@@ -255,3 +255,33 @@ def test_an_unreadable_bank_entry_is_passed_over(tmp_path, caplog):
     assert "tiny.png" in caplog.text
     with pytest.raises(ValueError, match="no readable 'crack' entry"):
         bank.sample("crack", "tile", np.random.default_rng(0))
+
+
+def test_a_bank_keeps_the_annotated_mask_unless_asked(tmp_path):
+    """By default an entry's mask is the annotation as drawn (a coarse band around a thin
+    defect stays a band); ``--mask changed`` keeps only what visibly changed. The index
+    says which."""
+    from anomalyagent.images import read_mask, write_png
+
+    cat = tmp_path / "data" / "steel"
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        write_png(cat / "train" / "good" / f"{i:03d}.png", (100 + rng.integers(0, 6, (64, 64, 3))).astype(np.uint8))
+    for i in range(3):  # a 4 px bright line annotated as a 10 px band on a plain surface
+        img = np.full((64, 64, 3), 100, np.uint8)
+        img[8:56, 30:34] = 220
+        band = np.zeros((64, 64), np.uint8)
+        band[6:58, 27:37] = 255
+        write_png(cat / "test" / "scratches" / f"{i:03d}.png", img)
+        write_png(cat / "ground_truth" / "scratches" / f"{i:03d}_mask.png", band)
+    areas = {}
+    for how in ("annotated", "changed"):
+        out = tmp_path / how
+        args = ["bank", "build", "--data", str(cat), "--out", str(out)] + (["--mask", how] if how == "changed" else [])
+        assert main(args) == 0
+        index = json.loads((out / "index.json").read_text())
+        assert index["mask"] == how
+        (entry,) = index["entries"]
+        areas[how] = int(read_mask(out / entry["mask"]).sum())
+    assert areas["annotated"] == 52 * 10
+    assert areas["changed"] < 0.5 * areas["annotated"]

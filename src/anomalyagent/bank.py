@@ -8,9 +8,13 @@ owners and their licences.
 
 Building reuses reverse synthesis (reverse/choose.py): each anomaly's normal
 reconstruction tells which pixels the defect changed; the entry keeps the anomaly crop
-(the defect plus a context margin), the defect mask (the ground-truth mask, restricted
-to where the anomaly differs visibly from its reconstruction when that leaves enough),
-and the reconstruction crop. By default only the reserved first third of each defect
+(the defect plus a context margin), the defect mask and the reconstruction crop. The
+mask is the annotator's own (``mask="annotated"``, default): a detector trained on the
+bank's pastes is scored against masks drawn the same way, and annotators differ (NEU's
+steel scratches are labelled as bands 26 px wide at 256 px, crackforest's cracks 5 px
+along the line). ``mask="changed"`` restricts it to where the anomaly differs visibly from
+its reconstruction (when that leaves enough): masks that follow the visible defect only;
+it cut the reserved neu_seg scratches' masks to less than half their annotated width. By default only the reserved first third of each defect
 type is used (the evaluation split's few-shot share), so a bank never holds test
 anomalies.
 
@@ -171,11 +175,17 @@ def changed_part(anomaly: np.ndarray, normal: np.ndarray, mask: np.ndarray, min_
     return keep if keep.sum() >= min_keep * mask.sum() else mask
 
 
+MASKS = ("annotated", "changed")
+
+
 def build_bank(data: str | Path, out: str | Path, reserved_only: bool = True, limit: int | None = None,
-               methods: tuple[str, ...] = ("telea",)) -> dict[str, Any]:
+               methods: tuple[str, ...] = ("telea",), mask: str = "annotated") -> dict[str, Any]:
     """Build a bank from every MVTec category under ``data`` into ``out``; returns a
     summary {"entries", "skipped", "categories"}. One unreadable anomaly is skipped with
-    a warning naming it; it never stops the build."""
+    a warning naming it; it never stops the build. ``mask``: "annotated" (the ground
+    truth as drawn) or "changed" (restricted to the visible change; module docstring)."""
+    if mask not in MASKS:
+        raise ValueError(f"bank mask {mask!r}: expected one of {', '.join(MASKS)}")
     from .eval.split import find_categories
     from .reverse.batch import select
     from .reverse.choose import candidates
@@ -197,19 +207,19 @@ def build_bank(data: str | Path, out: str | Path, reserved_only: bool = True, li
                 continue
             try:
                 anomaly = read_image(item.image)
-                mask = read_mask(item.mask, anomaly.shape[:2])
+                truth = read_mask(item.mask, anomaly.shape[:2])
             except (ImageError, OSError, ValueError) as exc:
                 log.warning("%s: %s; skipped", item.image, exc)
                 skipped += 1
                 continue
-            if mask.sum() < 4:
+            if truth.sum() < 4:
                 log.warning("%s: empty mask; skipped", item.mask)
                 skipped += 1
                 continue
             kind = "object"
-            cands, _ = candidates(anomaly, mask, None, kind, methods=methods)
+            cands, _ = candidates(anomaly, truth, None, kind, methods=methods)
             normal = cands[0].image if cands else None
-            shape = changed_part(anomaly, normal, mask) if normal is not None else mask
+            shape = changed_part(anomaly, normal, truth) if normal is not None and mask == "changed" else truth
             patch, pmask, npatch, box = cut_entry(anomaly, shape, normal)
             stem = Path(item.image).stem
             rel = Path(category) / item.defect
@@ -224,5 +234,6 @@ def build_bank(data: str | Path, out: str | Path, reserved_only: bool = True, li
                                      normal_rel, str(item.image), box, int(pmask.sum()), int(min(anomaly.shape[:2]))))
             per_defect[item.defect] = per_defect.get(item.defect, 0) + 1
     out.mkdir(parents=True, exist_ok=True)
-    (out / "index.json").write_text(json.dumps({"version": VERSION, "entries": [e.to_dict() for e in entries]}, indent=1))
+    (out / "index.json").write_text(json.dumps({"version": VERSION, "mask": mask,
+                                               "entries": [e.to_dict() for e in entries]}, indent=1))
     return {"entries": len(entries), "skipped": skipped, "categories": [c.name for c in categories]}

@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="use every anomaly, not only the reserved first third of each defect type "
                         "(then do not evaluate on this data's test split)")
     b.add_argument("--limit", type=int, default=None, help="at most this many anomalies per defect type")
+    b.add_argument("--mask", choices=("annotated", "changed"), default="annotated",
+                   help="each defect's mask: your annotation as drawn (default; a detector trained on the pastes "
+                        "is scored against masks drawn the same way) or only where it visibly changed the image")
     return p
 
 
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"--out {out} is a file; give a folder")
         return 2
     try:
-        summary = build_bank(data, out, reserved_only=not args.all, limit=args.limit)
+        summary = build_bank(data, out, reserved_only=not args.all, limit=args.limit, mask=args.mask)
     except (ImageError, FileNotFoundError) as exc:
         print(f"cannot build the bank: {exc}")
         return 2
