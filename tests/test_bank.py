@@ -257,10 +257,10 @@ def test_an_unreadable_bank_entry_is_passed_over(tmp_path, caplog):
         bank.sample("crack", "tile", np.random.default_rng(0))
 
 
-def test_a_bank_keeps_the_annotated_mask_unless_asked(tmp_path):
-    """By default an entry's mask is the annotation as drawn (a coarse band around a thin
-    defect stays a band); ``--mask changed`` keeps only what visibly changed. The index
-    says which."""
+def test_a_bank_restricts_the_mask_unless_asked(tmp_path):
+    """By default an entry's mask keeps only what visibly changed (a coarse band drawn
+    around a thin defect shrinks to the defect); ``--mask annotated`` keeps the band as
+    drawn. The index says which."""
     from anomalyagent.images import read_mask, write_png
 
     cat = tmp_path / "data" / "steel"
@@ -277,7 +277,7 @@ def test_a_bank_keeps_the_annotated_mask_unless_asked(tmp_path):
     areas = {}
     for how in ("annotated", "changed"):
         out = tmp_path / how
-        args = ["bank", "build", "--data", str(cat), "--out", str(out)] + (["--mask", how] if how == "changed" else [])
+        args = ["bank", "build", "--data", str(cat), "--out", str(out)] + (["--mask", how] if how == "annotated" else [])
         assert main(args) == 0
         index = json.loads((out / "index.json").read_text())
         assert index["mask"] == how

@@ -8,15 +8,17 @@ owners and their licences.
 
 Building reuses reverse synthesis (reverse/choose.py): each anomaly's normal
 reconstruction tells which pixels the defect changed; the entry keeps the anomaly crop
-(the defect plus a context margin), the defect mask and the reconstruction crop. The
-mask is the annotator's own (``mask="annotated"``, default): a detector trained on the
-bank's pastes is scored against masks drawn the same way, and annotators differ (NEU's
-steel scratches are labelled as bands 26 px wide at 256 px, crackforest's cracks 5 px
-along the line). ``mask="changed"`` restricts it to where the anomaly differs visibly from
-its reconstruction (when that leaves enough): masks that follow the visible defect only;
-it cut the reserved neu_seg scratches' masks to less than half their annotated width. By default only the reserved first third of each defect
-type is used (the evaluation split's few-shot share), so a bank never holds test
-anomalies.
+(the defect plus a context margin), the defect mask and the reconstruction crop. By
+default (``mask="changed"``) the mask is the ground truth restricted to where the anomaly
+differs visibly from its reconstruction, when that leaves enough. ``mask="annotated"``
+keeps the annotation as drawn, since a detector trained on the pastes is scored against
+masks drawn that way and annotators differ (the reserved NEU steel scratches are labelled
+as bands ~26 px wide at 256 px; restricted, their masks are less than half as wide).
+Measured (few-shot bench, 3 seeds, docs/benchmarks.md), "annotated" did not help:
+crackforest 23.3 -> 19.0, hazelnut 60.9 -> 53.6, neu_seg 35.9 -> 31.5 px AP (magnetic_tile
+7.7 -> 8.6, transistor the same masks).
+By default only the reserved first third of each defect type is used (the evaluation
+split's few-shot share), so a bank never holds test anomalies.
 
 Layout: ``BANK/index.json`` ({"version": 1, "entries": [BankEntry.to_dict(), ...]}) and
 ``BANK/<category>/<defect>/<stem>{,_mask,_normal}.png``.
@@ -175,11 +177,11 @@ def changed_part(anomaly: np.ndarray, normal: np.ndarray, mask: np.ndarray, min_
     return keep if keep.sum() >= min_keep * mask.sum() else mask
 
 
-MASKS = ("annotated", "changed")
+MASKS = ("changed", "annotated")
 
 
 def build_bank(data: str | Path, out: str | Path, reserved_only: bool = True, limit: int | None = None,
-               methods: tuple[str, ...] = ("telea",), mask: str = "annotated") -> dict[str, Any]:
+               methods: tuple[str, ...] = ("telea",), mask: str = "changed") -> dict[str, Any]:
     """Build a bank from every MVTec category under ``data`` into ``out``; returns a
     summary {"entries", "skipped", "categories"}. One unreadable anomaly is skipped with
     a warning naming it; it never stops the build. ``mask``: "annotated" (the ground

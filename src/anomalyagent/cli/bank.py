@@ -25,9 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="use every anomaly, not only the reserved first third of each defect type "
                         "(then do not evaluate on this data's test split)")
     b.add_argument("--limit", type=int, default=None, help="at most this many anomalies per defect type")
-    b.add_argument("--mask", choices=("annotated", "changed"), default="annotated",
-                   help="each defect's mask: your annotation as drawn (default; a detector trained on the pastes "
-                        "is scored against masks drawn the same way) or only where it visibly changed the image")
+    b.add_argument("--mask", choices=("changed", "annotated"), default="changed",
+                   help="each defect's mask: only where it visibly changed the image (default) or your "
+                        "annotation as drawn")
     return p
 
 
