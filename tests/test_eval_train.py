@@ -67,3 +67,39 @@ def test_config_checks():
         TrainConfig(image_size=100)
     with pytest.raises(ValueError, match="even"):
         TrainConfig(batch_size=3)
+
+
+def test_head_prior_starts_every_pixel_at_the_prior():
+    """``head_prior`` sets the head's bias so an untrained U-Net (and the effnet
+    segmenter's head) starts near that anomaly probability; 0 keeps the default init and
+    anything outside [0, 1) is refused."""
+    from anomalyagent.eval.train import set_head_prior
+
+    torch.manual_seed(0)
+    net = DiscriminativeUNet(base_width=2)
+    with torch.no_grad():
+        net.head.weight.zero_()
+    set_head_prior(net, 0.01)
+    p = net.eval().anomaly_map(torch.rand(1, 3, 32, 32))
+    assert torch.allclose(p, torch.full_like(p, 0.01), atol=1e-5)
+    with pytest.raises(ValueError, match="head_prior"):
+        TrainConfig(head_prior=1.0)
+    with pytest.raises(ValueError, match="2-logit head"):
+        set_head_prior(torch.nn.Linear(2, 2), 0.01)
+
+
+def test_head_prior_trains_a_slow_seed():
+    """A seed whose default init trains slowly (torch seed 2 for this width and data)
+    reaches a far lower loss with the prior init in the same budget."""
+    rng = np.random.default_rng(0)
+    normals = (100 + rng.integers(0, 30, (32, 32, 32, 3))).astype(np.uint8)
+    anomalies, masks = normals.copy(), np.zeros((32, 32, 32), bool)
+    for i in range(32):
+        y, x = rng.integers(2, 20, 2)
+        anomalies[i, y:y + 8, x:x + 8] = 30
+        masks[i, y:y + 8, x:x + 8] = True
+    losses = {}
+    for prior in (0.0, 0.01):
+        cfg = TrainConfig(image_size=32, base_width=8, epochs=2, samples_per_epoch=160, threads=1, head_prior=prior)
+        losses[prior] = train_detector(normals, anomalies, masks, cfg, seed=2, progress=False).losses[-1]
+    assert losses[0.01] < 0.3 * losses[0.0], losses

@@ -44,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--no-generation", action="store_true", help="skip is_effnet / ic_lpips_effnet")
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (budget-sensitivity runs)")
     p.add_argument("--samples-per-epoch", type=int, default=None, help="override the preset's samples per epoch")
+    p.add_argument("--head-prior", type=float, default=None,
+                   help="start the detector's head at this anomaly probability (focal-loss prior init, e.g. 0.01; "
+                        "default: PyTorch's init)")
     p.add_argument("--setting", default="zero-shot", choices=["zero-shot", "few-shot"],
                    help="zero-shot (default): the agent uses no measurement of the evaluated category's anomalies "
                    "(knowledge-base text and numbers only, see --base-priors); few-shot: its priors may be measured on the reserved "
@@ -86,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
             category=args.category, progress=not args.no_progress, setting=args.setting, detector=args.detector,
             base_priors=args.base_priors, prior_strength=args.prior_strength,
             **({"bank_share": args.bank_share} if args.bank_share is not None else {}),
-            overrides={k: v for k, v in (("epochs", args.epochs), ("samples_per_epoch", args.samples_per_epoch))
-                       if v is not None},
+            overrides={k: v for k, v in (("epochs", args.epochs), ("samples_per_epoch", args.samples_per_epoch),
+                                         ("head_prior", args.head_prior)) if v is not None},
         )
         rows = run_bench(config)
     except (DataError, ValueError, KeyError, RuntimeError) as exc:  # bad input or settings: one line, no traceback

@@ -118,8 +118,11 @@ class BenchConfig:
         extra = {"calibration": calibration} if calibration is not None else {}
         if bank is not None:
             extra["bank"] = bank
+        train = dataclasses.asdict(self.train_config())
+        if not train.get("head_prior"):  # the default init: rows stored before the option stay valid
+            train.pop("head_prior", None)
         return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test, **extra,
-                "train": dataclasses.asdict(self.train_config()), "setting": setting, "knowledge": knowledge,
+                "train": train, "setting": setting, "knowledge": knowledge,
                 "base_priors": self.base_priors if setting not in (ANY_SETTING, RESERVED) else None,
                 "classify": self.classify, "generation": self.generation}
 
