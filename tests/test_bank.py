@@ -126,22 +126,27 @@ def test_bank_share_and_structural_plans(tmp_path, bank_dir, capsys):
     assert "bank_share must be a number in [0, 1]" in capsys.readouterr().err
 
 
-def test_a_bank_defect_keeps_its_direction(tmp_path):
-    """A pasted bank defect keeps the direction it had in its own image (a vertical
-    scratch stays vertical whatever the spec's angle); ``turn`` turns it on request."""
+def _bank_of_one(tmp_path, category: str, defect: str, patch: np.ndarray, mask: np.ndarray, side: int = 0) -> DefectBank:
+    """A bank folder under ``tmp_path`` holding one entry: ``patch`` and its ``mask``."""
     from anomalyagent.bank import BankEntry
     from anomalyagent.images import write_png
 
+    (tmp_path / "b").mkdir()
+    write_png(tmp_path / "b" / "p.png", patch)
+    write_png(tmp_path / "b" / "p_mask.png", mask)
+    entry = BankEntry(category, defect, "b/p.png", "b/p_mask.png", side=side)
+    (tmp_path / "index.json").write_text(json.dumps({"version": 1, "entries": [entry.to_dict()]}))
+    return DefectBank.load(tmp_path)
+
+
+def test_a_bank_defect_keeps_its_direction(tmp_path):
+    """A pasted bank defect keeps the direction it had in its own image (a vertical
+    scratch stays vertical whatever the spec's angle); ``turn`` turns it on request."""
     patch = np.full((80, 40, 3), 120, np.uint8)
     patch[8:72, 18:22] = 230
     mask = np.zeros((80, 40), np.uint8)
     mask[8:72, 18:22] = 255
-    (tmp_path / "b").mkdir()
-    write_png(tmp_path / "b" / "s.png", patch)
-    write_png(tmp_path / "b" / "s_mask.png", mask)
-    entry = BankEntry("steel", "scratches", "b/s.png", "b/s_mask.png")
-    (tmp_path / "index.json").write_text(json.dumps({"version": 1, "entries": [entry.to_dict()]}))
-    bank = DefectBank.load(tmp_path)
+    bank = _bank_of_one(tmp_path, "steel", "scratches", patch, mask)
     image = np.full((128, 128, 3), 100, np.uint8)
 
     def direction(**params) -> float:
@@ -163,19 +168,11 @@ def test_a_bank_defect_keeps_its_direction(tmp_path):
 def test_a_bank_defect_is_pasted_near_its_own_size(tmp_path):
     """A thin real line keeps about its length and width whatever size the spec asks
     (within x0.75-1.33 of its own, relative to its source image's side)."""
-    from anomalyagent.bank import BankEntry
-    from anomalyagent.images import write_png
-
     patch = np.full((100, 20, 3), 120, np.uint8)
     patch[5:95, 9:11] = 20  # a 90 px, 2 px wide crack cut from a 200 px image
     mask = np.zeros((100, 20), np.uint8)
     mask[5:95, 9:11] = 255
-    (tmp_path / "b").mkdir()
-    write_png(tmp_path / "b" / "c.png", patch)
-    write_png(tmp_path / "b" / "c_mask.png", mask)
-    entry = BankEntry("road", "crack", "b/c.png", "b/c_mask.png", side=200)
-    (tmp_path / "index.json").write_text(json.dumps({"version": 1, "entries": [entry.to_dict()]}))
-    bank = DefectBank.load(tmp_path)
+    bank = _bank_of_one(tmp_path, "road", "crack", patch, mask, side=200)
     image = np.full((200, 200, 3), 120, np.uint8)
     for size, lo, hi in ((0.1, 0.75 * 90, 0.8 * 90), (0.45, 85, 95), (0.9, 1.25 * 90, 1.34 * 90)):
         spec = spec_for("transplant", center=(0.5, 0.5), size=size, intensity=0.8, blend="hard").replace(
@@ -191,19 +188,11 @@ def test_a_feathered_bank_crack_keeps_its_darkness(tmp_path):
     pasted with feather edges is as dark along its middle as pasted hard (a symmetric
     blur of the mask left it at about 60 % of its depth), while feather still differs
     from hard just outside it."""
-    from anomalyagent.bank import BankEntry
-    from anomalyagent.images import write_png
-
     patch = np.full((100, 24, 3), 160, np.uint8)  # its own surface is lighter than the target
     patch[5:95, 10:14] = 80
     mask = np.zeros((100, 24), np.uint8)
     mask[5:95, 10:14] = 255
-    (tmp_path / "b").mkdir()
-    write_png(tmp_path / "b" / "c.png", patch)
-    write_png(tmp_path / "b" / "c_mask.png", mask)
-    entry = BankEntry("road", "crack", "b/c.png", "b/c_mask.png", side=200)
-    (tmp_path / "index.json").write_text(json.dumps({"version": 1, "entries": [entry.to_dict()]}))
-    bank = DefectBank.load(tmp_path)
+    bank = _bank_of_one(tmp_path, "road", "crack", patch, mask, side=200)
     image = np.full((200, 200, 3), 120, np.uint8)
     out = {}
     for blend in ("hard", "feather"):

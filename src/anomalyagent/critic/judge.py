@@ -183,7 +183,8 @@ def judge(
     priors = getattr(entry, "priors", None) or {}
     aspect = tuple(priors["aspect"]) if isinstance(priors.get("aspect"), (list, tuple)) else None
     stats = getattr(appearance, "stats", None)
-    loc = location_term(mask, foreground, location, texture, part=part, moved=moves_material(spec))
+    moved = moves_material(spec)
+    loc = location_term(mask, foreground, location, texture, part=part, moved=moved)
     quality_terms = [
         visibility_term(views, cal.visibility_good, cal.strength_power, cal.replace_good),
         seam_term(views, stats, cal.incoherence_good, texture, cal.seam_good),
@@ -191,7 +192,6 @@ def judge(
         shape_term(mask, foreground, getattr(entry, "size", None), aspect),
         color_term(views, getattr(entry, "color", None)),
     ]
-    moved = moves_material(spec)
     if appearance is not None:
         quality_terms.append(abnormality_term(views, appearance, edited, cal, counted=not moved))
     if given_mask:
