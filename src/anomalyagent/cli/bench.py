@@ -45,8 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (budget-sensitivity runs)")
     p.add_argument("--samples-per-epoch", type=int, default=None, help="override the preset's samples per epoch")
     p.add_argument("--head-prior", type=float, default=None,
-                   help="start the detector's head at this anomaly probability (focal-loss prior init, e.g. 0.01; "
-                        "default: PyTorch's init)")
+                   help="start the detector's head at this anomaly probability (focal-loss prior init; default 0.01; "
+                        "0: PyTorch's init, the protocol of the rows stored before stop 18)")
     p.add_argument("--setting", default="zero-shot", choices=["zero-shot", "few-shot"],
                    help="zero-shot (default): the agent uses no measurement of the evaluated category's anomalies "
                    "(knowledge-base text and numbers only, see --base-priors); few-shot: its priors may be measured on the reserved "

@@ -119,7 +119,7 @@ class BenchConfig:
         if bank is not None:
             extra["bank"] = bank
         train = dataclasses.asdict(self.train_config())
-        if not train.get("head_prior"):  # the default init: rows stored before the option stay valid
+        if not train.get("head_prior"):  # PyTorch's init (--head-prior 0): rows stored before the option match
             train.pop("head_prior", None)
         return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test, **extra,
                 "train": train, "setting": setting, "knowledge": knowledge,
