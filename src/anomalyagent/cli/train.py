@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      help="GRPO advantages / max(std, this) (default 0: the shipped weights; ablation: 0.1)")
     pol.add_argument("--normalize", default="total", choices=("total", "per_term"),
                      help="GRPO advantages of the weighted total reward (default) or of each reward term on its own")
+    pol.add_argument("--kr-credit", type=float, default=0.0,
+                     help="GRPO: weight of the per-turn credit for calling KR after a low QE (default 0: off; "
+                     "docs/training.md)")
     pol.add_argument("--product", default="none", choices=("none", "mixed", "auto"),
                      help="none (default: the shipped weights): no product models; mixed: half of the GRPO prompts and "
                      "SFT demonstrations read each category's product model (built from its normal training images, "
@@ -79,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
                                   imitate=args.imitate, product=args.product,
                                   grpo=GRPOSettings(iterations=args.iterations, prompts_per_step=args.prompts,
                                                     group_size=args.group_size, minibatch=args.minibatch,
-                                                    advantage_floor=args.advantage_floor, normalize=args.normalize))
+                                                    advantage_floor=args.advantage_floor, normalize=args.normalize,
+                                                    kr_credit=args.kr_credit))
             report = train_policy(recipe, args.out)
             last = report["grpo"][-1] if report["grpo"] else {}
             print(f"SFT: {report['sft']['turns']} turns, tool accuracy {report['sft']['tool_accuracy_train']:.3f}; "
