@@ -44,8 +44,11 @@ def test_region_view_reads_the_named_part_and_where_the_plan_lies():
     # a grid cell: the centre goes onto the region in that cell, or to its nearest pixel
     x, y = view.place(13, 4)  # row 3, col 1: the left lead's lower end
     assert parts["lead"][round(y * 63), round(x * 63)]
-    x, y = view.place(0, 4)  # the top-left cell holds no lead: the lead pixel nearest it
-    assert parts["lead"][round(y * 63), round(x * 63)] and (x, y) == pytest.approx((22 / 63, 30 / 63), abs=1e-3)
+    x, y = view.place(0, 4)  # the top-left cell holds no lead: the nearest pixel on a lead's middle line
+    assert (x, y) == pytest.approx((23 / 63, 31 / 63), abs=1e-3)
+    for cell in range(16):  # every cell: on a lead's middle column, never its border
+        x, y = view.place(cell, 4, size=0.2)
+        assert round(x * 63) in (23, 41), cell
     # the case of a chipped case edge: a body band, kind "edge"
     edge = RegionView.build({**parts, "edge": parts["object"]}, fg, "edge", "damaged_case")
     assert edge.fixed[1 + PART_KINDS.index("edge")] == 1.0

@@ -100,15 +100,24 @@ class RegionView:
     def place(self, cell: int, grid: int, size: float | None = None) -> tuple[float, float]:
         """Centre for grid ``cell`` on the region (``space.snap``: the allowed pixel in the
         cell nearest its middle, else the nearest allowed pixel anywhere). ``size`` (fraction
-        of min(H, W)): keep to the allowed pixels far enough inside the part for a defect
-        of that size to stay on it (``planning.placement_region``), when there are any."""
-        from ..planning import placement_region
+        of min(H, W)): keep to the allowed pixels far enough inside the part for a defect of
+        that size to stay on it (0.45 of its size, else a third, as
+        ``planning.placement_region``), when there are any; else (a part too thin for it:
+        a lead) to the allowed pixels along the part's middle line (deeper inside it than
+        half the deepest), as PG places on a thin part, never the part's border nearest the cell."""
         from .space import snap
 
         mask = self.allowed
+        dist = cv2.distanceTransform(np.pad(self.part.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
         if size is not None:
-            inner = mask & placement_region(self.part, "surface", size)
-            mask = inner if inner.any() else mask
+            side = min(mask.shape)
+            for reach in (0.45, 1.0 / 3.0):
+                inner = mask & (dist > max(1.0, reach * size * side))
+                if inner.any():
+                    return snap(inner, cell, grid)
+        inside = dist[mask]
+        if inside.size and inside.max() > 0:
+            mask = mask & (dist > 0.5 * float(inside.max()))
         return snap(mask, cell, grid)
 
 
