@@ -18,6 +18,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/bench_shipped_policy.py --data /work/shared/data \
         --out docs/results/shipped_policy.json rule shipped=src/anomalyagent/policy_net/weights/policy.safetensors
+    python benchmarks/bench_shipped_policy.py --out ALL.json --merge PART1.json PART2.json
 """
 from __future__ import annotations
 
@@ -129,6 +130,18 @@ def synthetic(make, tools) -> dict:
             "first_edit_on_foreground": f"{sum(first_on)}/{len(first_on)}"}
 
 
+def merge(out: str, parts: list[str]) -> None:
+    """One results file from runs of the same images side by side (each part's command kept)."""
+    loaded = [json.loads(Path(p).read_text()) for p in parts]
+    if len({d["held_out_images"] for d in loaded}) != 1:
+        raise SystemExit("the parts ran on different numbers of held-out images")
+    Path(out).write_text(json.dumps({
+        "command": [d["command"] for d in loaded], "date": max(d["date"] for d in loaded),
+        "commit": sorted({d["commit"] for d in loaded}), "machine": loaded[0]["machine"],
+        "held_out_images": loaded[0]["held_out_images"],
+        "policies": {k: v for d in loaded for k, v in d["policies"].items()}}, indent=1, sort_keys=True))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
@@ -137,8 +150,11 @@ def main() -> None:
     ap.add_argument("--group", type=int, default=2, help="episodes per image")
     ap.add_argument("--recipe-seed", type=int, default=0, help="the weights' recipe seed (its GRPO prompts are excluded)")
     ap.add_argument("--recipe-prompts", type=int, default=24, help="the recipe's GRPO prompts per category")
-    ap.add_argument("policies", nargs="+", help="'rule' or NAME=PATH of a policy.safetensors")
+    ap.add_argument("--merge", nargs="+", default=None, help="join these results files (runs side by side) into --out")
+    ap.add_argument("policies", nargs="*", help="'rule' or NAME=PATH of a policy.safetensors")
     args = ap.parse_args()
+    if args.merge:
+        return merge(args.out, args.merge)
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     kb, encoders = KnowledgeBase.default(), Encoders()
@@ -161,7 +177,7 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
     Path(args.out).write_text(json.dumps({
         "command": "python benchmarks/bench_shipped_policy.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                                                                            if k != "policies") + " " + " ".join(args.policies),
+                                                                            if k not in ("policies", "merge")) + " " + " ".join(args.policies),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "commit": commit,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs, torch 1 thread",
         "held_out_images": len(prompts), "policies": rows}, indent=1, sort_keys=True))
