@@ -39,8 +39,8 @@ NORMALIZE = ("total", "per_term")
 
 @dataclass
 class GRPOSettings:
-    """Knobs of our GRPO (defaults: the ablation's; the shipped weights used minibatch 0 and no
-    advantage floor, see ``PolicyRecipe`` and docs/training.md)."""
+    """Knobs of our GRPO (defaults: the ablation's and the shipped weights'; see ``PolicyRecipe``
+    and docs/training.md)."""
 
     iterations: int = field(default=20, metadata={"help": "policy updates (0: SFT only)"})
     prompts_per_step: int = field(default=8, metadata={"help": "prompts per update"})
