@@ -136,6 +136,13 @@ def test_shipped_weights_load_and_act_offline(monkeypatch):
     assert traj.tool_names[:3] == ["PG", "IG", "QE"]
     assert traj.stop_reason == "finished" and traj.passed
     assert group_rewards([traj])[0].total > 1.0
+    # every edit it made lies on the object (the scene's foreground)
+    from anomalyagent.foreground import foreground
+
+    fg = foreground(image, "object")
+    centres = [DefectSpec.from_dict(s.observation.payload["spec"]).center for s in traj.steps
+               if s.call is not None and s.call.name == "IG" and not s.observation.error]
+    assert centres and all(fg[round(y * (fg.shape[0] - 1)), round(x * (fg.shape[1] - 1))] for x, y in centres)
     # a decision (features of the episode so far + the network) is fast once the image is encoded:
     # under 50 ms of CPU time each, averaged over 5 decisions; the best of 4 such blocks, so a
     # moment when other jobs hold the cores (wall time) or a stray slow block does not fail it
