@@ -144,7 +144,7 @@ def merge(out: str, parts: list[str]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--data", help="MVTec-layout root (required unless --merge)")
     ap.add_argument("--out", default="docs/results/shipped_policy.json")
     ap.add_argument("--per-category", type=int, default=8, help="held-out normal images per category")
     ap.add_argument("--group", type=int, default=2, help="episodes per image")
@@ -155,6 +155,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.merge:
         return merge(args.out, args.merge)
+    if not args.data or not args.policies:
+        ap.error("--data and at least one policy are required (unless --merge)")
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     kb, encoders = KnowledgeBase.default(), Encoders()
