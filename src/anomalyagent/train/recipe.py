@@ -95,9 +95,10 @@ def product_models(recipe: PolicyRecipe) -> dict:
     return out
 
 
-def run_sft(recipe: PolicyRecipe, encoders: Encoders, kb: KnowledgeBase, products: dict | None = None) -> tuple[PolicyNet, dict]:
+def run_sft(recipe: PolicyRecipe, encoders: Encoders, kb: KnowledgeBase, products: dict | None = None,
+            demos: list | None = None) -> tuple[PolicyNet, dict]:
     net = new_network(recipe.hidden, recipe.seed)
-    demos = read_demonstrations(recipe.reverse_dir, recipe.categories, recipe.max_side)
+    demos = demos if demos is not None else read_demonstrations(recipe.reverse_dir, recipe.categories, recipe.max_side)
     data = demonstration_turns(demos, net.space, net.state_dim, encoders, kb, imitate=recipe.imitate, products=products,
                                product_share=PRODUCT_SHARE[recipe.product])
     start = time.perf_counter()
@@ -141,8 +142,10 @@ def train_policy(recipe: PolicyRecipe, out: str | Path, kb: KnowledgeBase | None
     out.mkdir(parents=True, exist_ok=True)
     encoders = Encoders()
     start = time.perf_counter()
+    # the demonstrations first: a missing reverse set is named before product models are built
+    demos = read_demonstrations(recipe.reverse_dir, recipe.categories, recipe.max_side)
     products = product_models(recipe)
-    net, sft = run_sft(recipe, encoders, kb, products)
+    net, sft = run_sft(recipe, encoders, kb, products, demos)
     history = run_grpo(net, recipe, encoders, kb, products=products)
     report = {"recipe": recipe.to_dict(), "sft": sft, "grpo": history, "seconds": round(time.perf_counter() - start, 1)}
     save_policy(net, out / "policy.safetensors", extra={"seed": recipe.seed, "categories": list(recipe.categories or [])})
