@@ -9,7 +9,7 @@ are carried out (e.g. where a grid cell puts the centre) or to the rule policy c
 the evaluation but not the training; this separates the two at a fraction of the cost.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_training_reeval.py --data /work/shared/data \
-        --nets /tmp/hp2/ablation_nets --out docs/results/training_reeval.json
+        --nets runs/ablation_nets --out docs/results/training_reeval.json
 """
 from __future__ import annotations
 
