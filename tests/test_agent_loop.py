@@ -196,3 +196,42 @@ def test_a_code_policy_action_with_nan_is_an_error_observation_naming_the_cause(
                      ScriptedPolicy([Action("", ToolCall("IG", {"instruction": "x", "size": math.nan}))]), tools)
     first = ep.trajectory.steps[0]
     assert first.observation.error and "Out of range float values are not JSON compliant" in first.observation.text
+
+
+def test_rule_policy_moves_a_part_defect_along_its_part_when_the_review_asks(image):
+    """Location advice on a spec planned on a part (a transistor lead): with the product
+    model's masks (``Conversation.regions``) the rules place it again on that part; the
+    centre never stays where the review said it should not be."""
+    from anomalyagent.agent.chat import NORMAL_IMAGE
+    from anomalyagent.agent.conversation import Conversation
+    from anomalyagent.knowledge import KnowledgeBase
+    from anomalyagent.records import DefectSpec, Observation, Step
+
+    h, w = image.shape[:2]
+    obj = np.zeros((h, w), bool)
+    obj[20:110, 30:100] = True
+    body = obj.copy()
+    body[70:, :] = False
+    lead = np.zeros_like(obj)
+    lead[70:110, 45:49] = True
+    lead[70:110, 80:84] = True
+    labels = np.zeros((h, w), np.int32)
+    labels[70:110, 45:49], labels[70:110, 80:84] = 1, 2
+    regions = {"object": obj, "body": body, "lead": lead, "lead_labels": labels}
+    entry = KnowledgeBase.default().lookup("transistor", "bent_lead").entry
+    planned = DefectSpec("warp", "bent_lead", "transistor", center=(64 / 127, 40 / 127), size=0.1,
+                         params={"part": "lead"})  # on the body, off both leads
+    steps = [
+        Step(0, call=ToolCall("PG", {}), observation=Observation("plan", payload={"spec": planned.to_dict()})),
+        Step(1, call=ToolCall("IG", {}), observation=Observation("edit", payload={"spec": planned.to_dict()})),
+        Step(2, call=ToolCall("QE", {}), observation=Observation("review", payload={
+            "passed": False, "score": 3.0, "advice": [{"parameter": "location", "direction": "move_onto_object",
+                                                       "text": "put it on the lead"}]})),
+        Step(3, call=ToolCall("KR", {}), observation=Observation("entry", payload={"entry": entry.to_dict()})),
+    ]
+    traj = Trajectory(Task("t.png", "transistor", "bent_lead", seed=3), steps)
+    conversation = Conversation(traj, [], 10, images={NORMAL_IMAGE: image}, regions=regions)
+    action = RulePolicy().decide(conversation)
+    assert action.call is not None and action.call.name == "IG"
+    x, y = action.call.arguments["center"]
+    assert lead[round(y * (h - 1)), round(x * (w - 1))]

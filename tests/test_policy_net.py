@@ -32,13 +32,61 @@ def test_edit_labels_round_trip_through_the_action_space():
     labels = SPACE.encode_edit(before, after.to_dict())
     assert labels == {"family": 2, "blend": 3, "location": 6, "size": 3, "intensity": 4}
     assert SPACE.encode_edit(before, {"instruction": "same"}) == {"family": 0, "blend": 0, "location": 0, "size": 2, "intensity": 2}
-    # a cell without foreground falls back to its middle; one with foreground snaps onto it
+    # a cell with foreground snaps onto it; one without snaps to the nearest foreground
+    # pixel (its corner nearest the cell), never to the empty cell's middle
     fg = np.zeros((64, 64), bool)
     fg[40:44, 40:44] = True
-    assert SPACE.place(0, fg) == pytest.approx((7.5 / 63, 7.5 / 63), abs=1e-3)
     x, y = SPACE.place(10, fg)
     assert fg[round(y * 63), round(x * 63)]
+    assert SPACE.place(0, fg) == pytest.approx((40 / 63, 40 / 63), abs=1e-3)
+    for cell in range(16):
+        x, y = SPACE.place(cell, fg)
+        assert fg[round(y * 63), round(x * 63)], cell
+    # an empty mask: the cell's middle (nothing to snap to)
+    assert SPACE.place(0, np.zeros((64, 64), bool)) == pytest.approx((7.5 / 63, 7.5 / 63), abs=1e-3)
     assert ActionSpace.from_dict(SPACE.to_dict()) == SPACE
+
+
+def test_every_grid_cell_puts_the_learned_policys_edit_inside_the_object():
+    """The policy may choose a cell beside the object (a corner of the synthetic scene): the
+    centre still lands on the object, far enough inside for the defect to stay on it
+    (the knowledge's placement region), and on the named part when a product model is known."""
+    from anomalyagent.knowledge import KnowledgeBase
+    from anomalyagent.policy_net.features import state_dim
+    from anomalyagent.policy_net.policy import EpisodeView
+    from anomalyagent.policy_net.regions import RegionView
+    from anomalyagent.planning import footprint
+
+    space = ActionSpace(("crack", "hole"))
+    policy = LearnedPolicy(kb=KnowledgeBase.default(), net=PolicyNet(space, state_dim(space), hidden=16, proj=8),
+                           encoders=object())
+    fg = np.zeros((96, 96), bool)
+    fg[30:70, 34:74] = True  # the object fills the middle; the corner cells hold none of it
+    entry = KnowledgeBase.default().lookup("hazelnut", "crack").entry
+
+    def view(regions=None):
+        return EpisodeView(Task("x.png", "hazelnut", "crack"), entry, fg, False, np.zeros(16, np.float32),
+                           np.zeros(1280, np.float32), np.zeros(384, np.float32), np.zeros(384, np.float32),
+                           np.random.default_rng(0), RegionView.build(regions, fg, entry.location, "crack"))
+
+    before = DefectSpec("crack", center=(0.5, 0.5), size=0.1)
+    plain = view()
+    for cell in range(16):
+        choice = {"family": 0, "blend": 0, "location": 1 + cell, "size": 2, "intensity": 2}
+        spec = space.decode_edit(before, choice, fg, lambda c, size: policy.place(plain, c, size))
+        x, y = spec.center
+        assert fg[round(y * 95), round(x * 95)], cell
+        fp = footprint(spec, fg.shape)
+        assert fg[fp].mean() > 0.95, cell  # the whole defect on the object, not straddling its edge
+    # with a product model: on the part the knowledge names (a "lead" standing in for it)
+    lead = np.zeros_like(fg)
+    lead[30:70, 50:53] = True
+    parts = {"object": fg, "lead": lead}
+    region = view(parts)
+    region.region = RegionView.build(parts, fg, "lead", "bent_lead")
+    for cell in range(16):  # a lead too thin for the defect: on its middle line
+        x, y = policy.place(region, cell, 0.1)
+        assert lead[round(y * 95), round(x * 95)] and round(x * 95) == 51, cell
 
 
 def test_log_prob_counts_ig_heads_only_on_ig_turns_and_kl_is_zero_to_itself():
@@ -88,12 +136,24 @@ def test_shipped_weights_load_and_act_offline(monkeypatch):
     assert traj.tool_names[:3] == ["PG", "IG", "QE"]
     assert traj.stop_reason == "finished" and traj.passed
     assert group_rewards([traj])[0].total > 1.0
-    # a decision (features of the episode so far + the network) is fast once the image is encoded
+    # every edit it made lies on the object (the scene's foreground)
+    from anomalyagent.foreground import foreground
+
+    fg = foreground(image, "object")
+    centres = [DefectSpec.from_dict(s.observation.payload["spec"]).center for s in traj.steps
+               if s.call is not None and s.call.name == "IG" and not s.observation.error]
+    assert centres and all(fg[round(y * (fg.shape[0] - 1)), round(x * (fg.shape[1] - 1))] for x, y in centres)
+    # a decision (features of the episode so far + the network) is fast once the image is encoded:
+    # under 50 ms of CPU time each, averaged over 5 decisions; the best of 4 such blocks, so a
+    # moment when other jobs hold the cores (wall time) or a stray slow block does not fail it
     view = policy.start(traj.task, image)
-    start = time.perf_counter()
-    for _ in range(20):
-        policy.decide(view, traj)
-    assert (time.perf_counter() - start) / 20 < 0.05
+    blocks = []
+    for _ in range(4):
+        start = time.process_time()
+        for _ in range(5):
+            policy.decide(view, traj)
+        blocks.append((time.process_time() - start) / 5)
+    assert min(blocks) < 0.05, blocks
     # same seed, same trajectory
     again = run_episode(Task("s.png", "hazelnut", "crack", seed=5), image, POLICIES.create("learned"), default_toolbox())
     assert again.trajectory.tool_names == traj.tool_names

@@ -41,10 +41,14 @@ def test_region_view_reads_the_named_part_and_where_the_plan_lies():
     assert f_on[live][0] == 1.0 and f_off[live][0] == 0.0 and f_off[live][1] == 1.0
     assert f_on[live][2] > 0.5 > f_off[live][2]
     assert f_on[9] == pytest.approx(parts["lead"].mean())  # part area share
-    # a grid cell: the centre goes onto the region in that cell, or nowhere (caller falls back)
+    # a grid cell: the centre goes onto the region in that cell, or to its nearest pixel
     x, y = view.place(13, 4)  # row 3, col 1: the left lead's lower end
     assert parts["lead"][round(y * 63), round(x * 63)]
-    assert view.place(0, 4) is None
+    x, y = view.place(0, 4)  # the top-left cell holds no lead: the nearest pixel on a lead's middle line
+    assert (x, y) == pytest.approx((23 / 63, 31 / 63), abs=1e-3)
+    for cell in range(16):  # every cell: on a lead's middle column, never its border
+        x, y = view.place(cell, 4, size=0.2)
+        assert round(x * 63) in (23, 41), cell
     # the case of a chipped case edge: a body band, kind "edge"
     edge = RegionView.build({**parts, "edge": parts["object"]}, fg, "edge", "damaged_case")
     assert edge.fixed[1 + PART_KINDS.index("edge")] == 1.0

@@ -283,3 +283,41 @@ def test_advice_head_labels_edits_that_followed_followable_advice(demos):
     same = Step(3, call=ToolCall("IG", {}), observation=Observation("e", payload={"spec": spec.to_dict()}))
     assert advice_label(colour, spec, same) == 0  # followable advice, but the edit did not follow it
     assert advice_label(Trajectory(task, []), spec, ig) == 0
+
+
+def test_kr_credit_goes_to_the_turn_that_chose_after_a_low_qe(demos):
+    """Per-turn credit for "KR after a low QE": only the turn right after the first low QE
+    gets it, positive when it called KR, negative when it did not; the other turns keep
+    their rollout's advantage; off (weight 0) the batch is what it always was."""
+    import copy
+
+    from anomalyagent.records import Observation, Step, ToolCall
+    from anomalyagent.rewards import RewardBreakdown
+    from anomalyagent.train.grpo import turns_of
+    from anomalyagent.train.rollout import Rollout, kr_credit, kr_decision
+    from anomalyagent.policy_net.policy import Turn
+
+    first_pass = next(d for d in demos if d.trajectory.tool_names[:4] == ["PG", "IG", "QE", "MG"])
+    failed = _failed_first(first_pass.trajectory)  # PG, IG, QE (fail), IG, QE, ...
+    with_kr = copy.deepcopy(failed)
+    kr = Step(3, call=ToolCall("KR", {}), observation=Observation("entry", payload={}))
+    with_kr.steps = [Step(i, s.thought, s.call, s.observation, s.answer)
+                     for i, s in enumerate(with_kr.steps[:3] + [kr] + with_kr.steps[3:])]
+    assert kr_decision(failed) == 3 and kr_decision(with_kr) == 3
+    assert kr_decision(first_pass.trajectory) is None  # no low QE: nothing to decide
+
+    def rollout(traj, total):
+        turns = [Turn(np.zeros(1280, np.float32), np.zeros(768, np.float32), np.zeros(4, np.float32),
+                      {"tool": 0}, -1.0) for _ in traj.steps]
+        return Rollout(traj, RewardBreakdown(0, 0, 0, total), turns)
+
+    group = [rollout(with_kr, 1.0), rollout(failed, 1.0), rollout(first_pass.trajectory, 1.0)]  # equal totals
+    credit = kr_credit([group])
+    assert set(credit) == {(0, 0, 3), (0, 1, 3)} and credit[(0, 0, 3)] > 0 > credit[(0, 1, 3)]
+    assert turns_of([group]) is None  # equal totals: no rollout-level signal at all
+    batch = turns_of([group], kr_weight=0.5)
+    assert batch is not None and sorted(batch.advantage.tolist()) == pytest.approx([-0.5, 0.5])
+    # alike choices teach nothing; the weight is validated
+    assert kr_credit([[rollout(failed, 1.0), rollout(failed, 0.5)]]) == {}
+    with pytest.raises(ValueError):
+        GRPOSettings(kr_credit=-1.0)

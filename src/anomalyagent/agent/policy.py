@@ -111,7 +111,10 @@ class RulePolicy:
             return Action("The edit failed; look up how this defect really looks.", ToolCall("KR", {}))
         qe = next(s for s in reversed(ok) if s.call.name == "QE")
         advice = qe.observation.payload.get("advice", [])
-        spec = refine(self._spec(ok), advice, memory["entry"], self._foreground(conversation), memory["rng"])
+        # the product model's masks (empty without one): a defect planned on a part is
+        # moved along that part when the review asks for another place
+        spec = refine(self._spec(ok), advice, memory["entry"], self._foreground(conversation), memory["rng"],
+                      parts=getattr(conversation, "regions", None) or None)
         reasons = "; ".join(a.get("text", "") for a in advice) or "try a new variation"
         return Action(f"Refine following the review: {reasons}", ToolCall("IG", ig_arguments(spec)))
 

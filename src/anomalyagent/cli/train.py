@@ -34,19 +34,22 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     pol.add_argument("--iterations", type=int, default=20, help="GRPO updates (default 20; 0 = SFT only)")
     pol.add_argument("--group-size", type=int, default=8, help="GRPO rollouts per prompt (default 8)")
     pol.add_argument("--prompts", type=int, default=8, help="GRPO prompts per update (default 8)")
-    pol.add_argument("--imitate", default="all", choices=("all", "passed"),
-                     help="SFT: edits the IG heads learn: all demonstrated ones (default: the shipped weights) or "
-                     "only those QE passed (the ablation's setting, docs/training.md)")
-    pol.add_argument("--minibatch", type=int, default=0,
-                     help="GRPO turns per gradient step (default 0 = whole batch: the shipped weights; ablation: 64)")
-    pol.add_argument("--advantage-floor", type=float, default=0.0,
-                     help="GRPO advantages / max(std, this) (default 0: the shipped weights; ablation: 0.1)")
+    pol.add_argument("--imitate", default="passed", choices=("all", "passed"),
+                     help="SFT: edits the IG heads learn: only those QE passed (default: the shipped weights and the "
+                     "ablation) or all demonstrated ones (docs/training.md)")
+    pol.add_argument("--minibatch", type=int, default=64,
+                     help="GRPO turns per gradient step (default 64: the shipped weights and the ablation; 0 = whole batch)")
+    pol.add_argument("--advantage-floor", type=float, default=0.1,
+                     help="GRPO advantages / max(std, this) (default 0.1: the shipped weights and the ablation)")
     pol.add_argument("--normalize", default="total", choices=("total", "per_term"),
                      help="GRPO advantages of the weighted total reward (default) or of each reward term on its own")
-    pol.add_argument("--product", default="none", choices=("none", "mixed", "auto"),
-                     help="none (default: the shipped weights): no product models; mixed: half of the GRPO prompts and "
-                     "SFT demonstrations read each category's product model (built from its normal training images, "
-                     "cached); auto: all of them (the ablation's episodes)")
+    pol.add_argument("--kr-credit", type=float, default=0.0,
+                     help="GRPO: weight of the per-turn credit for calling KR after a low QE (default 0: off; "
+                     "docs/training.md)")
+    pol.add_argument("--product", default="auto", choices=("none", "mixed", "auto"),
+                     help="auto (default: the shipped weights, the ablation's episodes): every GRPO prompt and SFT "
+                     "demonstration reads its category's product model (built from its normal training images, "
+                     "cached); mixed: half of them; none: no product models")
 
     for name, helptext in (("sft", "TRL SFTTrainer on the chat JSONL of `anomalyagent reverse` (vision tower frozen)"),
                            ("grpo", "TRL GRPOTrainer with our tools as environment_factory and our rewards")):
@@ -79,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
                                   imitate=args.imitate, product=args.product,
                                   grpo=GRPOSettings(iterations=args.iterations, prompts_per_step=args.prompts,
                                                     group_size=args.group_size, minibatch=args.minibatch,
-                                                    advantage_floor=args.advantage_floor, normalize=args.normalize))
+                                                    advantage_floor=args.advantage_floor, normalize=args.normalize,
+                                                    kr_credit=args.kr_credit))
             report = train_policy(recipe, args.out)
             last = report["grpo"][-1] if report["grpo"] else {}
             print(f"SFT: {report['sft']['turns']} turns, tool accuracy {report['sft']['tool_accuracy_train']:.3f}; "

@@ -29,14 +29,14 @@ from ..agent.parse import Action
 from ..agent.policy import ig_arguments
 from ..foreground import foreground
 from ..knowledge import KnowledgeBase
-from ..planning import instruction, refine
+from ..planning import instruction, placement_region, refine
 from ..records import DefectSpec, Task, ToolCall, Trajectory
 from .features import (
     IMAGE_DIM, TEXT_DIM, ImageEncoder, TextEncoder, current_spec, foreground_grid, load_text_cache, request_text,
     state_dim, state_vector,
 )
 from .regions import RegionView, followed_advice
-from .space import IG_HEADS, ActionSpace
+from .space import IG_HEADS, ActionSpace, snap
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 POLICY_FILE = WEIGHTS_DIR / "policy.safetensors"
@@ -238,12 +238,21 @@ class LearnedPolicy:
         if tool != "IG":
             return Action(thought, ToolCall(tool, {}))
         before = current_spec(trajectory) or DefectSpec(view.entry.family, task.defect_type, task.category)
-        place = (lambda cell: view.region.place(cell, self.space.grid)) if view.region and view.region.has_regions else None
-        spec = self.space.decode_edit(before, {h: actions[h] for h in IG_HEADS}, view.fg, place)
+        spec = self.space.decode_edit(before, {h: actions[h] for h in IG_HEADS}, view.fg,
+                                      lambda cell, size: self.place(view, cell, size))
         if actions["advice"] == 1:
             spec = self.follow(spec, view, trajectory)
         spec = spec.replace(instruction=instruction(spec, view.entry))
         return Action(thought, ToolCall("IG", ig_arguments(spec)))
+
+    def place(self, view: EpisodeView, cell: int, size: float) -> tuple[float, float]:
+        """The centre for grid ``cell`` of an edit of ``size``: on the product model's region
+        for this defect when there is one, else on the foreground's placement region for the
+        knowledge's location (as PG plans: inside the object, or the band along its edge);
+        a cell that holds none of it snaps to the nearest pixel that does, never off the object."""
+        if view.region is not None and view.region.has_regions:
+            return view.region.place(cell, self.space.grid, size)
+        return snap(placement_region(view.fg, view.entry.location, size), cell, self.space.grid)
 
     def follow(self, spec: DefectSpec, view: EpisodeView, trajectory: Trajectory) -> DefectSpec:
         """``spec`` with the last review's aspect, colour and texture advice applied as the rule

@@ -97,19 +97,28 @@ class RegionView:
         fixed = np.concatenate([[float(has)], kind, flags, areas, _grid(part)]).astype(np.float32)
         return cls(part, allowed, obj, fixed, has)
 
-    def place(self, cell: int, grid: int) -> tuple[float, float] | None:
-        """Centre for grid ``cell`` on the region: the allowed pixel in the cell nearest its
-        middle; None when the cell holds none (the caller falls back to the foreground)."""
-        h, w = self.allowed.shape
-        row, col = divmod(cell, grid)
-        y0, y1 = row * h // grid, (row + 1) * h // grid
-        x0, x1 = col * w // grid, (col + 1) * w // grid
-        ys, xs = np.nonzero(self.allowed[y0:y1, x0:x1])
-        if not len(ys):
-            return None
-        cy, cx = (y0 + y1 - 1) / 2.0, (x0 + x1 - 1) / 2.0
-        i = int(np.argmin((ys + y0 - cy) ** 2 + (xs + x0 - cx) ** 2))
-        return (round(float(xs[i] + x0) / max(w - 1, 1), 4), round(float(ys[i] + y0) / max(h - 1, 1), 4))
+    def place(self, cell: int, grid: int, size: float | None = None) -> tuple[float, float]:
+        """Centre for grid ``cell`` on the region (``space.snap``: the allowed pixel in the
+        cell nearest its middle, else the nearest allowed pixel anywhere). ``size`` (fraction
+        of min(H, W)): keep to the allowed pixels far enough inside the part for a defect of
+        that size to stay on it (0.45 of its size, else a third, as
+        ``planning.placement_region``), when there are any; else (a part too thin for it:
+        a lead) to the allowed pixels along the part's middle line (deeper inside it than
+        half the deepest), as PG places on a thin part, never the part's border nearest the cell."""
+        from .space import snap
+
+        mask = self.allowed
+        dist = cv2.distanceTransform(np.pad(self.part.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+        if size is not None:
+            side = min(mask.shape)
+            for reach in (0.45, 1.0 / 3.0):
+                inner = mask & (dist > max(1.0, reach * size * side))
+                if inner.any():
+                    return snap(inner, cell, grid)
+        inside = dist[mask]
+        if inside.size and inside.max() > 0:
+            mask = mask & (dist > 0.5 * float(inside.max()))
+        return snap(mask, cell, grid)
 
 
 def _on(mask: np.ndarray, center: tuple[float, float]) -> float:

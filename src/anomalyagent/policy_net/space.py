@@ -6,7 +6,9 @@ KL, which GRPO needs):
 - ``tool``: PG, IG, QE, KR, MG or answer;
 - for IG: ``family`` (keep, or one of the editor's families), ``blend`` (keep or one
   of BLEND_MODES), ``location`` (keep, or one cell of a GRID x GRID grid over the image;
-  the centre goes to the foreground pixel of that cell nearest its middle), ``size``
+  the centre goes to the pixel of that cell nearest its middle where the defect may go:
+  the product model's region for it, else the foreground's placement region; a cell
+  holding none snaps to the nearest such pixel, so an edit never leaves the object), ``size``
   (a factor on the current size), ``intensity`` (a step added to the current intensity),
   ``advice`` (keep, or follow the critic's last advice on aspect, colour and texture the
   way the rule policy does, ``planning.refine``: the fields these heads cannot set).
@@ -92,32 +94,44 @@ class ActionSpace:
 
     # -- an edit from chosen classes -----------------------------------------------------
     def place(self, cell: int, fg: np.ndarray) -> tuple[float, float]:
-        """Centre for grid ``cell``: the foreground pixel in the cell nearest its middle
-        (the cell's middle when the cell holds no foreground)."""
-        h, w = fg.shape
-        row, col = divmod(cell, self.grid)
-        y0, y1 = row * h // self.grid, (row + 1) * h // self.grid
-        x0, x1 = col * w // self.grid, (col + 1) * w // self.grid
-        cy, cx = (y0 + y1 - 1) / 2.0, (x0 + x1 - 1) / 2.0
-        ys, xs = np.nonzero(fg[y0:y1, x0:x1])
-        if len(ys):
-            i = int(np.argmin((ys + y0 - cy) ** 2 + (xs + x0 - cx) ** 2))
-            cy, cx = ys[i] + y0, xs[i] + x0
-        return (round(float(cx) / max(w - 1, 1), 4), round(float(cy) / max(h - 1, 1), 4))
+        """Centre for grid ``cell`` on the (H, W) bool mask ``fg`` (``snap``)."""
+        return snap(fg, cell, self.grid)
 
     def decode_edit(self, before: DefectSpec, choice: dict[str, int], fg: np.ndarray, place=None) -> DefectSpec:
         """The spec an IG call sets from the chosen classes (bounded to valid values).
-        ``place(cell)``: the centre for a cell on the defect's region (None: not there),
-        tried before ``self.place`` on the foreground. The ``advice`` head is applied by the
-        caller (it needs the critic's advice and the knowledge entry)."""
+        ``place(cell, size)``: the centre for a cell, given the edit's new size (the caller
+        knows where the defect may go: the product model's region, or the foreground's
+        placement region); None: ``self.place(cell, fg)``. The ``advice`` head is applied
+        by the caller (it needs the critic's advice and the knowledge entry)."""
         spec = before
         if choice["family"] > 0:
             spec = spec.replace(family=self.families[choice["family"] - 1])
         if choice["blend"] > 0:
             spec = spec.replace(blend=self.blends[choice["blend"] - 1])
-        if choice["location"] > 0:
-            center = place(choice["location"] - 1) if place is not None else None
-            spec = spec.replace(center=center or self.place(choice["location"] - 1, fg))
-        size = min(0.9, max(0.01, spec.size * self.size_factors[choice["size"]]))
+        size = round(min(0.9, max(0.01, spec.size * self.size_factors[choice["size"]])), 4)
         intensity = min(1.0, max(0.05, spec.intensity + self.intensity_steps[choice["intensity"]]))
-        return spec.replace(size=round(size, 4), intensity=round(intensity, 3))
+        if choice["location"] > 0:
+            cell = choice["location"] - 1
+            spec = spec.replace(center=place(cell, size) if place is not None else self.place(cell, fg))
+        return spec.replace(size=size, intensity=round(intensity, 3))
+
+
+def snap(mask: np.ndarray, cell: int, grid: int) -> tuple[float, float]:
+    """(x, y) in [0, 1]^2: the pixel of the (H, W) bool ``mask`` in grid ``cell`` (row-major,
+    ``grid`` x ``grid`` cells) nearest the cell's middle; when the cell holds none, the mask
+    pixel nearest that middle anywhere in the image, so a chosen cell beside the object
+    still gives an edit on it (the cell's middle only when the mask is empty)."""
+    h, w = mask.shape
+    row, col = divmod(cell, grid)
+    y0, y1 = row * h // grid, (row + 1) * h // grid
+    x0, x1 = col * w // grid, (col + 1) * w // grid
+    cy, cx = (y0 + y1 - 1) / 2.0, (x0 + x1 - 1) / 2.0
+    ys, xs = np.nonzero(mask[y0:y1, x0:x1])
+    if len(ys):
+        ys, xs = ys + y0, xs + x0
+    else:
+        ys, xs = np.nonzero(mask)
+    if len(ys):
+        i = int(np.argmin((ys - cy) ** 2 + (xs - cx) ** 2))
+        cy, cx = ys[i], xs[i]
+    return (round(float(cx) / max(w - 1, 1), 4), round(float(cy) / max(h - 1, 1), 4))

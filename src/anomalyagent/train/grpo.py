@@ -27,11 +27,11 @@ import torch
 from ..knowledge import KnowledgeBase
 from ..policy_net.model import PolicyNet, action_log_prob, kl_to
 from ..policy_net.policy import Encoders, LearnedPolicy
-from ..rewards import RewardConfig
+from ..rewards import PASS_SCORE, RewardConfig
 from ..tools import ToolBox
 from .batch import TurnBatch
 from .prompts import Prompt
-from .rollout import Rollout, advantages, rollout_group, spread, summarize
+from .rollout import Rollout, advantages, kr_credit, rollout_group, spread, summarize
 
 log = logging.getLogger(__name__)
 NORMALIZE = ("total", "per_term")
@@ -39,8 +39,8 @@ NORMALIZE = ("total", "per_term")
 
 @dataclass
 class GRPOSettings:
-    """Knobs of our GRPO (defaults: the ablation's; the shipped weights used minibatch 0 and no
-    advantage floor, see ``PolicyRecipe`` and docs/training.md)."""
+    """Knobs of our GRPO (defaults: the ablation's and the shipped weights'; see ``PolicyRecipe``
+    and docs/training.md)."""
 
     iterations: int = field(default=20, metadata={"help": "policy updates (0: SFT only)"})
     prompts_per_step: int = field(default=8, metadata={"help": "prompts per update"})
@@ -52,6 +52,8 @@ class GRPOSettings:
     max_turns: int = field(default=10, metadata={"help": "turn budget of an episode"})
     minibatch: int = field(default=64, metadata={"help": "turns per gradient step (0: the whole batch)"})
     advantage_floor: float = field(default=0.1, metadata={"help": "advantages = (r - mean) / max(std, this)"})
+    kr_credit: float = field(default=0.0, metadata={"help": "weight of the per-turn credit for KR after a low QE, added "
+                                                    "to that turn's advantage (rollout.kr_credit; 0: off)"})
     normalize: str = field(default="total", metadata={"help": "advantages from the weighted total ('total') or each "
                                                       "reward term normalised on its own ('per_term', rollout.advantages)"})
 
@@ -63,6 +65,8 @@ class GRPOSettings:
                 raise ValueError(f"GRPOSettings.{name} must be >= 1, got {getattr(self, name)}")
         if self.group_size < 2:
             raise ValueError("GRPOSettings.group_size must be >= 2: advantages are relative to the group")
+        if not (math.isfinite(self.kr_credit) and self.kr_credit >= 0):
+            raise ValueError(f"GRPOSettings.kr_credit must be a finite number >= 0, got {self.kr_credit}")
         if int(self.minibatch) < 0 or not (math.isfinite(self.advantage_floor) and self.advantage_floor >= 0):
             raise ValueError(f"GRPOSettings: minibatch >= 0 and a finite advantage_floor >= 0 are required, got "
                              f"{self.minibatch}, {self.advantage_floor}")
@@ -75,20 +79,25 @@ class GRPOSettings:
         return asdict(self)
 
 
-def turns_of(groups: list[list[Rollout]], floor: float = 0.0, config: RewardConfig | None = None) -> TurnBatch | None:
+def turns_of(groups: list[list[Rollout]], floor: float = 0.0, config: RewardConfig | None = None,
+             kr_weight: float = 0.0, low_score: float = PASS_SCORE) -> TurnBatch | None:
     """Every recorded turn with its rollout's group-normalised advantage (None if all are 0);
-    ``config``: normalise each reward term on its own (rollout.advantages)."""
+    ``config``: normalise each reward term on its own (rollout.advantages); ``kr_weight``:
+    add that times the per-turn KR credit (rollout.kr_credit) to the turns that chose
+    whether to look up the knowledge after a low QE."""
     images, texts, states, actions, adv, old = [], [], [], [], [], []
-    for group in groups:
-        for rollout, a in zip(group, advantages(group, floor=floor, config=config)):
-            if a == 0.0:
-                continue
-            for t in rollout.turns:
+    credit = kr_credit(groups, low_score) if kr_weight > 0 else {}
+    for g, group in enumerate(groups):
+        for r, (rollout, a) in enumerate(zip(group, advantages(group, floor=floor, config=config))):
+            for k, t in enumerate(rollout.turns):
+                value = a + kr_weight * credit.get((g, r, k), 0.0)
+                if value == 0.0:
+                    continue
                 images.append(t.image)
                 texts.append(t.text)
                 states.append(t.state)
                 actions.append(t.actions)
-                adv.append(a)
+                adv.append(value)
                 old.append(t.log_prob)
     return TurnBatch.build(images, texts, states, actions, adv, old) if actions else None
 
@@ -121,7 +130,8 @@ def train_grpo(net: PolicyNet, prompts: list[Prompt], tools: ToolBox, settings: 
         make = lambda: LearnedPolicy(settings.max_turns, kb, net=net, encoders=encoders, sample_tools=True, record=True)
         groups = [rollout_group(prompts[int(i)], make, tools, settings.group_size, reward, settings.max_turns) for i in chosen]
         line = {"iteration": it, **summarize(groups), **spread(groups, settings.advantage_floor)}
-        batch = turns_of(groups, settings.advantage_floor, reward if settings.normalize == "per_term" else None)
+        batch = turns_of(groups, settings.advantage_floor, reward if settings.normalize == "per_term" else None,
+                         settings.kr_credit, reward.low_score)
         if batch is not None:
             gen = torch.Generator().manual_seed(int(rng.integers(2**31))) if settings.minibatch else None
             size = settings.minibatch or len(batch)

@@ -43,19 +43,17 @@ class PolicyRecipe:
     max_side: int = 160  # images are shrunk to this (episodes and features)
     sft_epochs: int = 60
     sft_lr: float = 2e-3
-    imitate: str = "all"  # which demonstrated edits the IG heads learn (sft.demonstration_turns); "all": shipped weights
+    imitate: str = "passed"  # which demonstrated edits the IG heads learn (sft.demonstration_turns)
     prompts_per_category: int = 24
-    # the shipped weights' GRPO: one step per pass over the batch, no advantage floor
-    # (the ablation's settings fail the offline synthetic-scene check: docs/training.md)
-    grpo: GRPOSettings = field(default_factory=lambda: GRPOSettings(minibatch=0, advantage_floor=0.0))
+    # the ablation's GRPO (minibatches of 64 turns, advantage floor 0.1): docs/training.md
+    grpo: GRPOSettings = field(default_factory=GRPOSettings)
     reward: RewardConfig = field(default_factory=RewardConfig)
     hidden: int = 256
-    # "none" (the shipped weights): episodes and demonstrations without product models;
-    # "mixed": each category's product model (built from its normal training images, cached)
-    # in half of the GRPO prompts and of SFT's demonstrations (interleaved); "auto": in all.
-    # The networks trained with regions failed the offline synthetic-scene check (a scene
-    # without a product model; docs/training.md), so the shipped weights use none.
-    product: str = "none"
+    # "auto" (the shipped weights): every GRPO prompt and SFT demonstration reads its
+    # category's product model (built from its normal training images, cached), as
+    # `synthesize` runs by default; "mixed": half of them (interleaved); "none": no product
+    # models (the weights shipped before 2026-11-30 18:00 UTC; docs/training.md).
+    product: str = "auto"
 
     def __post_init__(self) -> None:
         if self.max_side < 32 or self.sft_epochs < 0 or self.prompts_per_category < 1:
@@ -97,9 +95,10 @@ def product_models(recipe: PolicyRecipe) -> dict:
     return out
 
 
-def run_sft(recipe: PolicyRecipe, encoders: Encoders, kb: KnowledgeBase, products: dict | None = None) -> tuple[PolicyNet, dict]:
+def run_sft(recipe: PolicyRecipe, encoders: Encoders, kb: KnowledgeBase, products: dict | None = None,
+            demos: list | None = None) -> tuple[PolicyNet, dict]:
     net = new_network(recipe.hidden, recipe.seed)
-    demos = read_demonstrations(recipe.reverse_dir, recipe.categories, recipe.max_side)
+    demos = demos if demos is not None else read_demonstrations(recipe.reverse_dir, recipe.categories, recipe.max_side)
     data = demonstration_turns(demos, net.space, net.state_dim, encoders, kb, imitate=recipe.imitate, products=products,
                                product_share=PRODUCT_SHARE[recipe.product])
     start = time.perf_counter()
@@ -143,8 +142,10 @@ def train_policy(recipe: PolicyRecipe, out: str | Path, kb: KnowledgeBase | None
     out.mkdir(parents=True, exist_ok=True)
     encoders = Encoders()
     start = time.perf_counter()
+    # the demonstrations first: a missing reverse set is named before product models are built
+    demos = read_demonstrations(recipe.reverse_dir, recipe.categories, recipe.max_side)
     products = product_models(recipe)
-    net, sft = run_sft(recipe, encoders, kb, products)
+    net, sft = run_sft(recipe, encoders, kb, products, demos)
     history = run_grpo(net, recipe, encoders, kb, products=products)
     report = {"recipe": recipe.to_dict(), "sft": sft, "grpo": history, "seconds": round(time.perf_counter() - start, 1)}
     save_policy(net, out / "policy.safetensors", extra={"seed": recipe.seed, "categories": list(recipe.categories or [])})

@@ -76,6 +76,47 @@ def advantages(group: list[Rollout], eps: float = 1e-4, floor: float = 0.0,
     return list(np.asarray(total, np.float64) / sum(used.values()))
 
 
+def kr_decision(trajectory: Trajectory, low_score: float = PASS_SCORE) -> int | None:
+    """Index of the step that decided whether to look up the knowledge after the first low
+    QE (the step right after it; None when no QE was low, KR came before it, or the
+    episode ended there). The turn whose choice ``rewards.kr_when_low`` scores."""
+    for i, s in enumerate(trajectory.steps):
+        if s.call is None or s.observation is None or s.observation.error:
+            continue
+        if s.call.name == "KR":
+            return None
+        payload = s.observation.payload
+        if s.call.name == "QE" and (not payload.get("passed", False) or float(payload.get("score", 0.0)) <= low_score):
+            return i + 1 if i + 1 < len(trajectory.steps) else None
+    return None
+
+
+def kr_credit(groups: list[list[Rollout]], low_score: float = PASS_SCORE, floor: float = 0.5) -> dict[tuple[int, int, int], float]:
+    """Per-turn credit for "KR after a low QE": {(group, rollout, turn): value} for every
+    decision turn (``kr_decision``) of the batch, 1 for a KR call and 0 otherwise,
+    normalised over those turns, (c - mean) / max(std, ``floor``); {} when they all chose alike.
+
+    Why per turn: the rollout-level advantage spreads R_beh's KR part (0.3 / 3 = 0.1 of
+    reward) over every turn of the rollout, below the critic's noise in R_task, so the
+    policy never learns it (docs/benchmarks.md: KR after a low QE does not rise). Given to
+    the one turn that made the choice, against the other such turns of the batch, the
+    choice is credited directly; the behaviour reward itself is unchanged."""
+    where, chose = [], []
+    for g, group in enumerate(groups):
+        for r, rollout in enumerate(group):
+            k = kr_decision(rollout.trajectory, low_score)
+            step = rollout.trajectory.steps[k] if k is not None else None
+            if k is None or k >= len(rollout.turns):
+                continue
+            where.append((g, r, k))
+            chose.append(float(step.call is not None and step.call.name == "KR"))
+    c = np.array(chose, np.float64)
+    if len(c) < 2 or c.std() < 1e-8:
+        return {}
+    values = (c - c.mean()) / max(float(c.std()), floor)
+    return dict(zip(where, values.tolist()))
+
+
 def spread(groups: list[list[Rollout]], floor: float = 0.0) -> dict[str, float]:
     """How much a batch of groups can teach: the share of groups whose weighted totals are
     all equal (zero advantages: no gradient), the share whose totals spread less than
