@@ -18,6 +18,13 @@ as a quality check beside the time. The normal pool is the category's train/good
 ``synthesize`` (the editor draws background plates from other normal images; their object
 masks are located once per run, on first use, inside the timed samples).
 
+Images: sample ``seed`` takes image ``seed % --images``, so with 100 samples over 50 images
+each image is used twice, the second time 50 samples later; the product model remembers
+located images (product/memo.py), as it does in a run (n samples over the category's
+normal images), and the warm-up's memo is cleared: rows say ``first_use`` and the
+summary gives first-use and reused images apart. Each tree keeps its own product-model
+cache below ``--cache`` (the code fingerprint is part of the model's key).
+
 With ``--baseline-src``, each tree runs in its own subprocess (one thread), alternating
 ``--rounds`` times so both see the same machine load; the per-sample time is the minimum
 over rounds; ratios are baseline / this tree.
@@ -83,16 +90,20 @@ def worker(args: argparse.Namespace) -> dict:
         method.synthesize(images[0], Task(image_path=str(paths[0]), category=category, defect_type=defects[0], seed=10**6),
                           np.random.default_rng(10**6), pool)
         warm_ms = 1000 * (time.process_time() - warm_t)
-        rows = []
+        memo = getattr(model, "_memo", None)  # locate()'s per-image memo: the timed samples start cold
+        if hasattr(memo, "clear"):
+            memo.clear()
+        rows, seen = [], set()
         for seed in range(args.samples):
             i = seed % len(images)
+            first_use, _ = i not in seen, seen.add(i)
             defect = defects[seed % len(defects)]
             task = Task(image_path=str(paths[i]), category=category, defect_type=defect, seed=seed)
             t0 = time.process_time()
             res = method.synthesize(images[i], task, np.random.default_rng(seed), pool)
             ms = 1000 * (time.process_time() - t0)
             digest = hashlib.sha256(np.ascontiguousarray(res.image).tobytes() + np.packbits(res.mask).tobytes()).hexdigest()[:16]
-            rows.append({"seed": seed, "image": paths[i].name, "defect": defect,
+            rows.append({"seed": seed, "image": paths[i].name, "first_use": first_use, "defect": defect,
                          "family": getattr(res.spec, "family", None) if res.spec is not None else None,
                          "attempts": int(res.info.get("attempts", 1)), "passed": bool(res.passed), "cpu_ms": round(ms, 2),
                          "mg_iou": round(float(res.info["mg_iou"]), 4) if "mg_iou" in res.info else None,
@@ -110,7 +121,8 @@ def stats(values: list[float]) -> dict:
 
 def run_tree(src: Path, args: argparse.Namespace) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    cmd = [sys.executable, __file__, "--worker", "--data", str(args.data), "--cache", str(args.cache),
+    cache = args.cache / hashlib.sha256(str(src).encode()).hexdigest()[:8]  # one per tree: each keys its own model
+    cmd = [sys.executable, __file__, "--worker", "--data", str(args.data), "--cache", str(cache),
            "--samples", str(args.samples), "--heap", args.heap, "--images", str(args.images), "--categories", *args.categories,
            *(["--defects", *args.defects] if args.defects else [])]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -135,7 +147,10 @@ def summarise(block: dict) -> dict:
     by_family: dict[str, list[float]] = {}
     for r in rows:
         by_family.setdefault(f"{r['defect']}/{r['family']}", []).append(r["cpu_ms"])
-    return {**stats([r["cpu_ms"] for r in rows]), "warmup_cpu_ms": block["warmup_cpu_ms"],
+    split = {name: stats(v) | {"n": len(v)} for name, v in
+             (("first_use", [r["cpu_ms"] for r in rows if r.get("first_use")]),
+              ("reused", [r["cpu_ms"] for r in rows if not r.get("first_use", True)])) if v}
+    return {**stats([r["cpu_ms"] for r in rows]), "warmup_cpu_ms": block["warmup_cpu_ms"], "by_image_use": split,
             "mean_attempts": round(float(np.mean([r["attempts"] for r in rows])), 2),
             "pass_rate": round(float(np.mean([r["passed"] for r in rows])), 3),
             "mean_mg_iou": round(float(np.mean(ious)), 4) if (ious := [r["mg_iou"] for r in rows if r.get("mg_iou") is not None]) else None,
@@ -202,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{cat} [{name}]: mean {s['mean']:.1f} ms, median {s['median']:.1f}, p90 {s['p90']:.1f}, max {s['max']:.1f} "
                   f"(warm-up {s['warmup_cpu_ms']:.0f}), attempts {s['mean_attempts']:.2f}, pass {s['pass_rate']:.2f}, "
                   f"MG IoU {s['mean_mg_iou']}")
+            for key, b in s["by_image_use"].items():
+                print(f"    {key} image: mean {b['mean']:.1f}, median {b['median']:.1f}, p90 {b['p90']:.1f} (n={b['n']})")
             for key, b in s["by_defect_family"].items():
                 print(f"    {key}: mean {b['mean']:.1f}, median {b['median']:.1f}, p90 {b['p90']:.1f} (n={b['n']})")
         if "baseline" in merged:

@@ -146,6 +146,7 @@ def judge(
     appearance: Any = None,
     part: np.ndarray | None = None,
     calibration: Calibration | str | None = None,
+    changed: np.ndarray | None = None,
 ) -> Judgement:
     """Judge an edit. normal/edited: (H, W) or (H, W, 3) uint8 of the same shape; mask:
     (H, W) bool of the defect, or None to derive it from the change (hinted by
@@ -159,7 +160,10 @@ def judge(
     product.appearance.NormalAppearance, is used when present); ``appearance``: that
     model directly; ``part``: (H, W) bool mask of the part the defect should be on
     (the named part), None when unknown; ``calibration``: thresholds, a Calibration or a
-    name for ``critic.calibration.resolve_calibration`` (default: its DEFAULT)."""
+    name for ``critic.calibration.resolve_calibration`` (default: its DEFAULT); ``changed``:
+    the (H, W) bool mask ``change_mask(normal, edited, hint=spec.center)`` when the caller
+    already has it (the QE tool shares MG's): used as if computed here (the same judgement),
+    ignored when ``mask`` is given."""
     _check(normal, edited, mask)
     given_mask = mask is not None
     cal = resolve_calibration(calibration)
@@ -168,7 +172,7 @@ def judge(
     if part is not None and (part.shape != normal.shape[:2] or not part.any()):
         part = None  # a part mask that does not fit the image: judge on the object only
     if mask is None:
-        mask = change_mask(normal, edited, hint=spec.center if spec is not None else None)
+        mask = changed if changed is not None else change_mask(normal, edited, hint=spec.center if spec is not None else None)
     mask = np.ascontiguousarray(mask, dtype=bool)
     if not mask.any():
         return nothing_changed(*((0.0, False) if given_mask else changed_spread(normal, edited)),

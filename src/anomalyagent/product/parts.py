@@ -195,11 +195,37 @@ def piece_shape(piece: np.ndarray, origin: tuple[int, int] = (0, 0)) -> tuple[fl
     return length, max(width, 1.0), float((-theta) % 180.0)
 
 
-def _body_and_pieces(o: np.ndarray, body: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _body_and_pieces(o: np.ndarray, body: np.ndarray, radius: int,
+                     crop: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(body, thin, extra) uint8 (H, W) masks from the object mask ``o`` and its opened
-    ``body``: the body's main pieces with bumps trimmed; the thin, elongated pieces of the
-    rest attached to it (leads); other pieces large enough to keep (appendages)."""
+    ``body`` (uint8 0/1, body inside o): the body's main pieces with bumps trimmed; the thin,
+    elongated pieces of the rest attached to it (leads); other pieces large enough to keep
+    (appendages).
+
+    ``crop``: work inside the bounding box of ``o | body`` only (same bytes: every output
+    lies inside ``o``, dilations add nothing beyond their source pixels, a row's extents
+    and a piece's shape do not depend on where the frame starts, and each connected piece
+    is handled on its own, so label order does not matter); a transistor's box is about
+    a third of the frame."""
     side = min(o.shape)
+    if crop:
+        both = o | body
+        rows, cols = np.flatnonzero(both.any(1)), np.flatnonzero(both.any(0))
+        if rows.size and (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1) < both.size:
+            box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+            found = _pieces_in(np.ascontiguousarray(o[box]), np.ascontiguousarray(body[box]), radius, side,
+                               (int(rows[0]), int(cols[0])))
+            out = tuple(np.zeros_like(o) for _ in found)
+            for full, part in zip(out, found):
+                full[box] = part
+            return out
+    return _pieces_in(o, body, radius, side, (0, 0))
+
+
+def _pieces_in(o: np.ndarray, body: np.ndarray, radius: int, side: int,
+               origin: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_body_and_pieces`` on a crop whose top-left pixel is ``origin`` (y, x) of a frame
+    with shorter side ``side`` px."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(body, connectivity=8)
     if count > 1:  # keep the body's main pieces (a second object in view counts too)
         areas = stats[1:, cv2.CC_STAT_AREA]
@@ -220,7 +246,7 @@ def _body_and_pieces(o: np.ndarray, body: np.ndarray, radius: int) -> tuple[np.n
         x0, y0 = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
         box = (slice(y0, y0 + stats[i, cv2.CC_STAT_HEIGHT]), slice(x0, x0 + stats[i, cv2.CC_STAT_WIDTH]))
         piece = labels[box] == i
-        length, width, _ = piece_shape(piece, (y0, x0))
+        length, width, _ = piece_shape(piece, (origin[0] + y0, origin[1] + x0))
         if length / width >= THIN_ELONGATION and length >= 2.0 * radius and (piece & near[box]).any():
             thin[box][piece] = 1
         elif area >= KEEP_PIECE * obj_area:
