@@ -220,6 +220,26 @@ def test_moved_material_may_land_beside_the_part():
     assert location_term(far, part, "lead", part=part, moved=True).value == 0.0
 
 
+def test_location_term_with_a_memo_is_the_same_and_reuses_the_masks():
+    from anomalyagent.render.memo import RenderMemo
+
+    rng = np.random.default_rng(3)
+    fg, lead = _long_lead()
+    case = fg & ~lead
+    memo = RenderMemo()
+    for i in range(60):
+        m = np.zeros_like(fg)
+        y, x = (int(v) for v in rng.integers(10, 180, 2))
+        m[y:y + int(rng.integers(2, 30)), x:x + int(rng.integers(2, 30))] = True
+        part = (lead, case, None)[i % 3]
+        for moved in (False, True):
+            for where in ("lead", "edge", "anywhere"):
+                want = location_term(m, fg, where, part=part, moved=moved)
+                got = location_term(m, fg, where, part=part, moved=moved, memo=memo)
+                assert got.value == want.value and got.measured == want.measured and got.text == want.text
+    assert len(memo) == 6 and memo.hits == 60 * 6 - 6  # one entry per (part, moved)
+
+
 def _long_lead(h: int = 200):
     """A (h, h) object: a case (rows 20-100) and a 10 px wide lead under it (rows 100-160)."""
     fg = np.zeros((h, h), bool)

@@ -147,6 +147,7 @@ def judge(
     part: np.ndarray | None = None,
     calibration: Calibration | str | None = None,
     changed: np.ndarray | None = None,
+    memo: Any = None,
 ) -> Judgement:
     """Judge an edit. normal/edited: (H, W) or (H, W, 3) uint8 of the same shape; mask:
     (H, W) bool of the defect, or None to derive it from the change (hinted by
@@ -163,7 +164,8 @@ def judge(
     name for ``critic.calibration.resolve_calibration`` (default: its DEFAULT); ``changed``:
     the (H, W) bool mask ``change_mask(normal, edited, hint=spec.center)`` when the caller
     already has it (the QE tool shares MG's): used as if computed here (the same judgement),
-    ignored when ``mask`` is given."""
+    ignored when ``mask`` is given; ``memo``: a per-sample store (render.memo.RenderMemo)
+    for what depends on the image's masks only (the location term's reach), same result."""
     _check(normal, edited, mask)
     given_mask = mask is not None
     cal = resolve_calibration(calibration)
@@ -188,7 +190,7 @@ def judge(
     aspect = tuple(priors["aspect"]) if isinstance(priors.get("aspect"), (list, tuple)) else None
     stats = getattr(appearance, "stats", None)
     moved = moves_material(spec)
-    loc = location_term(mask, foreground, location, texture, part=part, moved=moved)
+    loc = location_term(mask, foreground, location, texture, part=part, moved=moved, memo=memo)
     quality_terms = [
         visibility_term(views, cal.visibility_good, cal.strength_power, cal.replace_good),
         seam_term(views, stats, cal.incoherence_good, texture, cal.seam_good),

@@ -180,29 +180,16 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
     templ = np.ascontiguousarray(img_s[sy0:sy0 + sth, sx0:sx0 + stw])
     if templ.shape[0] >= img_s.shape[0] or templ.shape[1] >= img_s.shape[1] or ring_s.sum() < 4:
         return None
-    m = np.repeat(ring_s[:, :, None], templ.shape[2], axis=2).astype(np.float32) if templ.shape[2] > 1 else ring_s.astype(np.float32)
-    src = np.ascontiguousarray(img_s if img_s.shape[2] > 1 else img_s[:, :, 0])
-    tpl = templ if templ.shape[2] > 1 else templ[:, :, 0]
-    ssd = cv2.matchTemplate(src, tpl, cv2.TM_SQDIFF, mask=m) / max(1.0, float(ring_s.sum()) * templ.shape[2])
-    # Mean colour of what the hole would receive from each offset vs the ring's mean, and
-    # how much of the object/part it would carry: box means over the hole's bounding box
-    # (an integral-image blur, not a masked correlation per channel: a few times faster).
     hy, hx = np.flatnonzero(hole_s.any(axis=1)), np.flatnonzero(hole_s.any(axis=0))
     if len(hy) == 0:
         return None
     by0, by1, bx0, bx1 = int(hy[0]), int(hy[-1]) + 1, int(hx[0]), int(hx[-1]) + 1
     kh, kw = by1 - by0, bx1 - bx0
-    ring_mean = templ[ring_s.astype(bool)].mean(axis=0)
-    oh, ow = ssd.shape
-    means = cv2.blur(img_s, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
-    means = means[:, :, None] if means.ndim == 2 else means
-    window = means[by0:by0 + oh, bx0:bx0 + ow]
-    if window.shape[:2] != ssd.shape:
-        return None
-    diff = ((window - ring_mean) ** 2).sum(axis=2)
-    score = ssd + 0.5 * diff
+    oh, ow = img_s.shape[0] - templ.shape[0] + 1, img_s.shape[1] - templ.shape[1] + 1  # matchTemplate's result
     # Forbidden offsets: the copied area would overlap the hole, the part, or the object.
-    bad = np.zeros(score.shape, bool)
+    # Found first: when every offset is forbidden (a whole object's hole on a small frame,
+    # most large holes) the answer is None whatever the match, which is then not computed.
+    bad = np.zeros((oh, ow), bool)
     near = max(2, int(round(0.6 * span * scale)))
     oy, ox = sy0, sx0
     bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
@@ -210,6 +197,23 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
         av = cv2.resize(avoid.astype(np.float32), (img_s.shape[1], img_s.shape[0]), interpolation=cv2.INTER_AREA) if scale < 1 else avoid.astype(np.float32)
         share = cv2.blur(av, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[by0:by0 + oh, bx0:bx0 + ow]
         bad |= share > 0.02
+    if bad.all():
+        return None
+    m = np.repeat(ring_s[:, :, None], templ.shape[2], axis=2).astype(np.float32) if templ.shape[2] > 1 else ring_s.astype(np.float32)
+    src = np.ascontiguousarray(img_s if img_s.shape[2] > 1 else img_s[:, :, 0])
+    tpl = templ if templ.shape[2] > 1 else templ[:, :, 0]
+    ssd = cv2.matchTemplate(src, tpl, cv2.TM_SQDIFF, mask=m) / max(1.0, float(ring_s.sum()) * templ.shape[2])
+    # Mean colour of what the hole would receive from each offset vs the ring's mean, and
+    # how much of the object/part it would carry: box means over the hole's bounding box
+    # (an integral-image blur, not a masked correlation per channel: a few times faster).
+    ring_mean = templ[ring_s.astype(bool)].mean(axis=0)
+    means = cv2.blur(img_s, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    means = means[:, :, None] if means.ndim == 2 else means
+    window = means[by0:by0 + oh, bx0:bx0 + ow]
+    if window.shape[:2] != ssd.shape:
+        return None
+    diff = ((window - ring_mean) ** 2).sum(axis=2)
+    score = ssd + 0.5 * diff
     score = np.where(bad | ~np.isfinite(score), np.inf, score)
     if not np.isfinite(score).any():
         return None

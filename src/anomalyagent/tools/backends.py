@@ -58,7 +58,9 @@ class CriticJudge:
         self.critic = CRITICS.get(critic)
         self.learned = bool(learned)
         # a critic that takes the edit's change mask (the measured one) shares MG's (tools.base.edit_change)
-        self.shares_change = "changed" in inspect.signature(self.critic).parameters
+        # and keeps what depends on the image alone in the sample's memo
+        accepts = inspect.signature(self.critic).parameters
+        self.shares_change, self.takes_memo = "changed" in accepts, "memo" in accepts
         # ``calibration``: the critic's thresholds (critic.calibration.resolve_calibration: a
         # Calibration, "default", "without:<category>" or a .json file), resolved once here.
         self.calibration = resolve_calibration(calibration)
@@ -68,6 +70,8 @@ class CriticJudge:
         # plan names (None when the plan names none, or the model has no such part).
         product = getattr(state, "product", None)
         shared = {"changed": edit_change(state)} if self.shares_change else {}
+        if self.takes_memo and getattr(state, "memo", None) is not None:
+            shared["memo"] = state.memo
         return self.critic(state.image, state.edited, None, spec=state.spec, entry=state.entry, kind=state.kind,
                            foreground=state.foreground, learned=self.learned, product=product, part=named_part(state),
                            calibration=self.calibration, **shared)
