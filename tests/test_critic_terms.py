@@ -349,3 +349,20 @@ def test_strength_keeps_ranking_above_its_full_point():
     faded, fm = corrupt.fade(n, e, m, 0.5)
     strong, weak = visibility_term(make_views(n, e, m), 2.0, 1.0), visibility_term(make_views(n, faded, fm), 2.0, 1.0)
     assert weak.measured["cnr"] >= 2.0 and weak.value < strong.value  # both clear cnr_good 2
+
+
+def test_views_difference_is_the_plain_delta_e_norm():
+    from anomalyagent.critic.views import _lab, make_views
+
+    rng = np.random.default_rng(4)
+    for i in range(20):
+        normal = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+        edited = normal.copy()
+        y, x = (int(v) for v in rng.integers(5, 50, 2))
+        edited[y:y + 9, x:x + 12] = rng.integers(0, 256, (9, 12, 3), dtype=np.uint8)
+        mask = np.zeros((64, 80), bool)
+        mask[y:y + 9, x:x + 12] = True
+        v = make_views(normal, edited, mask)
+        y0, y1, x0, x1 = v.box
+        lab_n, lab_e = _lab(normal[y0:y1, x0:x1]), _lab(edited[y0:y1, x0:x1])
+        assert np.array_equal(v.diff, np.sqrt(((lab_e - lab_n) ** 2).sum(axis=2)).astype(np.float32))

@@ -251,3 +251,38 @@ def test_from_self_gives_the_plain_version_answer():
             found += 1
         assert _from_self(image, hole, avoid, offset_only=True) == plain_from_self(image, hole, avoid, offset_only=True)
     assert found >= 30 and none >= 10, (found, none)
+
+
+def complex_lattice_offsets(image, avoid, limit=24):
+    """The reference: lattice_offsets with the full complex spectrum (the code before the
+    packed one)."""
+    import inspect
+
+    from anomalyagent.render import background
+
+    src = inspect.getsource(background.lattice_offsets).replace("f = cv2.dft(a)", "f = cv2.dft(a, flags=cv2.DFT_COMPLEX_OUTPUT)")
+    assert "DFT_COMPLEX_OUTPUT" in src
+    space = dict(vars(background))
+    exec(src, space)
+    return space["lattice_offsets"](image, avoid, limit)
+
+
+def test_lattice_offsets_match_the_complex_spectrum_up_to_mirror_order():
+    """The packed spectrum finds the same offsets; only the order of a mirrored pair (v, -v),
+    whose peaks are equal but for float noise, may differ."""
+    from anomalyagent.render.background import lattice_offsets
+
+    rng = np.random.default_rng(7)
+    found = 0
+    for i in range(40):
+        size = (256, 256) if i % 2 else (int(rng.integers(90, 300)), int(rng.integers(90, 300)))
+        image, masks = component_scene(size[0], i) if i % 2 else (texture_gray(size[0], i)[:, :size[1]], None)
+        avoid = masks["object"].copy() if masks is not None else np.zeros(image.shape[:2], bool)
+        y, x = (int(v) for v in rng.integers(0, min(image.shape[:2]) - 30, 2))
+        avoid[y:y + 30, x:x + 30] = True
+        got, want = lattice_offsets(image, avoid), complex_lattice_offsets(image, avoid)
+        assert sorted(got) == sorted(want), i
+        canon = [[tuple(sorted((v, (-v[0], -v[1])))) for v in lst] for lst in (got, want)]
+        assert canon[0] == canon[1], i  # the same sequence of mirrored pairs
+        found += bool(got)
+    assert found >= 10
