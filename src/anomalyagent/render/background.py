@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .memo import digest
+from .morph import close_disc
 from .scene import Scene, distinct_object, gray
 from .shading import as_float
 
@@ -314,7 +315,6 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     if np.count_nonzero(keep_full) < 16:
         return plate
     ksize = max(3, int(0.08 * min(h, w)) | 1)
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ksize, ksize))
     ys, xs = np.nonzero(hole)
     # OpenCV's float Gaussian kernel: ksize = round(sigma * 8 + 1) | 1, radius ksize // 2.
     margin = (round(sigma * 8 + 1) | 1) // 2 + 2 * (ksize // 2) + 2
@@ -335,8 +335,9 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
 
     # Compare the bright envelope (a closing wider than the board's holes and tracks), so
     # how many dark features a neighbourhood holds does not read as lighting.
-    fe = as_float(cv2.morphologyEx(np.ascontiguousarray(img_c), cv2.MORPH_CLOSE, k))
-    pe = as_float(cv2.morphologyEx(np.ascontiguousarray(plate_c), cv2.MORPH_CLOSE, k))
+    # (a closing by a disc of ksize px: render/morph.py's union of rectangles, same values)
+    fe = as_float(close_disc(np.ascontiguousarray(img_c), ksize))
+    pe = as_float(close_disc(np.ascontiguousarray(plate_c), ksize))
     ratio = (smooth(fe, keep) + 4.0) / (smooth(pe, inside) + 4.0)
     gain = np.clip(cv2.resize(ratio, (bw, bh), interpolation=cv2.INTER_LINEAR).reshape(bh, bw, -1), 0.75, 1.33)
     p = as_float(plate_c)
