@@ -72,3 +72,24 @@ def test_locate_warm_equals_cold(board_model):  # noqa: F811
             for name, mask in c_parts.items():
                 assert parts[name].dtype == mask.dtype and np.array_equal(parts[name], mask)
     assert board_model._memo.hits == 12 and board_model._memo.misses == 12
+
+
+def test_memo_pickles_with_a_fresh_lock_and_serves_threads():
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    memo = LocateMemo(recent=2)
+    for i in range(6):
+        memo.put(bytes([i]), located(i))
+    copy = pickle.loads(pickle.dumps(memo))
+    assert len(copy) == 6 and np.array_equal(copy.get(bytes([5]))[0], located(5)[0])
+
+    def hammer(seed: int) -> int:
+        rng = np.random.default_rng(seed)
+        for _ in range(300):
+            k = bytes([int(rng.integers(0, 6))])
+            assert memo.get(k) is not None
+        return 1
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(hammer, range(8))) == 8

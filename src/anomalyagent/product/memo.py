@@ -10,11 +10,14 @@ Two tiers, both least-recently-used: the last ``recent`` results as they were re
 (an agent retries episodes on the same image: no copy at all), and older ones packed
 (bool masks as bits, label maps in the smallest integer type that holds them, about a
 sixth of the bytes), up to ``budget`` bytes in all, unpacked into fresh arrays on a hit
-(about 0.1 ms at 256 x 256). Not shared between threads.
+(about 0.1 ms at 256 x 256). Threads may share one (``--concurrency`` threads share the
+product model): every call holds the memo's lock, which is not pickled (a copy sent to a
+worker process gets its own).
 """
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -77,16 +80,35 @@ class LocateMemo:
         self._bytes = 0
         self.hits = 0
         self.misses = 0
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._recent) + len(self._packed)
 
     def clear(self) -> None:
-        self._recent.clear()
-        self._packed.clear()
-        self._bytes = 0
+        with self._lock:
+            self._recent.clear()
+            self._packed.clear()
+            self._bytes = 0
 
     def get(self, key: bytes) -> Located | None:
+        with self._lock:
+            return self._get(key)
+
+    def put(self, key: bytes, located: Located) -> None:
+        with self._lock:
+            if key in self._recent or key in self._packed:
+                return
+            self._to_recent(key, located)
+
+    def _get(self, key: bytes) -> Located | None:
         if key in self._recent:
             self._recent.move_to_end(key)
             self.hits += 1
@@ -100,11 +122,6 @@ class LocateMemo:
             return found
         self.misses += 1
         return None
-
-    def put(self, key: bytes, located: Located) -> None:
-        if key in self._recent or key in self._packed:
-            return
-        self._to_recent(key, located)
 
     def _to_recent(self, key: bytes, located: Located) -> None:
         self._recent[key] = located
