@@ -34,13 +34,14 @@ def _prep(image: np.ndarray, fg: np.ndarray | None) -> np.ndarray:
 
 
 def _register(src: np.ndarray, dst: np.ndarray, src_fg: np.ndarray | None = None,
-              dst_fg: np.ndarray | None = None, dst_prep: np.ndarray | None = None) -> tuple[float, float, float]:
+              dst_fg: np.ndarray | None = None, dst_prep: np.ndarray | None = None,
+              src_prep: np.ndarray | None = None) -> tuple[float, float, float]:
     """(dx, dy, response): translation that maps ``src``'s background onto ``dst``'s by
     phase correlation. Object pixels are weighted out with a soft (blurred) weight: a
-    constant fill would leave sharp edges that align the objects instead. ``dst_prep``:
-    ``_prep(dst, dst_fg)`` when the caller registers several images onto one."""
+    constant fill would leave sharp edges that align the objects instead. ``dst_prep``,
+    ``src_prep``: ``_prep(dst, dst_fg)``, ``_prep(src, src_fg)`` when the caller has them."""
     target = dst_prep if dst_prep is not None else _prep(dst, dst_fg)
-    (dx, dy), resp = cv2.phaseCorrelate(_prep(src, src_fg), target)
+    (dx, dy), resp = cv2.phaseCorrelate(src_prep if src_prep is not None else _prep(src, src_fg), target)
     return float(dx), float(dy), float(resp)
 
 
@@ -58,6 +59,7 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
     own_fg = scene.foreground if scene.foreground is not None and scene.foreground.shape == (h, w) else None
     own_prep = None
     memo = getattr(scene, "memo", None)
+    shared = getattr(memo, "shared", None)  # results that recur across samples (render/memo.py)
     n = len(scene.normals)
     if memo is not None and len(digests) != 2 + n + len(scene.normal_masks):
         digests = (digest(image), digest(scene.foreground), *(digest(o) for o in scene.normals),
@@ -83,16 +85,22 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
         if not distinct_object(ofg):
             continue
 
+        mask_key = b""
+        if memo is not None:
+            mask_key = digests[2 + n + i] if given is not None and given is scene.normal_masks[i] else digest(ofg)
+
         def register() -> tuple[float, float, float]:
             nonlocal own_prep
             if own_prep is None:  # this image's side of every registration: once
                 own_prep = _prep(image, own_fg)
-            return _register(other, image, ofg, own_fg, dst_prep=own_prep)
+            src_prep = None
+            if shared is not None:  # a normal image is drawn as a donor by many samples: its side once a run
+                src_prep = shared.get_or_make(("prep", other_key, mask_key), lambda: _prep(other, ofg))
+            return _register(other, image, ofg, own_fg, dst_prep=own_prep, src_prep=src_prep)
 
         # The shift depends on the two images and their object masks, not on the hole:
         # one phase correlation per normal image and sample, however many edits it has.
         if memo is not None:
-            mask_key = digests[2 + n + i] if given is not None and given is scene.normal_masks[i] else digest(ofg)
             dx, dy, _ = memo.get_or_make(("register", *own_key, other_key, mask_key), register)
         else:
             dx, dy, _ = register()
