@@ -286,3 +286,20 @@ def test_lattice_offsets_match_the_complex_spectrum_up_to_mirror_order():
         assert canon[0] == canon[1], i  # the same sequence of mirrored pairs
         found += bool(got)
     assert found >= 10
+
+
+def test_offset_test_answers_as_offset_ok():
+    from anomalyagent.render.background import _offset_test
+
+    rng = np.random.default_rng(9)
+    for i in range(60):
+        h, w = (int(v) for v in rng.integers(20, 120, 2))
+        avoid = rng.random((h, w)) < rng.uniform(0.0, 0.1)
+        hole = np.zeros((h, w), bool)
+        y, x = int(rng.integers(0, h - 5)), int(rng.integers(0, w - 5))
+        hole[y:y + int(rng.integers(1, 30)), x:x + int(rng.integers(1, 30))] = True
+        coords = np.nonzero(hole)
+        ok = _offset_test(coords, avoid)
+        for dx in range(-w, w, 7):
+            for dy in range(-h, h, 5):
+                assert ok(dx, dy) == _offset_ok(hole, avoid, dx, dy, coords=coords), (i, dx, dy)

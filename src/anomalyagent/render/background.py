@@ -143,6 +143,25 @@ def _offset_ok(hole: np.ndarray, avoid: np.ndarray, dx: int, dy: int, coords=Non
     return float(avoid[ys + dy, xs + dx].mean()) <= 0.02
 
 
+def _offset_test(coords: tuple[np.ndarray, np.ndarray], avoid: np.ndarray):
+    """``ok(dx, dy)``: ``_offset_ok(hole, avoid, dx, dy, coords=coords)``, the same answer, for
+    trying many offsets on one tile: its bounds and flat pixel indices are found once, and
+    the share is a count over a flat gather (the float64 count / n that ``mean`` gives)."""
+    ys, xs = coords
+    h, w = avoid.shape
+    y_lo, y_hi, x_lo, x_hi = int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
+    flat = ys.astype(np.intp) * w + xs
+    cells = np.ascontiguousarray(avoid).ravel()
+    n = flat.size
+
+    def ok(dx: int, dy: int) -> bool:
+        if y_lo + dy < 0 or x_lo + dx < 0 or y_hi + dy >= h or x_hi + dx >= w:
+            return False
+        return np.count_nonzero(cells[flat + (dy * w + dx)]) / n <= 0.02
+
+    return ok
+
+
 def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
                with_offset: bool = False, coords: tuple[np.ndarray, np.ndarray] | None = None,
                offset_only: bool = False):
@@ -419,7 +438,8 @@ def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.
     for key in np.unique(tile_of):
         sel = tile_of == key
         ty, tx = ys[sel], xs[sel]
-        off = next((o for o in ordered if _offset_ok(hole, blocked, *o, coords=(ty, tx))), None)
+        fits = _offset_test((ty, tx), blocked)
+        off = next((o for o in ordered if fits(*o)), None)
         if off is None:
             return None
         current[ty, tx] = image[ty + off[1], tx + off[0]]
@@ -459,7 +479,8 @@ def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> 
         # Reuse an offset that already worked when it fits this tile too: a periodic
         # board then continues in phase across tiles instead of a patchwork. (The tile's
         # source lies inside the frame, so a plain copy is what _shifted would give.)
-        reuse = next((o for o in offsets if _offset_ok(sel, blocked, *o, coords=at)), None)
+        fits = _offset_test(at, blocked)
+        reuse = next((o for o in offsets if fits(*o)), None)
         if reuse is not None:
             current[at] = current[at[0] + reuse[1], at[1] + reuse[0]]
             continue
