@@ -303,3 +303,16 @@ def test_offset_test_answers_as_offset_ok():
         for dx in range(-w, w, 7):
             for dy in range(-h, h, 5):
                 assert ok(dx, dy) == _offset_ok(hole, avoid, dx, dy, coords=coords), (i, dx, dy)
+
+
+def test_square_distance_has_the_bits_of_the_numpy_expression():
+    from anomalyagent.render.background import _square_distance
+
+    rng = np.random.default_rng(10)
+    for i in range(200):
+        h, w = (int(v) for v in rng.integers(1, 90, 2))
+        c = (1, 3)[i % 2]
+        window = (rng.random((h, w, c)) * 255).astype(np.float32)
+        ref = (rng.random(c) * 255).astype(np.float32)
+        got, want = _square_distance(window, ref), ((window - ref) ** 2).sum(axis=2)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
