@@ -89,3 +89,16 @@ def test_a_run_long_shared_memo_keeps_donor_weights_across_samples_with_the_same
     assert 1 <= len(shared) <= 4 and shared.hits >= 1  # the third sample reused the first one's donors
     copy = pickle.loads(pickle.dumps(shared))
     assert len(copy) == len(shared) and copy.get(next(iter(shared._items))) is not None
+
+
+def test_digest_of_remembers_an_array_object_and_not_its_id_alone():
+    memo = RenderMemo(limit=2)
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert memo.digest_of(a) == digest(a) == memo.digest_of(a) and memo.digest_of(None) == b""
+    b = a.copy()
+    b[0, 0] = 99
+    assert memo.digest_of(b) == digest(b) != digest(a)
+    for i in range(20):  # bounded: older entries go, answers stay right
+        c = np.full((2, 2), i, np.uint8)
+        assert memo.digest_of(c) == digest(c)
+    assert len(memo._digests) <= 4 * memo.limit

@@ -218,8 +218,9 @@ def location_term(mask: np.ndarray, foreground: np.ndarray, location: str = "any
     if memo is not None:  # the same object and part in every judgement of a sample: computed once
         from ..render.memo import digest
 
-        key = ("location_masks", digest(np.ascontiguousarray(foreground, dtype=bool)),
-               digest(None if part is None else np.ascontiguousarray(part, dtype=bool)), bool(moved), min(mask.shape))
+        hashed = getattr(memo, "digest_of", digest)  # the sample's object mask: hashed once (RenderMemo.digest_of)
+        key = ("location_masks", hashed(np.ascontiguousarray(foreground, dtype=bool)),
+               hashed(None if part is None else np.ascontiguousarray(part, dtype=bool)), bool(moved), min(mask.shape))
         foreground, part = memo.get_or_make(key, lambda: reach_masks(foreground, part, moved, min(mask.shape)))
     else:
         foreground, part = reach_masks(foreground, part, moved, min(mask.shape))

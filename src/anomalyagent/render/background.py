@@ -62,8 +62,8 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
     shared = getattr(memo, "shared", None)  # results that recur across samples (render/memo.py)
     n = len(scene.normals)
     if memo is not None and len(digests) != 2 + n + len(scene.normal_masks):
-        digests = (digest(image), digest(scene.foreground), *(digest(o) for o in scene.normals),
-                   *(digest(m) for m in scene.normal_masks))
+        digests = (memo.digest_of(image), memo.digest_of(scene.foreground), *(memo.digest_of(o) for o in scene.normals),
+                   *(memo.digest_of(m) for m in scene.normal_masks))
     own_key = (digests[0], digest(own_fg) if own_fg is not scene.foreground else digests[1]) if memo is not None else ()
     for i, other in enumerate(scene.normals):
         if other.shape[:2] != (h, w):
@@ -301,7 +301,9 @@ def background_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, r
         return _make_plate(image, hole, scene, rng, avoid)
     # Same image, hole, avoid and scene: same plate (a part moved as a whole leaves the same
     # hole in every refined edit of a sample). Inpainted plates draw noise: never stored.
-    digests = (digest(image), digest(fg), *(digest(n) for n in scene.normals), *(digest(m) for m in scene.normal_masks))
+    # (the scene's arrays are the same objects in every edit of a sample: hashed once, digest_of)
+    digests = (memo.digest_of(image), memo.digest_of(fg), *(memo.digest_of(n) for n in scene.normals),
+               *(memo.digest_of(m) for m in scene.normal_masks))
     key = ("plate", digest(hole), digest(avoid), *digests)
     hit = memo.get(key)
     if hit is not None:

@@ -49,6 +49,7 @@ class RenderMemo:
         self.misses = 0
         self.shared = shared  # a longer-lived memo for image-only results (see the module docstring)
         self._lock = threading.Lock() if threadsafe else None
+        self._digests: dict[int, tuple[np.ndarray, bytes]] = {}  # id -> (the array, its digest), see digest_of
 
     def __len__(self) -> int:
         return len(self._items)
@@ -80,9 +81,26 @@ class RenderMemo:
         while len(self._items) > self.limit:
             self._items.popitem(last=False)
 
+    def digest_of(self, array: np.ndarray | None) -> bytes:
+        """``digest(array)``, computed once per array object while this memo lives: a sample's
+        image, object mask and normal images are the same objects in every edit (and nobody
+        writes to them), and hashing them was ~1 ms a structural edit. The memo keeps a
+        reference to each array it hashed, so an id is never reused for another array."""
+        if array is None:
+            return b""
+        kept = self._digests.get(id(array))
+        if kept is not None and kept[0] is array:
+            return kept[1]
+        if len(self._digests) >= 4 * self.limit:
+            self._digests.clear()
+        value = digest(array)
+        self._digests[id(array)] = (array, value)
+        return value
+
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_lock"] = state["_lock"] is not None  # a lock does not pickle: a fresh one on loading
+        state["_digests"] = {}  # ids mean nothing in another process
         return state
 
     def __setstate__(self, state: dict) -> None:
