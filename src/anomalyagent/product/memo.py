@@ -65,7 +65,10 @@ def unpack(packed: dict[str, tuple]) -> Located:
         return data.astype(dtype)
 
     parts = {name: one(*value) for name, value in packed.items() if not name.startswith("\0")}
+    for mask in parts.values():  # handed out to later samples: never written (as locate's own)
+        mask.flags.writeable = False
     obj = parts["object"] if packed["\0object_is_part"][0] else one(*packed["\0object"])
+    obj.flags.writeable = False
     return obj, parts
 
 

@@ -169,6 +169,8 @@ class ProductModel:
         found = self._memo.get(key)
         if found is None:
             found = self._locate(image)
+            for mask in (found[0], *found[1].values()):  # shared by later samples of this image: never written
+                mask.flags.writeable = False
             self._memo.put(key, found)
         obj, parts = found
         return obj, dict(parts)
