@@ -92,11 +92,21 @@ def robust_rectangle(body: np.ndarray, guide: np.ndarray | None = None, attached
     Rectangularity: area of body AND rectangle over area of body OR rectangle (1 for a
     clean rectangle, about 0.8 for an ellipse); always of the unsnapped rectangle.
     """
+    fit = _rectangle_fit(body)
+    if fit is None or guide is None or snap <= 0:
+        return (body.astype(bool), 0.0) if fit is None else (fit[2], fit[3])
+    return snap_rectangle(fit, guide, attached, snap), fit[3]
+
+
+def _rectangle_fit(body: np.ndarray) -> tuple | None:
+    """(turn (2, 3), sides [top, bottom, left, right] in the turned frame, unsnapped
+    rectangle (H, W) bool, rectangularity) of ``robust_rectangle``; None below 16 pixels.
+    ``split_parts`` needs the unsnapped rectangle before it snaps the same fit."""
     b = body.astype(np.uint8)
     h, w = b.shape
     count = int(b.sum())
     if count < 16:
-        return body.astype(bool), 0.0
+        return None
     outline, _ = cv2.findContours(b, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)  # same hull as all pixels
     (cx, cy), _, angle = cv2.minAreaRect(np.concatenate(outline))
     # The smallest turn into the rectangle's frame (any multiple of 90 degrees gives the same
@@ -116,15 +126,21 @@ def robust_rectangle(body: np.ndarray, guide: np.ndarray | None = None, attached
     back = cv2.warpAffine(rect, cv2.invertAffineTransform(turn), (w, h), flags=cv2.INTER_NEAREST) > 0
     union = np.count_nonzero(back | (b > 0))
     score = float(np.count_nonzero(back & (b > 0))) / max(1, union)
-    if guide is None or snap <= 0:
-        return back, score
+    return turn, sides, back, score
+
+
+def snap_rectangle(fit: tuple, guide: np.ndarray, attached: np.ndarray | None, snap: int = SNAP_PX) -> np.ndarray:
+    """(H, W) bool: the rectangle of ``_rectangle_fit``'s ``fit`` with its sides snapped to
+    ``guide``'s edges (``robust_rectangle``)."""
+    turn, sides, back, _ = fit
+    h, w = back.shape
     g = cv2.warpAffine(np.asarray(guide, np.float32), turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    a = np.zeros_like(rot) if attached is None else \
+    a = np.zeros((h, w), bool) if attached is None else \
         cv2.warpAffine(attached.astype(np.uint8), turn, (w, h), flags=cv2.INTER_NEAREST) > 0
     top, bottom, left, right = _snap_sides(g, a, *sides, snap)
-    rect[:] = 0
+    rect = np.zeros((h, w), np.uint8)
     rect[top:bottom + 1, left:right + 1] = 1
-    return cv2.warpAffine(rect, cv2.invertAffineTransform(turn), (w, h), flags=cv2.INTER_NEAREST) > 0, score
+    return cv2.warpAffine(rect, cv2.invertAffineTransform(turn), (w, h), flags=cv2.INTER_NEAREST) > 0
 
 
 def _snap_sides(guide: np.ndarray, attached: np.ndarray, top: int, bottom: int, left: int, right: int,
@@ -273,10 +289,16 @@ def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False,
     body = open_body(o, radius)
     if rectangular and body.any():
         attached = None
-        if guide is not None:  # thin parts of the unsnapped split: a side they leave from is not snapped
-            first = robust_rectangle(body)[0].astype(np.uint8)
+        fit = _rectangle_fit(body)  # the fit once: unsnapped for the thin parts, then snapped
+        if guide is not None and fit is not None:  # thin parts of the unsnapped split: a side they leave from is not snapped
+            first = fit[2].astype(np.uint8)
             attached = _body_and_pieces((o & (1 - body)) | first, first, radius)[1] > 0
-        rect = robust_rectangle(body, guide, attached)[0].astype(np.uint8)
+        if fit is None:
+            rect = body.astype(bool).astype(np.uint8)
+        elif guide is None or SNAP_PX <= 0:
+            rect = fit[2].astype(np.uint8)
+        else:
+            rect = snap_rectangle(fit, guide, attached).astype(np.uint8)
         o = (o & (1 - body)) | rect  # bumps beyond the rectangle leave with the old body
         obj = o > 0
         body = rect
