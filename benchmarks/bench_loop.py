@@ -11,12 +11,20 @@ folder (``--cache``) and loaded from it, as ``synthesize --product auto`` does. 
 up to 3 episodes), seeds 0..n-1, cycling over the first ``--images`` train/good images
 and the category's knowledge-base defect types (or ``--defects``). Clock: the process's CPU time per sample
 (the machine is shared; wall time measures the neighbours). One untimed warm-up sample
-(seed 10**6) runs first; its time is reported apart. Each sample's output bytes are hashed
+(seed 10**6) runs first; its time is reported apart. Wall time per sample is kept beside
+(``wall_ms``, minimum over rounds too): on a loaded machine it measures the neighbours. Each sample's output bytes are hashed
 (edited image + mask), so a run against ``--baseline-src`` also says whether the two trees
 give identical outputs, and its MG IoU (final mask vs the renderer's alpha > 0.5) is kept
 as a quality check beside the time. The normal pool is the category's train/good images, as in
 ``synthesize`` (the editor draws background plates from other normal images; their object
 masks are located once per run, on first use, inside the timed samples).
+
+Images: sample ``seed`` takes image ``seed % --images``, so with 100 samples over 50 images
+each image is used twice, the second time 50 samples later; the product model remembers
+located images (product/memo.py), as it does in a run (n samples over the category's
+normal images), and the warm-up's memo is cleared: rows say ``first_use`` and the
+summary gives first-use and reused images apart. Each tree keeps its own product-model
+cache below ``--cache`` (the code fingerprint is part of the model's key).
 
 With ``--baseline-src``, each tree runs in its own subprocess (one thread), alternating
 ``--rounds`` times so both see the same machine load; the per-sample time is the minimum
@@ -83,18 +91,22 @@ def worker(args: argparse.Namespace) -> dict:
         method.synthesize(images[0], Task(image_path=str(paths[0]), category=category, defect_type=defects[0], seed=10**6),
                           np.random.default_rng(10**6), pool)
         warm_ms = 1000 * (time.process_time() - warm_t)
-        rows = []
+        memo = getattr(model, "_memo", None)  # locate()'s per-image memo: the timed samples start cold
+        if hasattr(memo, "clear"):
+            memo.clear()
+        rows, seen = [], set()
         for seed in range(args.samples):
             i = seed % len(images)
+            first_use, _ = i not in seen, seen.add(i)
             defect = defects[seed % len(defects)]
             task = Task(image_path=str(paths[i]), category=category, defect_type=defect, seed=seed)
-            t0 = time.process_time()
+            t0, w0 = time.process_time(), time.perf_counter()
             res = method.synthesize(images[i], task, np.random.default_rng(seed), pool)
-            ms = 1000 * (time.process_time() - t0)
+            ms, wall = 1000 * (time.process_time() - t0), 1000 * (time.perf_counter() - w0)
             digest = hashlib.sha256(np.ascontiguousarray(res.image).tobytes() + np.packbits(res.mask).tobytes()).hexdigest()[:16]
-            rows.append({"seed": seed, "image": paths[i].name, "defect": defect,
+            rows.append({"seed": seed, "image": paths[i].name, "first_use": first_use, "defect": defect,
                          "family": getattr(res.spec, "family", None) if res.spec is not None else None,
-                         "attempts": int(res.info.get("attempts", 1)), "passed": bool(res.passed), "cpu_ms": round(ms, 2),
+                         "attempts": int(res.info.get("attempts", 1)), "passed": bool(res.passed), "cpu_ms": round(ms, 2), "wall_ms": round(wall, 2),
                          "mg_iou": round(float(res.info["mg_iou"]), 4) if "mg_iou" in res.info else None,
                          "stage_ms": {k: round(1000 * v, 2) for k, v in res.timings.items()}, "hash": digest})
         out[category] = {"model_kind": model.kind, "model_load_s": round(load_s, 3), "warmup_cpu_ms": round(warm_ms, 1),
@@ -110,7 +122,8 @@ def stats(values: list[float]) -> dict:
 
 def run_tree(src: Path, args: argparse.Namespace) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    cmd = [sys.executable, __file__, "--worker", "--data", str(args.data), "--cache", str(args.cache),
+    cache = args.cache / hashlib.sha256(str(src).encode()).hexdigest()[:8]  # one per tree: each keys its own model
+    cmd = [sys.executable, __file__, "--worker", "--data", str(args.data), "--cache", str(cache),
            "--samples", str(args.samples), "--heap", args.heap, "--images", str(args.images), "--categories", *args.categories,
            *(["--defects", *args.defects] if args.defects else [])]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -125,6 +138,7 @@ def merge_rounds(runs: list[dict]) -> dict:
     for cat, block in out.items():
         for j, row in enumerate(block["samples"]):
             row["cpu_ms"] = min(r[cat]["samples"][j]["cpu_ms"] for r in runs)
+            row["wall_ms"] = min(r[cat]["samples"][j].get("wall_ms", float("nan")) for r in runs)
             if len({r[cat]["samples"][j]["hash"] for r in runs}) != 1:
                 raise SystemExit(f"{cat} seed {row['seed']}: outputs differ between rounds of one tree")
     return out
@@ -135,7 +149,12 @@ def summarise(block: dict) -> dict:
     by_family: dict[str, list[float]] = {}
     for r in rows:
         by_family.setdefault(f"{r['defect']}/{r['family']}", []).append(r["cpu_ms"])
-    return {**stats([r["cpu_ms"] for r in rows]), "warmup_cpu_ms": block["warmup_cpu_ms"],
+    split = {name: stats(v) | {"n": len(v)} for name, v in
+             (("first_use", [r["cpu_ms"] for r in rows if r.get("first_use")]),
+              ("reused", [r["cpu_ms"] for r in rows if not r.get("first_use", True)])) if v}
+    walls = [r["wall_ms"] for r in rows if r.get("wall_ms") is not None]
+    return {**stats([r["cpu_ms"] for r in rows]), "wall": stats(walls) if walls else None,
+            "warmup_cpu_ms": block["warmup_cpu_ms"], "by_image_use": split,
             "mean_attempts": round(float(np.mean([r["attempts"] for r in rows])), 2),
             "pass_rate": round(float(np.mean([r["passed"] for r in rows])), 3),
             "mean_mg_iou": round(float(np.mean(ious)), 4) if (ious := [r["mg_iou"] for r in rows if r.get("mg_iou") is not None]) else None,
@@ -201,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             s = row[name]
             print(f"{cat} [{name}]: mean {s['mean']:.1f} ms, median {s['median']:.1f}, p90 {s['p90']:.1f}, max {s['max']:.1f} "
                   f"(warm-up {s['warmup_cpu_ms']:.0f}), attempts {s['mean_attempts']:.2f}, pass {s['pass_rate']:.2f}, "
-                  f"MG IoU {s['mean_mg_iou']}")
+                  f"MG IoU {s['mean_mg_iou']}" + (f"; wall mean {s['wall']['mean']:.1f}, median {s['wall']['median']:.1f}" if s.get("wall") else ""))
+            for key, b in s["by_image_use"].items():
+                print(f"    {key} image: mean {b['mean']:.1f}, median {b['median']:.1f}, p90 {b['p90']:.1f} (n={b['n']})")
             for key, b in s["by_defect_family"].items():
                 print(f"    {key}: mean {b['mean']:.1f}, median {b['median']:.1f}, p90 {b['p90']:.1f} (n={b['n']})")
         if "baseline" in merged:

@@ -220,6 +220,26 @@ def test_moved_material_may_land_beside_the_part():
     assert location_term(far, part, "lead", part=part, moved=True).value == 0.0
 
 
+def test_location_term_with_a_memo_is_the_same_and_reuses_the_masks():
+    from anomalyagent.render.memo import RenderMemo
+
+    rng = np.random.default_rng(3)
+    fg, lead = _long_lead()
+    case = fg & ~lead
+    memo = RenderMemo()
+    for i in range(60):
+        m = np.zeros_like(fg)
+        y, x = (int(v) for v in rng.integers(10, 180, 2))
+        m[y:y + int(rng.integers(2, 30)), x:x + int(rng.integers(2, 30))] = True
+        part = (lead, case, None)[i % 3]
+        for moved in (False, True):
+            for where in ("lead", "edge", "anywhere"):
+                want = location_term(m, fg, where, part=part, moved=moved)
+                got = location_term(m, fg, where, part=part, moved=moved, memo=memo)
+                assert got.value == want.value and got.measured == want.measured and got.text == want.text
+    assert len(memo) == 6 and memo.hits == 60 * 6 - 6  # one entry per (part, moved)
+
+
 def _long_lead(h: int = 200):
     """A (h, h) object: a case (rows 20-100) and a 10 px wide lead under it (rows 100-160)."""
     fg = np.zeros((h, h), bool)
@@ -329,3 +349,63 @@ def test_strength_keeps_ranking_above_its_full_point():
     faded, fm = corrupt.fade(n, e, m, 0.5)
     strong, weak = visibility_term(make_views(n, e, m), 2.0, 1.0), visibility_term(make_views(n, faded, fm), 2.0, 1.0)
     assert weak.measured["cnr"] >= 2.0 and weak.value < strong.value  # both clear cnr_good 2
+
+
+def test_views_difference_is_the_plain_delta_e_norm():
+    from anomalyagent.critic.views import _lab, make_views
+
+    rng = np.random.default_rng(4)
+    for i in range(20):
+        normal = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+        edited = normal.copy()
+        y, x = (int(v) for v in rng.integers(5, 50, 2))
+        edited[y:y + 9, x:x + 12] = rng.integers(0, 256, (9, 12, 3), dtype=np.uint8)
+        mask = np.zeros((64, 80), bool)
+        mask[y:y + 9, x:x + 12] = True
+        v = make_views(normal, edited, mask)
+        y0, y1, x0, x1 = v.box
+        lab_n, lab_e = _lab(normal[y0:y1, x0:x1]), _lab(edited[y0:y1, x0:x1])
+        assert np.array_equal(v.diff, np.sqrt(((lab_e - lab_n) ** 2).sum(axis=2)).astype(np.float32))
+
+
+def test_shape_measures_on_the_crop_equal_the_full_frame():
+    """extent_fraction and aspect_ratio on the mask's crop give the full-frame values
+    (masks at the frame's edges, several pieces, pieces of equal area)."""
+    import cv2
+
+    def plain_points(m8):
+        contours, _ = cv2.findContours(m8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        return np.concatenate(contours) if contours else np.zeros((0, 1, 2), np.int32)
+
+    def plain_extent(mask):
+        pts = plain_points(mask.view(np.uint8))
+        if len(pts) == 0:
+            return 0.0
+        (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
+        return float(min(1.0, max(rw, rh, 1.0) / min(mask.shape)))
+
+    def plain_aspect(mask):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+        if n <= 1:
+            return 1.0
+        big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        x, y, w, h = stats[big, :4]
+        (_, _), (rw, rh), _ = cv2.minAreaRect(plain_points((labels[y:y + h, x:x + w] == big).view(np.uint8)))
+        return float(max(rw, rh, 1.0) / max(min(rw, rh), 1.0))
+
+    rng = np.random.default_rng(8)
+    for i in range(300):
+        h, w = (int(v) for v in rng.integers(20, 200, 2))
+        m = np.zeros((h, w), np.uint8)
+        for _ in range(int(rng.integers(0, 4))):
+            cv2.ellipse(m, (int(rng.integers(-10, w + 10)), int(rng.integers(-10, h + 10))),
+                        (int(rng.integers(1, 40)), int(rng.integers(1, 40))), float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        if i % 5 == 0:  # two pieces of the same area
+            y, x = int(rng.integers(0, h - 4)), int(rng.integers(0, w - 10))
+            m[y:y + 3, x:x + 3] = 1
+            m[y + 1:y + 4, x + 6:x + 9] = 1
+        if i % 7 == 0:
+            m |= (rng.random((h, w)) < 0.02).astype(np.uint8)
+        mask = m > 0
+        assert extent_fraction(mask) == plain_extent(mask), i
+        assert aspect_ratio(mask) == plain_aspect(mask), i

@@ -5,6 +5,7 @@ import numpy as np
 from anomalyagent.foreground import foreground
 from anomalyagent.knowledge import KnowledgeBase
 from anomalyagent.planning import angle_is_free, instruction, placement_region, refine, sample_angle, sample_spec
+from anomalyagent.records import DefectSpec
 
 from conftest import object_image, texture_image
 
@@ -131,3 +132,22 @@ def test_unknown_angle_word_is_a_knowledge_problem():
 
     assert priors_problems({"angle": "axis"}) == []
     assert any("angle" in p for p in priors_problems({"angle": "diagonal"}))
+
+
+def test_footprint_box_is_the_footprint_and_the_fraction_unchanged():
+    from anomalyagent.planning import footprint, footprint_box, on_part_fraction
+
+    rng = np.random.default_rng(12)
+    for i in range(2000):
+        h, w = int(rng.integers(20, 300)), int(rng.integers(20, 300))
+        spec = DefectSpec(family="crack", center=(float(rng.uniform(-0.1, 1.1)), float(rng.uniform(-0.1, 1.1))),
+                          size=float(rng.uniform(0.005, 1.0)), aspect=float(rng.uniform(1, 40)),
+                          angle=float(rng.uniform(-180, 360)))
+        full = footprint(spec, (h, w))
+        crop, (y0, x0) = footprint_box(spec, (h, w))
+        rebuilt = np.zeros((h, w), bool)
+        rebuilt[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop
+        assert np.array_equal(full, rebuilt), i
+        part = rng.random((h, w)) < 0.5
+        n = int(full.sum())
+        assert on_part_fraction(spec, part) == (0.0 if n == 0 else float(np.count_nonzero(part[full])) / n)

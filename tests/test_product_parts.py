@@ -82,3 +82,34 @@ def test_rectangle_sides_snap_to_the_image_edge_but_not_where_parts_attach():
     assert (cols.min(), cols.max()) == (40, 88)
     assert np.flatnonzero(plain["body"][:, 64]).max() == np.flatnonzero(snapped["body"][:, 64]).max() == 60
     assert int(snapped["lead_labels"].max()) == 3
+
+
+def component_masks(rng: np.random.Generator, n: int, size: int = 128) -> list[np.ndarray]:
+    """Bodies with leads, bumps, specks and stray pieces at random places (some at the frame edge)."""
+    out = []
+    for i in range(n):
+        m = np.zeros((size, size + int(rng.integers(0, 40))), np.uint8)
+        x, y = (int(v) for v in rng.integers(-10, size - 20, 2))
+        cv2.rectangle(m, (x, y), (x + int(rng.integers(15, 70)), y + int(rng.integers(15, 60))), 1, -1)
+        for _ in range(int(rng.integers(0, 5))):
+            a, b = (tuple(int(v) for v in rng.integers(-5, size + 5, 2)) for _ in range(2))
+            cv2.line(m, a, b, 1, int(rng.integers(1, 5)))
+        for _ in range(int(rng.integers(0, 4))):
+            cv2.circle(m, tuple(int(v) for v in rng.integers(0, size, 2)), int(rng.integers(1, 12)), 1, -1)
+        if i % 4 == 0:
+            m |= (rng.random(m.shape) < 0.01).astype(np.uint8)
+        out.append(m)
+    return out
+
+
+def test_body_and_pieces_in_the_box_equals_the_full_frame():
+    from anomalyagent.product.parts import _body_and_pieces, open_body, robust_rectangle
+
+    for m in component_masks(np.random.default_rng(5), 120):
+        for radius in (4, 6):
+            body = open_body(m, radius)
+            rect = robust_rectangle(body)[0].astype(np.uint8)
+            for o, b in ((m, body), ((m & (1 - body)) | rect, rect)):
+                fast, plain = _body_and_pieces(o, b, radius), _body_and_pieces(o, b, radius, crop=False)
+                for got, want in zip(fast, plain):
+                    assert got.dtype == want.dtype and np.array_equal(got, want)

@@ -140,3 +140,179 @@ def test_from_self_tiles_gives_the_plain_version_bytes():
             assert got.dtype == want.dtype and np.array_equal(got, want), i
             compared += 1
     assert compared >= 30
+
+
+def plain_from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
+               with_offset: bool = False, coords: tuple[np.ndarray, np.ndarray] | None = None,
+               offset_only: bool = False):
+    """The reference: the match computed first, then the forbidden offsets (the code before the
+    early exit when every offset is forbidden)."""
+    h, w = image.shape[:2]
+    ys, xs = coords if coords is not None else np.nonzero(hole)
+    if len(ys) == 0:
+        return None
+    hy0, hy1, hx0, hx1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    span = max(hy1 - hy0, hx1 - hx0)
+    ring_w = int(np.clip(0.25 * span, 3, 16))
+    y0, y1 = max(0, hy0 - ring_w), min(h, hy1 + ring_w)
+    x0, x1 = max(0, hx0 - ring_w), min(w, hx1 + ring_w)
+    th, tw = y1 - y0, x1 - x0
+    if th >= h - 2 or tw >= w - 2:
+        return None
+    # Downsample for speed on large images: the offset is found at <= 128 px.
+    scale = min(1.0, 128.0 / max(h, w))
+    f = as_float(image)
+    img_s = cv2.resize(f, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else f
+    img_s = img_s[:, :, None] if img_s.ndim == 2 else img_s
+    hole_c = hole[y0:y1, x0:x1]
+    ring = cv2.dilate(hole_c.astype(np.uint8), np.ones((2 * ring_w + 1,) * 2, np.uint8)).astype(bool) & ~hole_c
+    if avoid is not None:
+        ring &= ~avoid[y0:y1, x0:x1]
+    if ring.sum() < 8:
+        ring = ~hole_c
+    sy0, sx0 = int(y0 * scale), int(x0 * scale)
+    sth, stw = max(2, round(th * scale)), max(2, round(tw * scale))
+    if scale < 1:
+        ring_s = cv2.resize(ring.astype(np.uint8), (stw, sth), interpolation=cv2.INTER_NEAREST)
+        # Any covered share keeps a hole pixel: a thin hole must not vanish when shrunk.
+        hole_s = (cv2.resize(hole_c.astype(np.float32), (stw, sth), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    else:
+        ring_s, hole_s = ring.astype(np.uint8), hole_c.astype(np.uint8)
+    sth, stw = min(sth, img_s.shape[0] - sy0), min(stw, img_s.shape[1] - sx0)
+    ring_s, hole_s = ring_s[:sth, :stw], hole_s[:sth, :stw]
+    templ = np.ascontiguousarray(img_s[sy0:sy0 + sth, sx0:sx0 + stw])
+    if templ.shape[0] >= img_s.shape[0] or templ.shape[1] >= img_s.shape[1] or ring_s.sum() < 4:
+        return None
+    m = np.repeat(ring_s[:, :, None], templ.shape[2], axis=2).astype(np.float32) if templ.shape[2] > 1 else ring_s.astype(np.float32)
+    src = np.ascontiguousarray(img_s if img_s.shape[2] > 1 else img_s[:, :, 0])
+    tpl = templ if templ.shape[2] > 1 else templ[:, :, 0]
+    ssd = cv2.matchTemplate(src, tpl, cv2.TM_SQDIFF, mask=m) / max(1.0, float(ring_s.sum()) * templ.shape[2])
+    # Mean colour of what the hole would receive from each offset vs the ring's mean, and
+    # how much of the object/part it would carry: box means over the hole's bounding box
+    # (an integral-image blur, not a masked correlation per channel: a few times faster).
+    hy, hx = np.flatnonzero(hole_s.any(axis=1)), np.flatnonzero(hole_s.any(axis=0))
+    if len(hy) == 0:
+        return None
+    by0, by1, bx0, bx1 = int(hy[0]), int(hy[-1]) + 1, int(hx[0]), int(hx[-1]) + 1
+    kh, kw = by1 - by0, bx1 - bx0
+    ring_mean = templ[ring_s.astype(bool)].mean(axis=0)
+    oh, ow = ssd.shape
+    means = cv2.blur(img_s, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    means = means[:, :, None] if means.ndim == 2 else means
+    window = means[by0:by0 + oh, bx0:bx0 + ow]
+    if window.shape[:2] != ssd.shape:
+        return None
+    diff = ((window - ring_mean) ** 2).sum(axis=2)
+    score = ssd + 0.5 * diff
+    # Forbidden offsets: the copied area would overlap the hole, the part, or the object.
+    bad = np.zeros(score.shape, bool)
+    near = max(2, int(round(0.6 * span * scale)))
+    oy, ox = sy0, sx0
+    bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
+    if avoid is not None and avoid.any():
+        av = cv2.resize(avoid.astype(np.float32), (img_s.shape[1], img_s.shape[0]), interpolation=cv2.INTER_AREA) if scale < 1 else avoid.astype(np.float32)
+        share = cv2.blur(av, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[by0:by0 + oh, bx0:bx0 + ow]
+        bad |= share > 0.02
+    score = np.where(bad | ~np.isfinite(score), np.inf, score)
+    if not np.isfinite(score).any():
+        return None
+    by, bx = np.unravel_index(int(np.argmin(score)), score.shape)
+    dy, dx = int(round((by - sy0) / scale)), int(round((bx - sx0) / scale))
+    if offset_only:
+        return dx, dy
+    plate = _shifted(image, dx, dy)
+    return (plate, (dx, dy)) if with_offset else plate
+
+
+def test_from_self_gives_the_plain_version_answer():
+    """Small holes (most offsets allowed) and large ones (a whole object: every offset
+    forbidden, the early exit), on scenes of 101-256 px, grey and colour."""
+    rng = np.random.default_rng(6)
+    found = none = 0
+    for i in range(120):
+        image = [component_scene(256, i)[0], object_rgb(203, i), texture_gray(157, i), component_scene(101, i)[0]][i % 4]
+        h, w = image.shape[:2]
+        hole = np.zeros((h, w), np.uint8)
+        big = i % 2
+        axes = (int(rng.integers(w // 5, w // 2)), int(rng.integers(h // 5, h // 2))) if big else \
+            (int(rng.integers(2, w // 6)), int(rng.integers(2, h // 6)))
+        cv2.ellipse(hole, (int(rng.integers(0, w)), int(rng.integers(0, h))), axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        avoid = np.zeros((h, w), np.uint8)
+        cv2.circle(avoid, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(1, min(h, w) // 3)), 1, -1)
+        hole = hole > 0
+        avoid = (avoid > 0) | hole
+        want = plain_from_self(image, hole, avoid, with_offset=True)
+        got = _from_self(image, hole, avoid, with_offset=True)
+        assert (want is None) == (got is None), i
+        if want is None:
+            none += 1
+        else:
+            assert got[1] == want[1] and np.array_equal(got[0], want[0]), i
+            found += 1
+        assert _from_self(image, hole, avoid, offset_only=True) == plain_from_self(image, hole, avoid, offset_only=True)
+    assert found >= 30 and none >= 10, (found, none)
+
+
+def complex_lattice_offsets(image, avoid, limit=24):
+    """The reference: lattice_offsets with the full complex spectrum (the code before the
+    packed one)."""
+    import inspect
+
+    from anomalyagent.render import background
+
+    src = inspect.getsource(background.lattice_offsets).replace("f = cv2.dft(a)", "f = cv2.dft(a, flags=cv2.DFT_COMPLEX_OUTPUT)")
+    assert "DFT_COMPLEX_OUTPUT" in src
+    space = dict(vars(background))
+    exec(src, space)
+    return space["lattice_offsets"](image, avoid, limit)
+
+
+def test_lattice_offsets_match_the_complex_spectrum_up_to_mirror_order():
+    """The packed spectrum finds the same offsets; only the order of a mirrored pair (v, -v),
+    whose peaks are equal but for float noise, may differ."""
+    from anomalyagent.render.background import lattice_offsets
+
+    rng = np.random.default_rng(7)
+    found = 0
+    for i in range(40):
+        size = (256, 256) if i % 2 else (int(rng.integers(90, 300)), int(rng.integers(90, 300)))
+        image, masks = component_scene(size[0], i) if i % 2 else (texture_gray(size[0], i)[:, :size[1]], None)
+        avoid = masks["object"].copy() if masks is not None else np.zeros(image.shape[:2], bool)
+        y, x = (int(v) for v in rng.integers(0, min(image.shape[:2]) - 30, 2))
+        avoid[y:y + 30, x:x + 30] = True
+        got, want = lattice_offsets(image, avoid), complex_lattice_offsets(image, avoid)
+        assert sorted(got) == sorted(want), i
+        canon = [[tuple(sorted((v, (-v[0], -v[1])))) for v in lst] for lst in (got, want)]
+        assert canon[0] == canon[1], i  # the same sequence of mirrored pairs
+        found += bool(got)
+    assert found >= 10
+
+
+def test_offset_test_answers_as_offset_ok():
+    from anomalyagent.render.background import _offset_test
+
+    rng = np.random.default_rng(9)
+    for i in range(60):
+        h, w = (int(v) for v in rng.integers(20, 120, 2))
+        avoid = rng.random((h, w)) < rng.uniform(0.0, 0.1)
+        hole = np.zeros((h, w), bool)
+        y, x = int(rng.integers(0, h - 5)), int(rng.integers(0, w - 5))
+        hole[y:y + int(rng.integers(1, 30)), x:x + int(rng.integers(1, 30))] = True
+        coords = np.nonzero(hole)
+        ok = _offset_test(coords, avoid)
+        for dx in range(-w, w, 7):
+            for dy in range(-h, h, 5):
+                assert ok(dx, dy) == _offset_ok(hole, avoid, dx, dy, coords=coords), (i, dx, dy)
+
+
+def test_square_distance_has_the_bits_of_the_numpy_expression():
+    from anomalyagent.render.background import _square_distance
+
+    rng = np.random.default_rng(10)
+    for i in range(200):
+        h, w = (int(v) for v in rng.integers(1, 90, 2))
+        c = (1, 3)[i % 2]
+        window = (rng.random((h, w, c)) * 255).astype(np.float32)
+        ref = (rng.random(c) * 255).astype(np.float32)
+        got, want = _square_distance(window, ref), ((window - ref) ** 2).sum(axis=2)
+        assert got.dtype == want.dtype and np.array_equal(got, want)

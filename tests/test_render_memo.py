@@ -71,3 +71,34 @@ def test_plate_is_reused_and_an_inpainted_plate_is_not_stored():
     p2 = background_plate(image, hole, Scene(foreground=everything), rng_b, avoid=everything)
     assert p1[1] == p2[1] == "inpaint" and np.array_equal(p1[0], p2[0]) and len(memo) == before
     assert rng_a.random() == rng_b.random()  # the same randomness was consumed
+
+
+def test_a_run_long_shared_memo_keeps_donor_weights_across_samples_with_the_same_bytes():
+    """Samples of one run (a new per-sample memo each, one shared memo): the donors'
+    registration weights are made once and the edits keep their bytes."""
+    import pickle
+
+    shared = RenderMemo(limit=8, threadsafe=True)
+    spec = DefectSpec(family="displace", center=(0.5, 0.35), size=0.4, intensity=0.5, params={"part": "case"})
+    for sample in range(3):
+        image, with_memo = scene_for(sample % 2, RenderMemo(shared=shared))
+        _, without = scene_for(sample % 2, None)
+        a = render(image, spec, np.random.default_rng(sample), with_memo)
+        b = render(image, spec, np.random.default_rng(sample), without)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]), sample
+    assert 1 <= len(shared) <= 4 and shared.hits >= 1  # the third sample reused the first one's donors
+    copy = pickle.loads(pickle.dumps(shared))
+    assert len(copy) == len(shared) and copy.get(next(iter(shared._items))) is not None
+
+
+def test_digest_of_remembers_an_array_object_and_not_its_id_alone():
+    memo = RenderMemo(limit=2)
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert memo.digest_of(a) == digest(a) == memo.digest_of(a) and memo.digest_of(None) == b""
+    b = a.copy()
+    b[0, 0] = 99
+    assert memo.digest_of(b) == digest(b) != digest(a)
+    for i in range(20):  # bounded: older entries go, answers stay right
+        c = np.full((2, 2), i, np.uint8)
+        assert memo.digest_of(c) == digest(c)
+    assert len(memo._digests) <= 4 * memo.limit

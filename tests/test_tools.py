@@ -128,3 +128,28 @@ def test_backends_are_picked_by_name():
         default_toolbox(editor="nope")
     with pytest.raises(KeyError, match="unknown MG masker"):
         default_toolbox(masker="nope")
+
+
+def test_qe_and_mg_segment_each_edit_once(tools, monkeypatch):
+    """QE's critic and MG share one change mask per edit (tools.base.edit_change): the same
+    judgement and mask as segmenting separately, one change_mask call per edit."""
+    import anomalyagent.tools.base as base
+    from anomalyagent.change import change_mask
+    from anomalyagent.critic.judge import judge
+
+    calls = []
+    monkeypatch.setattr(base, "change_mask", lambda *a, **k: calls.append(1) or change_mask(*a, **k))
+    for seed in range(4):
+        state = state_for(seed=seed)
+        call(tools, state, "PG")
+        for edit in range(2):
+            call(tools, state, "IG", instruction="x", intensity=0.5 + 0.2 * edit)
+            qe = call(tools, state, "QE")
+            alone = judge(state.image, state.edited, None, spec=state.spec, entry=state.entry, kind=state.kind,
+                          foreground=state.foreground)
+            assert qe.payload["score"] == alone.score and qe.payload["terms"] == alone.terms
+        state.judgement = type("J", (), {"passed": True})()
+        call(tools, state, "MG")
+        hint = state.spec.center
+        assert np.array_equal(state.mask, change_mask(state.image, state.edited, hint=hint))
+        assert len(calls) == 2 * (seed + 1)  # one per edit, none for MG

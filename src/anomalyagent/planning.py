@@ -125,11 +125,30 @@ def footprint(spec: DefectSpec, shape: tuple[int, ...]) -> np.ndarray:
     return mask > 0
 
 
+def footprint_box(spec: DefectSpec, shape: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, int]]:
+    """(crop (h, w) bool, (y0, x0) of the crop in the frame): ``footprint`` drawn in the
+    ellipse's own box, the frame's pixels outside it being False. The same ellipse shifted by
+    whole pixels (8 units of its 3-bit fixed point), so the same pixels (tests compare 20 000
+    random specs); a placement tries a dozen centres, and a full frame each was most of it."""
+    f = frame(shape, spec)
+    h, w = shape[:2]
+    axes = (max(1, round(8 * f.length / 2)), max(1, round(8 * f.width / 2)))
+    cx8, cy8 = round(8 * f.cx), round(8 * f.cy)
+    reach = (max(axes) + 7) // 8 + 2
+    x0, y0 = max(0, cx8 // 8 - reach), max(0, cy8 // 8 - reach)
+    x1, y1 = min(w, cx8 // 8 + reach + 1), min(h, cy8 // 8 + reach + 1)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((0, 0), bool), (0, 0)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.ellipse(mask, (cx8 - 8 * x0, cy8 - 8 * y0), axes, -math.degrees(f.theta), 0, 360, 1, -1, cv2.LINE_8, 3)
+    return mask > 0, (y0, x0)
+
+
 def on_part_fraction(spec: DefectSpec, part: np.ndarray) -> float:
     """Share (0-1) of the spec's footprint lying on the (H, W) bool ``part``."""
-    fp = footprint(spec, part.shape)
-    n = int(fp.sum())
-    return 0.0 if n == 0 else float(np.count_nonzero(part[fp])) / n
+    fp, (y0, x0) = footprint_box(spec, part.shape)
+    n = int(np.count_nonzero(fp))
+    return 0.0 if n == 0 else float(np.count_nonzero(part[y0:y0 + fp.shape[0], x0:x0 + fp.shape[1]][fp])) / n
 
 
 def _orientation(piece: np.ndarray, center_px: tuple[float, float], radius: float,

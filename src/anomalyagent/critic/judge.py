@@ -146,6 +146,8 @@ def judge(
     appearance: Any = None,
     part: np.ndarray | None = None,
     calibration: Calibration | str | None = None,
+    changed: np.ndarray | None = None,
+    memo: Any = None,
 ) -> Judgement:
     """Judge an edit. normal/edited: (H, W) or (H, W, 3) uint8 of the same shape; mask:
     (H, W) bool of the defect, or None to derive it from the change (hinted by
@@ -159,7 +161,11 @@ def judge(
     product.appearance.NormalAppearance, is used when present); ``appearance``: that
     model directly; ``part``: (H, W) bool mask of the part the defect should be on
     (the named part), None when unknown; ``calibration``: thresholds, a Calibration or a
-    name for ``critic.calibration.resolve_calibration`` (default: its DEFAULT)."""
+    name for ``critic.calibration.resolve_calibration`` (default: its DEFAULT); ``changed``:
+    the (H, W) bool mask ``change_mask(normal, edited, hint=spec.center)`` when the caller
+    already has it (the QE tool shares MG's): used as if computed here (the same judgement),
+    ignored when ``mask`` is given; ``memo``: a per-sample store (render.memo.RenderMemo)
+    for what depends on the image's masks only (the location term's reach), same result."""
     _check(normal, edited, mask)
     given_mask = mask is not None
     cal = resolve_calibration(calibration)
@@ -168,7 +174,7 @@ def judge(
     if part is not None and (part.shape != normal.shape[:2] or not part.any()):
         part = None  # a part mask that does not fit the image: judge on the object only
     if mask is None:
-        mask = change_mask(normal, edited, hint=spec.center if spec is not None else None)
+        mask = changed if changed is not None else change_mask(normal, edited, hint=spec.center if spec is not None else None)
     mask = np.ascontiguousarray(mask, dtype=bool)
     if not mask.any():
         return nothing_changed(*((0.0, False) if given_mask else changed_spread(normal, edited)),
@@ -184,7 +190,7 @@ def judge(
     aspect = tuple(priors["aspect"]) if isinstance(priors.get("aspect"), (list, tuple)) else None
     stats = getattr(appearance, "stats", None)
     moved = moves_material(spec)
-    loc = location_term(mask, foreground, location, texture, part=part, moved=moved)
+    loc = location_term(mask, foreground, location, texture, part=part, moved=moved, memo=memo)
     quality_terms = [
         visibility_term(views, cal.visibility_good, cal.strength_power, cal.replace_good),
         seam_term(views, stats, cal.incoherence_good, texture, cal.seam_good),

@@ -20,6 +20,8 @@ still sees that on-object-but-misplaced beats off-object.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -165,8 +167,29 @@ def thin_continuation(part: np.ndarray, foreground: np.ndarray) -> np.ndarray:
     return part | thin
 
 
+def reach_masks(foreground: np.ndarray, part: np.ndarray | None, moved: bool,
+                side: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(object, part) (H, W) bool as ``location_term`` reads them: the part with its thin
+    continuation, and for moved material both run on past a thin part's free ends and
+    grown by MOVED_REACH of ``side`` px (min(H, W) of the image; see ``location_term``).
+    Depends on the image's masks only, not on the edit."""
+    if part is not None:
+        thin = is_thin(part)
+        part = thin_continuation(part, foreground)
+        if moved and thin:
+            ends = free_ends(part, foreground, MOVED_REACH * side)
+            part, foreground = part | ends, foreground | ends
+    if moved:
+        r = max(1, int(round(MOVED_REACH * side)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        foreground = cv2.dilate(np.ascontiguousarray(foreground, dtype=bool).view(np.uint8), kernel) > 0
+        if part is not None:
+            part = cv2.dilate(np.ascontiguousarray(part, dtype=bool).view(np.uint8), kernel) > 0
+    return foreground, part
+
+
 def location_term(mask: np.ndarray, foreground: np.ndarray, location: str = "anywhere", texture: bool = False,
-                  part: np.ndarray | None = None, moved: bool = False) -> TermResult:
+                  part: np.ndarray | None = None, moved: bool = False, memo: Any = None) -> TermResult:
     """The location term (see the module docstring); ``mask``/``foreground``: (H, W) bool;
     ``part``: (H, W) bool of the named part (product model), or None.
 
@@ -187,19 +210,20 @@ def location_term(mask: np.ndarray, foreground: np.ndarray, location: str = "any
     loses a lead where it crosses a dark hole or shadow (transistor's test bent lead: its
     annotated tip lay 15 px below the mask's end at 256 px, where the lead crosses a hole).
     Cost: a randomly moved copy of a lead defect lands within that reach more often
-    (docs/benchmarks.md, critic section)."""
-    if part is not None:
-        thin = is_thin(part)
-        part = thin_continuation(part, foreground)
-        if moved and thin:
-            ends = free_ends(part, foreground, MOVED_REACH * min(mask.shape))
-            part, foreground = part | ends, foreground | ends
-    if moved:
-        r = max(1, int(round(MOVED_REACH * min(mask.shape))))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        foreground = cv2.dilate(np.ascontiguousarray(foreground, dtype=bool).view(np.uint8), kernel) > 0
-        if part is not None:
-            part = cv2.dilate(np.ascontiguousarray(part, dtype=bool).view(np.uint8), kernel) > 0
+    (docs/benchmarks.md, critic section).
+
+    ``memo``: a store with ``get_or_make(key, make)`` (render.memo.RenderMemo, one per
+    sample): the object and part as read (``reach_masks``) are kept by the digests of the
+    masks, so a sample's later judgements reuse them (same result)."""
+    if memo is not None:  # the same object and part in every judgement of a sample: computed once
+        from ..render.memo import digest
+
+        hashed = getattr(memo, "digest_of", digest)  # the sample's object mask: hashed once (RenderMemo.digest_of)
+        key = ("location_masks", hashed(np.ascontiguousarray(foreground, dtype=bool)),
+               hashed(None if part is None else np.ascontiguousarray(part, dtype=bool)), bool(moved), min(mask.shape))
+        foreground, part = memo.get_or_make(key, lambda: reach_masks(foreground, part, moved, min(mask.shape)))
+    else:
+        foreground, part = reach_masks(foreground, part, moved, min(mask.shape))
     frac = on_object_fraction(mask, foreground)
     low, full = (MOVED_ON, MOVED_FULL) if moved else (0.4, 0.85)
     on = ramp(frac, low, full)

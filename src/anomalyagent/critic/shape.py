@@ -26,14 +26,30 @@ MAX_COVER = (0.6, 0.85)  # share of the foreground: fine up to 60 %, failing at 
 WHOLE_PART = 0.8  # knowledge size (upper end) from which a defect may span the whole part
 
 
-def _points(mask8: np.ndarray) -> np.ndarray:
-    contours, _ = cv2.findContours(mask8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+def _points(mask8: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+    contours, _ = cv2.findContours(mask8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE, offset=offset)
     return np.concatenate(contours) if contours else np.zeros((0, 1, 2), np.int32)
+
+
+def _box(mask: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """(crop of ``mask`` around its pixels, (x0, y0) of the crop): one pixel of margin, so
+    the mask meets the crop's edge only where it meets the frame's, and the origin on even
+    coordinates, so connected-component labelling (which scans 2 x 2 blocks) numbers the
+    pieces in the same order as on the frame. A defect is a few percent of the frame; its
+    crop is what the terms below need, at a fraction of the cost."""
+    h, w = mask.shape
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if rows.size == 0:
+        return mask, (0, 0)
+    y0, x0 = max(0, int(rows[0]) - 1) & ~1, max(0, int(cols[0]) - 1) & ~1
+    y1, x1 = min(h, int(rows[-1]) + 2), min(w, int(cols[-1]) + 2)
+    return np.ascontiguousarray(mask[y0:y1, x0:x1]), (x0, y0)
 
 
 def extent_fraction(mask: np.ndarray) -> float:
     """Longest side of the min-area rectangle around the mask / min(H, W), at most 1."""
-    pts = _points(mask.view(np.uint8))
+    crop, origin = _box(mask)
+    pts = _points(crop.view(np.uint8), origin)  # in frame coordinates: the points of the whole frame
     if len(pts) == 0:
         return 0.0
     (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
@@ -42,7 +58,7 @@ def extent_fraction(mask: np.ndarray) -> float:
 
 def aspect_ratio(mask: np.ndarray) -> float:
     """Length / width (>= 1) of the largest connected component's min-area rectangle."""
-    m8 = mask.view(np.uint8)
+    m8 = _box(mask)[0].view(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(m8, connectivity=8)
     if n <= 1:
         return 1.0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..change import dilate_disc, erode_disc
+from ..change import channel_norm, dilate_disc, erode_disc
 
 # L* of each 8-bit grey level (sRGB transfer + CIE cube root); grey images skip cvtColor.
 _GREY_TO_L = cv2.cvtColor(np.arange(256, dtype=np.uint8).reshape(1, 256, 1).repeat(3, 2), cv2.COLOR_RGB2LAB)[0, :, 0]
@@ -135,7 +135,7 @@ def make_views(normal: np.ndarray, edited: np.ndarray, mask: np.ndarray) -> View
     else:
         lab_n, lab_e = _lab(n), _lab(e)
         ln, le = lab_n[:, :, 0], lab_e[:, :, 0]
-        diff = np.sqrt(((lab_e - lab_n) ** 2).sum(axis=2))
+        diff = channel_norm(lab_e - lab_n)  # the bits of np.sqrt(((lab_e - lab_n) ** 2).sum(axis=2)), faster
     core = shrink(m, band)
     outer_edge = grow(m, band)
     ring = grow(m, band + ring_px) & ~outer_edge

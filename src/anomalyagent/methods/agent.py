@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SHARED_MEMO = 32  # entries of the run-long render memo: donors' registration weights (DONOR_SET a category)
 DONOR_SET = 16  # normal images per category the editor may draw background plates and donors from
 
 
@@ -78,6 +79,9 @@ class AgentMethod:
         self._products: dict[str, Any] = {}
         self._products_lock = threading.Lock()  # --concurrency threads share this method: build once
         self._normal_masks: dict[tuple[str, int], np.ndarray] = {}  # (category, pool index) -> object mask
+        # what the editor computes from images alone and reuses across samples (render/memo.py:
+        # a donor's registration weights); threads share it, so it has a lock
+        self._image_memo = RenderMemo(limit=SHARED_MEMO, threadsafe=True)
         self.bank = None
         if self.config.bank:  # a bad folder fails here, before any sample, with the folder named
             from ..bank import DefectBank
@@ -124,7 +128,7 @@ class AgentMethod:
         if bank is not None and np.random.default_rng([task.seed, 23]).random() >= self.config.bank_share:
             bank = None  # this task is drawn as without a bank (bank_share)
         # memo: registrations and plates the editor reuses across this sample's edits and episodes
-        context: dict[str, Any] = {"bank": bank, "memo": RenderMemo()}
+        context: dict[str, Any] = {"bank": bank, "memo": RenderMemo(shared=self._image_memo)}
         if self.config.normals <= 0 or not len(pool):
             return context
         step = max(1, len(pool) // DONOR_SET)

@@ -25,10 +25,11 @@ def unlike_background(colour: np.ndarray, prob: np.ndarray) -> np.ndarray:
     if bg.sum() < 25:
         return out
     for c in range(colour.shape[2]):
-        values = colour[::2, ::2, c][bg]
+        plane = np.ascontiguousarray(colour[..., c])  # one strided copy, then contiguous passes (same values)
+        values = plane[::2, ::2][bg]
         ref = float(np.median(values))
         mad = float(np.median(np.abs(values - ref))) + 1e-6
-        out |= np.abs(colour[..., c] - ref) > AWAY_Z * mad
+        out |= np.abs(plane - ref) > AWAY_Z * mad
     return out
 
 

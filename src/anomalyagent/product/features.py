@@ -32,8 +32,23 @@ def pixel_features(image: np.ndarray) -> np.ndarray:
     light = lab[..., 0]
     mean = cv2.GaussianBlur(light, (0, 0), 3.0)
     var = cv2.GaussianBlur(light * light, (0, 0), 3.0) - mean * mean
-    out.append(np.sqrt(np.maximum(var, 0.0))[..., None])
-    return np.concatenate(out, axis=2)
+    # cv2.merge of the planes: the array np.concatenate(axis=2) gives, in half the time
+    return cv2.merge([plane for block in out for plane in cv2.split(block)] + [np.sqrt(np.maximum(var, 0.0))])
+
+
+ROW_BLOCK = 16  # rows per long row in by_rows: inner loops of 160-256 elements, not 10-16
+
+
+def by_rows(op, a: np.ndarray, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``op(a, v)`` for (N, F) ``a`` and (F,) ``v`` (broadcast over rows), with the same
+    element pairs but ``v`` tiled over ROW_BLOCK rows: numpy's broadcast loop over rows of
+    10-16 elements costs about twice the arithmetic (same bytes: elementwise IEEE ops)."""
+    n, f = a.shape
+    if n % ROW_BLOCK or not a.flags.c_contiguous or (out is not None and not out.flags.c_contiguous):
+        return op(a, v, out=out)
+    wide = np.tile(v, ROW_BLOCK)
+    res = op(a.reshape(-1, f * ROW_BLOCK), wide, out=None if out is None else out.reshape(-1, f * ROW_BLOCK))
+    return res.reshape(n, f)
 
 
 def knn_distance(queries: np.ndarray, bank: np.ndarray, k: int = 5, chunk: int = 4096) -> np.ndarray:
@@ -68,10 +83,11 @@ class PixelClassifier:
         h, w, f = features.shape
         # In place where the expression allowed it: the same float32 operations in the same
         # order as (x - mean) / scale, max(x @ w1 + b1, 0), 1 / (1 + exp(-clip(...))): same bytes.
-        x = features.reshape(-1, f) - self.mean
-        x /= self.scale
+        # The per-feature steps run over blocks of rows (by_rows): same element pairs.
+        x = by_rows(np.subtract, np.ascontiguousarray(features.reshape(-1, f)), self.mean)
+        by_rows(np.true_divide, x, self.scale, out=x)
         hidden = x @ self.w1
-        hidden += self.b1
+        by_rows(np.add, hidden, self.b1, out=hidden)
         np.maximum(hidden, 0.0, out=hidden)
         logit = hidden @ self.w2
         logit += self.b2

@@ -10,12 +10,10 @@ and mtimes and the fingerprint of the code (cache.py).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from .cache import VERSION
 from .cleanup import keep_recurring_pieces, resize_mask, thin_to_core, unlike_background
 from .features import PixelClassifier, fit_classifier, pixel_features
 from .leads import attach_roots, extend_thin_parts, thin_pieces
+from .memo import LocateMemo, image_key
 from .parts import ATTACH_GAP, describe, split_parts, texture_parts
 from .regions import Region, resolve_region
 from .segment import WORK_SIDE, background_bank, bank_reference, is_texture, novelty, object_from_novelty, to_work
@@ -68,7 +67,7 @@ class ProductModel:
     cached: bool = False  # True when this instance came from the cache
     code: str = field(default_factory=lambda: cache.code_fingerprint())  # fingerprint of the code that built it
     appearance: Any = None
-    _memo: "OrderedDict[bytes, tuple]" = field(default_factory=OrderedDict, repr=False, compare=False)
+    _memo: LocateMemo = field(default_factory=LocateMemo, repr=False, compare=False)
 
     # ---- building -------------------------------------------------------------------
     @classmethod
@@ -163,20 +162,17 @@ class ProductModel:
 
         Parts include "object", "body", "edge", "centre" and, when found, "lead" (thin
         elongated parts), "hole"; "lead_labels" is an (H, W) int32 map, one label per lead.
-        The last few results are remembered (an agent retries episodes on the same image);
-        treat the returned masks as read-only.
+        Results are remembered per image (product/memo.py: a synthesis run draws its samples
+        from a few dozen normal images, each many times); treat the returned masks as read-only.
         """
-        digest = hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16)
-        digest.update(str(image.shape).encode())
-        key = digest.digest()
-        if key in self._memo:
-            self._memo.move_to_end(key)
-            obj, parts = self._memo[key]
-            return obj, dict(parts)
-        obj, parts = self._locate(image)
-        self._memo[key] = (obj, parts)
-        while len(self._memo) > 8:
-            self._memo.popitem(last=False)
+        key = image_key(image)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._locate(image)
+            for mask in (found[0], *found[1].values()):  # shared by later samples of this image: never written
+                mask.flags.writeable = False
+            self._memo.put(key, found)
+        obj, parts = found
         return obj, dict(parts)
 
     def _locate(self, image: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -92,11 +92,21 @@ def robust_rectangle(body: np.ndarray, guide: np.ndarray | None = None, attached
     Rectangularity: area of body AND rectangle over area of body OR rectangle (1 for a
     clean rectangle, about 0.8 for an ellipse); always of the unsnapped rectangle.
     """
+    fit = _rectangle_fit(body)
+    if fit is None or guide is None or snap <= 0:
+        return (body.astype(bool), 0.0) if fit is None else (fit[2], fit[3])
+    return snap_rectangle(fit, guide, attached, snap), fit[3]
+
+
+def _rectangle_fit(body: np.ndarray) -> tuple | None:
+    """(turn (2, 3), sides [top, bottom, left, right] in the turned frame, unsnapped
+    rectangle (H, W) bool, rectangularity) of ``robust_rectangle``; None below 16 pixels.
+    ``split_parts`` needs the unsnapped rectangle before it snaps the same fit."""
     b = body.astype(np.uint8)
     h, w = b.shape
     count = int(b.sum())
     if count < 16:
-        return body.astype(bool), 0.0
+        return None
     outline, _ = cv2.findContours(b, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)  # same hull as all pixels
     (cx, cy), _, angle = cv2.minAreaRect(np.concatenate(outline))
     # The smallest turn into the rectangle's frame (any multiple of 90 degrees gives the same
@@ -116,15 +126,21 @@ def robust_rectangle(body: np.ndarray, guide: np.ndarray | None = None, attached
     back = cv2.warpAffine(rect, cv2.invertAffineTransform(turn), (w, h), flags=cv2.INTER_NEAREST) > 0
     union = np.count_nonzero(back | (b > 0))
     score = float(np.count_nonzero(back & (b > 0))) / max(1, union)
-    if guide is None or snap <= 0:
-        return back, score
+    return turn, sides, back, score
+
+
+def snap_rectangle(fit: tuple, guide: np.ndarray, attached: np.ndarray | None, snap: int = SNAP_PX) -> np.ndarray:
+    """(H, W) bool: the rectangle of ``_rectangle_fit``'s ``fit`` with its sides snapped to
+    ``guide``'s edges (``robust_rectangle``)."""
+    turn, sides, back, _ = fit
+    h, w = back.shape
     g = cv2.warpAffine(np.asarray(guide, np.float32), turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    a = np.zeros_like(rot) if attached is None else \
+    a = np.zeros((h, w), bool) if attached is None else \
         cv2.warpAffine(attached.astype(np.uint8), turn, (w, h), flags=cv2.INTER_NEAREST) > 0
     top, bottom, left, right = _snap_sides(g, a, *sides, snap)
-    rect[:] = 0
+    rect = np.zeros((h, w), np.uint8)
     rect[top:bottom + 1, left:right + 1] = 1
-    return cv2.warpAffine(rect, cv2.invertAffineTransform(turn), (w, h), flags=cv2.INTER_NEAREST) > 0, score
+    return cv2.warpAffine(rect, cv2.invertAffineTransform(turn), (w, h), flags=cv2.INTER_NEAREST) > 0
 
 
 def _snap_sides(guide: np.ndarray, attached: np.ndarray, top: int, bottom: int, left: int, right: int,
@@ -195,11 +211,37 @@ def piece_shape(piece: np.ndarray, origin: tuple[int, int] = (0, 0)) -> tuple[fl
     return length, max(width, 1.0), float((-theta) % 180.0)
 
 
-def _body_and_pieces(o: np.ndarray, body: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _body_and_pieces(o: np.ndarray, body: np.ndarray, radius: int,
+                     crop: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(body, thin, extra) uint8 (H, W) masks from the object mask ``o`` and its opened
-    ``body``: the body's main pieces with bumps trimmed; the thin, elongated pieces of the
-    rest attached to it (leads); other pieces large enough to keep (appendages)."""
+    ``body`` (uint8 0/1, body inside o): the body's main pieces with bumps trimmed; the thin,
+    elongated pieces of the rest attached to it (leads); other pieces large enough to keep
+    (appendages).
+
+    ``crop``: work inside the bounding box of ``o | body`` only (same bytes: every output
+    lies inside ``o``, dilations add nothing beyond their source pixels, a row's extents
+    and a piece's shape do not depend on where the frame starts, and each connected piece
+    is handled on its own, so label order does not matter); a transistor's box is about
+    a third of the frame."""
     side = min(o.shape)
+    if crop:
+        both = o | body
+        rows, cols = np.flatnonzero(both.any(1)), np.flatnonzero(both.any(0))
+        if rows.size and (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1) < both.size:
+            box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+            found = _pieces_in(np.ascontiguousarray(o[box]), np.ascontiguousarray(body[box]), radius, side,
+                               (int(rows[0]), int(cols[0])))
+            out = tuple(np.zeros_like(o) for _ in found)
+            for full, part in zip(out, found):
+                full[box] = part
+            return out
+    return _pieces_in(o, body, radius, side, (0, 0))
+
+
+def _pieces_in(o: np.ndarray, body: np.ndarray, radius: int, side: int,
+               origin: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_body_and_pieces`` on a crop whose top-left pixel is ``origin`` (y, x) of a frame
+    with shorter side ``side`` px."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(body, connectivity=8)
     if count > 1:  # keep the body's main pieces (a second object in view counts too)
         areas = stats[1:, cv2.CC_STAT_AREA]
@@ -220,7 +262,7 @@ def _body_and_pieces(o: np.ndarray, body: np.ndarray, radius: int) -> tuple[np.n
         x0, y0 = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
         box = (slice(y0, y0 + stats[i, cv2.CC_STAT_HEIGHT]), slice(x0, x0 + stats[i, cv2.CC_STAT_WIDTH]))
         piece = labels[box] == i
-        length, width, _ = piece_shape(piece, (y0, x0))
+        length, width, _ = piece_shape(piece, (origin[0] + y0, origin[1] + x0))
         if length / width >= THIN_ELONGATION and length >= 2.0 * radius and (piece & near[box]).any():
             thin[box][piece] = 1
         elif area >= KEEP_PIECE * obj_area:
@@ -247,10 +289,16 @@ def split_parts(obj: np.ndarray, radius: int, rectangular: bool = False,
     body = open_body(o, radius)
     if rectangular and body.any():
         attached = None
-        if guide is not None:  # thin parts of the unsnapped split: a side they leave from is not snapped
-            first = robust_rectangle(body)[0].astype(np.uint8)
+        fit = _rectangle_fit(body)  # the fit once: unsnapped for the thin parts, then snapped
+        if guide is not None and fit is not None:  # thin parts of the unsnapped split: a side they leave from is not snapped
+            first = fit[2].astype(np.uint8)
             attached = _body_and_pieces((o & (1 - body)) | first, first, radius)[1] > 0
-        rect = robust_rectangle(body, guide, attached)[0].astype(np.uint8)
+        if fit is None:
+            rect = body.astype(bool).astype(np.uint8)
+        elif guide is None or SNAP_PX <= 0:
+            rect = fit[2].astype(np.uint8)
+        else:
+            rect = snap_rectangle(fit, guide, attached).astype(np.uint8)
         o = (o & (1 - body)) | rect  # bumps beyond the rectangle leave with the old body
         obj = o > 0
         body = rect

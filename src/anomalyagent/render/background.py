@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .memo import digest
+from .morph import close_disc
 from .scene import Scene, distinct_object, gray
 from .shading import as_float
 
@@ -33,13 +34,14 @@ def _prep(image: np.ndarray, fg: np.ndarray | None) -> np.ndarray:
 
 
 def _register(src: np.ndarray, dst: np.ndarray, src_fg: np.ndarray | None = None,
-              dst_fg: np.ndarray | None = None, dst_prep: np.ndarray | None = None) -> tuple[float, float, float]:
+              dst_fg: np.ndarray | None = None, dst_prep: np.ndarray | None = None,
+              src_prep: np.ndarray | None = None) -> tuple[float, float, float]:
     """(dx, dy, response): translation that maps ``src``'s background onto ``dst``'s by
     phase correlation. Object pixels are weighted out with a soft (blurred) weight: a
-    constant fill would leave sharp edges that align the objects instead. ``dst_prep``:
-    ``_prep(dst, dst_fg)`` when the caller registers several images onto one."""
+    constant fill would leave sharp edges that align the objects instead. ``dst_prep``,
+    ``src_prep``: ``_prep(dst, dst_fg)``, ``_prep(src, src_fg)`` when the caller has them."""
     target = dst_prep if dst_prep is not None else _prep(dst, dst_fg)
-    (dx, dy), resp = cv2.phaseCorrelate(_prep(src, src_fg), target)
+    (dx, dy), resp = cv2.phaseCorrelate(src_prep if src_prep is not None else _prep(src, src_fg), target)
     return float(dx), float(dy), float(resp)
 
 
@@ -57,10 +59,11 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
     own_fg = scene.foreground if scene.foreground is not None and scene.foreground.shape == (h, w) else None
     own_prep = None
     memo = getattr(scene, "memo", None)
+    shared = getattr(memo, "shared", None)  # results that recur across samples (render/memo.py)
     n = len(scene.normals)
     if memo is not None and len(digests) != 2 + n + len(scene.normal_masks):
-        digests = (digest(image), digest(scene.foreground), *(digest(o) for o in scene.normals),
-                   *(digest(m) for m in scene.normal_masks))
+        digests = (memo.digest_of(image), memo.digest_of(scene.foreground), *(memo.digest_of(o) for o in scene.normals),
+                   *(memo.digest_of(m) for m in scene.normal_masks))
     own_key = (digests[0], digest(own_fg) if own_fg is not scene.foreground else digests[1]) if memo is not None else ()
     for i, other in enumerate(scene.normals):
         if other.shape[:2] != (h, w):
@@ -82,16 +85,22 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
         if not distinct_object(ofg):
             continue
 
+        mask_key = b""
+        if memo is not None:
+            mask_key = digests[2 + n + i] if given is not None and given is scene.normal_masks[i] else digest(ofg)
+
         def register() -> tuple[float, float, float]:
             nonlocal own_prep
             if own_prep is None:  # this image's side of every registration: once
                 own_prep = _prep(image, own_fg)
-            return _register(other, image, ofg, own_fg, dst_prep=own_prep)
+            src_prep = None
+            if shared is not None:  # a normal image is drawn as a donor by many samples: its side once a run
+                src_prep = shared.get_or_make(("prep", other_key, mask_key), lambda: _prep(other, ofg))
+            return _register(other, image, ofg, own_fg, dst_prep=own_prep, src_prep=src_prep)
 
         # The shift depends on the two images and their object masks, not on the hole:
         # one phase correlation per normal image and sample, however many edits it has.
         if memo is not None:
-            mask_key = digests[2 + n + i] if given is not None and given is scene.normal_masks[i] else digest(ofg)
             dx, dy, _ = memo.get_or_make(("register", *own_key, other_key, mask_key), register)
         else:
             dx, dy, _ = register()
@@ -132,6 +141,40 @@ def _offset_ok(hole: np.ndarray, avoid: np.ndarray, dx: int, dy: int, coords=Non
     if ys.min() + dy < 0 or xs.min() + dx < 0 or ys.max() + dy >= h or xs.max() + dx >= w:
         return False
     return float(avoid[ys + dy, xs + dx].mean()) <= 0.02
+
+
+def _offset_test(coords: tuple[np.ndarray, np.ndarray], avoid: np.ndarray):
+    """``ok(dx, dy)``: ``_offset_ok(hole, avoid, dx, dy, coords=coords)``, the same answer, for
+    trying many offsets on one tile: its bounds and flat pixel indices are found once, and
+    the share is a count over a flat gather (the float64 count / n that ``mean`` gives)."""
+    ys, xs = coords
+    h, w = avoid.shape
+    y_lo, y_hi, x_lo, x_hi = int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
+    flat = ys.astype(np.intp) * w + xs
+    cells = np.ascontiguousarray(avoid).ravel()
+    n = flat.size
+
+    def ok(dx: int, dy: int) -> bool:
+        if y_lo + dy < 0 or x_lo + dx < 0 or y_hi + dy >= h or x_hi + dx >= w:
+            return False
+        return np.count_nonzero(cells[flat + (dy * w + dx)]) / n <= 0.02
+
+    return ok
+
+
+def _square_distance(window: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """(h, w) ``((window - ref) ** 2).sum(axis=2)`` for (h, w, c) ``window`` and (c,) ``ref``,
+    with its bits (the channels' squares added in the same order), channel plane by plane:
+    numpy's broadcast over c = 3 and its reduction over that axis cost ten times this."""
+    out = None
+    for c in range(window.shape[2]):
+        d = window[:, :, c] - ref[c]
+        d *= d
+        if out is None:
+            out = d
+        else:
+            out += d
+    return out
 
 
 def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
@@ -180,29 +223,16 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
     templ = np.ascontiguousarray(img_s[sy0:sy0 + sth, sx0:sx0 + stw])
     if templ.shape[0] >= img_s.shape[0] or templ.shape[1] >= img_s.shape[1] or ring_s.sum() < 4:
         return None
-    m = np.repeat(ring_s[:, :, None], templ.shape[2], axis=2).astype(np.float32) if templ.shape[2] > 1 else ring_s.astype(np.float32)
-    src = np.ascontiguousarray(img_s if img_s.shape[2] > 1 else img_s[:, :, 0])
-    tpl = templ if templ.shape[2] > 1 else templ[:, :, 0]
-    ssd = cv2.matchTemplate(src, tpl, cv2.TM_SQDIFF, mask=m) / max(1.0, float(ring_s.sum()) * templ.shape[2])
-    # Mean colour of what the hole would receive from each offset vs the ring's mean, and
-    # how much of the object/part it would carry: box means over the hole's bounding box
-    # (an integral-image blur, not a masked correlation per channel: a few times faster).
     hy, hx = np.flatnonzero(hole_s.any(axis=1)), np.flatnonzero(hole_s.any(axis=0))
     if len(hy) == 0:
         return None
     by0, by1, bx0, bx1 = int(hy[0]), int(hy[-1]) + 1, int(hx[0]), int(hx[-1]) + 1
     kh, kw = by1 - by0, bx1 - bx0
-    ring_mean = templ[ring_s.astype(bool)].mean(axis=0)
-    oh, ow = ssd.shape
-    means = cv2.blur(img_s, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
-    means = means[:, :, None] if means.ndim == 2 else means
-    window = means[by0:by0 + oh, bx0:bx0 + ow]
-    if window.shape[:2] != ssd.shape:
-        return None
-    diff = ((window - ring_mean) ** 2).sum(axis=2)
-    score = ssd + 0.5 * diff
+    oh, ow = img_s.shape[0] - templ.shape[0] + 1, img_s.shape[1] - templ.shape[1] + 1  # matchTemplate's result
     # Forbidden offsets: the copied area would overlap the hole, the part, or the object.
-    bad = np.zeros(score.shape, bool)
+    # Found first: when every offset is forbidden (a whole object's hole on a small frame,
+    # most large holes) the answer is None whatever the match, which is then not computed.
+    bad = np.zeros((oh, ow), bool)
     near = max(2, int(round(0.6 * span * scale)))
     oy, ox = sy0, sx0
     bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
@@ -210,6 +240,23 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
         av = cv2.resize(avoid.astype(np.float32), (img_s.shape[1], img_s.shape[0]), interpolation=cv2.INTER_AREA) if scale < 1 else avoid.astype(np.float32)
         share = cv2.blur(av, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[by0:by0 + oh, bx0:bx0 + ow]
         bad |= share > 0.02
+    if bad.all():
+        return None
+    m = np.repeat(ring_s[:, :, None], templ.shape[2], axis=2).astype(np.float32) if templ.shape[2] > 1 else ring_s.astype(np.float32)
+    src = np.ascontiguousarray(img_s if img_s.shape[2] > 1 else img_s[:, :, 0])
+    tpl = templ if templ.shape[2] > 1 else templ[:, :, 0]
+    ssd = cv2.matchTemplate(src, tpl, cv2.TM_SQDIFF, mask=m) / max(1.0, float(ring_s.sum()) * templ.shape[2])
+    # Mean colour of what the hole would receive from each offset vs the ring's mean, and
+    # how much of the object/part it would carry: box means over the hole's bounding box
+    # (an integral-image blur, not a masked correlation per channel: a few times faster).
+    ring_mean = templ[ring_s.astype(bool)].mean(axis=0)
+    means = cv2.blur(img_s, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    means = means[:, :, None] if means.ndim == 2 else means
+    window = means[by0:by0 + oh, bx0:bx0 + ow]
+    if window.shape[:2] != ssd.shape:
+        return None
+    diff = _square_distance(window, ring_mean)
+    score = ssd + 0.5 * diff
     score = np.where(bad | ~np.isfinite(score), np.inf, score)
     if not np.isfinite(score).any():
         return None
@@ -254,7 +301,9 @@ def background_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, r
         return _make_plate(image, hole, scene, rng, avoid)
     # Same image, hole, avoid and scene: same plate (a part moved as a whole leaves the same
     # hole in every refined edit of a sample). Inpainted plates draw noise: never stored.
-    digests = (digest(image), digest(fg), *(digest(n) for n in scene.normals), *(digest(m) for m in scene.normal_masks))
+    # (the scene's arrays are the same objects in every edit of a sample: hashed once, digest_of)
+    digests = (memo.digest_of(image), memo.digest_of(fg), *(memo.digest_of(n) for n in scene.normals),
+               *(memo.digest_of(m) for m in scene.normal_masks))
     key = ("plate", digest(hole), digest(avoid), *digests)
     hit = memo.get(key)
     if hit is not None:
@@ -310,7 +359,6 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     if np.count_nonzero(keep_full) < 16:
         return plate
     ksize = max(3, int(0.08 * min(h, w)) | 1)
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ksize, ksize))
     ys, xs = np.nonzero(hole)
     # OpenCV's float Gaussian kernel: ksize = round(sigma * 8 + 1) | 1, radius ksize // 2.
     margin = (round(sigma * 8 + 1) | 1) // 2 + 2 * (ksize // 2) + 2
@@ -331,8 +379,9 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
 
     # Compare the bright envelope (a closing wider than the board's holes and tracks), so
     # how many dark features a neighbourhood holds does not read as lighting.
-    fe = as_float(cv2.morphologyEx(np.ascontiguousarray(img_c), cv2.MORPH_CLOSE, k))
-    pe = as_float(cv2.morphologyEx(np.ascontiguousarray(plate_c), cv2.MORPH_CLOSE, k))
+    # (a closing by a disc of ksize px: render/morph.py's union of rectangles, same values)
+    fe = as_float(close_disc(np.ascontiguousarray(img_c), ksize))
+    pe = as_float(close_disc(np.ascontiguousarray(plate_c), ksize))
     ratio = (smooth(fe, keep) + 4.0) / (smooth(pe, inside) + 4.0)
     gain = np.clip(cv2.resize(ratio, (bw, bh), interpolation=cv2.INTER_LINEAR).reshape(bh, bw, -1), 0.75, 1.33)
     p = as_float(plate_c)
@@ -361,8 +410,13 @@ def lattice_offsets(image: np.ndarray, avoid: np.ndarray, limit: int = 24) -> li
         return []
     g = np.ascontiguousarray((g - float((g * keep).sum() / keep.sum())) * keep, np.float32)
 
-    def autocorr(a: np.ndarray) -> np.ndarray:  # float32 OpenCV DFT: ~3x numpy's float64 FFT
-        f = cv2.dft(a, flags=cv2.DFT_COMPLEX_OUTPUT)
+    def autocorr(a: np.ndarray) -> np.ndarray:
+        # float32 OpenCV DFT in its packed real format (CCS): 5x the full complex spectrum
+        # (which was ~3x numpy's float64 FFT). Not the same bits: the autocorrelation is
+        # symmetric (v and -v peak equally) and float noise ordered such pairs, so in 64 of
+        # 600 real scenes a pair's order flipped; the set of offsets stayed the same, and 600
+        # of 600 structural renders on 40 transistor images kept their bytes (docs/benchmarks.md).
+        f = cv2.dft(a)
         return cv2.idft(cv2.mulSpectrums(f, f, 0, conjB=True), flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
 
     ac, overlap = autocorr(g), autocorr(np.ascontiguousarray(keep, np.float32))
@@ -401,7 +455,8 @@ def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.
     for key in np.unique(tile_of):
         sel = tile_of == key
         ty, tx = ys[sel], xs[sel]
-        off = next((o for o in ordered if _offset_ok(hole, blocked, *o, coords=(ty, tx))), None)
+        fits = _offset_test((ty, tx), blocked)
+        off = next((o for o in ordered if fits(*o)), None)
         if off is None:
             return None
         current[ty, tx] = image[ty + off[1], tx + off[0]]
@@ -441,7 +496,8 @@ def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> 
         # Reuse an offset that already worked when it fits this tile too: a periodic
         # board then continues in phase across tiles instead of a patchwork. (The tile's
         # source lies inside the frame, so a plain copy is what _shifted would give.)
-        reuse = next((o for o in offsets if _offset_ok(sel, blocked, *o, coords=at)), None)
+        fits = _offset_test(at, blocked)
+        reuse = next((o for o in offsets if fits(*o)), None)
         if reuse is not None:
             current[at] = current[at[0] + reuse[1], at[1] + reuse[0]]
             continue

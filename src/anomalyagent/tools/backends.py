@@ -15,6 +15,7 @@ are counted by the ToolBox).
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import numpy as np
@@ -24,6 +25,7 @@ from ..knowledge.entry import KnowledgeEntry
 from ..planning import sample_spec
 from ..records import DefectSpec
 from ..registry import Registry
+from .base import edit_change
 
 Planner = Callable[[KnowledgeEntry, np.ndarray, np.ndarray, np.random.Generator], DefectSpec]
 Judge = Callable[[Any], Any]  # EpisodeState -> critic.Judgement
@@ -55,6 +57,10 @@ class CriticJudge:
 
         self.critic = CRITICS.get(critic)
         self.learned = bool(learned)
+        # a critic that takes the edit's change mask (the measured one) shares MG's (tools.base.edit_change)
+        # and keeps what depends on the image alone in the sample's memo
+        accepts = inspect.signature(self.critic).parameters
+        self.shares_change, self.takes_memo = "changed" in accepts, "memo" in accepts
         # ``calibration``: the critic's thresholds (critic.calibration.resolve_calibration: a
         # Calibration, "default", "without:<category>" or a .json file), resolved once here.
         self.calibration = resolve_calibration(calibration)
@@ -63,9 +69,12 @@ class CriticJudge:
         # With a product model: its normal-appearance model, and the mask of the part the
         # plan names (None when the plan names none, or the model has no such part).
         product = getattr(state, "product", None)
+        shared = {"changed": edit_change(state)} if self.shares_change else {}
+        if self.takes_memo and getattr(state, "memo", None) is not None:
+            shared["memo"] = state.memo
         return self.critic(state.image, state.edited, None, spec=state.spec, entry=state.entry, kind=state.kind,
                            foreground=state.foreground, learned=self.learned, product=product, part=named_part(state),
-                           calibration=self.calibration)
+                           calibration=self.calibration, **shared)
 
 
 def named_part(state: Any) -> np.ndarray | None:

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from ..change import iou, solid
+from ..change import change_mask, iou, solid
 from ..knowledge import KnowledgeBase
 from ..planning import instruction
 from ..records import BLEND_MODES, COLOR_RELATIONS, Observation
 from .backends import MASKERS, PLANNERS, create_judge
-from .base import CallError, EpisodeState, Tool
+from .base import CallError, EpisodeState, Tool, edit_change
 from .editors import EDITORS, scene_from_state, spec_from_call
 
 _NAME = {"type": "string", "description": "object category, e.g. 'hazelnut'; defaults to the task's"}
@@ -211,8 +211,10 @@ class MaskGeneration(Tool):
         if state.mask is not None:
             raise CallError("MG was already called; give the final answer.")
         start = time.perf_counter()
-        hint = state.spec.center if state.spec else None
-        mask = self.segment(state.image, state.edited, hint)
+        if self.segment is change_mask:  # the change QE's critic already segmented (edit_change)
+            mask = edit_change(state)
+        else:
+            mask = self.segment(state.image, state.edited, state.spec.center if state.spec else None)
         from ..critic.judge import moves_material
 
         if moves_material(state.spec):  # a moved part's mask covers its old and new place whole
