@@ -175,3 +175,13 @@ def test_a_failing_sample_and_a_failing_row_do_not_stop_the_run(category: Path, 
 def test_unknown_category_is_a_clear_error(category: Path, tmp_path: Path):
     with pytest.raises(ValueError, match="no category 'nut' \\(has tile\\)"):
         run_bench(_config(category.parent, tmp_path / "c", category="nut"))
+
+
+def test_head_prior_is_part_of_a_rows_identity(category: Path, tmp_path: Path):
+    """The default trains with the head prior and says so in each row's params; PyTorch's
+    init (--head-prior 0) leaves it out, so rows stored before the option still match."""
+    default = _config(category, tmp_path / "a").row_params("zero-shot", None)
+    old = _config(category, tmp_path / "b", overrides={"head_prior": 0.0}).row_params("zero-shot", None)
+    assert default["train"]["head_prior"] == pytest.approx(0.01)
+    assert "head_prior" not in old["train"]
+    assert {k: v for k, v in default["train"].items() if k != "head_prior"} == old["train"]
