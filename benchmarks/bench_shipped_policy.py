@@ -130,15 +130,16 @@ def synthetic(make, tools) -> dict:
             "first_edit_on_foreground": f"{sum(first_on)}/{len(first_on)}"}
 
 
-def merge(out: str, parts: list[str]) -> None:
-    """One results file from runs of the same images side by side (each part's command kept)."""
+def merge(out: str, parts: list[str], same: tuple[str, ...] = ("held_out_images",)) -> None:
+    """One results file from runs side by side that share the settings ``same`` (each
+    part's command kept; bench_shipped_synthesize.py merges its parts with this too)."""
     loaded = [json.loads(Path(p).read_text()) for p in parts]
-    if len({d["held_out_images"] for d in loaded}) != 1:
-        raise SystemExit("the parts ran on different numbers of held-out images")
+    if len({json.dumps([d[k] for k in same]) for d in loaded}) != 1:
+        raise SystemExit(f"the parts ran with different {', '.join(same)}")
     Path(out).write_text(json.dumps({
         "command": [d["command"] for d in loaded], "date": max(d["date"] for d in loaded),
         "commit": sorted({d["commit"] for d in loaded}), "machine": loaded[0]["machine"],
-        "held_out_images": loaded[0]["held_out_images"],
+        **{k: loaded[0][k] for k in same},
         "policies": {k: v for d in loaded for k, v in d["policies"].items()}}, indent=1, sort_keys=True))
 
 

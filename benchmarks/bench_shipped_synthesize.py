@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from anomalyagent.train.prompts import defect_types
+from bench_shipped_policy import merge  # run from benchmarks/, as bench_training_reeval imports bench_training
 
 
 def run(data: str, category: str, defects: list[str], n: int, seed: int, out: Path, policy: str) -> dict:
@@ -55,18 +56,6 @@ def run(data: str, category: str, defects: list[str], n: int, seed: int, out: Pa
             "seconds": round(seconds, 1)}
 
 
-def merge(out: str, parts: list[str]) -> None:
-    """One results file from runs of the same settings one after another (each part's command kept)."""
-    loaded = [json.loads(Path(p).read_text()) for p in parts]
-    if len({(d["category"], tuple(d["defects"])) for d in loaded}) != 1:
-        raise SystemExit("the parts ran on different categories or defect types")
-    Path(out).write_text(json.dumps({
-        "command": [d["command"] for d in loaded], "date": max(d["date"] for d in loaded),
-        "commit": sorted({d["commit"] for d in loaded}), "machine": loaded[0]["machine"],
-        "category": loaded[0]["category"], "defects": loaded[0]["defects"],
-        "policies": {k: v for d in loaded for k, v in d["policies"].items()}}, indent=1, sort_keys=True))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", help="MVTec-layout root (required unless --merge)")
@@ -79,7 +68,7 @@ def main() -> None:
     ap.add_argument("policies", nargs="*", help="'rule' or NAME=PATH of a policy.safetensors")
     args = ap.parse_args()
     if args.merge:
-        return merge(args.out, args.merge)
+        return merge(args.out, args.merge, same=("category", "defects"))
     if not args.data or not args.policies:
         ap.error("--data and at least one policy are required (unless --merge)")
     defects = defect_types(Path(args.data) / args.category)
