@@ -185,3 +185,11 @@ def test_head_prior_is_part_of_a_rows_identity(category: Path, tmp_path: Path):
     assert default["train"]["head_prior"] == pytest.approx(0.01)
     assert "head_prior" not in old["train"]
     assert {k: v for k, v in default["train"].items() if k != "head_prior"} == old["train"]
+
+
+def test_input_norm_is_part_of_a_rows_identity_only_when_set(category: Path, tmp_path: Path):
+    """--input-norm image makes new rows; the default leaves the key out, so stored rows match."""
+    default = _config(category, tmp_path / "a").row_params("zero-shot", None)
+    norm = _config(category, tmp_path / "b", overrides={"input_norm": "image"}).row_params("zero-shot", None)
+    assert "input_norm" not in default["train"] and norm["train"]["input_norm"] == "image"
+    assert {k: v for k, v in norm["train"].items() if k != "input_norm"} == default["train"]

@@ -20,6 +20,31 @@ def test_unet_shapes_and_widths():
         net(torch.rand(1, 3, 40, 40))
 
 
+def test_standardized_unet_ignores_each_images_exposure():
+    """input_norm "image": an image and the same image at another gain and offset (a tile
+    photographed brighter) give the same logits; the paper's U-Net does not."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 32, 32) * 0.3 + 0.2
+    x2 = x.clone()
+    x2[1] = x2[1] * 1.8 + 0.1  # one image of the batch brighter and more contrasted
+    for standardize in (True, False):
+        net = DiscriminativeUNet(base_width=2, standardize=standardize).eval()
+        with torch.no_grad():
+            same = torch.allclose(net(x), net(x2), atol=1e-4)
+        assert same is standardize
+    flat = DiscriminativeUNet(base_width=2, standardize=True).eval()(torch.full((1, 3, 32, 32), 0.5))
+    assert torch.isfinite(flat).all()
+
+
+def test_input_norm_reaches_the_trained_unet():
+    normals, anomalies, masks = _data()
+    cfg = TrainConfig(image_size=32, base_width=2, epochs=1, samples_per_epoch=4, batch_size=4, threads=1,
+                      input_norm="image")
+    assert train_detector(normals, anomalies, masks, cfg, progress=False).model.standardize
+    cfg = TrainConfig(image_size=32, base_width=2, epochs=1, samples_per_epoch=4, batch_size=4, threads=1)
+    assert not train_detector(normals, anomalies, masks, cfg, progress=False).model.standardize
+
+
 def test_focal_loss_reduces_to_cross_entropy_at_gamma_zero():
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 2, 8, 8, generator=g)
@@ -67,6 +92,10 @@ def test_config_checks():
         TrainConfig(image_size=100)
     with pytest.raises(ValueError, match="even"):
         TrainConfig(batch_size=3)
+    with pytest.raises(ValueError, match="input_norm 'batch' must be one of none, image"):
+        TrainConfig(input_norm="batch")
+    with pytest.raises(ValueError, match="for the unet detector"):
+        TrainConfig(input_norm="image", detector="effnet")
 
 
 def test_head_prior_starts_every_pixel_at_the_prior():

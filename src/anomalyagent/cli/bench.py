@@ -47,6 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--head-prior", type=float, default=None,
                    help="start the detector's head at this anomaly probability (focal-loss prior init; default 0.01; "
                         "0: PyTorch's init, the protocol of the rows stored before stop 18)")
+    p.add_argument("--input-norm", default=None, choices=["none", "image"],
+                   help="U-Net input: none (default, the paper's) or image (each image standardised to mean 0, std 1; "
+                        "for sets whose exposure differs per image, e.g. magnetic_tile; see docs/evaluation.md)")
     p.add_argument("--setting", default="zero-shot", choices=["zero-shot", "few-shot"],
                    help="zero-shot (default): the agent uses no measurement of the evaluated category's anomalies "
                    "(knowledge-base text and numbers only, see --base-priors); few-shot: its priors may be measured on the reserved "
@@ -90,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
             base_priors=args.base_priors, prior_strength=args.prior_strength,
             **({"bank_share": args.bank_share} if args.bank_share is not None else {}),
             overrides={k: v for k, v in (("epochs", args.epochs), ("samples_per_epoch", args.samples_per_epoch),
-                                         ("head_prior", args.head_prior)) if v is not None},
+                                         ("head_prior", args.head_prior), ("input_norm", args.input_norm))
+                       if v is not None},
         )
         rows = run_bench(config)
     except (DataError, ValueError, KeyError, RuntimeError) as exc:  # bad input or settings: one line, no traceback

@@ -121,6 +121,8 @@ class BenchConfig:
         train = dataclasses.asdict(self.train_config())
         if not train.get("head_prior"):  # PyTorch's init (--head-prior 0): rows stored before the option match
             train.pop("head_prior", None)
+        if train.get("input_norm") == "none":  # the default: rows stored before the option match
+            train.pop("input_norm")
         return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test, **extra,
                 "train": train, "setting": setting, "knowledge": knowledge,
                 "base_priors": self.base_priors if setting not in (ANY_SETTING, RESERVED) else None,

@@ -32,6 +32,9 @@ from .losses import focal_loss
 log = logging.getLogger(__name__)
 
 
+INPUT_NORMS = ("none", "image")
+
+
 @dataclass
 class TrainConfig:
     """Detector budget and size. Defaults are the CPU preset's (see ``bench.PRESETS``)."""
@@ -58,6 +61,9 @@ class TrainConfig:
     # them train (final toy loss <= 0.0002); on real data every seed 2 then trains too
     # (docs/benchmarks.md, "The detector's seed 2 never trains"). Default since stop 18.
     head_prior: float = 0.01
+    # U-Net input: "none" (the paper's, [0, 1] as loaded) or "image" (each image standardised
+    # to mean 0, std 1; unet.py says why and what it measured). Not for effnet.
+    input_norm: str = "none"
 
     def __post_init__(self) -> None:
         if self.image_size % 32:
@@ -68,6 +74,10 @@ class TrainConfig:
             raise ValueError("need epochs >= 1 and samples_per_epoch >= batch_size")
         if self.detector not in DETECTORS:
             raise ValueError(f"detector {self.detector!r} must be one of {', '.join(DETECTORS.names())}")
+        if self.input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm {self.input_norm!r} must be one of {', '.join(INPUT_NORMS)}")
+        if self.input_norm != "none" and self.detector != "unet":
+            raise ValueError(f"input_norm {self.input_norm!r} is for the unet detector; {self.detector} normalises its own input")
         if not (0.0 <= self.head_prior < 1.0):
             raise ValueError(f"head_prior {self.head_prior} must be in [0, 1)")
 
@@ -141,7 +151,7 @@ def train_detector(
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = DETECTORS.create(config.detector, base_width=config.base_width)
+            model = DETECTORS.create(config.detector, base_width=config.base_width, input_norm=config.input_norm)
             if config.head_prior > 0:
                 set_head_prior(model, config.head_prior)
         groups = model.optimizer_groups(config.lr) if hasattr(model, "optimizer_groups") else model.parameters()
