@@ -292,7 +292,7 @@ def poisson_clone(dst: np.ndarray, src: np.ndarray, region: np.ndarray, mixed: b
     solved = clone_rect(dst[y0:y1, x0:x1], src[y0:y1, x0:x1], sub, mixed)
     # Outside the region the destination is kept exactly.
     out = dst.copy()
-    np.copyto(out[y0:y1, x0:x1], solved, where=sub[:, :, None] if dst.ndim == 3 else sub)
+    cv2.copyTo(solved, sub.view(np.uint8), out[y0:y1, x0:x1])  # in place, on the view
     return out, ""
 
 
@@ -330,11 +330,11 @@ def _restore_colour(blended: np.ndarray, layer: np.ndarray, part: np.ndarray, re
     diff = cv2.subtract(layer[py0:py1, px0:px1], blended[py0:py1, px0:px1], dtype=cv2.CV_32F)
     shift = _pyramid_blur(diff, sig)[ry0 - py0:ry1 - py0, rx0 - px0:rx1 - px0]
     if shift.ndim == 3:
-        wgt = wgt[:, :, None]
-    mixed = blended[ry0:ry1, rx0:rx1].astype(np.float32)
-    mixed += wgt * shift
+        wgt = cv2.merge([wgt] * shift.shape[2])
     out = blended.copy()
-    out[ry0:ry1, rx0:rx1] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    # blended + wgt x shift, rounded half to even and saturated (OpenCV's cast, as np.rint + clip)
+    out[ry0:ry1, rx0:rx1] = cv2.add(cv2.multiply(shift, wgt), blended[ry0:ry1, rx0:rx1], dtype=cv2.CV_8U) \
+        .reshape(shift.shape)
     return out
 
 

@@ -67,21 +67,23 @@ def guidance_mask(region: np.ndarray) -> np.ndarray:
 
 
 def _forward(a: np.ndarray, axis: int) -> np.ndarray:
-    """Forward difference along ``axis`` (0 or 1), one element shorter: the last one
-    (OpenCV's reflected border) only feeds the rectangle's border, where f is fixed."""
-    return a[1:] - a[:-1] if axis == 0 else a[:, 1:] - a[:, :-1]
+    """Forward difference of a (c, h, w) array along ``axis`` (1: rows, 2: columns), one
+    element shorter: the last one (OpenCV's reflected border) only feeds the
+    rectangle's border, where f is fixed."""
+    return a[:, 1:] - a[:, :-1] if axis == 1 else a[:, :, 1:] - a[:, :, :-1]
 
 
 def solve_dirichlet(rhs: np.ndarray) -> np.ndarray:
-    """u with Laplacian(u) = ``rhs`` on an (n, m[, c]) grid and u = 0 just outside it
-    (5-point Laplacian, unit spacing), by the type-I sine transform; float32 like rhs."""
-    n, m = rhs.shape[:2]
-    t = fft.dstn(rhs, type=1, axes=(0, 1), workers=1, overwrite_x=True)
+    """u with Laplacian(u) = ``rhs`` on each (n, m) plane of a (c, n, m) array and u = 0
+    just outside it (5-point Laplacian, unit spacing), by the type-I sine transform;
+    float32 like rhs. Channels first: the transforms then run over contiguous rows
+    (measured 1.5 times faster than over an (n, m, c) array)."""
+    n, m = rhs.shape[1:]
+    t = fft.dstn(rhs, type=1, axes=(1, 2), workers=1, overwrite_x=True)
     ey = (2.0 * np.cos(np.pi * np.arange(1, n + 1) / (n + 1)) - 2.0).astype(np.float32)
     ex = (2.0 * np.cos(np.pi * np.arange(1, m + 1) / (m + 1)) - 2.0).astype(np.float32)
-    denom = ey[:, None] + ex[None, :]
-    t /= denom[:, :, None] if t.ndim == 3 else denom
-    return fft.idstn(t, type=1, axes=(0, 1), workers=1, overwrite_x=True)
+    t /= ey[:, None] + ex[None, :]
+    return fft.idstn(t, type=1, axes=(1, 2), workers=1, overwrite_x=True)
 
 
 def clone_rect(dst: np.ndarray, src: np.ndarray, region: np.ndarray, mixed: bool = False) -> np.ndarray:
@@ -93,26 +95,30 @@ def clone_rect(dst: np.ndarray, src: np.ndarray, region: np.ndarray, mixed: bool
     the fixed border out). ``mixed``: MIXED_CLONE's gradient choice instead of
     NORMAL_CLONE's.
     """
-    e = cv2.subtract(src, dst, dtype=cv2.CV_32F)  # S - D
-    e = e.reshape(dst.shape)
-    mask = guidance_mask(region)
-    mask = mask[:, :, None] if e.ndim == 3 else mask
-    gx, gy = _forward(e, 1), _forward(e, 0)  # grad (S - D): (h, w - 1) and (h - 1, w)
+    planes = (dst.shape[2],) if dst.ndim == 3 else (1,)
+    work = cv2.subtract(src, dst, dtype=cv2.CV_32F).reshape(dst.shape[:2] + planes)  # S - D, (h, w, c)
+    e = np.ascontiguousarray(work.transpose(2, 0, 1))  # (c, h, w)
+    mask = guidance_mask(region)[None]
+    gx, gy = _forward(e, 2), _forward(e, 1)  # grad (S - D): (c, h, w - 1) and (c, h - 1, w)
     if mixed:  # OpenCV's test: the source's gradient where |Sx - Sy| > |Dx - Dy|
-        d = dst.astype(np.float32)
-        dx, dy = _forward(d, 1), _forward(d, 0)
+        d = np.ascontiguousarray(dst.reshape(dst.shape[:2] + planes).transpose(2, 0, 1), dtype=np.float32)
+        dx, dy = _forward(d, 2), _forward(d, 1)
         # Both components are needed at one pixel: compare on the common (h - 1, w - 1) part;
         # the last row / column only feed the border (x) or are not read (y).
         use = np.zeros(e.shape, np.float32)
-        use[:-1, :-1] = np.abs((gx[:-1] + dx[:-1]) - (gy[:, :-1] + dy[:, :-1])) > np.abs(dx[:-1] - dy[:, :-1])
+        use[:, :-1, :-1] = np.abs((gx[:, :-1] + dx[:, :-1]) - (gy[:, :, :-1] + dy[:, :, :-1])) > \
+            np.abs(dx[:, :-1] - dy[:, :, :-1])
         mask = mask * use
-    gx *= mask[:, :-1]
-    gy *= mask[:-1]
-    rhs = gx[1:-1, 1:] - gx[1:-1, :-1]
-    rhs += gy[1:, 1:-1]
-    rhs -= gy[:-1, 1:-1]
-    u = solve_dirichlet(rhs)
-    u += dst[1:-1, 1:-1]
+    gx *= mask[:, :, :-1]
+    gy *= mask[:, :-1]
+    rhs = np.subtract(gx[:, 1:-1, 1:], gx[:, 1:-1, :-1], out=e[:, 1:-1, 1:-1])  # e is spent: reuse it
+    rhs += gy[:, 1:, 1:-1]
+    rhs -= gy[:, :-1, 1:-1]
+    u = solve_dirichlet(np.ascontiguousarray(rhs))
+    # f = D + u, truncated to uint8 as OpenCV's solver does; ``work`` is spent too.
+    u = cv2.merge(list(u)).reshape(u.shape[1:] + planes)  # back to (h - 2, w - 2, c), contiguous
+    f = np.add(u, dst[1:-1, 1:-1].reshape(u.shape), out=work[1:-1, 1:-1])
+    np.clip(f, 0, 255, out=f)
     out = dst.copy()
-    out[1:-1, 1:-1] = np.clip(u, 0, 255).astype(np.uint8)  # truncated, as OpenCV's solver does
+    out[1:-1, 1:-1] = f.reshape(out[1:-1, 1:-1].shape)
     return out
