@@ -60,10 +60,12 @@ def fast_span(a0: int, a1: int, size: int) -> tuple[int, int]:
 
 
 def guidance_mask(region: np.ndarray) -> np.ndarray:
-    """(h, w) float32 M': ``region`` ((h, w) bool, cropped to its rectangle) eroded
-    ERODE_STEPS times by a 3 x 3 square, the outside of the rectangle counting as 0."""
-    return cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=ERODE_STEPS,
-                     borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(np.float32)
+    """M': ``region`` ((h, w) bool, cropped to its rectangle) eroded
+    ERODE_STEPS times by a 3 x 3 square, the outside of the rectangle counting as 0; (h, w)
+    uint8 0/1."""
+    side = 2 * ERODE_STEPS + 1  # n 3 x 3 erosions = one (2n + 1) square erosion
+    return cv2.erode(region.astype(np.uint8), np.ones((side, side), np.uint8),
+                     borderType=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def _forward(a: np.ndarray, axis: int) -> np.ndarray:
@@ -97,28 +99,39 @@ def clone_rect(dst: np.ndarray, src: np.ndarray, region: np.ndarray, mixed: bool
     """
     planes = (dst.shape[2],) if dst.ndim == 3 else (1,)
     work = cv2.subtract(src, dst, dtype=cv2.CV_32F).reshape(dst.shape[:2] + planes)  # S - D, (h, w, c)
-    e = np.ascontiguousarray(work.transpose(2, 0, 1))  # (c, h, w)
-    mask = guidance_mask(region)[None]
-    gx, gy = _forward(e, 2), _forward(e, 1)  # grad (S - D): (c, h, w - 1) and (c, h - 1, w)
-    if mixed:  # OpenCV's test: the source's gradient where |Sx - Sy| > |Dx - Dy|
-        d = np.ascontiguousarray(dst.reshape(dst.shape[:2] + planes).transpose(2, 0, 1), dtype=np.float32)
-        dx, dy = _forward(d, 2), _forward(d, 1)
-        # Both components are needed at one pixel: compare on the common (h - 1, w - 1) part;
-        # the last row / column only feed the border (x) or are not read (y).
-        use = np.zeros(e.shape, np.float32)
-        use[:, :-1, :-1] = np.abs((gx[:, :-1] + dx[:, :-1]) - (gy[:, :, :-1] + dy[:, :, :-1])) > \
-            np.abs(dx[:, :-1] - dy[:, :, :-1])
-        mask = mask * use
-    gx *= mask[:, :, :-1]
-    gy *= mask[:, :-1]
-    rhs = np.subtract(gx[:, 1:-1, 1:], gx[:, 1:-1, :-1], out=e[:, 1:-1, 1:-1])  # e is spent: reuse it
-    rhs += gy[:, 1:, 1:-1]
-    rhs -= gy[:, :-1, 1:-1]
+    mask = guidance_mask(region)
+    rhs = _divergence(work, mask, dst.reshape(work.shape) if mixed else None)
     u = solve_dirichlet(np.ascontiguousarray(rhs))
-    # f = D + u, truncated to uint8 as OpenCV's solver does; ``work`` is spent too.
+    # f = D + u, truncated to uint8 as OpenCV's solver does; ``work`` is spent: reuse it.
     u = cv2.merge(list(u)).reshape(u.shape[1:] + planes)  # back to (h - 2, w - 2, c), contiguous
     f = np.add(u, dst[1:-1, 1:-1].reshape(u.shape), out=work[1:-1, 1:-1])
     np.clip(f, 0, 255, out=f)
     out = dst.copy()
     out[1:-1, 1:-1] = f.reshape(out[1:-1, 1:-1].shape)
     return out
+
+
+def _divergence(e: np.ndarray, mask: np.ndarray, dst: np.ndarray | None = None) -> np.ndarray:
+    """div(M' grad E) at the rectangle's interior pixels, (c, h - 2, w - 2) float32, for
+    E = S - D ((h, w, c) float32) and M' ((h, w) uint8 0/1): forward-difference
+    gradients masked at their first pixel (OpenCV's arrayProduct), backward-difference
+    divergence. With ``dst`` ((h, w, c) uint8, MIXED_CLONE) a gradient is also masked,
+    per channel, unless OpenCV's test |Sx - Sy| > |Dx - Dy| picks the source's."""
+    e = np.ascontiguousarray(e.transpose(2, 0, 1))  # (c, h, w): contiguous rows for numpy and the transform
+    gx, gy = _forward(e, 2), _forward(e, 1)  # grad (S - D): (c, h, w - 1) and (c, h - 1, w)
+    m = mask[None].astype(np.float32)
+    if dst is not None:
+        d = np.ascontiguousarray(dst.transpose(2, 0, 1), dtype=np.float32)
+        dx, dy = _forward(d, 2), _forward(d, 1)
+        # Both components are needed at one pixel: compare on the common (h - 1, w - 1) part;
+        # the last row / column only feed the border (x) or are not read (y).
+        use = np.zeros(e.shape, np.float32)
+        use[:, :-1, :-1] = np.abs((gx[:, :-1] + dx[:, :-1]) - (gy[:, :, :-1] + dy[:, :, :-1])) > \
+            np.abs(dx[:, :-1] - dy[:, :, :-1])
+        m = m * use
+    gx *= m[:, :, :-1]
+    gy *= m[:, :-1]
+    rhs = np.subtract(gx[:, 1:-1, 1:], gx[:, 1:-1, :-1], out=e[:, 1:-1, 1:-1])  # e is spent: reuse it
+    rhs += gy[:, 1:, 1:-1]
+    rhs -= gy[:, :-1, 1:-1]
+    return rhs
