@@ -274,13 +274,12 @@ def poisson_clone(dst: np.ndarray, src: np.ndarray, region: np.ndarray, mixed: b
     note says so (empty note = Poisson was applied).
     """
     h, w = dst.shape[:2]
-    reg = region.copy()
     m = CLONE_MARGIN
-    reg[:m], reg[-m:], reg[:, :m], reg[:, -m:] = False, False, False, False
-    if h < 4 * m + 3 or w < 4 * m + 3 or reg.sum() < 9:
+    inner = region[m:h - m, m:w - m]
+    if h < 4 * m + 3 or w < 4 * m + 3 or np.count_nonzero(inner) < 9:
         note = "poisson: region too close to the image border or too small; feathered instead"
         return _feather_paste(dst, src, region), note
-    rows, cols = np.flatnonzero(reg.any(axis=1)), np.flatnonzero(reg.any(axis=0))
+    rows, cols = np.flatnonzero(inner.any(axis=1)) + m, np.flatnonzero(inner.any(axis=0)) + m
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     if y1 - y0 < 3 or x1 - x0 < 3:
         return _feather_paste(dst, src, region), "poisson: region thinner than 3 px; feathered instead"
@@ -288,7 +287,10 @@ def poisson_clone(dst: np.ndarray, src: np.ndarray, region: np.ndarray, mixed: b
     # (poisson.fast_span); its border stays fixed to ``dst``, a little further out.
     y0, y1 = fast_span(y0, y1, h)
     x0, x1 = fast_span(x0, x1, w)
-    sub = reg[y0:y1, x0:x1]
+    sub = region[y0:y1, x0:x1].copy()
+    # pixels within the margin of the image border are not in the region
+    sub[:max(0, m - y0)], sub[max(0, h - m - y0):], sub[:, :max(0, m - x0)], sub[:, max(0, w - m - x0):] = \
+        False, False, False, False
     solved = clone_rect(dst[y0:y1, x0:x1], src[y0:y1, x0:x1], sub, mixed)
     # Outside the region the destination is kept exactly.
     out = dst.copy()
@@ -378,21 +380,21 @@ def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend:
     surroundings fell from 16 grey levels in its source to 9 (hard: 13).
     """
     h, w = image.shape[:2]
+    note = ""
+    if blend == "poisson":
+        hard = np.asarray(coverage) > 0.5  # = the clipped coverage > 0.5 (a coverage is finite)
+        k = clone_grow(image.shape)
+        region = cv2.dilate(hard.view(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).view(bool)
+        out, note = poisson_clone(image, layer, region)
+        if not note and keep_colour:
+            out = _restore_colour(out, layer, hard, region, k)
+        if not note:
+            return out, ""
+        blend = "feather"
     cov = np.clip(coverage.astype(np.float32), 0.0, 1.0)
     rows, cols = np.flatnonzero((cov > 0).any(axis=1)), np.flatnonzero((cov > 0).any(axis=0))
     if len(rows) == 0:
         return image.copy(), ""
-    if blend == "poisson":
-        k = clone_grow(image.shape)
-        region = cv2.dilate((cov > 0.5).astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).astype(bool)
-        out, note = poisson_clone(image, layer, region)
-        if not note and keep_colour:
-            out = _restore_colour(out, layer, cov > 0.5, region, k)
-        if not note:
-            return out, ""
-        blend = "feather"
-    else:
-        note = ""
     sigma = float(np.clip(0.006 * min(h, w), 0.8, 3.0))
     pad = int(np.ceil(4 * sigma)) + 2
     y0, y1 = max(0, rows[0] - pad), min(h, rows[-1] + 1 + pad)
