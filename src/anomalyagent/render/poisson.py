@@ -97,41 +97,48 @@ def clone_rect(dst: np.ndarray, src: np.ndarray, region: np.ndarray, mixed: bool
     the fixed border out). ``mixed``: MIXED_CLONE's gradient choice instead of
     NORMAL_CLONE's.
     """
-    planes = (dst.shape[2],) if dst.ndim == 3 else (1,)
-    work = cv2.subtract(src, dst, dtype=cv2.CV_32F).reshape(dst.shape[:2] + planes)  # S - D, (h, w, c)
-    mask = guidance_mask(region)
-    rhs = _divergence(work, mask, dst.reshape(work.shape) if mixed else None)
-    u = solve_dirichlet(np.ascontiguousarray(rhs))
-    # f = D + u, truncated to uint8 as OpenCV's solver does; ``work`` is spent: reuse it.
-    u = cv2.merge(list(u)).reshape(u.shape[1:] + planes)  # back to (h - 2, w - 2, c), contiguous
-    f = np.add(u, dst[1:-1, 1:-1].reshape(u.shape), out=work[1:-1, 1:-1])
-    np.clip(f, 0, 255, out=f)
+    h, w = dst.shape[:2]
+    c = dst.shape[2] if dst.ndim == 3 else 1
+    # Channels first (uint8 copies are cheap): the transforms and numpy then run over
+    # contiguous rows. Few and small temporaries: at 256 px the page faults of fresh
+    # arrays cost as much as the arithmetic.
+    d8 = np.ascontiguousarray(dst.reshape(h, w, c).transpose(2, 0, 1))
+    s8 = np.ascontiguousarray(src.reshape(h, w, c).transpose(2, 0, 1))
+    e = cv2.subtract(s8.reshape(c * h, w), d8.reshape(c * h, w), dtype=cv2.CV_32F).reshape(c, h, w)  # S - D
+    u = solve_dirichlet(_divergence(e, guidance_mask(region), d8 if mixed else None))
+    # f = D + u, truncated to uint8 as OpenCV's solver does
+    u += d8[:, 1:-1, 1:-1]
+    np.clip(u, 0, 255, out=u)
     out = dst.copy()
-    out[1:-1, 1:-1] = f.reshape(out[1:-1, 1:-1].shape)
+    out[1:-1, 1:-1] = cv2.merge(list(u.astype(np.uint8))).reshape(out[1:-1, 1:-1].shape)
     return out
 
 
 def _divergence(e: np.ndarray, mask: np.ndarray, dst: np.ndarray | None = None) -> np.ndarray:
-    """div(M' grad E) at the rectangle's interior pixels, (c, h - 2, w - 2) float32, for
-    E = S - D ((h, w, c) float32) and M' ((h, w) uint8 0/1): forward-difference
-    gradients masked at their first pixel (OpenCV's arrayProduct), backward-difference
-    divergence. With ``dst`` ((h, w, c) uint8, MIXED_CLONE) a gradient is also masked,
-    per channel, unless OpenCV's test |Sx - Sy| > |Dx - Dy| picks the source's."""
-    e = np.ascontiguousarray(e.transpose(2, 0, 1))  # (c, h, w): contiguous rows for numpy and the transform
+    """div(M' grad E) at the rectangle's interior pixels, (c, h - 2, w - 2) float32
+    (contiguous, in ``e``'s memory: ``e`` is spent), for E = S - D ((c, h, w) float32)
+    and M' ((h, w) uint8 0/1): forward-difference gradients masked at their first pixel
+    (OpenCV's arrayProduct), backward-difference divergence. With ``dst`` ((c, h, w)
+    uint8, MIXED_CLONE) a gradient is also masked, per channel, unless OpenCV's test
+    |Sx - Sy| > |Dx - Dy| picks the source's."""
+    c, h, w = e.shape
     gx, gy = _forward(e, 2), _forward(e, 1)  # grad (S - D): (c, h, w - 1) and (c, h - 1, w)
-    m = mask[None].astype(np.float32)
     if dst is not None:
-        d = np.ascontiguousarray(dst.transpose(2, 0, 1), dtype=np.float32)
+        d = dst.astype(np.float32)
         dx, dy = _forward(d, 2), _forward(d, 1)
         # Both components are needed at one pixel: compare on the common (h - 1, w - 1) part;
         # the last row / column only feed the border (x) or are not read (y).
         use = np.zeros(e.shape, np.float32)
         use[:, :-1, :-1] = np.abs((gx[:, :-1] + dx[:, :-1]) - (gy[:, :, :-1] + dy[:, :, :-1])) > \
             np.abs(dx[:, :-1] - dy[:, :, :-1])
-        m = m * use
-    gx *= m[:, :, :-1]
-    gy *= m[:, :-1]
-    rhs = np.subtract(gx[:, 1:-1, 1:], gx[:, 1:-1, :-1], out=e[:, 1:-1, 1:-1])  # e is spent: reuse it
+        use *= mask
+        gx *= use[:, :, :-1]
+        gy *= use[:, :-1]
+    else:
+        gx *= mask[:, :-1]
+        gy *= mask[:-1]
+    rhs = e.reshape(-1)[:c * (h - 2) * (w - 2)].reshape(c, h - 2, w - 2)
+    np.subtract(gx[:, 1:-1, 1:], gx[:, 1:-1, :-1], out=rhs)
     rhs += gy[:, 1:, 1:-1]
     rhs -= gy[:, :-1, 1:-1]
     return rhs
