@@ -249,7 +249,7 @@ def measure_alpha(image: np.ndarray, edited: np.ndarray, changed: np.ndarray | N
     return alpha
 
 
-CLONE_MARGIN = 2  # px a Poisson region keeps from the image border (cv2.seamlessClone needs it)
+CLONE_MARGIN = 2  # px a Poisson region keeps from the image border (as cv2.seamlessClone needed; kept)
 
 
 def clone_grow(shape: tuple[int, ...]) -> int:
@@ -363,8 +363,8 @@ def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend:
     float in [0, 1], hard-edged) says, with the edge transition of ``blend``:
 
     hard: the coverage as is (1 px anti-aliasing at most); feather: the coverage blurred
-    by ~1.5 px (2 % of the image at most); poisson: cv2.seamlessClone of the layer over the
-    coverage region grown by ``clone_grow`` px (NORMAL_CLONE: the layer's colour is
+    by ~1.5 px (2 % of the image at most); poisson: cv2.seamlessClone's NORMAL_CLONE (solved by
+    render/poisson.py) of the layer over the coverage region grown by ``clone_grow`` px (NORMAL_CLONE: the layer's colour is
     matched to the surroundings along the border). Returns (result, note) like
     ``poisson_clone``. Work is done on the coverage's bounding box only.
 
