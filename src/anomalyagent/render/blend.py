@@ -314,8 +314,8 @@ def _restore_colour(blended: np.ndarray, layer: np.ndarray, part: np.ndarray, re
 
     Only ``region``'s bounding box changes: the feathered core reaches 4 x k / 2 = 2k px
     beyond the core, which is ``part`` eroded by k, inside ``region`` (``part`` grown by
-    k). The difference is blurred over that box padded by 3 blur widths, on a 4 times
-    smaller copy (``_pyramid_blur``: 0.2 ms instead of 2 at 256 px)."""
+    k). The work is done over that box padded by 3 blur widths, the blurs on 2 and 4
+    times smaller copies (0.3 ms instead of 2.5 at 256 px)."""
     h, w = blended.shape[:2]
     sig_w, sig = max(1.0, k / 2.0), max(2.0, 2.0 * k)
     rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
@@ -324,36 +324,32 @@ def _restore_colour(blended: np.ndarray, layer: np.ndarray, part: np.ndarray, re
     def padded(pad: int) -> tuple[int, int, int, int]:
         return max(0, ry0 - pad), min(h, ry1 + pad), max(0, rx0 - pad), min(w, rx1 + pad)
 
-    qy0, qy1, qx0, qx1 = padded(int(np.ceil(4.0 * sig_w)) + 1)
-    core = cv2.erode(part[qy0:qy1, qx0:qx1].astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8),
-                     borderType=cv2.BORDER_REPLICATE).astype(np.float32)
-    wgt = cv2.GaussianBlur(core, (0, 0), sig_w)[ry0 - qy0:ry1 - qy0, rx0 - qx0:rx1 - qx0]
     py0, py1, px0, px1 = padded(int(np.ceil(3.0 * sig)))
+    bh, bw = py1 - py0, px1 - px0
+    square = np.ones((2 * k + 1, 2 * k + 1), np.uint8)
+    core = cv2.erode(part[py0:py1, px0:px1].astype(np.uint8), square, borderType=cv2.BORDER_REPLICATE)
     diff = cv2.subtract(layer[py0:py1, px0:px1], blended[py0:py1, px0:px1], dtype=cv2.CV_32F)
-    shift = _pyramid_blur(diff, sig)[ry0 - py0:ry1 - py0, rx0 - px0:rx1 - px0]
-    if shift.ndim == 3:
-        wgt = cv2.merge([wgt] * shift.shape[2])
     out = blended.copy()
+    if sig < 4.0 or sig_w < 1.5 or min(bh, bw) < 4 * sig:  # small images: at full resolution
+        wgt = cv2.GaussianBlur(core.astype(np.float32), (0, 0), sig_w)
+        product = cv2.GaussianBlur(diff, (0, 0), sig).reshape(diff.shape)
+        product *= wgt[:, :, None] if product.ndim == 3 else wgt
+    else:
+        # Both factors are smooth (Gaussians of k / 2 and 2k px): their product is formed
+        # at half resolution and brought back by one pyrUp. Each pyramid step's 5-tap
+        # kernel has a variance of 1 px^2 at its own scale (down 1 + 4, up 4 + 1 at full
+        # scale); the rest of each variance is blurred at half (weight) or quarter
+        # (difference) scale.
+        half = cv2.pyrDown(diff)
+        quarter = cv2.GaussianBlur(cv2.pyrDown(half), (0, 0), float(np.sqrt((sig * sig - 10.0) / 16.0)))
+        shift = cv2.pyrUp(quarter, dstsize=(half.shape[1], half.shape[0])).reshape(half.shape)
+        wgt = cv2.GaussianBlur(cv2.pyrDown(core.astype(np.float32)), (0, 0), float(np.sqrt((sig_w * sig_w - 2.0) / 4.0)))
+        shift *= wgt[:, :, None] if shift.ndim == 3 else wgt
+        product = cv2.pyrUp(shift, dstsize=(bw, bh)).reshape(diff.shape)
+    product = product[ry0 - py0:ry1 - py0, rx0 - px0:rx1 - px0]
     # blended + wgt x shift, rounded half to even and saturated (OpenCV's cast, as np.rint + clip)
-    out[ry0:ry1, rx0:rx1] = cv2.add(cv2.multiply(shift, wgt), blended[ry0:ry1, rx0:rx1], dtype=cv2.CV_8U) \
-        .reshape(shift.shape)
+    out[ry0:ry1, rx0:rx1] = cv2.add(product, blended[ry0:ry1, rx0:rx1], dtype=cv2.CV_8U).reshape(product.shape)
     return out
-
-
-def _pyramid_blur(array: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur by ``sigma`` px of a float32 (h, w[, c]) array, through two
-    cv2.pyrDown levels when sigma >= 4 px and the array is >= 4 sigma wide: each pyramid
-    step's 5-tap kernel has a variance of 1 px^2 at its own scale (down: 1 + 4, up: 4 + 1
-    at full scale), the rest (sigma^2 - 10) is blurred at 1/4 scale. Measured on a
-    smooth field at sigma 10: <= 0.01 grey level from the full-resolution blur away
-    from the border, 10 times faster."""
-    h, w = array.shape[:2]
-    if sigma < 4.0 or min(h, w) < 4 * sigma:
-        return cv2.GaussianBlur(array, (0, 0), sigma)
-    half = cv2.pyrDown(array)
-    small = cv2.GaussianBlur(cv2.pyrDown(half), (0, 0), float(np.sqrt(max(0.25, (sigma * sigma - 10.0) / 16.0))))
-    up = cv2.pyrUp(small, dstsize=(half.shape[1], half.shape[0]))
-    return cv2.pyrUp(up, dstsize=(w, h))
 
 
 def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend: str,
