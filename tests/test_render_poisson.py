@@ -147,3 +147,23 @@ def test_keep_colour_keeps_the_part_and_blends_only_the_seam():
     assert in_kept < 1.5 and in_plain > 3.0 * in_kept, (in_kept, in_plain)
     ring = cv2.dilate((cov > 0.5).astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).astype(bool) & ~deep
     assert np.abs(kept.astype(int) - feather.astype(int))[ring].mean() > 5.0
+
+
+def test_mixed_clone_with_a_widened_rectangle_stays_near_opencv():
+    # MIXED_CLONE (the surface families' Poisson): the stronger gradient wins per pixel.
+    src = np.clip(object_rgb(256).astype(int) + 40, 0, 255).astype(np.uint8)
+    region = np.zeros(src.shape[:2], bool)
+    region[60:150, 50:170] = True
+    ref, reg = _opencv_clone(object_rgb(256), src, region, mixed=True)
+    ours, note = poisson_clone(object_rgb(256), src, region, mixed=True)
+    d = np.abs(ours.astype(int) - ref.astype(int))[reg]
+    assert note == "" and d.mean() < 0.6 and d.max() <= 12, (d.mean(), d.max())
+
+
+def test_keep_colour_on_a_grey_image_matches_the_rgb_result():
+    image, moved, cov, _ = _moved_case()
+    grey, grey_moved = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.cvtColor(moved, cv2.COLOR_RGB2GRAY)
+    out, note = composite(grey, grey_moved, cov, "poisson", keep_colour=True)
+    rgb, _ = composite(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB), cv2.cvtColor(grey_moved, cv2.COLOR_GRAY2RGB), cov,
+                       "poisson", keep_colour=True)
+    assert note == "" and out.shape == grey.shape and (rgb[:, :, 1] == out).all()
