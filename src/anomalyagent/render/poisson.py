@@ -21,9 +21,10 @@ bounding box of the region, with D the destination and S the source cropped to R
 
 Writing f = D + u, ``u`` is 0 on the border and Laplacian(u) = div(M' grad (S - D)) =: b:
 a Dirichlet problem on a rectangle, diagonalised by the type-I discrete sine transform
-(eigenvalues 2 cos(pi k / (n + 1)) - 2 per axis). The result is rounded and saturated
-to uint8 as OpenCV does (truncated, not rounded: measured, OpenCV's
-result is the floor of the solution).
+(eigenvalues 2 cos(pi k / (n + 1)) - 2 per axis). The result is saturated and truncated
+to uint8 as OpenCV's is (measured: OpenCV's result is the floor of the solution, not its
+rounding). render/blend.py's ``poisson_clone`` widens R by a few px to a length the
+transform is fast for (``fast_span``), which moves the fixed border out.
 """
 from __future__ import annotations
 
