@@ -294,7 +294,10 @@ def poisson_clone(dst: np.ndarray, src: np.ndarray, region: np.ndarray, mixed: b
     solved = clone_rect(dst[y0:y1, x0:x1], src[y0:y1, x0:x1], sub, mixed)
     # Outside the region the destination is kept exactly.
     out = dst.copy()
-    cv2.copyTo(solved, sub.view(np.uint8), out[y0:y1, x0:x1])  # in place, on the view
+    view = out[y0:y1, x0:x1]
+    written = cv2.copyTo(solved, sub.view(np.uint8), view)  # in place on the view (OpenCV's dst)
+    if not np.may_share_memory(written, view):  # never seen; would mean OpenCV wrote a new array
+        np.copyto(view, solved, where=sub[:, :, None] if dst.ndim == 3 else sub)
     return out, ""
 
 
