@@ -16,7 +16,8 @@ seed). A family that implements a control itself says so (``handles_texture``,
   grain), fibrous (grain streaked along the defect's angle). Applied with the defect's
   alpha as weight, so only the defect changes.
 - blend: hard (the edit kept where alpha >= 0.5 and the input elsewhere: a one-pixel
-  step), feather (as drawn: soft edges), poisson (cv2.seamlessClone with MIXED_CLONE of
+  step), feather (as drawn: soft edges), poisson (cv2.seamlessClone's MIXED_CLONE, solved by
+  render/poisson.py, of
   the feathered edit over its support grown by blend.clone_grow px: the defect's gradients where they
   are stronger than the surface's, the surface's own texture where not).
 """

@@ -19,7 +19,7 @@ Why: material, lighting and grain are right by construction when the pixels are 
 ``auto`` takes the bank when it holds the defect type, else a normal, else self. The
 pasted region is colour-harmonised (its surroundings' mean and spread per channel are
 mapped onto the destination's surroundings, so a dark defect stays dark relative to its
-new surface; a bank defect's mean only, so it keeps its own depth) and blended with the spec's blend: Poisson (cv2.seamlessClone), feather or
+new surface; a bank defect's mean only, so it keeps its own depth) and blended with the spec's blend: Poisson (cv2.seamlessClone's equations, render/poisson.py), feather or
 hard.
 """
 from __future__ import annotations
