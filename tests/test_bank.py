@@ -274,3 +274,62 @@ def test_a_bank_restricts_the_mask_unless_asked(tmp_path):
         areas[how] = int(read_mask(out / entry["mask"]).sum())
     assert areas["annotated"] == 52 * 10
     assert areas["changed"] < 0.5 * areas["annotated"]
+
+
+def _band_bank(tmp_path):
+    """A bank of one scratch as NEU-style annotators draw it: a 4 px bright line inside a
+    16 px band whose other pixels are the plain surface (invisible once pasted)."""
+    patch = np.full((100, 40, 3), 120, np.uint8)
+    patch[10:90, 18:22] = 230
+    band = np.zeros((100, 40), np.uint8)
+    band[8:92, 12:28] = 255
+    return _bank_of_one(tmp_path, "steel", "scratches", patch, band, side=200)
+
+
+@pytest.mark.parametrize("texture", ["keep", "grainy"])
+def test_a_bank_defect_keeps_its_own_label(tmp_path, texture):
+    """A pasted bank defect's alpha covers its own mask as placed (the label it came with),
+    not only the line that visibly differs; a texture control applied afterwards keeps it.
+    A transplant from a normal image is labelled by what visibly changed, as before."""
+    from anomalyagent.render.blend import measure_alpha
+
+    bank = _band_bank(tmp_path)
+    image = np.full((200, 200, 3), 120, np.uint8)
+    spec = spec_for("transplant", center=(0.5, 0.5), size=0.42, intensity=0.8, blend="hard").replace(
+        defect_type="scratches", category="steel", texture=texture, params={"source": "bank", "turn": 0.0})
+    edited, alpha = render(image, spec, np.random.default_rng(0), Scene(bank=bank))
+    labelled, visible = alpha > 0.5, measure_alpha(image, edited) > 0.5
+    ys, xs = np.nonzero(labelled)
+    assert 12 <= np.ptp(xs) + 1 <= 22 and 70 <= np.ptp(ys) + 1 <= 95, (np.ptp(xs) + 1, np.ptp(ys) + 1)  # the band, ~0.85x
+    assert labelled.sum() >= 2.5 * visible.sum()  # the line alone is about a quarter of the band
+    assert labelled[visible].all() if texture == "keep" else labelled[visible].mean() > 0.9
+
+
+def test_mg_labels_a_bank_paste_with_its_mask(tmp_path):
+    """MG's mask of a pasted bank defect is the change plus the defect's own mask; without
+    the bank (same plan, material from this image) it is the change alone."""
+    from anomalyagent.agent.loop import new_state
+    from anomalyagent.records import Task, ToolCall
+    from anomalyagent.tools import default_toolbox
+
+    bank = _band_bank(tmp_path)
+    tools = default_toolbox()
+    image = np.full((200, 200, 3), 120, np.uint8)
+    areas = {}
+    for name, use in (("bank", bank), ("none", None)):
+        state = new_state(Task("x.png", "steel", "scratches", seed=0), image, bank=use)
+        state.rng = np.random.default_rng(0)
+        tools.execute(ToolCall("PG", {}), state)
+        obs = tools.execute(ToolCall("IG", {"instruction": "x", "family": "transplant", "center": [0.5, 0.5],
+                                            "size": 0.42, "blend": "hard"}), state)
+        assert not obs.error, obs.text
+        state.judged, state.judgement = True, type("J", (), {"passed": True})()
+        assert not tools.execute(ToolCall("MG", {}), state).error
+        areas[name] = int(state.mask.sum())
+        if name == "bank":
+            assert state.mask[state.alpha >= 0.5].all() and state.mask.sum() > 2.5 * state.change[2].sum()
+        else:
+            from anomalyagent.change import change_mask
+
+            assert np.array_equal(state.mask, change_mask(state.image, state.edited, hint=state.spec.center))
+    assert areas["bank"] > areas["none"]

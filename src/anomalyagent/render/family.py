@@ -107,6 +107,10 @@ class Family:
     uses_scene = False
     handles_texture = False
     handles_blend = False
+    # The alpha a family returns may cover pixels it labels but did not visibly change
+    # (a pasted real defect's own mask, transplant.py); a texture or blend control applied
+    # afterwards then keeps that cover instead of re-measuring only the visible change.
+    keeps_label = False
 
     def render(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator,
                scene=None) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +136,10 @@ class Family:
             if not self.handles_blend and one.blend != "feather":
                 edited, touched = apply_blend(current, edited, alpha, one.blend), True
             if touched:
+                drawn = alpha
                 edited, alpha = finalize(current, edited)
+                if self.keeps_label:
+                    alpha = np.maximum(alpha, drawn)
             alpha_all = np.maximum(alpha_all, alpha)
             current = edited
         return current, alpha_all

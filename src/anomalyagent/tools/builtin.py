@@ -16,6 +16,7 @@ from ..change import change_mask, iou, solid
 from ..knowledge import KnowledgeBase
 from ..planning import instruction
 from ..records import BLEND_MODES, COLOR_RELATIONS, Observation
+from ..render.families.transplant import pastes_from_bank
 from .backends import MASKERS, PLANNERS, create_judge
 from .base import CallError, EpisodeState, Tool, edit_change
 from .editors import EDITORS, scene_from_state, spec_from_call
@@ -219,6 +220,9 @@ class MaskGeneration(Tool):
 
         if moves_material(state.spec):  # a moved part's mask covers its old and new place whole
             mask = solid(mask)
+        if state.spec is not None and state.alpha is not None and pastes_from_bank(state.spec, state.bank):
+            # a pasted real defect keeps its own label (render/families/transplant.py)
+            mask = mask | (state.alpha >= 0.5)
         state.mask = mask
         _timed(state, "MG", start)
         payload: dict[str, Any] = {"area_fraction": float(mask.mean())}

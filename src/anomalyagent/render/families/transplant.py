@@ -16,7 +16,14 @@ Why: material, lighting and grain are right by construction when the pixels are 
   at a different place on its object and turned, so the structure does not line up;
 - ``self``: the same from this image (default when no normal image is given).
 
-``auto`` takes the bank when it holds the defect type, else a normal, else self. The
+``auto`` takes the bank when it holds the defect type, else a normal, else self.
+
+A bank defect's returned alpha also covers its own mask as placed (``keeps_label``): the
+ground truth of a pasted real defect is the label it came with (the bank's mask, the
+user's annotation restricted to what visibly differs in its source), not only the part
+that still differs visibly once harmonised onto the new surface. Measured (few-shot
+bench, 3 seeds; docs/benchmarks.md): MG's masks of pasted neu_seg scratches had shrunk
+to about 0.6 of their annotated width. MG takes the union (tools/builtin.py). The
 pasted region is colour-harmonised (its surroundings' mean and spread per channel are
 mapped onto the destination's surroundings, so a dark defect stays dark relative to its
 new surface; a bank defect's mean only, so it keeps its own depth) and blended with the spec's blend: Poisson (cv2.seamlessClone's equations, render/poisson.py), feather or
@@ -39,6 +46,18 @@ from ..shapes import blob_distance, frame
 from ..structure import grow
 
 SOURCES = ("auto", "bank", "normal", "self")
+
+
+def _takes_bank(spec: DefectSpec, bank) -> bool:
+    source = str(spec.params.get("source", "auto"))
+    source = source if source in SOURCES else "auto"
+    return source in ("auto", "bank") and bank is not None and bank.has(spec.defect_type, spec.category)
+
+
+def pastes_from_bank(spec: DefectSpec, bank) -> bool:
+    """Whether ``spec`` is a transplant that pastes a real defect from ``bank`` (a
+    bank.DefectBank or None): source bank or auto, and the bank holds its defect type."""
+    return spec.family == "transplant" and _takes_bank(spec, bank)
 BANK_SCALE = (0.75, 1.33)  # a bank defect's scale, relative to its own size (module docstring)
 
 
@@ -96,6 +115,7 @@ class Transplant(Family):
     )
     uses_scene = True
     handles_blend = True
+    keeps_label = True  # a bank defect's alpha keeps its mask (module docstring)
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator,
              scene: Scene | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +124,7 @@ class Transplant(Family):
         source = str(spec.params.get("source", "auto"))
         source = source if source in SOURCES else "auto"
         bank = scene.bank if scene is not None else None
-        from_bank = source in ("auto", "bank") and bank is not None and bank.has(spec.defect_type, spec.category)
+        from_bank = _takes_bank(spec, bank)
         if from_bank:
             layer, region = self.from_bank(image, spec, bank, rng)
         else:
@@ -136,7 +156,10 @@ class Transplant(Family):
         layer[y0:y1, x0:x1] = patch[:, :, 0] if image.ndim == 2 else patch
         # A bank defect's region is its real mask: the feather must not eat into it.
         edited, _ = composite(image, layer, region.astype(np.float32), spec.blend, rng, keep_inside=from_bank)
-        return edited, measure_alpha(image, edited)
+        alpha = measure_alpha(image, edited)
+        if from_bank:  # the pasted defect's own label (module docstring)
+            np.maximum(alpha, region.astype(np.float32), out=alpha)
+        return edited, alpha
 
     @staticmethod
     def from_donor(image, donor, region, f, spec, scene, rng) -> np.ndarray:
