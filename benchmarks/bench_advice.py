@@ -111,7 +111,7 @@ def main() -> int:
             detail[key].append((spec.family, spec.blend, spec.color, spec.intensity, round(stats[key][-1], 3)))
     wall = time.perf_counter() - start
     rows = []
-    print(f"| term | parameter | direction | n | improved | not worse | mean change | score not worse |")
+    print("| term | parameter | direction | n | improved | not worse | mean change | score not worse |")
     print("|---|---|---|---|---|---|---|---|")
     for (term, parameter, direction), deltas in sorted(stats.items()):
         d = np.asarray(deltas)
