@@ -21,9 +21,10 @@ Why: material, lighting and grain are right by construction when the pixels are 
 A bank defect's returned alpha also covers its own mask as placed (``keeps_label``): the
 ground truth of a pasted real defect is the label it came with (the bank's mask, the
 user's annotation restricted to what visibly differs in its source), not only the part
-that still differs visibly once harmonised onto the new surface. Measured (few-shot
-bench, 3 seeds; docs/benchmarks.md): MG's masks of pasted neu_seg scratches had shrunk
-to about 0.6 of their annotated width. MG takes the union (tools/builtin.py). The
+that still differs visibly once harmonised onto the new surface. Measured on neu_seg's
+few-shot samples: MG's masks of pasted scratches were about 6 px thick at 128 px, the
+reserved third's annotated bands about 14 (docs/benchmarks.md, "Five dev categories at
+stop 19"). MG takes the union (tools/builtin.py). The
 pasted region is colour-harmonised (its surroundings' mean and spread per channel are
 mapped onto the destination's surroundings, so a dark defect stays dark relative to its
 new surface; a bank defect's mean only, so it keeps its own depth) and blended with the spec's blend: Poisson (cv2.seamlessClone's equations, render/poisson.py), feather or
