@@ -320,22 +320,24 @@ def _make_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, rng: n
     plate = _from_normals(image, hole, scene, digests)
     if plate is not None:
         return plate, "normal"
-    plate = _from_self(image, hole, avoid)
+    coords = np.nonzero(hole)  # the hole's (ys, xs), listed once for every step below
+    plate = _from_self(image, hole, avoid, coords=coords)
     if plate is not None:
         return plate, "self"
-    plate = _from_lattice(image, hole, avoid)
+    plate = _from_lattice(image, hole, avoid, coords=coords)
     if plate is not None:
-        return _match_lighting(image, plate, hole, avoid), "self-lattice"
-    plate = _from_self_tiles(image, hole, avoid)
+        return _match_lighting(image, plate, hole, avoid, coords=coords), "self-lattice"
+    plate = _from_self_tiles(image, hole, avoid, coords=coords)
     if plate is not None:
-        return _match_lighting(image, plate, hole, avoid), "self-tiles"
+        return _match_lighting(image, plate, hole, avoid, coords=coords), "self-tiles"
     return _inpaint(image, hole, rng), "inpaint"
 
 
 LIGHT_STEP = 2  # px: the lighting field is smoothed on a grid this much coarser (see _match_lighting)
 
 
-def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray:
+def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
+                    coords: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``plate`` with its slow brightness inside ``hole`` matched to the surroundings'.
 
     Tiles copied from farther away carry other lighting (a lamp's falloff, the part's
@@ -352,14 +354,15 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     interpolated back: 2-2.5x faster. Not the same bytes as the full-resolution blur:
     on 60 real transistor plates (whole object and body holes) 3 % of the hole's pixels
     differ, mean |difference| 0.03 grey levels, 99th percentile 1
-    (tests/test_render_background.py bounds it against the full-frame computation)."""
+    (tests/test_render_background.py bounds it against the full-frame computation).
+    ``coords``: the hole's (ys, xs) when the caller has them."""
     h, w = hole.shape
     sigma = max(3.0, 0.06 * min(h, w))
     keep_full = ~(avoid | hole)
     if np.count_nonzero(keep_full) < 16:
         return plate
     ksize = max(3, int(0.08 * min(h, w)) | 1)
-    ys, xs = np.nonzero(hole)
+    ys, xs = coords if coords is not None else np.nonzero(hole)
     # OpenCV's float Gaussian kernel: ksize = round(sigma * 8 + 1) | 1, radius ksize // 2.
     margin = (round(sigma * 8 + 1) | 1) // 2 + 2 * (ksize // 2) + 2
     y0, y1 = max(0, int(ys.min()) - margin), min(h, int(ys.max()) + 1 + margin)
@@ -381,13 +384,37 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     # how many dark features a neighbourhood holds does not read as lighting.
     # (a closing by a disc of ksize px: render/morph.py's union of rectangles, same values)
     fe = as_float(close_disc(np.ascontiguousarray(img_c), ksize))
-    pe = as_float(close_disc(np.ascontiguousarray(plate_c), ksize))
+    pe = _closed_inside(plate_c, hole_c, ksize)
     ratio = (smooth(fe, keep) + 4.0) / (smooth(pe, inside) + 4.0)
-    gain = np.clip(cv2.resize(ratio, (bw, bh), interpolation=cv2.INTER_LINEAR).reshape(bh, bw, -1), 0.75, 1.33)
-    p = as_float(plate_c)
-    vals = np.clip(np.round(p[hole_c] * gain[hole_c]), 0, 255).astype(np.uint8)
+    # The gain counts only inside the hole: clipped and applied on the hole's own bounding
+    # box (elementwise, so the same values; the box's hole pixels in the same order).
+    inner = (slice(int(ys.min()) - y0, int(ys.max()) + 1 - y0), slice(int(xs.min()) - x0, int(xs.max()) + 1 - x0))
+    gain = np.clip(cv2.resize(ratio, (bw, bh), interpolation=cv2.INTER_LINEAR).reshape(bh, bw, -1)[inner], 0.75, 1.33)
+    p, in_hole = as_float(plate_c[inner]), hole_c[inner]
+    vals = np.clip(np.round(p[in_hole] * gain[in_hole]), 0, 255).astype(np.uint8)
     out = plate.copy()
-    out[box][hole_c] = vals if plate.ndim == 3 else vals[:, 0]
+    out[box][inner][in_hole] = vals if plate.ndim == 3 else vals[:, 0]
+    return out
+
+
+def _closed_inside(plate_c: np.ndarray, hole_c: np.ndarray, ksize: int) -> np.ndarray:
+    """(bh, bw, c) float32: ``as_float(close_disc(plate_c, ksize))`` on the bounding box of
+    ``hole_c`` grown by 2 * (ksize // 2) px, 0 beyond it.
+
+    Why: the lighting match weighs the plate's envelope by the hole (0 outside it), so only
+    its hole pixels count, and a closing's value at a pixel depends only on the pixels
+    within 2 * (ksize // 2) of it (a dilation, then an erosion, each of that half-width;
+    OpenCV's border ignores what lies outside): closing the hole's bounding box grown by
+    that much gives the same values there, exactly (grey-level maxima and minima). Outside
+    the hole the product with the weight is 0 either way (the envelope is finite, >= 0)."""
+    bh, bw = hole_c.shape
+    r = 2 * (ksize // 2)
+    rows, cols = np.flatnonzero(hole_c.any(axis=1)), np.flatnonzero(hole_c.any(axis=0))
+    y0, y1 = max(0, int(rows[0]) - r), min(bh, int(rows[-1]) + 1 + r)
+    x0, x1 = max(0, int(cols[0]) - r), min(bw, int(cols[-1]) + 1 + r)
+    closed = as_float(close_disc(np.ascontiguousarray(plate_c[y0:y1, x0:x1]), ksize))
+    out = np.zeros((bh, bw, closed.shape[2]), np.float32)
+    out[y0:y1, x0:x1] = closed
     return out
 
 
@@ -434,9 +461,11 @@ def lattice_offsets(image: np.ndarray, avoid: np.ndarray, limit: int = 24) -> li
     return [(int(round((xx[sel][i] - cx) / scale)), int(round((yy[sel][i] - cy) / scale))) for i in order]
 
 
-def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
+def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
+                  coords: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
     """Fill ``hole`` tile by tile, each from the shortest valid lattice vector (sums of
-    two vectors allowed), so a periodic background continues in phase."""
+    two vectors allowed), so a periodic background continues in phase. ``coords``: the
+    hole's (ys, xs) when the caller has them."""
     vecs = lattice_offsets(image, avoid)
     if not vecs:
         return None
@@ -448,7 +477,7 @@ def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.
     ordered = sorted(cands, key=lambda o: o[0] ** 2 + o[1] ** 2)
     h, w = hole.shape
     t = max(12, int(min(h, w) / 5))
-    ys, xs = np.nonzero(hole)
+    ys, xs = coords if coords is not None else np.nonzero(hole)
     blocked = avoid | hole
     current = image.copy()
     tile_of = (ys - ys.min()) // t * 10_000 + (xs - xs.min()) // t
@@ -463,17 +492,19 @@ def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.
     return current
 
 
-def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
+def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
+                     coords: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
     """``_from_self`` tile by tile for a hole too big for one offset (a whole case): tiles
     of ~1/5 of min(H, W) are filled from the outside in, each matched on its ring of
     known (or already filled) pixels; None when a tile finds no source.
 
     Each tile's pixels are listed from its own box (the same pixels in the same order as
     from the frame) and copied straight from their source when it lies in the frame (what
-    ``_shifted`` would give there): same bytes, ~0.8 ms less per tile."""
+    ``_shifted`` would give there): same bytes, ~0.8 ms less per tile. ``coords``: the
+    hole's (ys, xs) when the caller has them."""
     h, w = hole.shape
     t = max(12, int(min(h, w) / 5))
-    ys, xs = np.nonzero(hole)
+    ys, xs = coords if coords is not None else np.nonzero(hole)
     depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
     tiles = []
     for y in range(int(ys.min()), int(ys.max()) + 1, t):
