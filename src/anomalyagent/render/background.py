@@ -201,9 +201,9 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
         return None
     # Downsample for speed on large images: the offset is found at <= 128 px.
     scale = min(1.0, 128.0 / max(h, w))
-    f = as_float(image)
-    img_s = cv2.resize(f, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else f
-    img_s = img_s[:, :, None] if img_s.ndim == 2 else img_s
+    # The downsampled image's size; the image itself is made only once an offset may be
+    # allowed (below): most large holes find every offset forbidden.
+    sh, sw = (max(8, round(h * scale)), max(8, round(w * scale))) if scale < 1 else (h, w)
     hole_c = hole[y0:y1, x0:x1]
     ring = cv2.dilate(hole_c.astype(np.uint8), np.ones((2 * ring_w + 1,) * 2, np.uint8)).astype(bool) & ~hole_c
     if avoid is not None:
@@ -218,17 +218,17 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
         hole_s = (cv2.resize(hole_c.astype(np.float32), (stw, sth), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
     else:
         ring_s, hole_s = ring.astype(np.uint8), hole_c.astype(np.uint8)
-    sth, stw = min(sth, img_s.shape[0] - sy0), min(stw, img_s.shape[1] - sx0)
+    sth, stw = min(sth, sh - sy0), min(stw, sw - sx0)
     ring_s, hole_s = ring_s[:sth, :stw], hole_s[:sth, :stw]
-    templ = np.ascontiguousarray(img_s[sy0:sy0 + sth, sx0:sx0 + stw])
-    if templ.shape[0] >= img_s.shape[0] or templ.shape[1] >= img_s.shape[1] or ring_s.sum() < 4:
+    tth, ttw = len(range(sh)[sy0:sy0 + sth]), len(range(sw)[sx0:sx0 + stw])  # the template's (rows, columns)
+    if tth >= sh or ttw >= sw or ring_s.sum() < 4:
         return None
     hy, hx = np.flatnonzero(hole_s.any(axis=1)), np.flatnonzero(hole_s.any(axis=0))
     if len(hy) == 0:
         return None
     by0, by1, bx0, bx1 = int(hy[0]), int(hy[-1]) + 1, int(hx[0]), int(hx[-1]) + 1
     kh, kw = by1 - by0, bx1 - bx0
-    oh, ow = img_s.shape[0] - templ.shape[0] + 1, img_s.shape[1] - templ.shape[1] + 1  # matchTemplate's result
+    oh, ow = sh - tth + 1, sw - ttw + 1  # matchTemplate's result
     # Forbidden offsets: the copied area would overlap the hole, the part, or the object.
     # Found first: when every offset is forbidden (a whole object's hole on a small frame,
     # most large holes) the answer is None whatever the match, which is then not computed.
@@ -237,11 +237,15 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
     oy, ox = sy0, sx0
     bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
     if avoid is not None and avoid.any():
-        av = cv2.resize(avoid.astype(np.float32), (img_s.shape[1], img_s.shape[0]), interpolation=cv2.INTER_AREA) if scale < 1 else avoid.astype(np.float32)
+        av = cv2.resize(avoid.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) if scale < 1 else avoid.astype(np.float32)
         share = cv2.blur(av, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[by0:by0 + oh, bx0:bx0 + ow]
         bad |= share > 0.02
     if bad.all():
         return None
+    f = as_float(image)
+    img_s = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) if scale < 1 else f
+    img_s = img_s[:, :, None] if img_s.ndim == 2 else img_s
+    templ = np.ascontiguousarray(img_s[sy0:sy0 + sth, sx0:sx0 + stw])
     m = np.repeat(ring_s[:, :, None], templ.shape[2], axis=2).astype(np.float32) if templ.shape[2] > 1 else ring_s.astype(np.float32)
     src = np.ascontiguousarray(img_s if img_s.shape[2] > 1 else img_s[:, :, 0])
     tpl = templ if templ.shape[2] > 1 else templ[:, :, 0]
@@ -481,14 +485,21 @@ def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
     blocked = avoid | hole
     current = image.copy()
     tile_of = (ys - ys.min()) // t * 10_000 + (xs - xs.min()) // t
-    for key in np.unique(tile_of):
-        sel = tile_of == key
-        ty, tx = ys[sel], xs[sel]
+    # Tiles in increasing key order (np.unique's), each tile's pixels in the hole's own
+    # (row-major) order: one stable sort and a split, not a comparison of every hole
+    # pixel per tile. Pixels are copied by flat index (the same pixels as [ys, xs]).
+    order = np.argsort(tile_of, kind="stable")
+    ys_t, xs_t = ys[order], xs[order]
+    starts = np.flatnonzero(np.diff(tile_of[order])) + 1
+    flat = ys_t.astype(np.intp) * w + xs_t
+    dst = current.reshape(h * w, -1)
+    src = image.reshape(h * w, -1)
+    for ty, tx, at in zip(np.split(ys_t, starts), np.split(xs_t, starts), np.split(flat, starts)):
         fits = _offset_test((ty, tx), blocked)
         off = next((o for o in ordered if fits(*o)), None)
         if off is None:
             return None
-        current[ty, tx] = image[ty + off[1], tx + off[0]]
+        dst[at] = src[at + (off[1] * w + off[0])]
     return current
 
 
