@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from anomalyagent.render.background import _from_self, _from_self_tiles, _match_lighting, _offset_ok, _shifted
+from anomalyagent.render.background import _from_self, _from_self_tiles, _match_lighting, _offset_ok, _shifted, _weighted
 from anomalyagent.render.shading import as_float
 from anomalyagent.synthetic import component_scene, object_rgb, texture_gray
 
@@ -375,3 +375,14 @@ def test_match_lighting_gives_the_plain_version_bytes():
         want = plain_match_lighting(image, plate, hole, avoid)
         got = _match_lighting(image, plate, hole, avoid, coords=np.nonzero(hole) if i % 2 else None)
         assert got.dtype == want.dtype and np.array_equal(got, want), i
+
+
+def test_weighted_gives_numpys_products():
+    rng = np.random.default_rng(8)
+    for c in (1, 3):
+        for shape in ((37, 53), (128, 128), (5, 250)):
+            a = (rng.random((*shape, c)) * 255).astype(np.float32)
+            wgt = rng.random(shape).astype(np.float32) * (rng.random(shape) > 0.3)
+            got = _weighted(a, wgt)
+            want = a * wgt[:, :, None]
+            assert got.dtype == np.float32 and np.array_equal(got.reshape(want.shape), want), (c, shape)

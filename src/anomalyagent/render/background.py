@@ -380,7 +380,7 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
 
     def smooth(a: np.ndarray, wgt: np.ndarray) -> np.ndarray:
         """(sh, sw, c) normalised convolution of ``a`` (bh, bw, c) weighted by ``wgt`` (bh, bw)."""
-        num = cv2.GaussianBlur(cv2.resize(a * wgt[:, :, None], small, interpolation=cv2.INTER_AREA), (0, 0), sigma / LIGHT_STEP)
+        num = cv2.GaussianBlur(cv2.resize(_weighted(a, wgt), small, interpolation=cv2.INTER_AREA), (0, 0), sigma / LIGHT_STEP)
         den = cv2.GaussianBlur(cv2.resize(wgt, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / LIGHT_STEP)
         return num.reshape(small[1], small[0], -1) / np.maximum(den, 1e-3)[:, :, None]
 
@@ -399,6 +399,16 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     out = plate.copy()
     out[box][inner][in_hole] = vals if plate.ndim == 3 else vals[:, 0]
     return out
+
+
+def _weighted(a: np.ndarray, wgt: np.ndarray) -> np.ndarray:
+    """(h, w, c) or (h, w) float32 ``a * wgt[:, :, None]`` for (h, w, c) ``a`` and (h, w)
+    ``wgt``: the same products (one float32 multiplication per element) by OpenCV against
+    the weight repeated per channel; numpy's broadcast over c = 3 took 4 times as long."""
+    c = a.shape[2]
+    if c == 1:
+        return cv2.multiply(np.ascontiguousarray(a[:, :, 0]), wgt)
+    return cv2.multiply(a, cv2.merge([wgt] * c))
 
 
 def _closed_inside(plate_c: np.ndarray, hole_c: np.ndarray, ksize: int) -> np.ndarray:
