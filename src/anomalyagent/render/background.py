@@ -395,9 +395,12 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     inner = (slice(int(ys.min()) - y0, int(ys.max()) + 1 - y0), slice(int(xs.min()) - x0, int(xs.max()) + 1 - x0))
     gain = np.clip(cv2.resize(ratio, (bw, bh), interpolation=cv2.INTER_LINEAR).reshape(bh, bw, -1)[inner], 0.75, 1.33)
     p, in_hole = as_float(plate_c[inner]), hole_c[inner]
-    vals = np.clip(np.round(p[in_hole] * gain[in_hole]), 0, 255).astype(np.uint8)
+    lit = cv2.multiply(p, gain) if p.shape[2] > 1 else cv2.multiply(np.ascontiguousarray(p[:, :, 0]), np.ascontiguousarray(gain[:, :, 0]))
+    np.rint(lit, out=lit)  # np.round's values (half to even), then clipped: elementwise, before the hole's pixels are picked
+    np.clip(lit, 0, 255, out=lit)
+    vals = lit.astype(np.uint8)[in_hole]
     out = plate.copy()
-    out[box][inner][in_hole] = vals if plate.ndim == 3 else vals[:, 0]
+    out[box][inner][in_hole] = vals
     return out
 
 
