@@ -31,12 +31,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_renderers  # noqa: E402  (the same scenes and renders as the speed bench)
-
-from anomalyagent.records import DefectSpec  # noqa: E402
-from anomalyagent.render import render  # noqa: E402
-import anomalyagent.render.background as background  # noqa: E402
+from anomalyagent.records import DefectSpec
+from anomalyagent.render import background, render
 
 STEPS = ("_make_plate", "_from_normals", "_register", "_prep", "_from_self", "_from_lattice", "lattice_offsets",
          "_from_self_tiles", "_match_lighting")
@@ -70,6 +66,9 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     cv2.setNumThreads(1)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_renderers  # the same scenes and renders as the speed bench
+
     scenes = bench_renderers.load_product(args.product, args.size, args.product_images, args.cache)
     render(scenes[0][0], DefectSpec(family="stain"), np.random.default_rng(0))  # OpenCV's Lab tables
     spent: dict = defaultdict(float)
