@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from anomalyagent.render.background import _from_self, _from_self_tiles, _match_lighting, _offset_ok, _shifted
+from anomalyagent.render.background import _from_self, _from_self_tiles, _match_lighting, _offset_ok, _shifted, _weighted
 from anomalyagent.render.shading import as_float
 from anomalyagent.synthetic import component_scene, object_rgb, texture_gray
 
@@ -316,3 +316,73 @@ def test_square_distance_has_the_bits_of_the_numpy_expression():
         ref = (rng.random(c) * 255).astype(np.float32)
         got, want = _square_distance(window, ref), ((window - ref) ** 2).sum(axis=2)
         assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def plain_match_lighting(image, plate, hole, avoid):
+    """The reference: _match_lighting as it was before the plate's envelope was closed on
+    the hole's box alone and the gain applied on the hole's box (commit a891c04)."""
+    from anomalyagent.render.background import LIGHT_STEP
+    from anomalyagent.render.morph import close_disc
+
+    h, w = hole.shape
+    sigma = max(3.0, 0.06 * min(h, w))
+    keep_full = ~(avoid | hole)
+    if np.count_nonzero(keep_full) < 16:
+        return plate
+    ksize = max(3, int(0.08 * min(h, w)) | 1)
+    ys, xs = np.nonzero(hole)
+    margin = (round(sigma * 8 + 1) | 1) // 2 + 2 * (ksize // 2) + 2
+    y0, y1 = max(0, int(ys.min()) - margin), min(h, int(ys.max()) + 1 + margin)
+    x0, x1 = max(0, int(xs.min()) - margin), min(w, int(xs.max()) + 1 + margin)
+    box = (slice(y0, y1), slice(x0, x1))
+    img_c, plate_c, hole_c = image[box], plate[box], hole[box]
+    bh, bw = hole_c.shape
+    small = (max(1, -(-bw // LIGHT_STEP)), max(1, -(-bh // LIGHT_STEP)))
+    keep = keep_full[box].astype(np.float32)
+    inside = hole_c.astype(np.float32)
+
+    def smooth(a, wgt):
+        num = cv2.GaussianBlur(cv2.resize(a * wgt[:, :, None], small, interpolation=cv2.INTER_AREA), (0, 0), sigma / LIGHT_STEP)
+        den = cv2.GaussianBlur(cv2.resize(wgt, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / LIGHT_STEP)
+        return num.reshape(small[1], small[0], -1) / np.maximum(den, 1e-3)[:, :, None]
+
+    fe = as_float(close_disc(np.ascontiguousarray(img_c), ksize))
+    pe = as_float(close_disc(np.ascontiguousarray(plate_c), ksize))
+    ratio = (smooth(fe, keep) + 4.0) / (smooth(pe, inside) + 4.0)
+    gain = np.clip(cv2.resize(ratio, (bw, bh), interpolation=cv2.INTER_LINEAR).reshape(bh, bw, -1), 0.75, 1.33)
+    p = as_float(plate_c)
+    vals = np.clip(np.round(p[hole_c] * gain[hole_c]), 0, 255).astype(np.uint8)
+    out = plate.copy()
+    out[box][hole_c] = vals if plate.ndim == 3 else vals[:, 0]
+    return out
+
+
+def test_match_lighting_gives_the_plain_version_bytes():
+    """Holes small and large, at the frame's edges too (where the closing's crop meets the
+    border), on scenes of 101-256 px, grey and colour, with and without the caller's coords."""
+    rng = np.random.default_rng(7)
+    for i in range(60):
+        image = [component_scene(256, i)[0], object_rgb(203, i), texture_gray(157, i), component_scene(101, i)[0]][i % 4]
+        h, w = image.shape[:2]
+        hole = np.zeros((h, w), np.uint8)
+        axes = (int(rng.integers(2, w // 2)), int(rng.integers(2, h // 2)))
+        cx = int(rng.integers(0, w // 8)) if i % 3 == 0 else int(rng.integers(0, w))
+        cv2.ellipse(hole, (cx, int(rng.integers(0, h))), axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        avoid = np.zeros((h, w), np.uint8)
+        cv2.circle(avoid, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(1, min(h, w) // 3)), 1, -1)
+        hole, avoid = hole > 0, avoid > 0
+        plate = np.clip(np.roll(image, (5, -9), (0, 1)).astype(int) + int(rng.integers(-40, 40)), 0, 255).astype(np.uint8)
+        want = plain_match_lighting(image, plate, hole, avoid)
+        got = _match_lighting(image, plate, hole, avoid, coords=np.nonzero(hole) if i % 2 else None)
+        assert got.dtype == want.dtype and np.array_equal(got, want), i
+
+
+def test_weighted_gives_numpys_products():
+    rng = np.random.default_rng(8)
+    for c in (1, 3):
+        for shape in ((37, 53), (128, 128), (5, 250)):
+            a = (rng.random((*shape, c)) * 255).astype(np.float32)
+            wgt = rng.random(shape).astype(np.float32) * (rng.random(shape) > 0.3)
+            got = _weighted(a, wgt)
+            want = a * wgt[:, :, None]
+            assert got.dtype == np.float32 and np.array_equal(got.reshape(want.shape), want), (c, shape)

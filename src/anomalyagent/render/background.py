@@ -201,9 +201,9 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
         return None
     # Downsample for speed on large images: the offset is found at <= 128 px.
     scale = min(1.0, 128.0 / max(h, w))
-    f = as_float(image)
-    img_s = cv2.resize(f, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else f
-    img_s = img_s[:, :, None] if img_s.ndim == 2 else img_s
+    # The downsampled image's size; the image itself is made only once an offset may be
+    # allowed (below): most large holes find every offset forbidden.
+    sh, sw = (max(8, round(h * scale)), max(8, round(w * scale))) if scale < 1 else (h, w)
     hole_c = hole[y0:y1, x0:x1]
     ring = cv2.dilate(hole_c.astype(np.uint8), np.ones((2 * ring_w + 1,) * 2, np.uint8)).astype(bool) & ~hole_c
     if avoid is not None:
@@ -218,17 +218,17 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
         hole_s = (cv2.resize(hole_c.astype(np.float32), (stw, sth), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
     else:
         ring_s, hole_s = ring.astype(np.uint8), hole_c.astype(np.uint8)
-    sth, stw = min(sth, img_s.shape[0] - sy0), min(stw, img_s.shape[1] - sx0)
+    sth, stw = min(sth, sh - sy0), min(stw, sw - sx0)
     ring_s, hole_s = ring_s[:sth, :stw], hole_s[:sth, :stw]
-    templ = np.ascontiguousarray(img_s[sy0:sy0 + sth, sx0:sx0 + stw])
-    if templ.shape[0] >= img_s.shape[0] or templ.shape[1] >= img_s.shape[1] or ring_s.sum() < 4:
+    tth, ttw = len(range(sh)[sy0:sy0 + sth]), len(range(sw)[sx0:sx0 + stw])  # the template's (rows, columns)
+    if tth >= sh or ttw >= sw or ring_s.sum() < 4:
         return None
     hy, hx = np.flatnonzero(hole_s.any(axis=1)), np.flatnonzero(hole_s.any(axis=0))
     if len(hy) == 0:
         return None
     by0, by1, bx0, bx1 = int(hy[0]), int(hy[-1]) + 1, int(hx[0]), int(hx[-1]) + 1
     kh, kw = by1 - by0, bx1 - bx0
-    oh, ow = img_s.shape[0] - templ.shape[0] + 1, img_s.shape[1] - templ.shape[1] + 1  # matchTemplate's result
+    oh, ow = sh - tth + 1, sw - ttw + 1  # matchTemplate's result
     # Forbidden offsets: the copied area would overlap the hole, the part, or the object.
     # Found first: when every offset is forbidden (a whole object's hole on a small frame,
     # most large holes) the answer is None whatever the match, which is then not computed.
@@ -237,11 +237,15 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
     oy, ox = sy0, sx0
     bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
     if avoid is not None and avoid.any():
-        av = cv2.resize(avoid.astype(np.float32), (img_s.shape[1], img_s.shape[0]), interpolation=cv2.INTER_AREA) if scale < 1 else avoid.astype(np.float32)
+        av = cv2.resize(avoid.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) if scale < 1 else avoid.astype(np.float32)
         share = cv2.blur(av, (kw, kh), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[by0:by0 + oh, bx0:bx0 + ow]
         bad |= share > 0.02
     if bad.all():
         return None
+    f = as_float(image)
+    img_s = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA) if scale < 1 else f
+    img_s = img_s[:, :, None] if img_s.ndim == 2 else img_s
+    templ = np.ascontiguousarray(img_s[sy0:sy0 + sth, sx0:sx0 + stw])
     m = np.repeat(ring_s[:, :, None], templ.shape[2], axis=2).astype(np.float32) if templ.shape[2] > 1 else ring_s.astype(np.float32)
     src = np.ascontiguousarray(img_s if img_s.shape[2] > 1 else img_s[:, :, 0])
     tpl = templ if templ.shape[2] > 1 else templ[:, :, 0]
@@ -320,22 +324,24 @@ def _make_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, rng: n
     plate = _from_normals(image, hole, scene, digests)
     if plate is not None:
         return plate, "normal"
-    plate = _from_self(image, hole, avoid)
+    coords = np.nonzero(hole)  # the hole's (ys, xs), listed once for every step below
+    plate = _from_self(image, hole, avoid, coords=coords)
     if plate is not None:
         return plate, "self"
-    plate = _from_lattice(image, hole, avoid)
+    plate = _from_lattice(image, hole, avoid, coords=coords)
     if plate is not None:
-        return _match_lighting(image, plate, hole, avoid), "self-lattice"
-    plate = _from_self_tiles(image, hole, avoid)
+        return _match_lighting(image, plate, hole, avoid, coords=coords), "self-lattice"
+    plate = _from_self_tiles(image, hole, avoid, coords=coords)
     if plate is not None:
-        return _match_lighting(image, plate, hole, avoid), "self-tiles"
+        return _match_lighting(image, plate, hole, avoid, coords=coords), "self-tiles"
     return _inpaint(image, hole, rng), "inpaint"
 
 
 LIGHT_STEP = 2  # px: the lighting field is smoothed on a grid this much coarser (see _match_lighting)
 
 
-def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray:
+def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
+                    coords: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``plate`` with its slow brightness inside ``hole`` matched to the surroundings'.
 
     Tiles copied from farther away carry other lighting (a lamp's falloff, the part's
@@ -352,14 +358,15 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     interpolated back: 2-2.5x faster. Not the same bytes as the full-resolution blur:
     on 60 real transistor plates (whole object and body holes) 3 % of the hole's pixels
     differ, mean |difference| 0.03 grey levels, 99th percentile 1
-    (tests/test_render_background.py bounds it against the full-frame computation)."""
+    (tests/test_render_background.py bounds it against the full-frame computation).
+    ``coords``: the hole's (ys, xs) when the caller has them."""
     h, w = hole.shape
     sigma = max(3.0, 0.06 * min(h, w))
     keep_full = ~(avoid | hole)
     if np.count_nonzero(keep_full) < 16:
         return plate
     ksize = max(3, int(0.08 * min(h, w)) | 1)
-    ys, xs = np.nonzero(hole)
+    ys, xs = coords if coords is not None else np.nonzero(hole)
     # OpenCV's float Gaussian kernel: ksize = round(sigma * 8 + 1) | 1, radius ksize // 2.
     margin = (round(sigma * 8 + 1) | 1) // 2 + 2 * (ksize // 2) + 2
     y0, y1 = max(0, int(ys.min()) - margin), min(h, int(ys.max()) + 1 + margin)
@@ -373,7 +380,7 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
 
     def smooth(a: np.ndarray, wgt: np.ndarray) -> np.ndarray:
         """(sh, sw, c) normalised convolution of ``a`` (bh, bw, c) weighted by ``wgt`` (bh, bw)."""
-        num = cv2.GaussianBlur(cv2.resize(a * wgt[:, :, None], small, interpolation=cv2.INTER_AREA), (0, 0), sigma / LIGHT_STEP)
+        num = cv2.GaussianBlur(cv2.resize(_weighted(a, wgt), small, interpolation=cv2.INTER_AREA), (0, 0), sigma / LIGHT_STEP)
         den = cv2.GaussianBlur(cv2.resize(wgt, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / LIGHT_STEP)
         return num.reshape(small[1], small[0], -1) / np.maximum(den, 1e-3)[:, :, None]
 
@@ -381,13 +388,50 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     # how many dark features a neighbourhood holds does not read as lighting.
     # (a closing by a disc of ksize px: render/morph.py's union of rectangles, same values)
     fe = as_float(close_disc(np.ascontiguousarray(img_c), ksize))
-    pe = as_float(close_disc(np.ascontiguousarray(plate_c), ksize))
+    pe = _closed_inside(plate_c, hole_c, ksize)
     ratio = (smooth(fe, keep) + 4.0) / (smooth(pe, inside) + 4.0)
-    gain = np.clip(cv2.resize(ratio, (bw, bh), interpolation=cv2.INTER_LINEAR).reshape(bh, bw, -1), 0.75, 1.33)
-    p = as_float(plate_c)
-    vals = np.clip(np.round(p[hole_c] * gain[hole_c]), 0, 255).astype(np.uint8)
+    # The gain counts only inside the hole: clipped and applied on the hole's own bounding
+    # box (elementwise, so the same values; the box's hole pixels in the same order).
+    inner = (slice(int(ys.min()) - y0, int(ys.max()) + 1 - y0), slice(int(xs.min()) - x0, int(xs.max()) + 1 - x0))
+    gain = np.clip(cv2.resize(ratio, (bw, bh), interpolation=cv2.INTER_LINEAR).reshape(bh, bw, -1)[inner], 0.75, 1.33)
+    p, in_hole = as_float(plate_c[inner]), hole_c[inner]
+    lit = cv2.multiply(p, gain) if p.shape[2] > 1 else cv2.multiply(np.ascontiguousarray(p[:, :, 0]), np.ascontiguousarray(gain[:, :, 0]))
+    np.rint(lit, out=lit)  # np.round's values (half to even), then clipped: elementwise, before the hole's pixels are picked
+    np.clip(lit, 0, 255, out=lit)
+    vals = lit.astype(np.uint8)[in_hole]
     out = plate.copy()
-    out[box][hole_c] = vals if plate.ndim == 3 else vals[:, 0]
+    out[box][inner][in_hole] = vals
+    return out
+
+
+def _weighted(a: np.ndarray, wgt: np.ndarray) -> np.ndarray:
+    """(h, w, c) or (h, w) float32 ``a * wgt[:, :, None]`` for (h, w, c) ``a`` and (h, w)
+    ``wgt``: the same products (one float32 multiplication per element) by OpenCV against
+    the weight repeated per channel; numpy's broadcast over c = 3 took 4 times as long."""
+    c = a.shape[2]
+    if c == 1:
+        return cv2.multiply(np.ascontiguousarray(a[:, :, 0]), wgt)
+    return cv2.multiply(a, cv2.merge([wgt] * c))
+
+
+def _closed_inside(plate_c: np.ndarray, hole_c: np.ndarray, ksize: int) -> np.ndarray:
+    """(bh, bw, c) float32: ``as_float(close_disc(plate_c, ksize))`` on the bounding box of
+    ``hole_c`` grown by 2 * (ksize // 2) px, 0 beyond it.
+
+    Why: the lighting match weighs the plate's envelope by the hole (0 outside it), so only
+    its hole pixels count, and a closing's value at a pixel depends only on the pixels
+    within 2 * (ksize // 2) of it (a dilation, then an erosion, each of that half-width;
+    OpenCV's border ignores what lies outside): closing the hole's bounding box grown by
+    that much gives the same values there, exactly (grey-level maxima and minima). Outside
+    the hole the product with the weight is 0 either way (the envelope is finite, >= 0)."""
+    bh, bw = hole_c.shape
+    r = 2 * (ksize // 2)
+    rows, cols = np.flatnonzero(hole_c.any(axis=1)), np.flatnonzero(hole_c.any(axis=0))
+    y0, y1 = max(0, int(rows[0]) - r), min(bh, int(rows[-1]) + 1 + r)
+    x0, x1 = max(0, int(cols[0]) - r), min(bw, int(cols[-1]) + 1 + r)
+    closed = as_float(close_disc(np.ascontiguousarray(plate_c[y0:y1, x0:x1]), ksize))
+    out = np.zeros((bh, bw, closed.shape[2]), np.float32)
+    out[y0:y1, x0:x1] = closed
     return out
 
 
@@ -434,9 +478,11 @@ def lattice_offsets(image: np.ndarray, avoid: np.ndarray, limit: int = 24) -> li
     return [(int(round((xx[sel][i] - cx) / scale)), int(round((yy[sel][i] - cy) / scale))) for i in order]
 
 
-def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
+def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
+                  coords: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
     """Fill ``hole`` tile by tile, each from the shortest valid lattice vector (sums of
-    two vectors allowed), so a periodic background continues in phase."""
+    two vectors allowed), so a periodic background continues in phase. ``coords``: the
+    hole's (ys, xs) when the caller has them."""
     vecs = lattice_offsets(image, avoid)
     if not vecs:
         return None
@@ -448,32 +494,41 @@ def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.
     ordered = sorted(cands, key=lambda o: o[0] ** 2 + o[1] ** 2)
     h, w = hole.shape
     t = max(12, int(min(h, w) / 5))
-    ys, xs = np.nonzero(hole)
+    ys, xs = coords if coords is not None else np.nonzero(hole)
     blocked = avoid | hole
     current = image.copy()
     tile_of = (ys - ys.min()) // t * 10_000 + (xs - xs.min()) // t
-    for key in np.unique(tile_of):
-        sel = tile_of == key
-        ty, tx = ys[sel], xs[sel]
+    # Tiles in increasing key order (np.unique's), each tile's pixels in the hole's own
+    # (row-major) order: one stable sort and a split, not a comparison of every hole
+    # pixel per tile. Pixels are copied by flat index (the same pixels as [ys, xs]).
+    order = np.argsort(tile_of, kind="stable")
+    ys_t, xs_t = ys[order], xs[order]
+    starts = np.flatnonzero(np.diff(tile_of[order])) + 1
+    flat = ys_t.astype(np.intp) * w + xs_t
+    dst = current.reshape(h * w, -1)
+    src = image.reshape(h * w, -1)
+    for ty, tx, at in zip(np.split(ys_t, starts), np.split(xs_t, starts), np.split(flat, starts)):
         fits = _offset_test((ty, tx), blocked)
         off = next((o for o in ordered if fits(*o)), None)
         if off is None:
             return None
-        current[ty, tx] = image[ty + off[1], tx + off[0]]
+        dst[at] = src[at + (off[1] * w + off[0])]
     return current
 
 
-def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
+def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
+                     coords: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
     """``_from_self`` tile by tile for a hole too big for one offset (a whole case): tiles
     of ~1/5 of min(H, W) are filled from the outside in, each matched on its ring of
     known (or already filled) pixels; None when a tile finds no source.
 
     Each tile's pixels are listed from its own box (the same pixels in the same order as
     from the frame) and copied straight from their source when it lies in the frame (what
-    ``_shifted`` would give there): same bytes, ~0.8 ms less per tile."""
+    ``_shifted`` would give there): same bytes, ~0.8 ms less per tile. ``coords``: the
+    hole's (ys, xs) when the caller has them."""
     h, w = hole.shape
     t = max(12, int(min(h, w) / 5))
-    ys, xs = np.nonzero(hole)
+    ys, xs = coords if coords is not None else np.nonzero(hole)
     depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
     tiles = []
     for y in range(int(ys.min()), int(ys.max()) + 1, t):
