@@ -193,3 +193,7 @@ def test_input_norm_is_part_of_a_rows_identity_only_when_set(category: Path, tmp
     norm = _config(category, tmp_path / "b", overrides={"input_norm": "image"}).row_params("zero-shot", None)
     assert "input_norm" not in default["train"] and norm["train"]["input_norm"] == "image"
     assert {k: v for k, v in norm["train"].items() if k != "input_norm"} == default["train"]
+    # the run-wide key too: an --out written before the option resumes; one with the option does not mix
+    default_key = _config(category, tmp_path / "a").key()
+    norm_key = _config(category, tmp_path / "b", overrides={"input_norm": "image"}).key()
+    assert "input_norm" not in default_key["train"] and norm_key["train"]["input_norm"] == "image"

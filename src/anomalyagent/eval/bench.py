@@ -107,6 +107,8 @@ class BenchConfig:
         (setting and detector are part of each row's identity instead)."""
         train = dataclasses.asdict(self.train_config())
         train.pop("detector")
+        if train.get("input_norm") == "none":  # the default: folders written before the option still resume
+            train.pop("input_norm")
         return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test, "train": train}
 
     def row_params(self, setting: str, knowledge: str | None, calibration: str | None = None,
