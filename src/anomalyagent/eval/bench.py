@@ -102,13 +102,19 @@ class BenchConfig:
         return dataclasses.replace(PRESETS[self.preset], **self.overrides, select_on_test=self.select_on_test,
                                    detector=self.detector)
 
+    def _train_params(self) -> dict[str, Any]:
+        """The TrainConfig as a dict, ``input_norm`` left out when it is the default "none",
+        so folders and rows written before the option still resume and match."""
+        train = dataclasses.asdict(self.train_config())
+        if train.get("input_norm") == "none":
+            train.pop("input_norm")
+        return train
+
     def key(self) -> dict[str, Any]:
         """The run-wide settings a resumed run must share with the rows already written
         (setting and detector are part of each row's identity instead)."""
-        train = dataclasses.asdict(self.train_config())
+        train = self._train_params()
         train.pop("detector")
-        if train.get("input_norm") == "none":  # the default: folders written before the option still resume
-            train.pop("input_norm")
         return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test, "train": train}
 
     def row_params(self, setting: str, knowledge: str | None, calibration: str | None = None,
@@ -120,11 +126,9 @@ class BenchConfig:
         extra = {"calibration": calibration} if calibration is not None else {}
         if bank is not None:
             extra["bank"] = bank
-        train = dataclasses.asdict(self.train_config())
+        train = self._train_params()
         if not train.get("head_prior"):  # PyTorch's init (--head-prior 0): rows stored before the option match
             train.pop("head_prior", None)
-        if train.get("input_norm") == "none":  # the default: rows stored before the option match
-            train.pop("input_norm")
         return {"n": self.n, "preset": self.preset, "select_on_test": self.select_on_test, **extra,
                 "train": train, "setting": setting, "knowledge": knowledge,
                 "base_priors": self.base_priors if setting not in (ANY_SETTING, RESERVED) else None,

@@ -362,9 +362,9 @@ def composite(image: np.ndarray, layer: np.ndarray, coverage: np.ndarray, blend:
     float in [0, 1], hard-edged) says, with the edge transition of ``blend``:
 
     hard: the coverage as is (1 px anti-aliasing at most); feather: the coverage blurred
-    by ~1.5 px (2 % of the image at most); poisson: cv2.seamlessClone's NORMAL_CLONE (solved by
-    render/poisson.py) of the layer over the coverage region grown by ``clone_grow`` px (NORMAL_CLONE: the layer's colour is
-    matched to the surroundings along the border). Returns (result, note) like
+    by ~1.5 px (2 % of the image at most); poisson: cv2.seamlessClone's NORMAL_CLONE
+    (solved by render/poisson.py) of the layer over the coverage region grown by
+    ``clone_grow`` px (the layer's colour is matched to the surroundings along the border). Returns (result, note) like
     ``poisson_clone``. Work is done on the coverage's bounding box only.
 
     ``keep_colour`` (an opaque part moved, not a material pasted): after the Poisson

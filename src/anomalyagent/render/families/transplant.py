@@ -49,16 +49,22 @@ from ..structure import grow
 SOURCES = ("auto", "bank", "normal", "self")
 
 
-def _takes_bank(spec: DefectSpec, bank) -> bool:
+def _source(spec: DefectSpec) -> str:
+    """The spec's ``params.source``, "auto" when missing or not one of SOURCES."""
     source = str(spec.params.get("source", "auto"))
-    source = source if source in SOURCES else "auto"
-    return source in ("auto", "bank") and bank is not None and bank.has(spec.defect_type, spec.category)
+    return source if source in SOURCES else "auto"
+
+
+def _takes_bank(spec: DefectSpec, bank) -> bool:
+    return _source(spec) in ("auto", "bank") and bank is not None and bank.has(spec.defect_type, spec.category)
 
 
 def pastes_from_bank(spec: DefectSpec, bank) -> bool:
     """Whether ``spec`` is a transplant that pastes a real defect from ``bank`` (a
     bank.DefectBank or None): source bank or auto, and the bank holds its defect type."""
     return spec.family == "transplant" and _takes_bank(spec, bank)
+
+
 BANK_SCALE = (0.75, 1.33)  # a bank defect's scale, relative to its own size (module docstring)
 
 
@@ -122,8 +128,7 @@ class Transplant(Family):
              scene: Scene | None = None) -> tuple[np.ndarray, np.ndarray]:
         h, w = image.shape[:2]
         f = frame(image.shape, spec)
-        source = str(spec.params.get("source", "auto"))
-        source = source if source in SOURCES else "auto"
+        source = _source(spec)
         bank = scene.bank if scene is not None else None
         from_bank = _takes_bank(spec, bank)
         if from_bank:
