@@ -197,3 +197,18 @@ def test_input_norm_is_part_of_a_rows_identity_only_when_set(category: Path, tmp
     default_key = _config(category, tmp_path / "a").key()
     norm_key = _config(category, tmp_path / "b", overrides={"input_norm": "image"}).key()
     assert "input_norm" not in default_key["train"] and norm_key["train"]["input_norm"] == "image"
+
+
+def test_results_whose_key_spells_the_default_input_norm_resume(category: Path, tmp_path: Path):
+    """Results written while the run-wide key still held input_norm "none" (stop 19) resume
+    without redoing a row; a key that says "image" is still refused."""
+    rows = run_bench(_config(category, tmp_path / "r", oracle=False))
+    path = tmp_path / "r" / "results.json"
+    stored = json.loads(path.read_text())
+    stored["config_key"]["train"]["input_norm"] = "none"
+    path.write_text(json.dumps(stored))
+    assert run_bench(_config(category, tmp_path / "r", oracle=False)) == rows
+    stored["config_key"]["train"]["input_norm"] = "image"
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="other settings"):
+        run_bench(_config(category, tmp_path / "r", oracle=False))

@@ -49,6 +49,15 @@ def stale_reason(row: dict[str, Any], code: dict[str, Any], params: dict[str, An
     return None
 
 
+def _comparable_key(key: Any) -> Any:
+    """``key`` with a default ``train.input_norm`` ("none") left out: results written between
+    the option's addition and the key's dropping of its default (stop 19) carry it, and
+    they were trained exactly as a key without it says."""
+    if isinstance(key, dict) and isinstance(key.get("train"), dict) and key["train"].get("input_norm") == "none":
+        key = {**key, "train": {k: v for k, v in key["train"].items() if k != "input_norm"}}
+    return key
+
+
 def load_rows(path: Path, key: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows of an earlier run with the same run-wide settings (``key``); [] when there is none."""
     if not path.is_file():
@@ -57,7 +66,7 @@ def load_rows(path: Path, key: dict[str, Any]) -> list[dict[str, Any]]:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: cannot read earlier results ({exc}); use another --out or delete it") from None
-    if not isinstance(stored, dict) or stored.get("config_key") != key:
+    if not isinstance(stored, dict) or _comparable_key(stored.get("config_key")) != _comparable_key(key):
         raise ValueError(f"{path}: written with other settings ({stored.get('config_key') if isinstance(stored, dict) else stored!r}); "
                          "use another --out or delete it to start over")
     return [r for r in stored.get("rows", []) if isinstance(r, dict) and "method" in r and "seed" in r]
