@@ -39,7 +39,7 @@ def color_param(default: str, what: str = "relation of the defect's colour to th
 
 def blend_param() -> Param:
     return Param("blend", "choice", "feather", choices=BLEND_MODES,
-                 help="edge transition: feather (soft), hard (a 1 px step) or poisson (cv2.seamlessClone gradient-domain blend)")
+                 help="edge transition: feather (soft), hard (a 1 px step) or poisson (gradient-domain blend: cv2.seamlessClone's equations)")
 
 
 def extra_param(name: str, kind: str, default, low=None, high=None, help: str = "") -> Param:
