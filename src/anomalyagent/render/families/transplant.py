@@ -30,15 +30,13 @@ mapped onto the destination's surroundings, so a dark defect stays dark relative
 new surface; a bank defect's mean only, so it keeps its own depth) and blended with the spec's blend: Poisson (cv2.seamlessClone's equations, render/poisson.py), feather or
 hard.
 
-How far the surroundings are mapped: ``intensity`` says how foreign normal or self
-material stays (harmonised by 1 - 0.7 x intensity). A bank defect is harmonised fully,
-whatever the intensity: mapped only part of the way, the pasted defect keeps part of the
-offset between its source's surface and the new one, so its depth against the new surface
-is no longer its own but grows or shrinks with that offset (and a dark defect cut from a
-bright image, pasted onto a dark one, fades). Measured on 25 few-shot magnetic_tile
-blowhole tasks through the agent loop: median depth (mean grey-level step from the placed
-mask to a 3 px ring around it) 22.1 in the bank patches, 18.0 as drawn with partial
-harmonisation (one paste fell from 25.6 to 2.3), 22.2 fully harmonised.
+A bank defect's surroundings are mapped by the same 1 - 0.7 x intensity as other
+material, so it keeps part of the offset between its source's surface and the new one
+(its depth against the new surface grows or shrinks with that offset). Mapping them fully
+keeps the depth exactly (25 magnetic_tile blowholes through the loop: median 22.1 grey
+levels in the bank, 18.0 pasted, 22.2 fully mapped), but trained worse detectors on all
+five dev categories' few-shot rows (docs/benchmarks.md, "Stop 20: two few-shot
+experiments"), so it was not kept.
 """
 from __future__ import annotations
 
@@ -125,7 +123,7 @@ class Transplant(Family):
         size_param(0.15, 0.02, 0.6, "longest extent of the pasted region"),
         aspect_param(1.5, 1.0, 8.0, "long / short extent"),
         angle_param(),
-        intensity_param(0.6, "how foreign normal or self material stays: colour harmonisation = 1 - 0.7 x intensity (a bank defect is always harmonised fully)"),
+        intensity_param(0.6, "how foreign the material stays: colour harmonisation = 1 - 0.7 x intensity"),
         blend_param(),
         extra_param("source", "choice", "auto", help="bank, normal, self or auto"),
         extra_param("turn", "float", None, -180.0, 180.0, "rotation of the pasted material in degrees (default: random; a bank defect keeps its direction, 0 or 180 +-10)"),
@@ -162,13 +160,11 @@ class Transplant(Family):
         pad = ring_px + 12
         y0, y1, x0, x1 = max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad), max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)
         reg = region[y0:y1, x0:x1]
-        # A bank defect's ring starts 1 px out: resampled, its edge blurs into the first pixel
-        # past the mask, and that pixel would pull the surroundings' mean towards the defect.
-        ring = grow(reg, ring_px) & ~grow(reg, 1 if from_bank else 0)
+        ring = grow(reg, ring_px) & ~reg
         lf = as_float(layer[y0:y1, x0:x1])
-        if ring.any():  # a bank defect fully (module docstring); other material as foreign as intensity says
-            amount = 1.0 if from_bank else 1.0 - 0.7 * float(spec.intensity)
-            lf = harmonise(lf, lf[ring], as_float(image[y0:y1, x0:x1])[ring], amount, keep_contrast=from_bank)
+        if ring.any():
+            lf = harmonise(lf, lf[ring], as_float(image[y0:y1, x0:x1])[ring], 1.0 - 0.7 * float(spec.intensity),
+                           keep_contrast=from_bank)
         patch = np.clip(np.round(lf), 0, 255).astype(np.uint8)
         layer = image.copy()
         layer[y0:y1, x0:x1] = patch[:, :, 0] if image.ndim == 2 else patch
