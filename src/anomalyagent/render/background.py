@@ -79,7 +79,7 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
         if given is not None:
             ofg = given
         elif memo is not None:
-            ofg = memo.get_or_make(("foreground", other_key), lambda: foreground(other))
+            ofg = memo.get_or_make(("foreground", other_key), lambda other=other: foreground(other))
         else:
             ofg = foreground(other)
         if not distinct_object(ofg):
@@ -89,7 +89,8 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
         if memo is not None:
             mask_key = digests[2 + n + i] if given is not None and given is scene.normal_masks[i] else digest(ofg)
 
-        def register() -> tuple[float, float, float]:
+        # (this loop's image, mask and keys bound as defaults: the memo may call it later in the loop)
+        def register(other=other, ofg=ofg, other_key=other_key, mask_key=mask_key) -> tuple[float, float, float]:
             nonlocal own_prep
             if own_prep is None:  # this image's side of every registration: once
                 own_prep = _prep(image, own_fg)
@@ -233,7 +234,7 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
     # Found first: when every offset is forbidden (a whole object's hole on a small frame,
     # most large holes) the answer is None whatever the match, which is then not computed.
     bad = np.zeros((oh, ow), bool)
-    near = max(2, int(round(0.6 * span * scale)))
+    near = max(2, round(0.6 * span * scale))
     oy, ox = sy0, sx0
     bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
     if avoid is not None and avoid.any():
@@ -265,7 +266,7 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
     if not np.isfinite(score).any():
         return None
     by, bx = np.unravel_index(int(np.argmin(score)), score.shape)
-    dy, dx = int(round((by - sy0) / scale)), int(round((bx - sx0) / scale))
+    dy, dx = round((by - sy0) / scale), round((bx - sx0) / scale)
     if offset_only:
         return dx, dy
     plate = _shifted(image, dx, dy)
@@ -274,8 +275,7 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
 
 def _inpaint(image: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Telea inpainting of ``hole`` with the surroundings' grain re-inserted."""
-    f = image if image.ndim == 3 else image
-    filled = cv2.inpaint(f, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+    filled = cv2.inpaint(image, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
     ring = cv2.dilate(hole.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~hole
     ff = as_float(image)
     resid = ff - cv2.GaussianBlur(ff, (0, 0), 1.5).reshape(ff.shape)
@@ -475,7 +475,7 @@ def lattice_offsets(image: np.ndarray, avoid: np.ndarray, limit: int = 24) -> li
     d = np.hypot(yy - cy, xx - cx)
     sel = d > 4
     order = np.argsort(-norm[yy[sel], xx[sel]])[:limit]
-    return [(int(round((xx[sel][i] - cx) / scale)), int(round((yy[sel][i] - cy) / scale))) for i in order]
+    return [(round((xx[sel][i] - cx) / scale), round((yy[sel][i] - cy) / scale)) for i in order]
 
 
 def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
