@@ -81,7 +81,7 @@ def worker(args: argparse.Namespace) -> dict:
                         try:
                             edited, alpha = render(image, spec, np.random.default_rng(seed), sc)
                             value = _hash(edited, alpha)
-                        except Exception as exc:  # a failure must fail the same way in both trees
+                        except Exception as exc:  # noqa: BLE001 (a failure must fail the same way in both trees)
                             value = f"error {type(exc).__name__}: {exc}"
                         out[f"img{i}/{name}/{blend}/seed{seed}/{tag}"] = value
         holes = {"object": scene.foreground, **{k: v for k, v in scene.parts.items() if v.any()}}
