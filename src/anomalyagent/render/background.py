@@ -101,6 +101,11 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
                 src_prep = shared.get_or_make(("prep", other_key, mask_key), lambda: _prep(other, ofg))
             return _register(other, image, ofg, own_fg, dst_prep=own_prep, src_prep=src_prep)
 
+        # No normal image is skipped before this, even when its object covers the hole where
+        # it stands (a whole object's hole: the normals' objects then cover it after the shift
+        # too, ~1 ms each at 256 px): the shift has no bound a cheap test could use (a normal
+        # shot 30-40 px away gives the plate; OpenCV's sub-pixel centroid can even leave the
+        # frame), tests/test_render_background.py.
         # The shift depends on the two images and their object masks, not on the hole:
         # one phase correlation per normal image and sample, however many edits it has.
         if memo is not None:
