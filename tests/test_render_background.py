@@ -530,7 +530,12 @@ def test_a_normal_covering_the_hole_before_registration_gives_the_plate():
     object off the hole, and it gives the plate. A skip that assumed shifts of at most
     12 px (the normal's mask eroded by a 25 px square, which covers every such shift, still
     covers >= 2 % of the hole) would fire here and lose these plates."""
-    from anomalyagent.render.background import _from_normals, _moved_mask, _register, background_plate
+    from anomalyagent.render.background import (
+        _from_normals,
+        _moved_mask,
+        _register,
+        background_plate,
+    )
     from anomalyagent.render.scene import Scene
 
     rng = np.random.default_rng(0)
