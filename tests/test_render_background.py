@@ -571,3 +571,20 @@ def test_phase_correlation_can_return_a_shift_beyond_the_frame():
     b = rng.normal(0, 1, (16, 16)).astype(np.float32)
     (dx, dy), _ = cv2.phaseCorrelate(a, b)
     assert max(abs(dx), abs(dy)) > 16
+
+
+def test_distinct_answers_as_distinct_object():
+    """Shares at and around both bounds (2 % and 90 %), bool and other masks."""
+    from anomalyagent.render.background import _distinct
+    from anomalyagent.render.scene import distinct_object
+
+    rng = np.random.default_rng(29)
+    for i in range(400):
+        h, w = (int(v) for v in rng.integers(1, 60, 2))
+        share = [0.02, 0.9, rng.uniform(0, 1), rng.uniform(0.015, 0.025), rng.uniform(0.89, 0.91)][i % 5]
+        mask = np.zeros(h * w, bool)
+        mask[:round(share * h * w)] = True
+        mask = rng.permutation(mask).reshape(h, w)
+        for m in (mask, mask.astype(np.uint8)):
+            assert _distinct(m) == bool(distinct_object(m)), (i, h, w, share)
+    assert _distinct(None) is False

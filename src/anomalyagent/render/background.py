@@ -25,10 +25,18 @@ from .scene import Scene, distinct_object, gray
 from .shading import as_float
 
 
+def _distinct(fg: np.ndarray | None) -> bool:
+    """``distinct_object(fg)``, the same answer; a bool mask's share by ``count_nonzero``
+    (the float64 count / size that ``mean`` gives), ~10x faster at 256 px (7 calls an edit)."""
+    if fg is None or fg.dtype != bool or fg.size == 0:
+        return bool(distinct_object(fg))
+    return 0.02 < np.count_nonzero(fg) / fg.size < 0.9
+
+
 def _prep(image: np.ndarray, fg: np.ndarray | None) -> np.ndarray:
     """(H, W) float32 grey ``image`` for registration, its object weighted out (``_register``)."""
     g = np.float32(gray(image))
-    if fg is None or not distinct_object(fg):
+    if fg is None or not _distinct(fg):
         return g - float(g.mean())
     g = g - float(g[~fg].mean())
     keep = ~cv2.dilate(fg.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
@@ -67,6 +75,7 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
         digests = (memo.digest_of(image), memo.digest_of(scene.foreground), *(memo.digest_of(o) for o in scene.normals),
                    *(memo.digest_of(m) for m in scene.normal_masks))
     own_key = (digests[0], digest(own_fg) if own_fg is not scene.foreground else digests[1]) if memo is not None else ()
+    hole_n = np.count_nonzero(hole) if hole.dtype == bool else 0  # 0: the share by mean (another mask type)
     for i, other in enumerate(scene.normals):
         if other.shape[:2] != (h, w):
             other = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
@@ -84,7 +93,7 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
             ofg = memo.get_or_make(("foreground", other_key), lambda other=other: foreground(other))
         else:
             ofg = foreground(other)
-        if not distinct_object(ofg):
+        if not _distinct(ofg):
             continue
 
         mask_key = b""
@@ -114,13 +123,15 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
             dx, dy, _ = register()
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         moved_fg = _moved_mask(ofg, m)
-        if float(moved_fg[hole].mean()) >= 0.02:  # its object would show in the hole (most are)
+        # (the share by a count: the float64 count / n that moved_fg[hole].mean() gives)
+        cover = np.count_nonzero(moved_fg & hole) / hole_n if hole_n else float(moved_fg[hole].mean())
+        if cover >= 0.02:  # its object would show in the hole (most are)
             continue
         moved = cv2.warpAffine(other, m, (w, h), borderMode=cv2.BORDER_REFLECT)
         # Accept the registration only where it visibly holds: around the hole the other
         # image's background must match ours better than our background varies.
         ring = cv2.dilate(hole.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~hole & ~moved_fg
-        if own_fg is not None and distinct_object(own_fg):
+        if own_fg is not None and _distinct(own_fg):
             ring &= ~own_fg
         if ring.sum() < 20:
             continue
