@@ -588,3 +588,15 @@ def test_distinct_answers_as_distinct_object():
         for m in (mask, mask.astype(np.uint8)):
             assert _distinct(m) == bool(distinct_object(m)), (i, h, w, share)
     assert _distinct(None) is False
+
+
+def test_nonzero_lists_what_numpy_lists():
+    from anomalyagent.render.background import _nonzero
+
+    rng = np.random.default_rng(31)
+    for shape in ((256, 256), (1, 7), (7, 1), (0, 4), (4, 0), (37, 101)):
+        for share in (0.0, 0.01, 0.5, 1.0):
+            mask = rng.random(shape) < share
+            for m in (mask, mask[:, ::2], mask.astype(np.uint8)):
+                got, want = _nonzero(m), np.nonzero(m)
+                assert len(got) == 2 and all(g.dtype == v.dtype and np.array_equal(g, v) for g, v in zip(got, want))
