@@ -213,7 +213,7 @@ def plain_from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | Non
     score = ssd + 0.5 * diff
     # Forbidden offsets: the copied area would overlap the hole, the part, or the object.
     bad = np.zeros(score.shape, bool)
-    near = max(2, int(round(0.6 * span * scale)))
+    near = max(2, round(0.6 * span * scale))
     oy, ox = sy0, sx0
     bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
     if avoid is not None and avoid.any():
@@ -224,7 +224,7 @@ def plain_from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | Non
     if not np.isfinite(score).any():
         return None
     by, bx = np.unravel_index(int(np.argmin(score)), score.shape)
-    dy, dx = int(round((by - sy0) / scale)), int(round((bx - sx0) / scale))
+    dy, dx = round((by - sy0) / scale), round((bx - sx0) / scale)
     if offset_only:
         return dx, dy
     plate = _shifted(image, dx, dy)
