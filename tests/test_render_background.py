@@ -398,7 +398,7 @@ def test_weighted_gives_numpys_products():
 def test_offset_test_with_the_integral_answers_as_offset_ok():
     """Tiles of any shape (the integral's box count decides full tiles and clear boxes; the
     rest is counted pixel by pixel): the same answer as the plain share for every offset."""
-    from anomalyagent.render.background import _offset_test
+    from anomalyagent.render.background import _count_table, _offset_test
 
     rng = np.random.default_rng(19)
     for i in range(60):
@@ -414,10 +414,11 @@ def test_offset_test_with_the_integral_answers_as_offset_ok():
             hole[y:y + int(rng.integers(1, 30)), x:x + int(rng.integers(1, 30))] = 1
         hole = hole > 0
         coords = np.nonzero(hole)
-        ok = _offset_test(coords, avoid, cv2.integral(avoid.view(np.uint8)))
-        for dx in range(-w, w, 3):
-            for dy in range(-h, h, 4):
-                assert ok(dx, dy) == _offset_ok(hole, avoid, dx, dy, coords=coords), (i, dx, dy)
+        for mask in (avoid, avoid.astype(np.uint8) * 255) if i % 4 else (avoid,):  # bool and bytes
+            ok = _offset_test(coords, mask, _count_table(mask))
+            for dx in range(-w, w, 3):
+                for dy in range(-h, h, 4):
+                    assert ok(dx, dy) == _offset_ok(hole, avoid, dx, dy, coords=coords), (i, dx, dy)
 
 
 def plain_from_lattice(image, hole, avoid):
@@ -495,6 +496,10 @@ def test_moved_mask_is_the_nearest_warp():
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         want = cv2.warpAffine(mask.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
         assert np.array_equal(_moved_mask(mask, m), want), (i, dx, dy)
+        if i % 50 == 0:  # masks of other types: as the warp of their uint8 values
+            for other in (mask.astype(np.uint8) * 255, mask * rng.uniform(0.2, 3.0, mask.shape)):
+                want = cv2.warpAffine(other.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
+                assert np.array_equal(_moved_mask(other, m), want), (i, dx, dy, other.dtype)
         windows += abs(float(m[0, 2]) % 1 - 0.5) > 1 / 64 and abs(float(m[1, 2]) % 1 - 0.5) > 1 / 64
     assert windows > 1000  # the window path, not only OpenCV's
 
@@ -600,3 +605,22 @@ def test_nonzero_lists_what_numpy_lists():
             for m in (mask, mask[:, ::2], mask.astype(np.uint8)):
                 got, want = _nonzero(m), np.nonzero(m)
                 assert len(got) == 2 and all(g.dtype == v.dtype and np.array_equal(g, v) for g, v in zip(got, want))
+
+
+def test_from_lattice_takes_masks_of_other_types():
+    """An avoid mask of 0/255 bytes: the same plate as its bool version (blocked pixels
+    are the nonzero ones, counted as such by the integral too)."""
+    from anomalyagent.render.background import _from_lattice
+
+    done = 0
+    for i in range(6):
+        image, masks = component_scene(256, i, board="perforated")
+        hole = cv2.dilate(masks["object"].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        avoid = masks["object"] | hole
+        want = _from_lattice(image, hole, avoid)
+        got = _from_lattice(image, hole, avoid.astype(np.uint8) * 255)
+        assert (got is None) == (want is None), i
+        if want is not None:
+            done += 1
+            assert np.array_equal(got, want), i
+    assert done >= 2

@@ -167,6 +167,7 @@ def _moved_mask(mask: np.ndarray, m: np.ndarray) -> np.ndarray:
             or not (abs(dx) < w and abs(dy) < h) or max(h, w) >= 8192):
         return cv2.warpAffine(mask.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
     sx, sy = int(np.floor(dx + 0.5)), int(np.floor(dy + 0.5))
+    mask = mask if mask.dtype == bool else mask.astype(np.uint8) > 0  # what the warp's input and > 0 keep
     out = np.zeros((h, w), bool)
     out[max(0, sy):h + min(0, sy), max(0, sx):w + min(0, sx)] = mask[max(0, -sy):h - max(0, sy), max(0, -sx):w - max(0, sx)]
     return out
@@ -203,12 +204,17 @@ def _offset_ok(hole: np.ndarray, avoid: np.ndarray, dx: int, dy: int, coords=Non
     return float(avoid[ys + dy, xs + dx].mean()) <= 0.02
 
 
+def _count_table(avoid: np.ndarray) -> np.ndarray:
+    """(H + 1, W + 1) int32 ``cv2.integral`` of ``avoid``'s nonzero pixels (``_offset_test``)."""
+    return cv2.integral((avoid if avoid.dtype == bool else avoid != 0).view(np.uint8))
+
+
 def _offset_test(coords: tuple[np.ndarray, np.ndarray], avoid: np.ndarray, table: np.ndarray | None = None):
     """``ok(dx, dy)``: ``_offset_ok(hole, avoid, dx, dy, coords=coords)``, the same answer, for
     trying many offsets on one tile: its bounds and flat pixel indices are found once, and
     the share is a count over a flat gather (the float64 count / n that ``mean`` gives).
 
-    ``table``: ``cv2.integral`` of ``avoid`` (as uint8) when the caller has it. The tile's
+    ``table``: ``_count_table(avoid)`` when the caller has it. The tile's
     pixels lie in its bounding box, so the box moved by the offset holds at least as many
     avoided pixels as the moved tile: at most 2 % of n there accepts the offset without a
     gather, and a tile that fills its box (n = the box's area: the same pixels) is decided
@@ -579,7 +585,7 @@ def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
     starts = np.flatnonzero(np.diff(tile_of[order])) + 1
     flat = ys_t.astype(np.intp) * w + xs_t
     dst, src = _pixel_items(current), _pixel_items(image)
-    table = cv2.integral(blocked.view(np.uint8))  # (h + 1, w + 1) counts: most offsets decided without a gather
+    table = _count_table(blocked)  # most offsets decided without a gather
     # Each tile's slice of the sorted lists (np.split's pieces, without its per-piece overhead).
     bounds = [0, *starts.tolist(), len(flat)]
     for lo, hi in pairwise(bounds):
