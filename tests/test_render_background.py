@@ -495,11 +495,14 @@ def test_moved_mask_is_the_nearest_warp():
                   rng.uniform(-30, 30)][i % 4], rng.uniform(-1.2 * h, 1.2 * h) if i % 3 else rng.integers(-h, h) + 0.5 + near_half
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         want = cv2.warpAffine(mask.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
-        assert np.array_equal(_moved_mask(mask, m), want), (i, dx, dy)
+        assert np.array_equal(_moved_mask(mask, m, (w, h)), want), (i, dx, dy)
         if i % 50 == 0:  # masks of other types: as the warp of their uint8 values
             for other in (mask.astype(np.uint8) * 255, mask * rng.uniform(0.2, 3.0, mask.shape)):
                 want = cv2.warpAffine(other.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
-                assert np.array_equal(_moved_mask(other, m), want), (i, dx, dy, other.dtype)
+                assert np.array_equal(_moved_mask(other, m, (w, h)), want), (i, dx, dy, other.dtype)
+        if i % 100 == 0:  # an output of another size than the mask: OpenCV's warp
+            want = cv2.warpAffine(mask.astype(np.uint8), m, (w + 3, h), flags=cv2.INTER_NEAREST) > 0
+            assert np.array_equal(_moved_mask(mask, m, (w + 3, h)), want), i
         windows += abs(float(m[0, 2]) % 1 - 0.5) > 1 / 64 and abs(float(m[1, 2]) % 1 - 0.5) > 1 / 64
     assert windows > 1000  # the window path, not only OpenCV's
 
@@ -557,7 +560,7 @@ def test_a_normal_covering_the_hole_before_registration_gives_the_plate():
         assert float(fg[hole].mean()) > 0.8  # before registration its object covers the hole (all but its rim)
         dx, dy, _ = _register(other, image, fg, fg)
         assert max(abs(dx), abs(dy)) > 45, (oy, ox, dx, dy)
-        moved_fg = _moved_mask(fg, np.float32([[1, 0, dx], [0, 1, dy]]))
+        moved_fg = _moved_mask(fg, np.float32([[1, 0, dx], [0, 1, dy]]), (128, 128))
         assert float(moved_fg[hole].mean()) < 0.02
         scene = Scene(foreground=fg, normals=(other,), normal_masks=(fg,))
         plate = _from_normals(image, hole, scene)

@@ -122,7 +122,7 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
         # No normal image is skipped before this, even when its object covers the hole where
         # it stands (a whole object's hole: the normals' objects then cover it after the shift
         # too, ~1 ms each at 256 px): the shift has no bound a cheap test could use (a normal
-        # shot 30-40 px away gives the plate; OpenCV's sub-pixel centroid can even leave the
+        # shot 50-60 px away gives the plate; OpenCV's sub-pixel centroid can even leave the
         # frame), tests/test_render_background.py.
         # The shift depends on the two images and their object masks, not on the hole:
         # one phase correlation per normal image and sample, however many edits it has.
@@ -131,7 +131,7 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
         else:
             dx, dy, _ = register()
         m = np.float32([[1, 0, dx], [0, 1, dy]])
-        moved_fg = _moved_mask(ofg, m)
+        moved_fg = _moved_mask(ofg, m, (w, h))
         # (the share by a count: the float64 count / n that moved_fg[hole].mean() gives)
         cover = np.count_nonzero(moved_fg & hole) / hole_n if hole_n else float(moved_fg[hole].mean())
         if cover >= 0.02:  # its object would show in the hole (most are)
@@ -150,9 +150,10 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
     return None
 
 
-def _moved_mask(mask: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """(H, W) bool: ``cv2.warpAffine(mask as uint8, m, INTER_NEAREST) > 0`` for a translation
-    ``m`` = [[1, 0, dx], [0, 1, dy]] (float32), outside pixels 0.
+def _moved_mask(mask: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: ``cv2.warpAffine(mask as uint8, m, size, INTER_NEAREST) > 0`` for a
+    translation ``m`` = [[1, 0, dx], [0, 1, dy]] (float32) and ``size`` = (W, H), outside
+    pixels 0.
 
     Nearest interpolation takes the source pixel nearest to (x - dx, y - dy): a whole-pixel
     shift by (round(dx), round(dy)) wherever the shift's fractions are not within 1/64 of
@@ -161,10 +162,10 @@ def _moved_mask(mask: np.ndarray, m: np.ndarray) -> np.ndarray:
     (OpenCV 5 rounds exact halves to even, pixel by pixel: a 3.5 px shift moves some pixels
     by 3, others by 4), for shifts of a frame or more, or frames of 8192 px or more:
     OpenCV's own warp."""
-    h, w = mask.shape
+    w, h = size
     dx, dy = float(m[0, 2]), float(m[1, 2])
     if (abs(dx - np.floor(dx) - 0.5) <= 1 / 64 or abs(dy - np.floor(dy) - 0.5) <= 1 / 64
-            or not (abs(dx) < w and abs(dy) < h) or max(h, w) >= 8192):
+            or not (abs(dx) < w and abs(dy) < h) or max(h, w) >= 8192 or mask.shape != (h, w)):
         return cv2.warpAffine(mask.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
     sx, sy = int(np.floor(dx + 0.5)), int(np.floor(dy + 0.5))
     mask = mask if mask.dtype == bool else mask.astype(np.uint8) > 0  # what the warp's input and > 0 keep
