@@ -5,7 +5,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from anomalyagent.render.background import _from_self, _from_self_tiles, _match_lighting, _offset_ok, _shifted, _weighted
+from anomalyagent.render.background import (
+    _from_self,
+    _from_self_tiles,
+    _match_lighting,
+    _offset_ok,
+    _shifted,
+    _weighted,
+)
 from anomalyagent.render.shading import as_float
 from anomalyagent.synthetic import component_scene, object_rgb, texture_gray
 
@@ -206,7 +213,7 @@ def plain_from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | Non
     score = ssd + 0.5 * diff
     # Forbidden offsets: the copied area would overlap the hole, the part, or the object.
     bad = np.zeros(score.shape, bool)
-    near = max(2, int(round(0.6 * span * scale)))
+    near = max(2, round(0.6 * span * scale))
     oy, ox = sy0, sx0
     bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
     if avoid is not None and avoid.any():
@@ -217,7 +224,7 @@ def plain_from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | Non
     if not np.isfinite(score).any():
         return None
     by, bx = np.unravel_index(int(np.argmin(score)), score.shape)
-    dy, dx = int(round((by - sy0) / scale)), int(round((bx - sx0) / scale))
+    dy, dx = round((by - sy0) / scale), round((bx - sx0) / scale)
     if offset_only:
         return dx, dy
     plate = _shifted(image, dx, dy)
@@ -386,3 +393,237 @@ def test_weighted_gives_numpys_products():
             got = _weighted(a, wgt)
             want = a * wgt[:, :, None]
             assert got.dtype == np.float32 and np.array_equal(got.reshape(want.shape), want), (c, shape)
+
+
+def test_offset_test_with_the_integral_answers_as_offset_ok():
+    """Tiles of any shape (the integral's box count decides full tiles and clear boxes; the
+    rest is counted pixel by pixel): the same answer as the plain share for every offset."""
+    from anomalyagent.render.background import _count_table, _offset_test
+
+    rng = np.random.default_rng(19)
+    for i in range(60):
+        h, w = (int(v) for v in rng.integers(20, 120, 2))
+        avoid = rng.random((h, w)) < rng.uniform(0.0, 0.1)
+        if i % 2:  # a solid object too: shares of 0, a few % and all
+            cv2.circle(avoid.view(np.uint8), (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(3, 30)), 1, -1)
+        hole = np.zeros((h, w), np.uint8)
+        y, x = int(rng.integers(0, h - 5)), int(rng.integers(0, w - 5))
+        if i % 3:
+            cv2.ellipse(hole, (x, y), (int(rng.integers(1, 20)), int(rng.integers(1, 20))), float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        else:
+            hole[y:y + int(rng.integers(1, 30)), x:x + int(rng.integers(1, 30))] = 1
+        hole = hole > 0
+        coords = np.nonzero(hole)
+        for mask in (avoid, avoid.astype(np.uint8) * 255) if i % 4 else (avoid,):  # bool and bytes
+            ok = _offset_test(coords, mask, _count_table(mask))
+            for dx in range(-w, w, 3):
+                for dy in range(-h, h, 4):
+                    assert ok(dx, dy) == _offset_ok(hole, avoid, dx, dy, coords=coords), (i, dx, dy)
+
+
+def plain_from_lattice(image, hole, avoid):
+    """The reference: each tile's pixels listed from the frame and copied as rows."""
+    from anomalyagent.render.background import lattice_offsets
+
+    vecs = lattice_offsets(image, avoid)
+    if not vecs:
+        return None
+    cands = set(vecs)
+    for a in vecs[:8]:
+        for b in vecs[:8]:
+            cands.add((a[0] + b[0], a[1] + b[1]))
+    cands.discard((0, 0))
+    ordered = sorted(cands, key=lambda o: o[0] ** 2 + o[1] ** 2)
+    h, w = hole.shape
+    t = max(12, int(min(h, w) / 5))
+    ys, xs = np.nonzero(hole)
+    blocked = avoid | hole
+    current = image.copy()
+    tile_of = (ys - ys.min()) // t * 10_000 + (xs - xs.min()) // t
+    for key in np.unique(tile_of):
+        at = (ys[tile_of == key], xs[tile_of == key])
+        sel = np.zeros_like(hole)
+        sel[at] = True
+        off = next((o for o in ordered if _offset_ok(sel, blocked, *o, coords=at)), None)
+        if off is None:
+            return None
+        current[at] = image[at[0] + off[1], at[1] + off[0]]
+    return current
+
+
+def test_from_lattice_gives_the_plain_version_bytes():
+    """Perforated and plain boards of 101-256 px, grey and colour, holes of parts and whole
+    objects anywhere (edge tiles of any shape): the same plate or the same None."""
+    from anomalyagent.render.background import _from_lattice
+
+    rng = np.random.default_rng(17)
+    filled = 0
+    for i in range(40):
+        size = (256, 101, 180, 128)[i % 4]
+        image, masks = component_scene(size, i, board="perforated" if i % 3 else "plain")
+        if i % 5 == 4:
+            image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        if i % 2:
+            hole = cv2.dilate(masks["object"].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        else:
+            hole = np.zeros(masks["object"].shape, np.uint8)
+            cv2.ellipse(hole, (int(rng.integers(0, size)), int(rng.integers(0, size))),
+                        (int(rng.integers(3, size // 4)), int(rng.integers(3, size // 4))), float(rng.uniform(0, 180)), 0, 360, 1, -1)
+            hole = hole > 0
+        avoid = masks["object"] | hole
+        want = plain_from_lattice(image, hole, avoid)
+        got = _from_lattice(image, hole, avoid, coords=np.nonzero(hole) if i % 2 else None)
+        assert (got is None) == (want is None), i
+        if want is not None:
+            filled += 1
+            assert got.dtype == want.dtype and np.array_equal(got, want), i
+    assert filled >= 15
+
+
+def test_moved_mask_is_the_nearest_warp():
+    """Shifts anywhere, near and at half pixels (where OpenCV's own warp is used: it rounds
+    exact halves pixel by pixel), whole, and beyond the frame."""
+    from anomalyagent.render.background import _moved_mask
+
+    rng = np.random.default_rng(21)
+    windows = 0
+    for i in range(3000):
+        h, w = (int(v) for v in rng.integers(3, 300, 2))
+        mask = rng.random((h, w)) < rng.uniform(0.05, 0.9)
+        near_half = rng.choice([-1, 1]) * rng.choice([0.0, 1 / 4096, 1 / 64, 1 / 60, rng.uniform(0, 0.1)])
+        dx, dy = [rng.uniform(-1.2 * w, 1.2 * w), rng.integers(-w, w) + 0.5 + near_half, float(rng.integers(-w, w)),
+                  rng.uniform(-30, 30)][i % 4], rng.uniform(-1.2 * h, 1.2 * h) if i % 3 else rng.integers(-h, h) + 0.5 + near_half
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        want = cv2.warpAffine(mask.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
+        assert np.array_equal(_moved_mask(mask, m, (w, h)), want), (i, dx, dy)
+        if i % 50 == 0:  # masks of other types: as the warp of their uint8 values
+            for other in (mask.astype(np.uint8) * 255, mask * rng.uniform(0.2, 3.0, mask.shape)):
+                want = cv2.warpAffine(other.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
+                assert np.array_equal(_moved_mask(other, m, (w, h)), want), (i, dx, dy, other.dtype)
+        if i % 100 == 0:  # an output of another size than the mask: OpenCV's warp
+            want = cv2.warpAffine(mask.astype(np.uint8), m, (w + 3, h), flags=cv2.INTER_NEAREST) > 0
+            assert np.array_equal(_moved_mask(mask, m, (w + 3, h)), want), i
+        windows += abs(float(m[0, 2]) % 1 - 0.5) > 1 / 64 and abs(float(m[1, 2]) % 1 - 0.5) > 1 / 64
+    assert windows > 1000  # the window path, not only OpenCV's
+
+
+def test_pixel_items_copy_the_same_bytes_as_rows():
+    from anomalyagent.render.background import _pixel_items
+
+    rng = np.random.default_rng(23)
+    for shape in ((40, 57, 3), (40, 57), (9, 300, 3)):
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        h, w = shape[:2]
+        at = rng.choice(h * w, size=h * w // 3, replace=False)
+        src = rng.choice(h * w, size=at.size)
+        want, got = image.copy(), image.copy()
+        want.reshape(h * w, -1)[at] = want.reshape(h * w, -1)[src]
+        items = _pixel_items(got)
+        items[at] = items[src]
+        assert np.array_equal(got, want), shape
+
+
+def board_shot(big: np.ndarray, fg: np.ndarray, oy: int, ox: int) -> np.ndarray:
+    """A 128 px window of the board ``big`` at (oy, ox) with a red disc (``fg``) at its centre."""
+    im = big[oy:oy + 128, ox:ox + 128].copy()
+    im[fg] = (200, 60, 40)
+    return im
+
+
+def test_a_normal_covering_the_hole_before_registration_gives_the_plate():
+    """Why no normal image is skipped before its registration (the shift it needs is not
+    bounded by anything a cheap test could use): the normal's object covers the whole hole
+    where it stands, but its background is the same board shot 50-60 px away, so the
+    registration moves it by that much (beyond the object's own 20 px radius) and its
+    object off the hole, and it gives the plate. A skip that assumed shifts of at most
+    12 px (the normal's mask eroded by a 25 px square, which covers every such shift, still
+    covers >= 2 % of the hole) would fire here and lose these plates."""
+    from anomalyagent.render.background import (
+        _from_normals,
+        _moved_mask,
+        _register,
+        background_plate,
+    )
+    from anomalyagent.render.scene import Scene
+
+    rng = np.random.default_rng(0)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (248, 248)).astype(np.float32), (0, 0), 3.0)
+    big = cv2.cvtColor(np.clip(120 + 400 * noise, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2RGB)
+    yy, xx = np.mgrid[:128, :128]
+    fg = (xx - 64) ** 2 + (yy - 64) ** 2 < 20 ** 2
+    hole = cv2.dilate(fg.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    image = board_shot(big, fg, 60, 60)
+    eroded = cv2.erode(fg.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0  # every shift up to 12 px
+    assert float(eroded[hole].mean()) >= 0.02
+    for oy, ox in ((60, 120), (120, 60), (60, 110)):
+        other = board_shot(big, fg, oy, ox)
+        assert float(fg[hole].mean()) > 0.8  # before registration its object covers the hole (all but its rim)
+        dx, dy, _ = _register(other, image, fg, fg)
+        assert max(abs(dx), abs(dy)) > 45, (oy, ox, dx, dy)
+        moved_fg = _moved_mask(fg, np.float32([[1, 0, dx], [0, 1, dy]]), (128, 128))
+        assert float(moved_fg[hole].mean()) < 0.02
+        scene = Scene(foreground=fg, normals=(other,), normal_masks=(fg,))
+        plate = _from_normals(image, hole, scene)
+        assert plate is not None, (oy, ox)
+        got, source = background_plate(image, hole, scene, np.random.default_rng(0))
+        assert source == "normal" and np.array_equal(got, plate)
+
+
+def test_phase_correlation_can_return_a_shift_beyond_the_frame():
+    """The other half of why no normal image is skipped before its registration: OpenCV's
+    phase correlation refines its peak by a weighted centroid whose weights may be negative,
+    so the shift it returns has no bound (here 20 px on a 16 px frame; on random 8-40 px
+    frames we saw thousands of px). If this fails, a bound may now exist; see _from_normals."""
+    rng = np.random.default_rng(21)
+    a = rng.normal(0, 1, (16, 16)).astype(np.float32)
+    b = rng.normal(0, 1, (16, 16)).astype(np.float32)
+    (dx, dy), _ = cv2.phaseCorrelate(a, b)
+    assert max(abs(dx), abs(dy)) > 16
+
+
+def test_distinct_answers_as_distinct_object():
+    """Shares at and around both bounds (2 % and 90 %), bool and other masks."""
+    from anomalyagent.render.background import _distinct
+    from anomalyagent.render.scene import distinct_object
+
+    rng = np.random.default_rng(29)
+    for i in range(400):
+        h, w = (int(v) for v in rng.integers(1, 60, 2))
+        share = [0.02, 0.9, rng.uniform(0, 1), rng.uniform(0.015, 0.025), rng.uniform(0.89, 0.91)][i % 5]
+        mask = np.zeros(h * w, bool)
+        mask[:round(share * h * w)] = True
+        mask = rng.permutation(mask).reshape(h, w)
+        for m in (mask, mask.astype(np.uint8)):
+            assert _distinct(m) == bool(distinct_object(m)), (i, h, w, share)
+    assert _distinct(None) is False
+
+
+def test_nonzero_lists_what_numpy_lists():
+    from anomalyagent.render.background import _nonzero
+
+    rng = np.random.default_rng(31)
+    for shape in ((256, 256), (1, 7), (7, 1), (0, 4), (4, 0), (37, 101)):
+        for share in (0.0, 0.01, 0.5, 1.0):
+            mask = rng.random(shape) < share
+            for m in (mask, mask[:, ::2], mask.astype(np.uint8)):
+                got, want = _nonzero(m), np.nonzero(m)
+                assert len(got) == 2 and all(g.dtype == v.dtype and np.array_equal(g, v) for g, v in zip(got, want))
+
+
+def test_from_lattice_takes_masks_of_other_types():
+    """An avoid mask of 0/255 bytes: the same plate as its bool version (blocked pixels
+    are the nonzero ones, counted as such by the integral too)."""
+    from anomalyagent.render.background import _from_lattice
+
+    done = 0
+    for i in range(6):
+        image, masks = component_scene(256, i, board="perforated")
+        hole = cv2.dilate(masks["object"].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        avoid = masks["object"] | hole
+        want = _from_lattice(image, hole, avoid)
+        got = _from_lattice(image, hole, avoid.astype(np.uint8) * 255)
+        assert (got is None) == (want is None), i
+        if want is not None:
+            done += 1
+            assert np.array_equal(got, want), i
+    assert done >= 2

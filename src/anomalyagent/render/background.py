@@ -14,6 +14,8 @@ Masks are (H, W) bool; images (H, W) or (H, W, 3) uint8.
 """
 from __future__ import annotations
 
+from itertools import pairwise
+
 import cv2
 import numpy as np
 
@@ -23,10 +25,27 @@ from .scene import Scene, distinct_object, gray
 from .shading import as_float
 
 
+def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of an (H, W) mask: the same (ys, xs), in the same (row-major) order,
+    from its flat indices split by the width (numpy's 2-D nonzero took ~5x as long)."""
+    if mask.ndim != 2 or mask.shape[1] == 0:
+        return np.nonzero(mask)
+    ys, xs = np.divmod(np.flatnonzero(mask), mask.shape[1])
+    return ys, xs
+
+
+def _distinct(fg: np.ndarray | None) -> bool:
+    """``distinct_object(fg)``, the same answer; a bool mask's share by ``count_nonzero``
+    (the float64 count / size that ``mean`` gives), ~10x faster at 256 px (7 calls an edit)."""
+    if fg is None or fg.dtype != bool or fg.size == 0:
+        return bool(distinct_object(fg))
+    return 0.02 < np.count_nonzero(fg) / fg.size < 0.9
+
+
 def _prep(image: np.ndarray, fg: np.ndarray | None) -> np.ndarray:
     """(H, W) float32 grey ``image`` for registration, its object weighted out (``_register``)."""
     g = np.float32(gray(image))
-    if fg is None or not distinct_object(fg):
+    if fg is None or not _distinct(fg):
         return g - float(g.mean())
     g = g - float(g[~fg].mean())
     keep = ~cv2.dilate(fg.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
@@ -65,6 +84,7 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
         digests = (memo.digest_of(image), memo.digest_of(scene.foreground), *(memo.digest_of(o) for o in scene.normals),
                    *(memo.digest_of(m) for m in scene.normal_masks))
     own_key = (digests[0], digest(own_fg) if own_fg is not scene.foreground else digests[1]) if memo is not None else ()
+    hole_n = np.count_nonzero(hole) if hole.dtype == bool else 0  # 0: the share by mean (another mask type)
     for i, other in enumerate(scene.normals):
         if other.shape[:2] != (h, w):
             other = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
@@ -79,17 +99,18 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
         if given is not None:
             ofg = given
         elif memo is not None:
-            ofg = memo.get_or_make(("foreground", other_key), lambda: foreground(other))
+            ofg = memo.get_or_make(("foreground", other_key), lambda other=other: foreground(other))
         else:
             ofg = foreground(other)
-        if not distinct_object(ofg):
+        if not _distinct(ofg):
             continue
 
         mask_key = b""
         if memo is not None:
             mask_key = digests[2 + n + i] if given is not None and given is scene.normal_masks[i] else digest(ofg)
 
-        def register() -> tuple[float, float, float]:
+        # (this loop's image, mask and keys bound as defaults: the memo may call it later in the loop)
+        def register(other=other, ofg=ofg, other_key=other_key, mask_key=mask_key) -> tuple[float, float, float]:
             nonlocal own_prep
             if own_prep is None:  # this image's side of every registration: once
                 own_prep = _prep(image, own_fg)
@@ -98,6 +119,11 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
                 src_prep = shared.get_or_make(("prep", other_key, mask_key), lambda: _prep(other, ofg))
             return _register(other, image, ofg, own_fg, dst_prep=own_prep, src_prep=src_prep)
 
+        # No normal image is skipped before this, even when its object covers the hole where
+        # it stands (a whole object's hole: the normals' objects then cover it after the shift
+        # too, ~1 ms each at 256 px): the shift has no bound a cheap test could use (a normal
+        # shot 50-60 px away gives the plate; OpenCV's sub-pixel centroid can even leave the
+        # frame), tests/test_render_background.py.
         # The shift depends on the two images and their object masks, not on the hole:
         # one phase correlation per normal image and sample, however many edits it has.
         if memo is not None:
@@ -105,14 +131,16 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
         else:
             dx, dy, _ = register()
         m = np.float32([[1, 0, dx], [0, 1, dy]])
-        moved_fg = cv2.warpAffine(ofg.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
-        if float(moved_fg[hole].mean()) >= 0.02:  # its object would show in the hole (most are)
+        moved_fg = _moved_mask(ofg, m, (w, h))
+        # (the share by a count: the float64 count / n that moved_fg[hole].mean() gives)
+        cover = np.count_nonzero(moved_fg & hole) / hole_n if hole_n else float(moved_fg[hole].mean())
+        if cover >= 0.02:  # its object would show in the hole (most are)
             continue
         moved = cv2.warpAffine(other, m, (w, h), borderMode=cv2.BORDER_REFLECT)
         # Accept the registration only where it visibly holds: around the hole the other
         # image's background must match ours better than our background varies.
         ring = cv2.dilate(hole.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~hole & ~moved_fg
-        if own_fg is not None and distinct_object(own_fg):
+        if own_fg is not None and _distinct(own_fg):
             ring &= ~own_fg
         if ring.sum() < 20:
             continue
@@ -120,6 +148,30 @@ def _from_normals(image: np.ndarray, hole: np.ndarray, scene: Scene,
         if float(np.abs(ours - theirs).mean()) < 0.5 * float(ours.std()) + 2.0:
             return moved
     return None
+
+
+def _moved_mask(mask: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: ``cv2.warpAffine(mask as uint8, m, size, INTER_NEAREST) > 0`` for a
+    translation ``m`` = [[1, 0, dx], [0, 1, dy]] (float32) and ``size`` = (W, H), outside
+    pixels 0.
+
+    Nearest interpolation takes the source pixel nearest to (x - dx, y - dy): a whole-pixel
+    shift by (round(dx), round(dy)) wherever the shift's fractions are not within 1/64 of
+    one half (OpenCV rounds each pixel's float32 source coordinate, exact to 2**-11 px below
+    2**13 px), copied here as a window (~0.05 ms less per normal image). Near a half
+    (OpenCV 5 rounds exact halves to even, pixel by pixel: a 3.5 px shift moves some pixels
+    by 3, others by 4), for shifts of a frame or more, or frames of 8192 px or more:
+    OpenCV's own warp."""
+    w, h = size
+    dx, dy = float(m[0, 2]), float(m[1, 2])
+    if (abs(dx - np.floor(dx) - 0.5) <= 1 / 64 or abs(dy - np.floor(dy) - 0.5) <= 1 / 64
+            or not (abs(dx) < w and abs(dy) < h) or max(h, w) >= 8192 or mask.shape != (h, w)):
+        return cv2.warpAffine(mask.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
+    sx, sy = int(np.floor(dx + 0.5)), int(np.floor(dy + 0.5))
+    mask = mask if mask.dtype == bool else mask.astype(np.uint8) > 0  # what the warp's input and > 0 keep
+    out = np.zeros((h, w), bool)
+    out[max(0, sy):h + min(0, sy), max(0, sx):w + min(0, sx)] = mask[max(0, -sy):h - max(0, sy), max(0, -sx):w - max(0, sx)]
+    return out
 
 
 def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -133,30 +185,57 @@ def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return np.ascontiguousarray(padded[top + dy:top + dy + h, left + dx:left + dx + w])
 
 
+def _pixel_items(image: np.ndarray) -> np.ndarray:
+    """(H * W,) array of ``image``'s pixels, one item each (a pixel's c values as one
+    c-byte item): a view of a C-contiguous (H, W) or (H, W, c) uint8 image (a copy of
+    another). Copying pixels by flat index through it moves the same bytes as through
+    ``image.reshape(H * W, c)``, 4x faster (numpy copies one item, not a row of c)."""
+    if image.ndim == 2:
+        return image.reshape(-1)
+    return np.ascontiguousarray(image).view(np.dtype((np.void, image.shape[2] * image.itemsize))).reshape(-1)
+
+
 def _offset_ok(hole: np.ndarray, avoid: np.ndarray, dx: int, dy: int, coords=None) -> bool:
     """The hole shifted by (dx, dy) lies inside the image and off ``avoid``. ``coords``:
     the hole's (ys, xs) when already known."""
-    ys, xs = coords if coords is not None else np.nonzero(hole)
+    ys, xs = coords if coords is not None else _nonzero(hole)
     h, w = hole.shape
     if ys.min() + dy < 0 or xs.min() + dx < 0 or ys.max() + dy >= h or xs.max() + dx >= w:
         return False
     return float(avoid[ys + dy, xs + dx].mean()) <= 0.02
 
 
-def _offset_test(coords: tuple[np.ndarray, np.ndarray], avoid: np.ndarray):
+def _count_table(avoid: np.ndarray) -> np.ndarray:
+    """(H + 1, W + 1) int32 ``cv2.integral`` of ``avoid``'s nonzero pixels (``_offset_test``)."""
+    return cv2.integral((avoid if avoid.dtype == bool else avoid != 0).view(np.uint8))
+
+
+def _offset_test(coords: tuple[np.ndarray, np.ndarray], avoid: np.ndarray, table: np.ndarray | None = None):
     """``ok(dx, dy)``: ``_offset_ok(hole, avoid, dx, dy, coords=coords)``, the same answer, for
     trying many offsets on one tile: its bounds and flat pixel indices are found once, and
-    the share is a count over a flat gather (the float64 count / n that ``mean`` gives)."""
+    the share is a count over a flat gather (the float64 count / n that ``mean`` gives).
+
+    ``table``: ``_count_table(avoid)`` when the caller has it. The tile's
+    pixels lie in its bounding box, so the box moved by the offset holds at least as many
+    avoided pixels as the moved tile: at most 2 % of n there accepts the offset without a
+    gather, and a tile that fills its box (n = the box's area: the same pixels) is decided
+    by the box's count alone. The same answers (the count / n of a subset is no larger)."""
     ys, xs = coords
     h, w = avoid.shape
     y_lo, y_hi, x_lo, x_hi = int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
     flat = ys.astype(np.intp) * w + xs
     cells = np.ascontiguousarray(avoid).ravel()
     n = flat.size
+    full = n == (y_hi - y_lo + 1) * (x_hi - x_lo + 1)
 
     def ok(dx: int, dy: int) -> bool:
         if y_lo + dy < 0 or x_lo + dx < 0 or y_hi + dy >= h or x_hi + dx >= w:
             return False
+        if table is not None:
+            top, bottom, left, right = y_lo + dy, y_hi + dy + 1, x_lo + dx, x_hi + dx + 1
+            boxed = int(table[bottom, right]) - int(table[top, right]) - int(table[bottom, left]) + int(table[top, left])
+            if full or boxed / n <= 0.02:
+                return boxed / n <= 0.02
         return np.count_nonzero(cells[flat + (dy * w + dx)]) / n <= 0.02
 
     return ok
@@ -188,7 +267,7 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
     ``coords``: the hole's (ys, xs) when the caller has them; ``offset_only``: return the
     offset (dx, dy) alone, not the shifted image (``_from_self_tiles`` copies one tile)."""
     h, w = image.shape[:2]
-    ys, xs = coords if coords is not None else np.nonzero(hole)
+    ys, xs = coords if coords is not None else _nonzero(hole)
     if len(ys) == 0:
         return None
     hy0, hy1, hx0, hx1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
@@ -233,7 +312,7 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
     # Found first: when every offset is forbidden (a whole object's hole on a small frame,
     # most large holes) the answer is None whatever the match, which is then not computed.
     bad = np.zeros((oh, ow), bool)
-    near = max(2, int(round(0.6 * span * scale)))
+    near = max(2, round(0.6 * span * scale))
     oy, ox = sy0, sx0
     bad[max(0, oy - near):oy + near + 1, max(0, ox - near):ox + near + 1] = True
     if avoid is not None and avoid.any():
@@ -265,7 +344,7 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
     if not np.isfinite(score).any():
         return None
     by, bx = np.unravel_index(int(np.argmin(score)), score.shape)
-    dy, dx = int(round((by - sy0) / scale)), int(round((bx - sx0) / scale))
+    dy, dx = round((by - sy0) / scale), round((bx - sx0) / scale)
     if offset_only:
         return dx, dy
     plate = _shifted(image, dx, dy)
@@ -274,8 +353,7 @@ def _from_self(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None,
 
 def _inpaint(image: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Telea inpainting of ``hole`` with the surroundings' grain re-inserted."""
-    f = image if image.ndim == 3 else image
-    filled = cv2.inpaint(f, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+    filled = cv2.inpaint(image, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
     ring = cv2.dilate(hole.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~hole
     ff = as_float(image)
     resid = ff - cv2.GaussianBlur(ff, (0, 0), 1.5).reshape(ff.shape)
@@ -324,7 +402,7 @@ def _make_plate(image: np.ndarray, hole: np.ndarray, scene: Scene | None, rng: n
     plate = _from_normals(image, hole, scene, digests)
     if plate is not None:
         return plate, "normal"
-    coords = np.nonzero(hole)  # the hole's (ys, xs), listed once for every step below
+    coords = _nonzero(hole)  # the hole's (ys, xs), listed once for every step below
     plate = _from_self(image, hole, avoid, coords=coords)
     if plate is not None:
         return plate, "self"
@@ -366,7 +444,7 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     if np.count_nonzero(keep_full) < 16:
         return plate
     ksize = max(3, int(0.08 * min(h, w)) | 1)
-    ys, xs = coords if coords is not None else np.nonzero(hole)
+    ys, xs = coords if coords is not None else _nonzero(hole)
     # OpenCV's float Gaussian kernel: ksize = round(sigma * 8 + 1) | 1, radius ksize // 2.
     margin = (round(sigma * 8 + 1) | 1) // 2 + 2 * (ksize // 2) + 2
     y0, y1 = max(0, int(ys.min()) - margin), min(h, int(ys.max()) + 1 + margin)
@@ -398,9 +476,11 @@ def _match_lighting(image: np.ndarray, plate: np.ndarray, hole: np.ndarray, avoi
     lit = cv2.multiply(p, gain) if p.shape[2] > 1 else cv2.multiply(np.ascontiguousarray(p[:, :, 0]), np.ascontiguousarray(gain[:, :, 0]))
     np.rint(lit, out=lit)  # np.round's values (half to even), then clipped: elementwise, before the hole's pixels are picked
     np.clip(lit, 0, 255, out=lit)
-    vals = lit.astype(np.uint8)[in_hole]
     out = plate.copy()
-    out[box][inner][in_hole] = vals
+    # The hole's pixels of the window take the lit values: a masked copy, the same bytes as
+    # picking them (window[in_hole] = lit[in_hole]) without gathering rows of c values.
+    window = out[box][inner]
+    np.copyto(window, lit.astype(np.uint8), where=in_hole if window.ndim == 2 else in_hole[:, :, None])
     return out
 
 
@@ -471,11 +551,11 @@ def lattice_offsets(image: np.ndarray, avoid: np.ndarray, limit: int = 24) -> li
     if zero <= 1e-6:
         return []
     peaks = (norm == cv2.dilate(norm.astype(np.float32), np.ones((5, 5), np.uint8))) & (norm > 0.5 * zero)
-    yy, xx = np.nonzero(peaks)
+    yy, xx = _nonzero(peaks)
     d = np.hypot(yy - cy, xx - cx)
     sel = d > 4
     order = np.argsort(-norm[yy[sel], xx[sel]])[:limit]
-    return [(int(round((xx[sel][i] - cx) / scale)), int(round((yy[sel][i] - cy) / scale))) for i in order]
+    return [(round((xx[sel][i] - cx) / scale), round((yy[sel][i] - cy) / scale)) for i in order]
 
 
 def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
@@ -494,7 +574,7 @@ def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
     ordered = sorted(cands, key=lambda o: o[0] ** 2 + o[1] ** 2)
     h, w = hole.shape
     t = max(12, int(min(h, w) / 5))
-    ys, xs = coords if coords is not None else np.nonzero(hole)
+    ys, xs = coords if coords is not None else _nonzero(hole)
     blocked = avoid | hole
     current = image.copy()
     tile_of = (ys - ys.min()) // t * 10_000 + (xs - xs.min()) // t
@@ -505,10 +585,13 @@ def _from_lattice(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
     ys_t, xs_t = ys[order], xs[order]
     starts = np.flatnonzero(np.diff(tile_of[order])) + 1
     flat = ys_t.astype(np.intp) * w + xs_t
-    dst = current.reshape(h * w, -1)
-    src = image.reshape(h * w, -1)
-    for ty, tx, at in zip(np.split(ys_t, starts), np.split(xs_t, starts), np.split(flat, starts)):
-        fits = _offset_test((ty, tx), blocked)
+    dst, src = _pixel_items(current), _pixel_items(image)
+    table = _count_table(blocked)  # most offsets decided without a gather
+    # Each tile's slice of the sorted lists (np.split's pieces, without its per-piece overhead).
+    bounds = [0, *starts.tolist(), len(flat)]
+    for lo, hi in pairwise(bounds):
+        ty, tx, at = ys_t[lo:hi], xs_t[lo:hi], flat[lo:hi]
+        fits = _offset_test((ty, tx), blocked, table)
         off = next((o for o in ordered if fits(*o)), None)
         if off is None:
             return None
@@ -528,7 +611,7 @@ def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
     hole's (ys, xs) when the caller has them."""
     h, w = hole.shape
     t = max(12, int(min(h, w) / 5))
-    ys, xs = coords if coords is not None else np.nonzero(hole)
+    ys, xs = coords if coords is not None else _nonzero(hole)
     depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
     tiles = []
     for y in range(int(ys.min()), int(ys.max()) + 1, t):
@@ -541,20 +624,22 @@ def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
     if len(tiles) > 36:
         return None
     current = image.copy()
+    items = _pixel_items(current)  # a view: pixels copied by flat index (the same bytes as by (ys, xs))
     remaining = hole.copy()
     offsets: list[tuple[int, int]] = []
     for _, sel, (y, x) in sorted(tiles, key=lambda item: item[0]):
         remaining &= ~sel
         blocked = avoid | remaining
-        ty, tx = np.nonzero(sel[y:y + t, x:x + t])
+        ty, tx = _nonzero(sel[y:y + t, x:x + t])
         at = (ty + y, tx + x)
         # Reuse an offset that already worked when it fits this tile too: a periodic
         # board then continues in phase across tiles instead of a patchwork. (The tile's
         # source lies inside the frame, so a plain copy is what _shifted would give.)
         fits = _offset_test(at, blocked)
         reuse = next((o for o in offsets if fits(*o)), None)
+        flat = at[0].astype(np.intp) * w + at[1]
         if reuse is not None:
-            current[at] = current[at[0] + reuse[1], at[1] + reuse[0]]
+            items[flat] = items[flat + (reuse[1] * w + reuse[0])]
             continue
         found = _from_self(current, sel, blocked, coords=at, offset_only=True)
         if found is None:
@@ -563,7 +648,7 @@ def _from_self_tiles(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray,
         offsets.append((dx, dy))
         sy, sx = at[0] + dy, at[1] + dx
         if sy.min() >= 0 and sx.min() >= 0 and sy.max() < h and sx.max() < w:
-            current[at] = current[sy, sx]
+            items[flat] = items[flat + (dy * w + dx)]
         else:  # a source beyond the frame: the reflected border, as _shifted makes it
             current[at] = _shifted(current, dx, dy)[at]
     return current
