@@ -212,3 +212,19 @@ def test_results_whose_key_spells_the_default_input_norm_resume(category: Path, 
     path.write_text(json.dumps(stored))
     with pytest.raises(ValueError, match="other settings"):
         run_bench(_config(category, tmp_path / "r", oracle=False))
+
+
+def test_the_cpu_presets_unet_reads_standardised_images(category: Path, tmp_path: Path):
+    """The cpu preset's U-Net standardises each image (its default since stop 20) and says so
+    in the key and the row params; another detector gets "none" unless asked; effnet
+    refuses "image"; the paper preset keeps the paper's input."""
+    unet = _config(category, tmp_path / "a", preset="cpu")
+    assert unet.train_config().input_norm == "image"
+    assert unet.key()["train"]["input_norm"] == "image"
+    assert unet.row_params("zero-shot", None)["train"]["input_norm"] == "image"
+    effnet = _config(category, tmp_path / "b", preset="cpu", detector="effnet")
+    assert effnet.train_config().input_norm == "none" and "input_norm" not in effnet.key()["train"]
+    with pytest.raises(ValueError, match="input_norm"):
+        _config(category, tmp_path / "c", preset="cpu", detector="effnet", overrides={"input_norm": "image"})
+    assert _config(category, tmp_path / "d", preset="paper").train_config().input_norm == "none"
+    assert _config(category, tmp_path / "e", preset="cpu", overrides={"input_norm": "none"}).train_config().input_norm == "none"

@@ -48,8 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="start the detector's head at this anomaly probability (focal-loss prior init; default 0.01; "
                         "0: PyTorch's init, the protocol of the rows stored before stop 18)")
     p.add_argument("--input-norm", default=None, choices=["none", "image"],
-                   help="U-Net input: none (default, the paper's) or image (each image standardised to mean 0, std 1; "
-                        "for sets whose exposure differs per image, e.g. magnetic_tile; see docs/evaluation.md)")
+                   help="U-Net input: image (each image standardised to mean 0, std 1; the cpu preset's default "
+                        "since stop 20) or none (the paper's input; the paper and tiny presets' default; every row "
+                        "stored before stop 20); see docs/evaluation.md")
     p.add_argument("--setting", default="zero-shot", choices=["zero-shot", "few-shot"],
                    help="zero-shot (default): the agent uses no measurement of the evaluated category's anomalies "
                    "(knowledge-base text and numbers only, see --base-priors); few-shot: its priors may be measured on the reserved "

@@ -62,7 +62,8 @@ class TrainConfig:
     # (docs/benchmarks.md, "The detector's seed 2 never trains"). Default since stop 18.
     head_prior: float = 0.01
     # U-Net input: "none" (the paper's, [0, 1] as loaded) or "image" (each image standardised
-    # to mean 0, std 1; unet.py says why and what it measured). Not for effnet.
+    # to mean 0, std 1; unet.py says why and what it measured; the bench's cpu preset sets
+    # it). Not for effnet.
     input_norm: str = "none"
 
     def __post_init__(self) -> None:
