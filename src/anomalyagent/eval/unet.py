@@ -17,10 +17,11 @@ input image is shifted and scaled to mean 0 and standard deviation 1 over its pi
 channels before the first layer. Why: BatchNorm evens out brightness across a batch, not
 across images, and on magnetic_tile (grayscale tiles whose exposure differs per file) the
 cpu-preset U-Net's seed 0 did not learn even real defects without it (oracle pixel AP 8.3
-at chance 6.5; with it 19.7), though over seeds 0-2 the two are close (14.5 and 15.4). Whether it is the cpu preset's default was decided on the
-other four dev categories: oracle pixel AP over seeds 0-2, without -> with, crackforest
-57.3 -> 63.1, hazelnut 86.7 -> 85.5, neu_seg 51.9 -> 56.8, transistor 25.5 -> 24.9
-(mean +2.2; docs/benchmarks.md, "The U-Net reads standardised images").
+at chance 6.5; with it 19.7), though over seeds 0-2 the two are close (14.5 and 15.4).
+Whether it is the cpu preset's default was decided on the other four dev categories:
+oracle pixel AP over seeds 0-2, without -> with, crackforest 57.3 -> 63.1, hazelnut
+86.7 -> 85.5, neu_seg 51.9 -> 56.8, transistor 25.5 -> 24.9 (mean +2.2;
+docs/benchmarks.md, "The U-Net reads standardised images").
 """
 from __future__ import annotations
 

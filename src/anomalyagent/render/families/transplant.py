@@ -34,8 +34,8 @@ A bank defect's surroundings are mapped by the same 1 - 0.7 x intensity as other
 material, so it keeps part of the offset between its source's surface and the new one
 (its depth against the new surface grows or shrinks with that offset). Mapping them fully
 keeps the depth exactly (25 magnetic_tile blowholes through the loop: median 22.1 grey
-levels in the bank, 18.0 pasted, 22.2 fully mapped), but trained worse detectors on all
-five dev categories' few-shot rows (docs/benchmarks.md, "Stop 20: two few-shot
+levels in the bank, 18.0 pasted, 22.2 fully mapped), but gave a lower mean few-shot
+pixel AP on all five dev categories (docs/benchmarks.md, "Stop 20: two few-shot
 experiments"), so it was not kept.
 """
 from __future__ import annotations
