@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--input-norm", default=None, choices=["none", "image"],
                    help="U-Net input: image (each image standardised to mean 0, std 1; the cpu preset's default "
                         "since stop 20) or none (the paper's input; the paper and tiny presets' default; every row "
-                        "stored before stop 20); see docs/evaluation.md")
+                        "stored before stop 20, but for stop 19's input-norm runs); see docs/evaluation.md")
     p.add_argument("--setting", default="zero-shot", choices=["zero-shot", "few-shot"],
                    help="zero-shot (default): the agent uses no measurement of the evaluated category's anomalies "
                    "(knowledge-base text and numbers only, see --base-priors); few-shot: its priors may be measured on the reserved "
