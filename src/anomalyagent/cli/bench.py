@@ -65,8 +65,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    "shrunk toward it, weight n/(n+K) for n reserved masks (default 0 = the raw measurement, the value tuned on hazelnut and neu_seg)")
     p.add_argument("--bank-share", type=float, default=None,
                    help="few-shot only: the share of the agent's tasks that paste a real defect from a defect bank "
-                   "cut from the reserved third (structural edits never do); 0: no bank (default 1, chosen over 0.5 "
-                   "on hazelnut and neu_seg, see docs/benchmarks.md)")
+                   "cut from the reserved third (structural edits never do); 0: no bank (default 0.5, chosen over 1 "
+                   "on hazelnut and neu_seg with the cpu preset's standardised input, see docs/benchmarks.md)")
     p.add_argument("--detector", default="unet", choices=["unet", "effnet"],
                    help="unet (default): DRAEM's U-Net from scratch, the paper's protocol; effnet: a light decoder on "
                    "the pretrained EfficientNet-Lite0 encoder (offline weights), same loss and budget")
