@@ -54,7 +54,8 @@ SETTINGS = ("zero-shot", "few-shot")
 BASE_PRIORS = ("package", "generic")
 # See the module docstring. 0.5 and 1.0 tried on hazelnut and neu_seg: 1.0 won with the
 # paper's U-Net input (stop 15, rechecked at stop 20), 0.5 with the standardised input the
-# cpu preset uses since stop 20 (docs/benchmarks.md, "The bank share with standardised input").
+# cpu preset uses since stop 20 (docs/benchmarks.md, "The U-Net reads standardised images,
+# few-shot bank share 0.5").
 FEW_SHOT_BANK_SHARE = 0.5
 DEFAULT_SIZE = (0.05, 0.25)  # KnowledgeEntry's default when no generic entry shares the family
 NUMERIC_PRIORS = ("aspect", "intensity", "count")
