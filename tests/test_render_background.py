@@ -581,10 +581,13 @@ def test_phase_correlation_can_return_a_shift_beyond_the_frame():
     assert max(abs(dx), abs(dy)) > 16
 
 
-def test_distinct_answers_as_distinct_object():
-    """Shares at and around both bounds (2 % and 90 %), bool and other masks."""
-    from anomalyagent.render.background import _distinct
+def test_distinct_object_by_count_answers_as_by_mean():
+    """distinct_object's count for bool masks gives the answer of the plain share by mean:
+    shares at and around both bounds (2 % and 90 %), bool and other masks."""
     from anomalyagent.render.scene import distinct_object
+
+    def plain(fg):
+        return fg is not None and bool(fg.shape) and 0.02 < float(fg.mean()) < 0.9
 
     rng = np.random.default_rng(29)
     for i in range(400):
@@ -594,8 +597,8 @@ def test_distinct_answers_as_distinct_object():
         mask[:round(share * h * w)] = True
         mask = rng.permutation(mask).reshape(h, w)
         for m in (mask, mask.astype(np.uint8)):
-            assert _distinct(m) == bool(distinct_object(m)), (i, h, w, share)
-    assert _distinct(None) is False
+            assert bool(distinct_object(m)) == plain(m), (i, h, w, share)
+    assert not distinct_object(None)
 
 
 def test_nonzero_lists_what_numpy_lists():

@@ -51,7 +51,11 @@ def gray(image: np.ndarray) -> np.ndarray:
 
 
 def distinct_object(fg: np.ndarray | None) -> bool:
-    """True when ``fg`` marks an object on a background (covers 2-90 % of the image)."""
+    """True when ``fg`` marks an object on a background (covers 2-90 % of the image).
+    A bool mask's share is its count / size (the float64 value ``mean`` gives, ~10x
+    faster at 256 px; the structural families ask several times an edit)."""
+    if fg is not None and fg.dtype == bool and fg.size:
+        return 0.02 < np.count_nonzero(fg) / fg.size < 0.9
     return fg is not None and fg.shape and 0.02 < float(fg.mean()) < 0.9
 
 
