@@ -2,7 +2,7 @@
 
     python benchmarks/bench_table.py --data ../shared/data --out runs/table \
         [--categories hazelnut,transistor,...] [--settings zero-shot,few-shot] \
-        [--seeds 0,1,2] [--parallel 2] [--detector unet] [-- EXTRA BENCH ARGS]
+        [--seeds 0,1,2] [--parallel 2] [--detector effnet|unet] [-- EXTRA BENCH ARGS]
 
 Why: the table of issues 9 and 10 is 5 categories x 2 settings x 3 seeds of the agent
 (the baselines and the oracle see no anomaly in either setting, so their rows come from
@@ -53,9 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--categories", default=",".join(CATEGORIES))
     p.add_argument("--settings", default="zero-shot,few-shot")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--detector", default="unet", choices=("unet", "effnet"))
+    p.add_argument("--detector", default=None, choices=("unet", "effnet"),
+                   help="default: the cpu preset's (anomalyagent.eval.bench.PRESET_DETECTORS)")
     p.add_argument("--parallel", type=int, default=2, help="bench processes at once (default 2)")
     args = p.parse_args(argv)
+    if args.detector is None:
+        from anomalyagent.eval.bench import PRESET_DETECTORS
+        args.detector = PRESET_DETECTORS["cpu"]
     cats = [c for c in args.categories.split(",") if c]
     missing = [c for c in cats if not (args.data / c).is_dir()]
     if missing:

@@ -218,7 +218,7 @@ def test_the_cpu_presets_unet_reads_standardised_images(category: Path, tmp_path
     """The cpu preset's U-Net standardises each image (its default since stop 20) and says so
     in the key and the row params; another detector gets "none" unless asked; effnet
     refuses "image"; the paper preset keeps the paper's input."""
-    unet = _config(category, tmp_path / "a", preset="cpu")
+    unet = _config(category, tmp_path / "a", preset="cpu", detector="unet")
     assert unet.train_config().input_norm == "image"
     assert unet.key()["train"]["input_norm"] == "image"
     assert unet.row_params("zero-shot", None)["train"]["input_norm"] == "image"
@@ -227,4 +227,22 @@ def test_the_cpu_presets_unet_reads_standardised_images(category: Path, tmp_path
     with pytest.raises(ValueError, match="input_norm"):
         _config(category, tmp_path / "c", preset="cpu", detector="effnet", overrides={"input_norm": "image"})
     assert _config(category, tmp_path / "d", preset="paper").train_config().input_norm == "none"
-    assert _config(category, tmp_path / "e", preset="cpu", overrides={"input_norm": "none"}).train_config().input_norm == "none"
+    assert _config(category, tmp_path / "e", preset="cpu", detector="unet",
+                   overrides={"input_norm": "none"}).train_config().input_norm == "none"
+
+
+def test_each_preset_has_its_own_default_detector(category: Path, tmp_path: Path):
+    """Without a detector the cpu preset trains effnet (since stop 21), the paper and tiny
+    presets the U-Net; a named detector wins; the key and the row params say which, so
+    folders of the two never mix; the CLI leaves the choice to the preset."""
+    from anomalyagent.cli import build_parser
+
+    cpu = _config(category, tmp_path / "a", preset="cpu")
+    assert cpu.detector == "effnet" and cpu.train_config().detector == "effnet"
+    assert cpu.train_config().input_norm == "none"  # the U-Net's standardised input is not effnet's
+    assert cpu.row_params("zero-shot", None)["train"]["detector"] == "effnet"
+    assert _config(category, tmp_path / "b", preset="paper").train_config().detector == "unet"
+    assert _config(category, tmp_path / "c").train_config().detector == "unet"  # tiny
+    named = _config(category, tmp_path / "d", preset="cpu", detector="unet")
+    assert named.train_config().detector == "unet" and named.key() != cpu.key()
+    assert build_parser().parse_args(["bench", "--data", "d", "--out", "o"]).detector is None

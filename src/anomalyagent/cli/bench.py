@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "bench",
         help="evaluate synthesis methods by training a detector on their output and testing on real defects",
         description="For every category of an MVTec-layout folder, method and seed: synthesize N samples, train "
-        "a detector (DRAEM's discriminative U-Net, or --detector effnet) on 50% normal + 50% synthetic images (fixed "
+        "a detector (the cpu preset's EfficientNet-Lite0 segmenter, or DRAEM's discriminative U-Net) on 50% normal + 50% synthetic images (fixed "
         "budget, last checkpoint), and "
         "score it on two thirds of the real anomalies + all test/good images (the first third per defect type "
         "is reserved; the oracle row trains on it). Writes OUT/results.json, OUT/results.md and OUT/pixel_ap.png. "
@@ -48,8 +48,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="start the detector's head at this anomaly probability (focal-loss prior init; default 0.01; "
                         "0: PyTorch's init, the protocol of the rows stored before stop 18)")
     p.add_argument("--input-norm", default=None, choices=["none", "image"],
-                   help="U-Net input: image (each image standardised to mean 0, std 1; the cpu preset's default "
-                        "since stop 20) or none (the paper's input; the paper and tiny presets' default; every row "
+                   help="U-Net input (with --detector unet): image (each image standardised to mean 0, std 1; the "
+                        "cpu preset's U-Net's default since stop 20) or none (the paper's input; the paper and tiny presets' default; every row "
                         "stored before stop 20, but for stop 19's input-norm runs); see docs/evaluation.md")
     p.add_argument("--setting", default="zero-shot", choices=["zero-shot", "few-shot"],
                    help="zero-shot (default): the agent uses no measurement of the evaluated category's anomalies "
@@ -67,9 +67,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="few-shot only: the share of the agent's tasks that paste a real defect from a defect bank "
                    "cut from the reserved third (structural edits never do); 0: no bank (default 0.5, chosen over 1 "
                    "on hazelnut and neu_seg with the cpu preset's standardised input, see docs/benchmarks.md)")
-    p.add_argument("--detector", default="unet", choices=["unet", "effnet"],
-                   help="unet (default): DRAEM's U-Net from scratch, the paper's protocol; effnet: a light decoder on "
-                   "the pretrained EfficientNet-Lite0 encoder (offline weights), same loss and budget")
+    p.add_argument("--detector", default=None, choices=["unet", "effnet"],
+                   help="effnet: a light decoder on the pretrained EfficientNet-Lite0 encoder (offline weights; the cpu "
+                   "preset's default since stop 21); unet: DRAEM's U-Net from scratch, the paper's protocol (the paper "
+                   "and tiny presets' default); same loss and budget; see docs/evaluation.md")
     p.add_argument("--category", default=None, help="only this category of an MVTec root")
     p.add_argument("--workers", type=int, default=1, help="synthesis worker processes (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
