@@ -134,7 +134,7 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
                     add_r.extend(cy0)
                     add_c.extend(cx0)
                     continue
-            best_k, best_score, best = -1, -2.0, None
+            best_score, best = -2.0, None
             any_inside = False
             for j in range(7):  # candidate centres, the first best kept (as argmax)
                 bx, by = sx + lat_x[j], sy + lat_y[j]
@@ -147,7 +147,7 @@ def extend_thin_parts(parts: dict[str, np.ndarray], away: np.ndarray, share: flo
                 else:
                     hits, score = None, -1.0
                 if score > best_score:
-                    best_k, best_score, best = j, score, (bx, by, cx, cy, hits)
+                    best_score, best = score, (bx, by, cx, cy, hits)
             if not any_inside:
                 break
             bx, by, cx, cy, hits = best
