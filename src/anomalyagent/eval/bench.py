@@ -2,7 +2,8 @@
 
 One row per (category, setting, detector, method, seed): synthesis through
 ``anomalyagent.pipeline`` (the same writer as ``anomalyagent synthesize``), a detector
-(``detectors.py``: the paper's U-Net by default, or the EfficientNet-Lite0 segmenter)
+(``detectors.py``: the preset's, PRESET_DETECTORS: the EfficientNet-Lite0 segmenter for
+the cpu preset, the paper's U-Net for the paper and tiny presets)
 trained on 50% normal training images + 50% synthetic pairs with a fixed budget, scored on
 the shared test split of ``split.py`` (two thirds of the real anomalies of every type +
 all test/good images), overall and per defect type. The oracle row trains the same
