@@ -132,3 +132,51 @@ def test_non_finite_numbers_are_refused_or_ignored(family):
     with pytest.raises(ValueError, match="finite"):
         render(IMAGE, spec.replace(params={"bend": float("inf"), "rotation": float("nan"),
                                            "displacement": float("nan")}), np.random.default_rng(0))
+
+
+def _gray(image):
+    return image.astype(np.float32).mean(axis=2) if image.ndim == 3 else image.astype(np.float32)
+
+
+def test_a_moved_part_gets_the_cameras_grain_back_not_streaks():
+    """A whole object turned (displace) with a grain-adding finish: its changed pixels end
+    near the input's own pixel-scale detail, with grain of no direction. The drawn finish
+    it replaced (streaks along the spec's angle at the crop's edge-inflated level) hatched
+    a moved transistor all over; the direct call with ``moves_pixels=False`` shows it."""
+    from anomalyagent.render.controls import _fine_detail, apply_texture
+    from anomalyagent.synthetic import spec_for
+
+    # A camera's grain (4 grey levels) on the scene, which resampling the turned part smooths.
+    noise = np.random.default_rng(0).normal(0.0, 4.0, SCENE_IMAGE.shape[:2])[:, :, None]
+    image = np.clip(np.round(SCENE_IMAGE + noise), 0, 255).astype(np.uint8)
+    spec = spec_for("displace", center=(0.5, 0.4), size=0.6, angle=0.0,
+                    params={"whole": "true", "mode": "rotate", "rotation": 37.0})
+    keep, alpha = render(image, spec, np.random.default_rng(3), SCENE)
+    moved = alpha > 0.5
+    source = _fine_detail(_gray(image), moved)
+    kept = _fine_detail(_gray(keep), moved)
+    assert kept < 0.95 * source  # the turn smoothed the finest scale (cubic resampling)
+    for texture in ("grainy", "fibrous"):
+        restored = apply_texture(image, keep, alpha, spec.replace(texture=texture), np.random.default_rng(4), True)
+        drawn = apply_texture(image, keep, alpha, spec.replace(texture=texture), np.random.default_rng(4), False)
+        now = _fine_detail(_gray(restored), moved)
+        assert 0.85 * source <= now <= 1.2 * source, (texture, source, kept, now)
+        assert _fine_detail(_gray(drawn), moved) > 1.5 * source, texture  # what it replaced
+        grain = _gray(restored) - _gray(keep)
+        gy, gx = np.diff(grain, axis=0)[:, :-1][moved[:-1, :-1]], np.diff(grain, axis=1)[:-1, :][moved[:-1, :-1]]
+        ratio = float((gy ** 2).sum() / max((gx ** 2).sum(), 1e-9))
+        assert 0.7 < ratio < 1.4, (texture, ratio)  # no streaks along the spec's angle
+
+
+def test_a_moved_parts_alpha_keeps_both_places_after_a_control():
+    """The drawn alpha of a moved part marks its old and new place; a texture control
+    re-measures what visibly changed, but the old and new place stay in it (where they
+    overlap in like colours nothing visibly changed)."""
+    from anomalyagent.synthetic import spec_for
+
+    for texture in ("grainy", "smooth"):
+        spec = spec_for("displace", center=(0.5, 0.4), size=0.6, params={"whole": "true", "mode": "flip"})
+        _, drawn = render(SCENE_IMAGE, spec, np.random.default_rng(3), SCENE)
+        _, after = render(SCENE_IMAGE, spec.replace(texture=texture), np.random.default_rng(3), SCENE)
+        assert (drawn > 0.5).sum() > 500
+        assert not ((drawn > 0.5) & (after < 0.5)).any(), texture

@@ -153,3 +153,21 @@ def test_qe_and_mg_segment_each_edit_once(tools, monkeypatch):
         hint = state.spec.center
         assert np.array_equal(state.mask, change_mask(state.image, state.edited, hint=hint))
         assert len(calls) == 2 * (seed + 1)  # one per edit, none for MG
+
+
+def test_mg_of_a_moved_part_covers_its_old_and_new_place(tools):
+    """A part moved (displace, warp): the editor's alpha marks where it was and where it
+    went; MG's mask holds all of it, also where the two overlap in like colours and change
+    detection leaves a notch open to the outside (which filling holes cannot close)."""
+    covered = 0
+    for seed in range(4):
+        state = state_for(seed=seed)
+        call(tools, state, "PG")
+        obs = call(tools, state, "IG", instruction="x", family="displace", intensity=0.8, size=0.5)
+        assert not obs.error, obs.text
+        state.judged, state.judgement = True, type("J", (), {"passed": True})()
+        call(tools, state, "MG")
+        moved = state.alpha >= 0.5
+        assert not (moved & ~state.mask).any(), seed
+        covered += int(moved.sum())
+    assert covered > 0

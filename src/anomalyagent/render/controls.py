@@ -14,7 +14,11 @@ seed). A family that implements a control itself says so (``handles_texture``,
 - texture: keep (as drawn), smooth (grain removed inside the defect), glossy (smooth
   with a specular highlight on the side facing the light), grainy (extra isotropic
   grain), fibrous (grain streaked along the defect's angle). Applied with the defect's
-  alpha as weight, so only the defect changes.
+  alpha as weight, so only the defect changes. A family that moves the image's own
+  pixels (``Family.moves_pixels``: a part bent, moved or split) has no grain of its own
+  to draw: for it, grainy and fibrous put back the camera's pixel-scale detail that
+  resampling the part smoothed away (``restore_grain``), instead of streaks laid over a
+  real part.
 - blend: hard (the edit kept where alpha >= 0.5 and the input elsewhere: a one-pixel
   step), feather (as drawn: soft edges), poisson (cv2.seamlessClone's MIXED_CLONE, solved by
   render/poisson.py, of
@@ -105,13 +109,65 @@ def instance_specs(image_shape: tuple[int, ...], spec: DefectSpec, scene: Scene 
     return out
 
 
+def _fine_detail(gray: np.ndarray, where: np.ndarray) -> float:
+    """Robust std of the finest scale (a float image minus its 1-px blur) over ``where``:
+    the measure of pixel-scale detail the critic's resolution check uses
+    (critic/appearance.py ``resolution_ratio``)."""
+    fine = gray - cv2.GaussianBlur(gray, (0, 0), 1.0)
+    values = fine[where]
+    if values.size < 2:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
+
+
+def restore_grain(image: np.ndarray, edited: np.ndarray, alpha: np.ndarray, rng: np.random.Generator,
+                  floor: float = 0.35) -> np.ndarray:
+    """``edited`` with the pixel-scale detail its changed pixels lost put back: isotropic
+    grain, weighted by ``alpha``, sized so that the fine detail (``_fine_detail``) of the
+    changed pixels returns to what the input image has at the same place (independent
+    grain adds in quadrature); at least ``floor`` of the input's level and one grey level,
+    so the finish always changes pixels. Why: a part rotated or bent is resampled, which
+    smooths its finest scale below anything the camera records; the fix is the camera's
+    own grain level, not a streaked finish drawn over a real part (a moved transistor was
+    hatched all over by ``fibrous`` at the edge-inflated level of its crop)."""
+    changed = alpha > 0.5 if int((alpha > 0.5).sum()) >= 20 else alpha > 0.01
+    if not changed.any():
+        return edited
+    h, w = alpha.shape
+    ys, xs = np.nonzero(alpha > 0.01)
+    pad = 4
+    y0, y1, x0, x1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad), max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+    crop = as_float(edited[y0:y1, x0:x1])
+    where = changed[y0:y1, x0:x1]
+
+    def gray(x: np.ndarray) -> np.ndarray:
+        return x.mean(axis=2) if x.ndim == 3 else x
+
+    source = _fine_detail(gray(as_float(image[y0:y1, x0:x1])), where)
+    now = _fine_detail(gray(crop), where)
+    target = math.sqrt(max(source * source - now * now, (floor * source) ** 2, 1.0))
+    noise = rng.standard_normal(crop.shape[:2]).astype(np.float32)
+    noise *= target / max(_fine_detail(noise, where), 1e-6)
+    a = alpha[y0:y1, x0:x1]
+    out = crop + (noise * a)[:, :, None] if crop.ndim == 3 else crop + noise * a
+    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    keep = a < 0.01
+    out[keep] = edited[y0:y1, x0:x1][keep]
+    result = edited.copy()
+    result[y0:y1, x0:x1] = out
+    return result
+
+
 def apply_texture(image: np.ndarray, edited: np.ndarray, alpha: np.ndarray, spec: DefectSpec,
-                  rng: np.random.Generator) -> np.ndarray:
+                  rng: np.random.Generator, moves_pixels: bool = False) -> np.ndarray:
     """``edited`` with its defect's surface finish changed to ``spec.texture`` (see the
-    module docstring); pixels with alpha < 0.01 are returned unchanged."""
+    module docstring); pixels with alpha < 0.01 are returned unchanged. ``moves_pixels``:
+    the edit moved the image's own pixels, so a grain-adding finish restores their detail."""
     texture = spec.texture
     if texture == "keep" or not (alpha > 0.01).any():
         return edited
+    if moves_pixels and texture in ("grainy", "fibrous"):
+        return restore_grain(image, edited, alpha, rng)
     h, w = alpha.shape
     ys, xs = np.nonzero(alpha > 0.01)
     pad = 4

@@ -111,6 +111,11 @@ class Family:
     # (a pasted real defect's own mask, transplant.py); a texture or blend control applied
     # afterwards then keeps that cover instead of re-measuring only the visible change.
     keeps_label = False
+    # The family moves the image's own pixels (a part bent, moved or split): a grain-adding
+    # texture restores their resampled-away detail instead of drawing a grain (controls.py),
+    # and its alpha keeps the part's old and new place after a control, as ``keeps_label``
+    # (where they overlap in like colours nothing visibly changed, yet both are the defect).
+    moves_pixels = False
 
     def render(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator,
                scene=None) -> tuple[np.ndarray, np.ndarray]:
@@ -132,13 +137,13 @@ class Family:
             edited, alpha = self.draw(current, one, rng, scene) if self.uses_scene else self.draw(current, one, rng)
             touched = False
             if not self.handles_texture and one.texture != "keep":
-                edited, touched = apply_texture(current, edited, alpha, one, rng), True
+                edited, touched = apply_texture(current, edited, alpha, one, rng, self.moves_pixels), True
             if not self.handles_blend and one.blend != "feather":
                 edited, touched = apply_blend(current, edited, alpha, one.blend), True
             if touched:
                 drawn = alpha
                 edited, alpha = finalize(current, edited)
-                if self.keeps_label:
+                if self.keeps_label or self.moves_pixels:
                     alpha = np.maximum(alpha, drawn)
             alpha_all = np.maximum(alpha_all, alpha)
             current = edited

@@ -43,6 +43,7 @@ class Split(Family):
     )
     uses_scene = True
     handles_blend = True
+    moves_pixels = True
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator,
              scene: Scene | None = None) -> tuple[np.ndarray, np.ndarray]:

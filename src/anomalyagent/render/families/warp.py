@@ -35,6 +35,7 @@ class Warp(Family):
     )
     uses_scene = True
     handles_blend = True
+    moves_pixels = True
 
     def draw(self, image: np.ndarray, spec: DefectSpec, rng: np.random.Generator,
              scene: Scene | None = None) -> tuple[np.ndarray, np.ndarray]:
