@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 
 DEFECTS = {"transistor": "bent_lead,cut_lead,damaged_case,misplaced", "hazelnut": "crack,cut,hole,print",
-           "magnetic_tile": "blowhole,break,crack,fray,uneven"}
+           "magnetic_tile": "blowhole,break,crack,fray,uneven", "neu_seg": "inclusion,patches,scratches",
+           "crackforest": "crack"}
 
 
 def write_synthetic(root: Path, images: int) -> list[Path]:
