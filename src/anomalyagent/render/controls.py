@@ -120,6 +120,16 @@ def _fine_detail(gray: np.ndarray, where: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
+_WHITE_FINE: list[float] = []  # _fine_detail of unit white noise, measured once (a constant)
+
+
+def _white_fine() -> float:
+    if not _WHITE_FINE:
+        noise = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+        _WHITE_FINE.append(_fine_detail(noise, np.ones(noise.shape, bool)))
+    return _WHITE_FINE[0]
+
+
 def restore_grain(image: np.ndarray, edited: np.ndarray, alpha: np.ndarray, rng: np.random.Generator,
                   floor: float = 0.35) -> np.ndarray:
     """``edited`` with the pixel-scale detail its changed pixels lost put back: isotropic
@@ -137,17 +147,16 @@ def restore_grain(image: np.ndarray, edited: np.ndarray, alpha: np.ndarray, rng:
     ys, xs = np.nonzero(alpha > 0.01)
     pad = 4
     y0, y1, x0, x1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad), max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
-    crop = as_float(edited[y0:y1, x0:x1])
     where = changed[y0:y1, x0:x1]
 
-    def gray(x: np.ndarray) -> np.ndarray:
-        return x.mean(axis=2) if x.ndim == 3 else x
+    def gray(x: np.ndarray) -> np.ndarray:  # luminance, for measuring only
+        return (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) if x.ndim == 3 else x).astype(np.float32)
 
-    source = _fine_detail(gray(as_float(image[y0:y1, x0:x1])), where)
-    now = _fine_detail(gray(crop), where)
+    source = _fine_detail(gray(image[y0:y1, x0:x1]), where)
+    now = _fine_detail(gray(edited[y0:y1, x0:x1]), where)
+    crop = as_float(edited[y0:y1, x0:x1])
     target = math.sqrt(max(source * source - now * now, (floor * source) ** 2, 1.0))
-    noise = rng.standard_normal(crop.shape[:2]).astype(np.float32)
-    noise *= target / max(_fine_detail(noise, where), 1e-6)
+    noise = rng.standard_normal(crop.shape[:2], dtype=np.float32) * np.float32(target / _white_fine())
     a = alpha[y0:y1, x0:x1]
     out = crop + (noise * a)[:, :, None] if crop.ndim == 3 else crop + noise * a
     out = np.clip(np.round(out), 0, 255).astype(np.uint8)
