@@ -180,3 +180,17 @@ def test_a_moved_parts_alpha_keeps_both_places_after_a_control():
         _, after = render(SCENE_IMAGE, spec.replace(texture=texture), np.random.default_rng(3), SCENE)
         assert (drawn > 0.5).sum() > 500
         assert not ((drawn > 0.5) & (after < 0.5)).any(), texture
+
+
+def test_a_moved_part_on_a_grey_image_takes_every_finish():
+    """Grey images (one channel) go through the moved-part finishes too and stay (H, W)
+    uint8 (restore_grain once returned a channel axis there and failed)."""
+    from anomalyagent.synthetic import spec_for
+
+    grey = cv2.cvtColor(SCENE_IMAGE, cv2.COLOR_RGB2GRAY)
+    spec = spec_for("displace", center=(0.5, 0.4), size=0.6, params={"whole": "true"})
+    keep, _ = render(grey, spec, np.random.default_rng(0), SCENE)
+    for texture in ("grainy", "fibrous", "smooth", "glossy"):
+        out, _ = render(grey, spec.replace(texture=texture), np.random.default_rng(0), SCENE)
+        assert out.shape == grey.shape and out.dtype == np.uint8, texture
+        assert (np.abs(out.astype(np.int16) - keep) > 0).sum() >= 10, texture

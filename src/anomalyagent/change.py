@@ -17,6 +17,14 @@ import numpy as np
 from .images import to_rgb
 
 
+def robust_std(values: np.ndarray) -> float:
+    """Standard deviation estimated from the median absolute deviation (outlier-proof)."""
+    if values.size < 2:
+        return 0.0
+    med = float(np.median(values))
+    return 1.4826 * float(np.median(np.abs(values - med)))
+
+
 def channel_norm(d: np.ndarray) -> np.ndarray:
     """Euclidean norm over the last axis (C < 8 channels): the same bits as
     ``np.linalg.norm(d, axis=-1)``, which sums the squares in the same order (d0² + d1²) + ...

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..change import channel_norm, dilate_disc, erode_disc
+from ..change import channel_norm, dilate_disc, erode_disc, robust_std
 
 # L* of each 8-bit grey level (sRGB transfer + CIE cube root); grey images skip cvtColor.
 _GREY_TO_L = cv2.cvtColor(np.arange(256, dtype=np.uint8).reshape(1, 256, 1).repeat(3, 2), cv2.COLOR_RGB2LAB)[0, :, 0]
@@ -47,14 +47,6 @@ def shrink(mask: np.ndarray, pixels: int) -> np.ndarray:
     if pixels > LARGE_RADIUS:
         return erode_disc(mask, pixels)
     return cv2.erode(mask.view(np.uint8), _kernel(pixels), borderType=cv2.BORDER_REPLICATE).astype(bool)
-
-
-def robust_std(values: np.ndarray) -> float:
-    """Standard deviation estimated from the median absolute deviation (outlier-proof)."""
-    if values.size < 2:
-        return 0.0
-    med = float(np.median(values))
-    return 1.4826 * float(np.median(np.abs(values - med)))
 
 
 def highpass(lum: np.ndarray) -> np.ndarray:

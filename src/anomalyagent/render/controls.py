@@ -27,15 +27,17 @@ seed). A family that implements a control itself says so (``handles_texture``,
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 
 import cv2
 import numpy as np
 
+from ..change import robust_std
 from ..records import DefectSpec
 from .blend import clone_grow, measure_alpha, poisson_clone
-from .scene import Scene, distinct_object
+from .scene import Scene, distinct_object, gray
 from .shading import as_float, light_direction, shade
 
 log = logging.getLogger(__name__)
@@ -109,25 +111,38 @@ def instance_specs(image_shape: tuple[int, ...], spec: DefectSpec, scene: Scene 
     return out
 
 
-def _fine_detail(gray: np.ndarray, where: np.ndarray) -> float:
+def _fine_detail(lum: np.ndarray, where: np.ndarray) -> float:
     """Robust std of the finest scale (a float image minus its 1-px blur) over ``where``:
     the measure of pixel-scale detail the critic's resolution check uses
     (critic/appearance.py ``resolution_ratio``)."""
-    fine = gray - cv2.GaussianBlur(gray, (0, 0), 1.0)
-    values = fine[where]
-    if values.size < 2:
-        return 0.0
-    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
+    return robust_std((lum - cv2.GaussianBlur(lum, (0, 0), 1.0))[where])
 
 
-_WHITE_FINE: list[float] = []  # _fine_detail of unit white noise, measured once (a constant)
-
-
+@functools.cache
 def _white_fine() -> float:
-    if not _WHITE_FINE:
-        noise = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
-        _WHITE_FINE.append(_fine_detail(noise, np.ones(noise.shape, bool)))
-    return _WHITE_FINE[0]
+    """``_fine_detail`` of unit white noise (a constant, measured once)."""
+    noise = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    return _fine_detail(noise, np.ones(noise.shape, bool))
+
+
+def _texture_box(alpha: np.ndarray, pad: int = 4) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1): the box of alpha > 0.01, grown by ``pad`` within the frame."""
+    h, w = alpha.shape
+    ys, xs = np.nonzero(alpha > 0.01)
+    return max(0, ys.min() - pad), min(h, ys.max() + 1 + pad), max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+
+
+def _paste_finish(edited: np.ndarray, out: np.ndarray, alpha: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A copy of ``edited`` with the float (h, w, c) crop ``out`` pasted at ``box``: rounded
+    to uint8, pixels whose alpha < 0.01 left as they were."""
+    y0, y1, x0, x1 = box
+    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    out = out[:, :, 0] if edited.ndim == 2 else out
+    keep = alpha[y0:y1, x0:x1] < 0.01
+    out[keep] = edited[y0:y1, x0:x1][keep]
+    result = edited.copy()
+    result[y0:y1, x0:x1] = out
+    return result
 
 
 def restore_grain(image: np.ndarray, edited: np.ndarray, alpha: np.ndarray, rng: np.random.Generator,
@@ -143,28 +158,14 @@ def restore_grain(image: np.ndarray, edited: np.ndarray, alpha: np.ndarray, rng:
     changed = alpha > 0.5 if int((alpha > 0.5).sum()) >= 20 else alpha > 0.01
     if not changed.any():
         return edited
-    h, w = alpha.shape
-    ys, xs = np.nonzero(alpha > 0.01)
-    pad = 4
-    y0, y1, x0, x1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad), max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+    box = y0, y1, x0, x1 = _texture_box(alpha)
     where = changed[y0:y1, x0:x1]
-
-    def gray(x: np.ndarray) -> np.ndarray:  # luminance, for measuring only
-        return (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) if x.ndim == 3 else x).astype(np.float32)
-
-    source = _fine_detail(gray(image[y0:y1, x0:x1]), where)
-    now = _fine_detail(gray(edited[y0:y1, x0:x1]), where)
-    crop = as_float(edited[y0:y1, x0:x1])
+    source = _fine_detail(gray(image[y0:y1, x0:x1]).astype(np.float32), where)
+    now = _fine_detail(gray(edited[y0:y1, x0:x1]).astype(np.float32), where)
     target = math.sqrt(max(source * source - now * now, (floor * source) ** 2, 1.0))
-    noise = rng.standard_normal(crop.shape[:2], dtype=np.float32) * np.float32(target / _white_fine())
-    a = alpha[y0:y1, x0:x1]
-    out = crop + (noise * a)[:, :, None] if crop.ndim == 3 else crop + noise * a
-    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
-    keep = a < 0.01
-    out[keep] = edited[y0:y1, x0:x1][keep]
-    result = edited.copy()
-    result[y0:y1, x0:x1] = out
-    return result
+    noise = rng.standard_normal((y1 - y0, x1 - x0), dtype=np.float32) * np.float32(target / _white_fine())
+    out = as_float(edited[y0:y1, x0:x1]) + (noise * alpha[y0:y1, x0:x1])[:, :, None]
+    return _paste_finish(edited, out, alpha, box)
 
 
 def apply_texture(image: np.ndarray, edited: np.ndarray, alpha: np.ndarray, spec: DefectSpec,
@@ -178,9 +179,7 @@ def apply_texture(image: np.ndarray, edited: np.ndarray, alpha: np.ndarray, spec
     if moves_pixels and texture in ("grainy", "fibrous"):
         return restore_grain(image, edited, alpha, rng)
     h, w = alpha.shape
-    ys, xs = np.nonzero(alpha > 0.01)
-    pad = 4
-    y0, y1, x0, x1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad), max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+    box = y0, y1, x0, x1 = _texture_box(alpha)
     crop = as_float(edited[y0:y1, x0:x1])
     a = alpha[y0:y1, x0:x1][:, :, None]
     smooth = cv2.GaussianBlur(crop, (0, 0), 1.5).reshape(crop.shape)
@@ -207,13 +206,7 @@ def apply_texture(image: np.ndarray, edited: np.ndarray, alpha: np.ndarray, spec
         else:  # grainy
             noise = cv2.GaussianBlur(noise, (0, 0), 0.6) * 1.6
         out = crop + (1.6 * level * noise)[:, :, None] * a
-    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
-    out = out[:, :, 0] if edited.ndim == 2 else out
-    keep = alpha[y0:y1, x0:x1] < 0.01
-    out[keep] = edited[y0:y1, x0:x1][keep]
-    result = edited.copy()
-    result[y0:y1, x0:x1] = out
-    return result
+    return _paste_finish(edited, out, alpha, box)
 
 
 def apply_blend(image: np.ndarray, edited: np.ndarray, alpha: np.ndarray, blend: str) -> np.ndarray:

@@ -222,8 +222,9 @@ class MaskGeneration(Tool):
             # The editor's alpha of a part it moved marks both places (render/family.py
             # ``moves_pixels``); where they overlap in like colours change detection leaves
             # notches that filling holes cannot close (they open to the outside).
-            moved = state.alpha >= 0.5 if state.alpha is not None and state.alpha.shape == mask.shape else None
-            mask = solid(mask | moved if moved is not None else mask)
+            if state.alpha is not None and state.alpha.shape == mask.shape:
+                mask = mask | (state.alpha >= 0.5)
+            mask = solid(mask)
         if state.spec is not None and state.alpha is not None and pastes_from_bank(state.spec, state.bank):
             # a pasted real defect keeps its own label (render/families/transplant.py)
             mask = mask | (state.alpha >= 0.5)
